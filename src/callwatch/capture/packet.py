@@ -1,0 +1,41 @@
+"""The packet every capture source produces, and the capture error hierarchy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Address = tuple[str, int]
+"""An (IP address text, port) pair; IPv6 addresses without brackets."""
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One SIP message's bytes as captured.
+
+    ``ts`` is capture time in integer microseconds since the Unix epoch (UTC).
+    ``transport`` is one of ``udp``, ``tcp``, ``tls``, ``sctp``, ``ws``, ``wss``.
+    ``capture_id`` is the HEP capture agent id (None for pcap); ``correlation_id`` is HEP chunk
+    0x0011 when the agent sent one. ``frame`` is the 1-based frame number in a capture file
+    (0 for live packets) so errors can point at the frame a person can open in Wireshark.
+    """
+
+    ts: int
+    src: Address
+    dst: Address
+    transport: str
+    payload: bytes
+    capture_id: int | None = None
+    correlation_id: bytes | None = None
+    frame: int = 0
+
+
+class CaptureError(Exception):
+    """Base class of everything a capture decoder raises on bad input."""
+
+
+class HepError(CaptureError):
+    """A HEP packet that cannot be decoded (bad magic, truncated chunk, bad lengths)."""
+
+
+class PcapError(CaptureError):
+    """A capture file that cannot be read (not pcap/pcapng, truncated header, bad block)."""

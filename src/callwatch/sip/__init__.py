@@ -1,0 +1,1 @@
+"""SIP messages to leg events (sans-IO core): the tolerant parser and the dialog tracker."""

@@ -1,0 +1,36 @@
+"""Capture time: integer microseconds since the Unix epoch, UTC.
+
+Every timestamp in the core is an ``int`` of microseconds taken from the capture (pcap or HEP),
+never from the wall clock. This module converts them to and from ISO 8601 text.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+MICROS = 1_000_000
+
+
+def iso(ts: int) -> str:
+    """Format capture time as ``2026-11-23T01:02:03.456789Z``."""
+    dt = _EPOCH + timedelta(microseconds=ts)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> int:
+    """Parse an ISO 8601 time (``Z`` or an offset; naive means UTC) into capture time."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * MICROS + delta.microseconds
+
+
+def seconds(delta_us: int) -> float:
+    """Microseconds to seconds, rounded to the microsecond."""
+    return round(delta_us / MICROS, 6)
