@@ -1,0 +1,105 @@
+"""The customer call: what one caller lives through, across every SIP leg.
+
+Plain data, built by :mod:`callwatch.calls.assembler` and judged by :mod:`callwatch.charter`.
+Times are capture microseconds (see :mod:`callwatch.timefmt`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from callwatch.sip.events import LegEvent, Side
+
+Direction = Literal["inbound", "outbound", "internal", "external"]
+"""``inbound`` external → staff; ``outbound`` staff → external; ``internal`` staff → staff;
+``external`` neither party is staff (transit traffic: recorded, never judged)."""
+
+HangupBy = Literal["caller", "agent", "system"]
+TransferKind = Literal["blind", "attended", "local_attended"]
+LegRole = Literal["trunk", "phone", "transfer", "consultation", "direct"]
+
+
+@dataclass(slots=True)
+class Leg:
+    """One SIP dialog family of a call, summarised from its leg events."""
+
+    leg: str
+    call_id: str
+    from_user: str | None
+    to_user: str | None
+    dialled: str | None
+    offered_at: int
+    role: LegRole = "direct"
+    alerting_at: int | None = None
+    answered_at: int | None = None
+    answered_by: str | None = None
+    ended_at: int | None = None
+    ended_by: Side | None = None
+    end_reason: str | None = None
+    held_at: int | None = None
+    events: list[LegEvent] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Transfer:
+    """A transfer of the customer from one staff member to another.
+
+    ``started_at`` is the REFER (blind) or the hold that began an attended transfer;
+    ``connected_at`` the target's answer (None when it never connected).
+    """
+
+    kind: TransferKind
+    from_ext: str | None
+    to_ext: str | None
+    started_at: int
+    connected_at: int | None = None
+    legs: tuple[str, ...] = ()
+
+    @property
+    def seconds(self) -> float | None:
+        if self.connected_at is None:
+            return None
+        return round((self.connected_at - self.started_at) / 1_000_000, 6)
+
+
+@dataclass(slots=True)
+class Call:
+    """A customer call: legs, one time line, one department.
+
+    ``first_ring_at`` is the first alerting of a *staff* phone; ``answered_at``/``answered_by``
+    the first staff answer (a PBX answering for an IVR or voicemail does not count);
+    ``correlation`` records how the legs were tied together (``call-id``, ``header:X-CID``,
+    ``heuristic``, ``transfer``); ``complete`` is False when the call was cut short by the end
+    of the capture or a restart, and such a call is never judged a breach.
+    """
+
+    id: str
+    direction: Direction
+    caller: str | None
+    dialled: str | None
+    started_at: int
+    department: str | None = None
+    legs: list[Leg] = field(default_factory=list)
+    first_ring_at: int | None = None
+    answered_at: int | None = None
+    answered_by: str | None = None
+    ended_at: int | None = None
+    hangup_by: HangupBy | None = None
+    end_reason: str | None = None
+    missed: bool = False
+    transfers: list[Transfer] = field(default_factory=list)
+    correlation: str = "call-id"
+    complete: bool = True
+
+    @property
+    def ring_seconds(self) -> float | None:
+        """Seconds from the first staff ring to the staff answer (None if either is missing)."""
+        if self.first_ring_at is None or self.answered_at is None:
+            return None
+        return round((self.answered_at - self.first_ring_at) / 1_000_000, 6)
+
+    @property
+    def events(self) -> list[LegEvent]:
+        """Every leg event of the call on one time line."""
+        return sorted((e for leg in self.legs for e in leg.events), key=lambda e: e.at)

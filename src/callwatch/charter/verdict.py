@@ -1,0 +1,29 @@
+"""What a charter rule says about a call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Rule = Literal["answer", "transfer", "hangup", "callback"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One rule's judgement of one call.
+
+    ``measured`` and ``limit`` are in ``unit`` (seconds for answer/transfer/callback; for
+    hangup ``measured`` is None and ``detail`` names who hung up first). ``evidence`` lists the
+    leg-event kinds and times (``"alerting@<µs>"``) the verdict rests on.
+    """
+
+    rule: Rule
+    charter: str
+    ok: bool
+    measured: float | None
+    limit: float | None
+    unit: str = "s"
+    detail: str = ""
+    rings: int | None = None
+    limit_rings: int | None = None
+    evidence: tuple[str, ...] = ()
