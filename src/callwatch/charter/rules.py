@@ -1,0 +1,195 @@
+"""The charter rules: one pure function per phone promise, ``(call, profile) -> [Verdict]``.
+
+Which calls are judged:
+
+- only ``inbound`` calls (a citizen calling the office); ``outbound``, ``internal`` and
+  ``external`` calls are recorded, never judged: every rule returns ``[]`` for them;
+- never an incomplete call (``complete=False``, cut off by the end of a capture or a restart):
+  every rule returns ``[]``, so a capture boundary can never produce a breach;
+- a rule the profile does not make (``None`` in the profile) returns ``[]``: it is *absent*,
+  not passed.
+
+Times are compared in whole microseconds, so ``5.999999 s`` keeps a 6 s limit and ``6.0 s``
+breaks it without floating-point doubt.
+"""
+
+from __future__ import annotations
+
+from callwatch.calls.model import Call, Transfer
+from callwatch.charter.callbacks import Callback
+from callwatch.charter.profile import Profile
+from callwatch.charter.verdict import Verdict
+
+_US = 1_000_000
+
+
+def _judged(call: Call) -> bool:
+    return call.direction == "inbound" and call.complete
+
+
+def _s(delta_us: int) -> float:
+    return round(delta_us / _US, 6)
+
+
+def rings_heard(seconds: float, profile: Profile) -> int:
+    """Rings the caller has heard (begun) ``seconds`` after the first ring:
+    ``floor(t / period) + 1``."""
+    period_us = round(profile.cadence.period_s * _US)
+    return round(seconds * _US) // period_us + 1
+
+
+def answer(call: Call, profile: Profile) -> list[Verdict]:
+    """Answer before ring N: ``ok`` when the staff answer came less than ``(N-1) × period``
+    after the first staff ring.
+
+    An unanswered call that rang to the limit fails (measured = its ring seconds); one the
+    caller abandoned before the limit has no verdict; a call no staff phone rang for has none.
+    """
+    if not _judged(call) or profile.answer is None or call.first_ring_at is None:
+        return []
+    limit = profile.answer_limit_s
+    assert limit is not None
+    limit_us = round(limit * _US)
+    evidence = [f"first_ring@{call.first_ring_at}"]
+    if call.answered_at is not None:
+        rang_us = call.answered_at - call.first_ring_at
+        evidence.append(f"answered@{call.answered_at}")
+        detail = f"answered by {call.answered_by}" if call.answered_by else "answered"
+    elif call.ended_at is not None and call.ended_at - call.first_ring_at >= limit_us:
+        rang_us = call.ended_at - call.first_ring_at
+        evidence.append(f"ended@{call.ended_at}")
+        detail = "rang to the limit unanswered"
+    else:
+        return []
+    measured = _s(rang_us)
+    return [
+        Verdict(
+            rule="answer",
+            charter=profile.id,
+            ok=rang_us < limit_us,
+            measured=measured,
+            limit=limit,
+            detail=detail,
+            rings=rings_heard(measured, profile),
+            limit_rings=profile.answer.before_ring,
+            evidence=tuple(evidence),
+        )
+    ]
+
+
+def transfer(call: Call, profile: Profile) -> list[Verdict]:
+    """One verdict per transfer: from its start (REFER, or the hold that began an attended
+    transfer) to the target's answer, within the charter's limit.
+
+    A transfer that never connected fails once the caller has waited past the limit
+    (measured = the wait until the call ended); one the caller left before the limit has no
+    verdict, as for an unanswered ring.
+    """
+    rule = profile.transfer
+    if not _judged(call) or rule is None:
+        return []
+    limit_us = round(rule.limit_s * _US)
+    verdicts = []
+    for t in call.transfers:
+        verdict = _transfer_verdict(call, t, profile, limit_us)
+        if verdict is not None:
+            verdicts.append(verdict)
+    return verdicts
+
+
+def _transfer_verdict(call: Call, t: Transfer, profile: Profile, limit_us: int) -> Verdict | None:
+    rule = profile.transfer
+    assert rule is not None
+    evidence = [f"{t.kind}_transfer@{t.started_at}"]
+    if t.connected_at is not None:
+        waited = t.connected_at - t.started_at
+        ok = waited <= limit_us if rule.inclusive else waited < limit_us
+        evidence.append(f"connected@{t.connected_at}")
+        detail = f"{t.kind} transfer {t.from_ext} → {t.to_ext}"
+    elif call.ended_at is not None and call.ended_at - t.started_at >= limit_us:
+        waited = call.ended_at - t.started_at
+        ok = False
+        evidence.append(f"ended@{call.ended_at}")
+        detail = f"{t.kind} transfer {t.from_ext} → {t.to_ext} never connected"
+    else:
+        return None
+    return Verdict(
+        rule="transfer",
+        charter=profile.id,
+        ok=ok,
+        measured=_s(waited),
+        limit=rule.limit_s,
+        detail=detail,
+        evidence=tuple(evidence),
+    )
+
+
+def hangup(call: Call, profile: Profile) -> list[Verdict]:
+    """The caller hangs up first: ``ok`` when the first BYE of an answered call came from the
+    caller, a breach when it came from staff. No verdict for an unanswered call, or when the
+    PBX ended it (``system``) or nobody is known to have.
+
+    The handset delay some charters add (Naju 1 s, Wanju 2 s) is not observable and is not
+    judged; the verdict's detail says so.
+    """
+    rule = profile.hangup
+    if not _judged(call) or rule is None or not rule.caller_first or call.answered_at is None:
+        return []
+    if call.hangup_by not in ("caller", "agent"):
+        return []
+    detail = f"first BYE from the {call.hangup_by}"
+    if rule.staff_delay_s is not None:
+        detail += f"; the {rule.staff_delay_s:g} s handset delay is not visible in signalling"
+    evidence = (f"hangup_by={call.hangup_by}",)
+    if call.ended_at is not None:
+        evidence = (f"ended@{call.ended_at}", *evidence)
+    return [
+        Verdict(
+            rule="hangup",
+            charter=profile.id,
+            ok=call.hangup_by == "caller",
+            measured=None,
+            limit=None,
+            unit="",
+            detail=detail,
+            evidence=evidence,
+        )
+    ]
+
+
+def callback(cb: Callback, profile: Profile) -> list[Verdict]:
+    """The callback promise of a missed call: ``kept`` passes, ``late`` and ``missed`` fail.
+
+    No verdict while it is ``open`` (not yet decided), when the charter makes no callback
+    promise, or when there is no deadline (Dangjin with no time promised to the caller).
+    """
+    rule = profile.callback
+    if rule is None or cb.due_at is None or cb.status == "open":
+        return []
+    evidence = [f"opened@{cb.opened_at}", f"due@{cb.due_at}"]
+    if cb.called_back_at is not None:
+        evidence.append(f"called_back@{cb.called_back_at}")
+    detail = cb.status
+    if cb.by:
+        detail += f" by {cb.by}"
+    if cb.requested:
+        detail += " (time requested by the caller)"
+    return [
+        Verdict(
+            rule="callback",
+            charter=profile.id,
+            ok=cb.status == "kept",
+            measured=cb.delay_seconds,
+            limit=cb.allowed_seconds,
+            detail=detail,
+            evidence=tuple(evidence),
+        )
+    ]
+
+
+def judge(call: Call, profile: Profile, cb: Callback | None = None) -> list[Verdict]:
+    """Every rule of ``profile`` on ``call`` (and on its callback, when one is given)."""
+    verdicts = answer(call, profile) + transfer(call, profile) + hangup(call, profile)
+    if cb is not None:
+        verdicts += callback(cb, profile)
+    return verdicts
