@@ -1,0 +1,287 @@
+"""The site directory: which user parts are staff extensions, and which department owns them.
+
+A party whose (normalised) user part falls in a department's ``extensions`` is *staff*; a
+user part listed in a department's ``numbers`` (public numbers, ring groups) reaches that
+department; anything else is *external*.
+
+User parts are normalised by :func:`normalize_number` before every lookup: visual separators
+(``-``, ``.``, spaces, parentheses) are removed, and a leading ``+82`` (Korea) becomes ``0``
+(``+82 61-339-0000`` → ``0613390000``; ``+820613390000`` → ``0613390000``). No other country
+code is guessed at, and a user part with letters (``anonymous``, ``s``) is kept as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from callwatch.calls.errors import DirectoryError
+
+_SEPARATORS = str.maketrans("", "", "-. ()\t")
+_CACHE_LIMIT = 4096
+
+
+def normalize_number(user: str | None) -> str | None:
+    """Strip visual separators and turn a leading ``+82`` into ``0``; None stays None."""
+    if user is None:
+        return None
+    text = user.strip().translate(_SEPARATORS)
+    if text.startswith("+82"):
+        rest = text[3:]
+        text = rest if rest.startswith("0") else "0" + rest
+    return text
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ExtensionRange:
+    """A run of same-length numeric extensions, ``first`` to ``last`` inclusive."""
+
+    first: str
+    last: str
+
+    @classmethod
+    def parse(cls, spec: str | int) -> ExtensionRange:
+        """Parse ``"2001-2009"`` or ``"2100"`` (or the int ``2100``); raise DirectoryError."""
+        text = str(spec).strip()
+        first, sep, last = text.partition("-")
+        first, last = first.strip(), (last.strip() if sep else first.strip())
+        if not first.isdigit() or not last.isdigit() or not first.isascii() or not last.isascii():
+            raise DirectoryError(
+                f"extension {text!r} is not a number or a range like '2001-2009' (digits only)"
+            )
+        if len(first) != len(last):
+            raise DirectoryError(
+                f"extension range {text!r} has ends of different lengths; "
+                "write ranges of same-length numbers"
+            )
+        if first > last:
+            raise DirectoryError(f"extension range {text!r} runs backwards")
+        return cls(first, last)
+
+    def __contains__(self, user: object) -> bool:
+        return (
+            isinstance(user, str)
+            and len(user) == len(self.first)
+            and user.isdigit()
+            and self.first <= user <= self.last
+        )
+
+    def overlaps(self, other: ExtensionRange) -> bool:
+        """True when some extension is in both ranges."""
+        return (
+            len(self.first) == len(other.first)
+            and self.first <= other.last
+            and other.first <= self.last
+        )
+
+    def __str__(self) -> str:
+        return self.first if self.first == self.last else f"{self.first}-{self.last}"
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """One department: its staff extensions, the numbers that reach it, its charter.
+
+    ``extensions`` may be given as text (``"2001-2009"``, ``"2100"``) and is stored parsed;
+    ``numbers`` are stored normalised. ``charter`` None means the site's default charter.
+    """
+
+    name: str
+    name_en: str | None = None
+    extensions: tuple[ExtensionRange, ...] = ()
+    numbers: tuple[str, ...] = ()
+    charter: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise DirectoryError("a department needs a non-empty name")
+        problems: list[str] = []
+        ranges: list[ExtensionRange] = []
+        for spec in self.extensions:
+            if isinstance(spec, ExtensionRange):
+                ranges.append(spec)
+                continue
+            try:
+                ranges.append(ExtensionRange.parse(spec))
+            except DirectoryError as exc:
+                problems.append(f"department {self.name!r}: {exc}")
+        numbers: list[str] = []
+        for raw in self.numbers:
+            number = normalize_number(str(raw))
+            if not number or not number.isdigit() or not number.isascii():
+                problems.append(f"department {self.name!r}: number {raw!r} is not a phone number")
+            else:
+                numbers.append(number)
+        if problems:
+            raise DirectoryError(problems)
+        object.__setattr__(self, "extensions", tuple(ranges))
+        object.__setattr__(self, "numbers", tuple(numbers))
+
+    def has_extension(self, user: str) -> bool:
+        """True when the (already normalised) user part is one of this department's phones."""
+        return any(user in r for r in self.extensions)
+
+
+class Directory:
+    """Answers who is staff and which department a number belongs to.
+
+    Raises DirectoryError (listing every problem) for duplicate department names, extension
+    ranges shared by two departments, and a public number claimed twice or equal to another
+    department's extension.
+    """
+
+    def __init__(
+        self, departments: Iterable[Department] = (), default_charter: str | None = None
+    ) -> None:
+        self._departments = tuple(departments)
+        self.default_charter = default_charter
+        self._by_name = {d.name: d for d in self._departments}
+        self._by_number: dict[str, Department] = {}
+        self._cache: dict[str, Department | None] = {}
+        self._validate()
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Directory:
+        """Build from a parsed site file: ``site.charter`` and the ``departments`` array.
+
+        Every mistake is collected into one DirectoryError whose messages name the entry
+        (``departments[1] ('민원'): ...``).
+        """
+        problems: list[str] = []
+        site = config.get("site", {})
+        default_charter = site.get("charter") if isinstance(site, Mapping) else None
+        if default_charter is not None and not isinstance(default_charter, str):
+            problems.append("site.charter must be a charter name (text)")
+            default_charter = None
+        raw_departments = config.get("departments", [])
+        if not isinstance(raw_departments, list):
+            raise DirectoryError("departments must be an array of tables ([[departments]])")
+        departments: list[Department] = []
+        for index, raw in enumerate(raw_departments):
+            try:
+                departments.append(_department_from_table(raw, index))
+            except DirectoryError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise DirectoryError(problems)
+        return cls(departments, default_charter)
+
+    @property
+    def departments(self) -> tuple[Department, ...]:
+        return self._departments
+
+    def department(self, name: str) -> Department:
+        """The department called ``name``; DirectoryError if there is none."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise DirectoryError(f"no department named {name!r}") from None
+
+    def is_staff(self, user: str | None) -> bool:
+        """True when the user part is a configured extension."""
+        return self.department_of_extension(user) is not None
+
+    def department_of_extension(self, user: str | None) -> str | None:
+        """The name of the department whose extension ``user`` is, or None."""
+        number = normalize_number(user)
+        if not number:
+            return None
+        try:
+            found = self._cache[number]
+        except KeyError:
+            found = next((d for d in self._departments if d.has_extension(number)), None)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[number] = found
+        return found.name if found else None
+
+    def department_of_number(self, user: str | None) -> str | None:
+        """The name of the department a public number or ring group reaches, or None."""
+        number = normalize_number(user)
+        found = self._by_number.get(number) if number else None
+        return found.name if found else None
+
+    def is_ours(self, user: str | None) -> bool:
+        """True for a staff extension or a department number (the office's side)."""
+        return self.is_staff(user) or self.department_of_number(user) is not None
+
+    def charter_of(self, department: str | None) -> str | None:
+        """The charter of ``department`` (its own, else the default); None → the default."""
+        if department is None:
+            return self.default_charter
+        charter = self.department(department).charter
+        return charter if charter is not None else self.default_charter
+
+    def _validate(self) -> None:
+        problems: list[str] = []
+        seen: set[str] = set()
+        for dept in self._departments:
+            if dept.name in seen:
+                problems.append(f"department name {dept.name!r} is used twice")
+            seen.add(dept.name)
+        owned = sorted((r, d.name) for d in self._departments for r in d.extensions)
+        for i, (rng, name) in enumerate(owned):
+            for other, other_name in owned[i + 1 :]:
+                if len(other.first) == len(rng.first) and other.first > rng.last:
+                    break
+                if other_name != name and rng.overlaps(other):
+                    problems.append(
+                        f"extensions {rng} of {name!r} overlap extensions {other} of "
+                        f"{other_name!r}; an extension belongs to one department"
+                    )
+        for dept in self._departments:
+            for number in dept.numbers:
+                holder = self._by_number.get(number)
+                if holder is not None and holder is not dept:
+                    problems.append(
+                        f"number {number} is listed by both {holder.name!r} and {dept.name!r}"
+                    )
+                self._by_number.setdefault(number, dept)
+                owner = next((d for d in self._departments if d.has_extension(number)), None)
+                if owner is not None and owner is not dept:
+                    problems.append(
+                        f"number {number} of {dept.name!r} is an extension of {owner.name!r}"
+                    )
+        if problems:
+            raise DirectoryError(problems)
+
+
+_DEPARTMENT_KEYS = ("name", "name_en", "extensions", "numbers", "charter")
+
+
+def _department_from_table(raw: object, index: int) -> Department:
+    where = f"departments[{index}]"
+    if not isinstance(raw, Mapping):
+        raise DirectoryError(f"{where} must be a table")
+    name = raw.get("name")
+    if isinstance(name, str) and name.strip():
+        where = f"{where} ({name!r})"
+    problems = [
+        f"{where}: unknown key {key!r} (expected one of {', '.join(_DEPARTMENT_KEYS)})"
+        for key in raw
+        if key not in _DEPARTMENT_KEYS
+    ]
+    for key in ("name_en", "charter"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            problems.append(f"{where}: {key} must be text")
+    lists: dict[str, tuple[Any, ...]] = {}
+    for key in ("extensions", "numbers"):
+        value = raw.get(key, [])
+        if not isinstance(value, list):
+            problems.append(f'{where}: {key} must be a list, e.g. ["2001-2009", "2100"]')
+            value = []
+        lists[key] = tuple(value)
+    try:
+        department = Department(
+            name=name if isinstance(name, str) else "",
+            name_en=raw.get("name_en") if isinstance(raw.get("name_en"), str) else None,
+            extensions=lists["extensions"],
+            numbers=lists["numbers"],
+            charter=raw.get("charter") if isinstance(raw.get("charter"), str) else None,
+        )
+    except DirectoryError as exc:
+        problems += [f"departments[{index}]: {p}" for p in exc.problems]
+    if problems:
+        raise DirectoryError(problems)
+    return department

@@ -1,0 +1,178 @@
+"""The site directory: extension specs, number normalisation, lookups and config mistakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from callwatch.calls.directory import Department, Directory, ExtensionRange, normalize_number
+from callwatch.calls.errors import CallsError, DirectoryError
+
+
+def civil_and_tax() -> Directory:
+    return Directory(
+        [
+            Department("민원", "Civil Affairs", ("2001-2009", "2100"), ("0613390000", "2000")),
+            Department("세무", "Tax", ("3001-3009",), ("061-339-1000",), charter="mokpo"),
+        ],
+        default_charter="naju",
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+82 61-339-0000", "0613390000"),
+        ("+820613390000", "0613390000"),
+        ("(061) 339.0000", "0613390000"),
+        ("2001", "2001"),
+        ("+1 555 0100", "+15550100"),
+        ("anonymous", "anonymous"),
+        (None, None),
+    ],
+)
+def test_normalize_number(raw: str | None, expected: str | None) -> None:
+    assert normalize_number(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "first", "last"),
+    [
+        ("2001-2009", "2001", "2009"),
+        ("2100", "2100", "2100"),
+        (2100, "2100", "2100"),
+        (" 0100 - 0199 ", "0100", "0199"),
+    ],
+)
+def test_extension_specs_parse(spec: str | int, first: str, last: str) -> None:
+    rng = ExtensionRange.parse(spec)
+    assert (rng.first, rng.last) == (first, last)
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("20a1", "not a number"),
+        ("2009-2001", "backwards"),
+        ("200-2001", "different lengths"),
+        ("", "not a number"),
+        ("2001-", "not a number"),
+        ("２００１", "not a number"),
+    ],
+)
+def test_bad_extension_specs_are_explained(spec: str, words: str) -> None:
+    with pytest.raises(DirectoryError, match=words):
+        ExtensionRange.parse(spec)
+
+
+def test_ranges_match_only_same_length_numbers() -> None:
+    rng = ExtensionRange.parse("0100-0199")
+    assert "0150" in rng
+    assert "150" not in rng
+    assert "0200" not in rng
+    assert "01a0" not in rng
+
+
+def test_lookups() -> None:
+    directory = civil_and_tax()
+    assert directory.is_staff("2005")
+    assert directory.is_staff("2100")
+    assert directory.is_staff("2-005")  # separators are stripped before the lookup
+    assert not directory.is_staff("2010")
+    assert not directory.is_staff("2000")  # a ring group is a number, not a phone
+    assert not directory.is_staff(None)
+    assert not directory.is_staff("anonymous")
+    assert directory.department_of_extension("3004") == "세무"
+    assert directory.department_of_extension("0613390000") is None
+    assert directory.department_of_number("+82 61 339 0000") == "민원"
+    assert directory.department_of_number("0613391000") == "세무"
+    assert directory.department_of_number("2001") is None
+    assert directory.is_ours("2000") and directory.is_ours("3001")
+    assert not directory.is_ours("0101234567")
+
+
+def test_charter_of_falls_back_to_the_default() -> None:
+    directory = civil_and_tax()
+    assert directory.charter_of("민원") == "naju"
+    assert directory.charter_of("세무") == "mokpo"
+    assert directory.charter_of(None) == "naju"
+    with pytest.raises(DirectoryError, match="no department named"):
+        directory.charter_of("총무")
+
+
+def test_overlapping_ranges_between_departments_are_an_error() -> None:
+    with pytest.raises(DirectoryError) as caught:
+        Directory(
+            [
+                Department("민원", extensions=("2001-2009",)),
+                Department("세무", extensions=("2005-2012", "3001")),
+            ]
+        )
+    assert "2001-2009 of '민원' overlap extensions 2005-2012 of '세무'" in str(caught.value)
+    assert isinstance(caught.value, CallsError)
+
+
+def test_overlap_within_one_department_is_harmless() -> None:
+    directory = Directory([Department("민원", extensions=("2001-2009", "2005"))])
+    assert directory.is_staff("2005")
+
+
+def test_numbers_claimed_twice_or_equal_to_an_extension_are_errors() -> None:
+    with pytest.raises(DirectoryError) as caught:
+        Directory(
+            [
+                Department("민원", extensions=("2001-2009",), numbers=("2000",)),
+                Department("세무", extensions=("3001",), numbers=("2000", "2005")),
+            ]
+        )
+    problems = caught.value.problems
+    assert any("2000 is listed by both '민원' and '세무'" in p for p in problems)
+    assert any("2005 of '세무' is an extension of '민원'" in p for p in problems)
+
+
+def test_from_config_builds_the_directory() -> None:
+    directory = Directory.from_config(
+        {
+            "site": {"name": "naju-cityhall", "charter": "naju"},
+            "departments": [
+                {
+                    "name": "민원",
+                    "name_en": "Civil Affairs",
+                    "extensions": ["2001-2009", "2100"],
+                    "numbers": ["0613390000", "2000"],
+                },
+                {"name": "세무", "extensions": ["3001-3009"], "charter": "mokpo"},
+            ],
+        }
+    )
+    assert [d.name for d in directory.departments] == ["민원", "세무"]
+    assert directory.department("민원").name_en == "Civil Affairs"
+    assert directory.charter_of("세무") == "mokpo"
+    assert directory.is_staff("2100")
+
+
+def test_from_config_reports_every_mistake_at_once() -> None:
+    with pytest.raises(DirectoryError) as caught:
+        Directory.from_config(
+            {
+                "site": {"charter": 5},
+                "departments": [
+                    {"name": "민원", "extensions": ["20x1"], "phone": "1"},
+                    {"name": "세무", "extensions": "3001"},
+                    {"name": "총무", "numbers": ["call me"]},
+                    {"extensions": ["4001"]},
+                ],
+            }
+        )
+    text = "\n".join(caught.value.problems)
+    assert "site.charter must be a charter name" in text
+    assert "departments[0] ('민원'): unknown key 'phone'" in text
+    assert "departments[0]: department '민원': extension '20x1' is not a number" in text
+    assert "departments[1] ('세무'): extensions must be a list" in text
+    assert "departments[2]: department '총무': number 'call me' is not a phone number" in text
+    assert "departments[3]: a department needs a non-empty name" in text
+    assert len(caught.value.problems) == 6
+
+
+def test_from_config_rejects_a_non_list_of_departments() -> None:
+    with pytest.raises(DirectoryError, match=r"array of tables"):
+        Directory.from_config({"departments": {"name": "민원"}})
