@@ -1,0 +1,385 @@
+"""HEP (Homer Encapsulation Protocol) version 3, 2 and 1: decoding, and encoding version 3.
+
+HEPv3 (``HEP3`` magic, then a 16-bit total length and chunks of vendor id, type id and length,
+all big-endian) carries the generic chunks of the HEP3 specification, vendor id 0:
+
+====== ==========================  ====== ==========================
+0x0001 IP family (2 v4, 10 v6)     0x000b protocol type (1 = SIP)
+0x0002 IP protocol id              0x000c capture agent id (uint32)
+0x0003 IPv4 source                 0x000d keep-alive timer (uint16)
+0x0004 IPv4 destination            0x000e authentication key
+0x0005 IPv6 source                 0x000f payload
+0x0006 IPv6 destination            0x0010 compressed payload (gzip/zlib)
+0x0007 source port                 0x0011 correlation id
+0x0008 destination port            0x0012 VLAN id (uint16)
+0x0009 timestamp seconds           0x0013 capture agent name
+0x000a timestamp microseconds
+====== ==========================  ====== ==========================
+
+Vendor chunks (vendor id not 0) and unknown chunk types are skipped.
+
+HEPv1/v2 (Kamailio ``siptrace`` and captagent before HEP3): an 8-byte header of version, header
+length, address family, IP protocol and the two ports (big-endian), the addresses (2 x 4 or
+2 x 16 bytes), then for version 2 a ``struct timeval``-like block of seconds, microseconds
+(little-endian, as Kamailio writes them) and a 16-bit capture id, padded to 12 bytes by the C
+compiler, then the payload.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import zlib
+from dataclasses import dataclass
+
+from callwatch.capture.framing import is_sip
+from callwatch.capture.packet import HepError, Packet
+
+HEP_PORT = 9060
+"""The port HEP agents send to by default."""
+
+PROTO_SIP = 1
+"""HEP protocol type of SIP payloads (chunk 0x000b)."""
+
+PROTO_TYPES = {
+    1: "SIP",
+    2: "XMPP",
+    3: "SDP",
+    4: "RTP",
+    5: "RTCP",
+    6: "MGCP",
+    7: "MEGACO",
+    8: "M2UA",
+    9: "M3UA",
+    10: "IAX",
+    11: "H322",
+    12: "H321",
+    32: "RTCP-JSON",
+    34: "QoS report",
+    53: "DNS",
+    100: "LOG",
+}
+"""Names of HEP protocol types, for messages."""
+
+_TRANSPORTS = {6: "tcp", 17: "udp", 22: "tls", 132: "sctp"}
+# Kamailio marks TLS, WS and WSS with IP protocol 22 (IDP); callwatch's encoder does the same.
+_IP_PROTOS = {"udp": 17, "tcp": 6, "sctp": 132, "tls": 22, "ws": 22, "wss": 22}
+
+_MAX_PAYLOAD = 1 << 20
+
+_CTRL = struct.Struct("!4sH")
+_CHUNK = struct.Struct("!HHH")
+_U8 = struct.Struct("!B")
+_U16 = struct.Struct("!H")
+_U32 = struct.Struct("!I")
+_V12_HEAD = struct.Struct("!BBBBHH")
+_V2_TIME_LE = struct.Struct("<IIH")
+_V2_TIME_BE = struct.Struct(">IIH")
+
+_AF_INET = 2
+_AF_INET6 = {10, 24, 28, 30}  # Linux, NetBSD/OpenBSD, FreeBSD, macOS
+
+
+@dataclass(frozen=True, slots=True)
+class HepMessage:
+    """Every field a HEP packet can carry; None where the packet did not carry it."""
+
+    version: int
+    ip_family: int | None = None
+    ip_proto: int | None = None
+    src_ip: str | None = None
+    dst_ip: str | None = None
+    src_port: int | None = None
+    dst_port: int | None = None
+    ts_sec: int | None = None
+    ts_usec: int | None = None
+    proto_type: int | None = None
+    capture_id: int | None = None
+    keep_alive: int | None = None
+    auth_key: bytes | None = None
+    payload: bytes | None = None
+    compressed: bool = False
+    correlation_id: bytes | None = None
+    vlan: int | None = None
+    capture_name: str | None = None
+
+    @property
+    def ts(self) -> int | None:
+        """Capture time in microseconds since the epoch, or None without a timestamp."""
+        if self.ts_sec is None:
+            return None
+        return self.ts_sec * 1_000_000 + (self.ts_usec or 0)
+
+    @property
+    def is_sip(self) -> bool:
+        """True when the packet says it carries SIP (or, HEPv1/v2, says nothing)."""
+        return self.proto_type is None or self.proto_type == PROTO_SIP
+
+
+def decode_hep(data: bytes | bytearray | memoryview) -> HepMessage:
+    """Decode one HEP packet (version 3, 2 or 1, told apart by its first bytes).
+
+    Raises :class:`HepError` naming what is wrong: too short, bad magic or version, a length
+    past the end of the data, a chunk of the wrong size, a payload that does not decompress.
+    """
+    data = bytes(data)
+    if data[:4] == b"HEP3":
+        return _decode_v3(data)
+    if data[:1] in (b"\x01", b"\x02"):
+        return _decode_v12(data)
+    if not data:
+        raise HepError("empty HEP packet")
+    raise HepError(f"not a HEP packet: starts with {data[:4].hex(' ')}")
+
+
+def _decode_v3(data: bytes) -> HepMessage:
+    if len(data) < 6:
+        raise HepError(f"HEP3 packet of {len(data)} bytes is shorter than its 6-byte header")
+    total = _CTRL.unpack_from(data)[1]
+    if total < 6:
+        raise HepError(f"HEP3 total length {total} is shorter than its 6-byte header")
+    if total > len(data):
+        raise HepError(f"HEP3 packet truncated: length says {total} bytes, got {len(data)}")
+    f: dict[str, object] = {}
+    pos = 6
+    while pos < total:
+        if total - pos < 6:
+            raise HepError(f"HEP3 chunk header truncated at offset {pos}")
+        vendor, kind, length = _CHUNK.unpack_from(data, pos)
+        if length < 6:
+            raise HepError(f"HEP3 chunk 0x{kind:04x} at offset {pos} has bad length {length}")
+        end = pos + length
+        if end > total:
+            raise HepError(
+                f"HEP3 chunk 0x{kind:04x} at offset {pos} runs {end - total} bytes past the end"
+            )
+        if vendor == 0:
+            _chunk(f, kind, data[pos + 6 : end])
+        pos = end
+    return HepMessage(version=3, **f)  # type: ignore[arg-type]
+
+
+_CHUNK_NAMES = {
+    0x0001: "IP family",
+    0x0002: "IP protocol id",
+    0x0003: "IPv4 source",
+    0x0004: "IPv4 destination",
+    0x0005: "IPv6 source",
+    0x0006: "IPv6 destination",
+    0x0007: "source port",
+    0x0008: "destination port",
+    0x0009: "timestamp seconds",
+    0x000A: "timestamp microseconds",
+    0x000B: "protocol type",
+    0x000C: "capture agent id",
+    0x000D: "keep-alive timer",
+    0x0012: "VLAN id",
+}
+# chunk type -> (field, size in bytes); the value is an unsigned big-endian integer
+_INT_CHUNKS = {
+    0x0001: ("ip_family", 1),
+    0x0002: ("ip_proto", 1),
+    0x0007: ("src_port", 2),
+    0x0008: ("dst_port", 2),
+    0x0009: ("ts_sec", 4),
+    0x000A: ("ts_usec", 4),
+    0x000B: ("proto_type", 1),
+    0x000C: ("capture_id", 4),
+    0x000D: ("keep_alive", 2),
+    0x0012: ("vlan", 2),
+}
+_INT_STRUCTS = {1: _U8, 2: _U16, 4: _U32}
+_ADDR_CHUNKS = {
+    0x0003: ("src_ip", socket.AF_INET, 4),
+    0x0004: ("dst_ip", socket.AF_INET, 4),
+    0x0005: ("src_ip", socket.AF_INET6, 16),
+    0x0006: ("dst_ip", socket.AF_INET6, 16),
+}
+
+
+def _chunk(f: dict[str, object], kind: int, body: bytes) -> None:
+    spec = _INT_CHUNKS.get(kind)
+    if spec is not None:
+        name, size = spec
+        if len(body) != size:
+            # capture agent id is 32 bits in the spec; some agents send 16.
+            if kind == 0x000C and len(body) == 2:
+                f[name] = _U16.unpack(body)[0]
+                return
+            raise HepError(
+                f"HEP3 chunk 0x{kind:04x} ({_CHUNK_NAMES[kind]}) has {len(body)} bytes, "
+                f"expected {size}"
+            )
+        f[name] = _INT_STRUCTS[size].unpack(body)[0]
+        return
+    addr = _ADDR_CHUNKS.get(kind)
+    if addr is not None:
+        name, family, size = addr
+        if len(body) != size:
+            raise HepError(
+                f"HEP3 chunk 0x{kind:04x} ({_CHUNK_NAMES[kind]}) has {len(body)} bytes, "
+                f"expected {size}"
+            )
+        f[name] = socket.inet_ntop(family, body)
+    elif kind == 0x000F:
+        f["payload"] = body
+    elif kind == 0x0010:
+        f["payload"] = _inflate(body)
+        f["compressed"] = True
+    elif kind == 0x000E:
+        f["auth_key"] = body.rstrip(b"\x00")
+    elif kind == 0x0011:
+        f["correlation_id"] = body
+    elif kind == 0x0013:
+        f["capture_name"] = body.rstrip(b"\x00").decode("utf-8", "replace")
+
+
+def _inflate(body: bytes) -> bytes:
+    inflater = zlib.decompressobj(wbits=47)  # zlib or gzip header, told apart by the data
+    try:
+        out = inflater.decompress(body, _MAX_PAYLOAD)
+    except zlib.error as exc:
+        raise HepError(f"HEP3 compressed payload does not decompress: {exc}") from None
+    if inflater.unconsumed_tail:
+        raise HepError(f"HEP3 compressed payload inflates past {_MAX_PAYLOAD} bytes")
+    if not inflater.eof:
+        raise HepError("HEP3 compressed payload is truncated")
+    return out
+
+
+def _decode_v12(data: bytes) -> HepMessage:
+    if len(data) < 8:
+        raise HepError(f"HEPv{data[0]} packet of {len(data)} bytes is shorter than its header")
+    version, head_len, family, proto, sport, dport = _V12_HEAD.unpack_from(data)
+    if family == _AF_INET:
+        af, size = socket.AF_INET, 4
+    elif family in _AF_INET6:
+        af, size = socket.AF_INET6, 16
+    else:
+        raise HepError(f"HEPv{version} packet has unknown address family {family}")
+    if head_len != 8 + 2 * size:
+        raise HepError(f"HEPv{version} header length {head_len} does not fit family {family}")
+    if len(data) < head_len:
+        raise HepError(f"HEPv{version} packet truncated inside its addresses")
+    src = socket.inet_ntop(af, data[8 : 8 + size])
+    dst = socket.inet_ntop(af, data[8 + size : head_len])
+    fields: dict[str, object] = {}
+    start = head_len
+    if version == 2:
+        if len(data) < head_len + 10:
+            raise HepError("HEPv2 packet truncated inside its time header")
+        sec, usec, capture = _V2_TIME_LE.unpack_from(data, head_len)
+        if usec >= 1_000_000:
+            sec, usec, capture = _V2_TIME_BE.unpack_from(data, head_len)
+            if usec >= 1_000_000:
+                raise HepError(f"HEPv2 microseconds field out of range: {usec}")
+        fields = {"ts_sec": sec, "ts_usec": usec, "capture_id": capture}
+        # The C struct is 10 bytes of fields padded to 12; take the packed layout only when
+        # a SIP start line sits right after the 10 bytes.
+        start = head_len + (10 if is_sip(data[head_len + 10 : head_len + 300]) else 12)
+    return HepMessage(
+        version=version,
+        ip_family=family,
+        ip_proto=proto,
+        src_ip=src,
+        dst_ip=dst,
+        src_port=sport,
+        dst_port=dport,
+        payload=data[start:],
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def hep_to_packet(msg: HepMessage, *, frame: int = 0) -> Packet:
+    """Turn a decoded HEP message carrying SIP into a :class:`Packet`.
+
+    The transport comes from the IP protocol id (6 tcp, 17 udp, 132 sctp, 22 tls: Kamailio's
+    mark for TLS and WebSocket). Raises :class:`HepError` when the message carries another
+    protocol type or lacks addresses, ports, timestamp or payload.
+    """
+    if not msg.is_sip:
+        kind = PROTO_TYPES.get(msg.proto_type or 0, "unknown")
+        raise HepError(f"HEP packet carries protocol type {msg.proto_type} ({kind}), not SIP")
+    missing = [
+        name
+        for name, value in (
+            ("source address", msg.src_ip),
+            ("destination address", msg.dst_ip),
+            ("source port", msg.src_port),
+            ("destination port", msg.dst_port),
+            ("timestamp", msg.ts_sec),
+            ("payload", msg.payload),
+        )
+        if value is None
+    ]
+    if missing:
+        raise HepError(f"HEPv{msg.version} packet has no {', '.join(missing)}")
+    return Packet(
+        ts=msg.ts,  # type: ignore[arg-type]
+        src=(msg.src_ip, msg.src_port),  # type: ignore[arg-type]
+        dst=(msg.dst_ip, msg.dst_port),  # type: ignore[arg-type]
+        transport=_TRANSPORTS.get(msg.ip_proto or 17, "udp"),
+        payload=msg.payload,  # type: ignore[arg-type]
+        capture_id=msg.capture_id,
+        correlation_id=msg.correlation_id,
+        frame=frame,
+    )
+
+
+def _put(out: bytearray, kind: int, body: bytes) -> None:
+    out += _CHUNK.pack(0, kind, 6 + len(body))
+    out += body
+
+
+def encode_hep3(
+    packet: Packet,
+    *,
+    capture_id: int = 0,
+    auth_key: bytes | None = None,
+    capture_name: str | None = None,
+    correlation_id: bytes | None = None,
+    compress: bool = False,
+) -> bytes:
+    """Encode ``packet`` as one HEP3 packet with protocol type SIP.
+
+    ``correlation_id`` defaults to the packet's own. ``compress`` sends the payload gzip
+    compressed (chunk 0x0010). Transports ``tls``, ``ws`` and ``wss`` are all sent as IP
+    protocol 22, as Kamailio does, and decode as ``tls``. Raises :class:`HepError` for an
+    address that is not an IP address or a packet too large for HEP3's 16-bit length.
+    """
+    src_ip, src_port = packet.src
+    dst_ip, dst_port = packet.dst
+    v6 = ":" in src_ip
+    af = socket.AF_INET6 if v6 else socket.AF_INET
+    try:
+        src_raw = socket.inet_pton(af, src_ip)
+        dst_raw = socket.inet_pton(af, dst_ip)
+    except OSError:
+        raise HepError(f"cannot encode addresses {src_ip!r} -> {dst_ip!r} in HEP3") from None
+    out = bytearray(b"HEP3\x00\x00")
+    _put(out, 0x0001, _U8.pack(10 if v6 else _AF_INET))
+    _put(out, 0x0002, _U8.pack(_IP_PROTOS.get(packet.transport, 17)))
+    _put(out, 0x0005 if v6 else 0x0003, src_raw)
+    _put(out, 0x0006 if v6 else 0x0004, dst_raw)
+    _put(out, 0x0007, _U16.pack(src_port))
+    _put(out, 0x0008, _U16.pack(dst_port))
+    sec, usec = divmod(packet.ts, 1_000_000)
+    _put(out, 0x0009, _U32.pack(sec))
+    _put(out, 0x000A, _U32.pack(usec))
+    _put(out, 0x000B, _U8.pack(PROTO_SIP))
+    _put(out, 0x000C, _U32.pack(capture_id))
+    if auth_key is not None:
+        _put(out, 0x000E, auth_key)
+    if capture_name is not None:
+        _put(out, 0x0013, capture_name.encode())
+    corr = correlation_id if correlation_id is not None else packet.correlation_id
+    if corr is not None:
+        _put(out, 0x0011, corr)
+    if compress:
+        _put(out, 0x0010, zlib.compress(packet.payload, wbits=31))
+    else:
+        _put(out, 0x000F, packet.payload)
+    if len(out) > 0xFFFF:
+        raise HepError(f"HEP3 packet of {len(out)} bytes exceeds the 65535-byte limit")
+    out[4:6] = _U16.pack(len(out))
+    return bytes(out)
