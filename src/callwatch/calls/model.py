@@ -46,7 +46,10 @@ class Transfer:
     """A transfer of the customer from one staff member to another.
 
     ``started_at`` is the REFER (blind) or the hold that began an attended transfer;
-    ``connected_at`` the target's answer (None when it never connected).
+    ``connected_at`` the target's answer (None when it never connected). ``completed_at`` is
+    when the customer reached the target in an attended transfer (the REFER, the replacing
+    INVITE's answer, or the transferor's hang-up in a local attended transfer); None for
+    blind transfers, where it equals ``connected_at``.
     """
 
     kind: TransferKind
@@ -55,6 +58,7 @@ class Transfer:
     started_at: int
     connected_at: int | None = None
     legs: tuple[str, ...] = ()
+    completed_at: int | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -98,6 +102,16 @@ class Call:
         if self.first_ring_at is None or self.answered_at is None:
             return None
         return round((self.answered_at - self.first_ring_at) / 1_000_000, 6)
+
+    @property
+    def customer(self) -> str | None:
+        """The customer's number: the caller of an inbound call, the dialled party of an
+        outbound call; None for internal and transit calls."""
+        if self.direction == "inbound":
+            return self.caller
+        if self.direction == "outbound":
+            return self.dialled
+        return None
 
     @property
     def events(self) -> list[LegEvent]:

@@ -1,0 +1,148 @@
+"""The assembler's working records: open calls, their legs and segments (private).
+
+A call is made of *segments*, each a group of B2BUA legs carrying one conversation path:
+the ``primary`` segment (trunk and phone legs of the original call), ``consultation``
+segments (a staff member calls a colleague while the customer is on hold) and ``transfer``
+segments (the legs that reach a transfer target). A leg joined to another leg by a header or
+the heuristic joins that leg's segment, so the PBX-side twin of a consultation leg is a
+consultation leg too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from callwatch.calls.directory import Directory, normalize_number
+from callwatch.calls.model import Leg
+from callwatch.sip.events import (
+    Alerting,
+    Answered,
+    Ended,
+    Held,
+    LegEvent,
+    Offered,
+    Referred,
+    Side,
+)
+
+SegmentKind = Literal["primary", "consultation", "transfer"]
+
+
+@dataclass(slots=True, eq=False)
+class Referral:
+    """A REFER seen on a leg: ``referrer`` is the staff member who sent it (normalised)."""
+
+    leg: LegRecord
+    event: Referred
+    referrer: str | None
+    target: str | None
+    segment: Segment | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Segment:
+    """A group of legs carrying one path of the call (see the module docstring)."""
+
+    kind: SegmentKind
+    holder: str | None = None
+    referral: Referral | None = None
+    replaces: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class LegRecord:
+    """One leg of an open call, with how it was joined (``call-id``, ``header:X-CID`` ...)."""
+
+    leg: Leg
+    call: CallRecord
+    segment: Segment
+    joined_by: str
+    truncated: bool = False
+    keys: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class CallRecord:
+    """An open call: its legs in join order and the REFERs seen on them."""
+
+    seq: int
+    legs: list[LegRecord] = field(default_factory=list)
+    referrals: list[Referral] = field(default_factory=list)
+    last_at: int = 0
+
+    def all_ended(self) -> bool:
+        return all(r.leg.ended_at is not None for r in self.legs)
+
+    def last_end(self) -> int:
+        return max((r.leg.ended_at or 0) for r in self.legs)
+
+
+def apply_event(leg: Leg, event: LegEvent) -> None:
+    """Fold one leg event into the leg summary (first occurrence of each wins)."""
+    leg.events.append(event)
+    if isinstance(event, Offered):
+        leg.offered_at = min(leg.offered_at, event.at)
+        if leg.dialled is None:
+            leg.dialled = event.dialled
+    elif isinstance(event, Alerting):
+        if leg.alerting_at is None:
+            leg.alerting_at = event.at
+    elif isinstance(event, Answered):
+        if leg.answered_at is None:
+            leg.answered_at = event.at
+            leg.answered_by = event.by or leg.to_user
+    elif isinstance(event, Held):
+        if leg.held_at is None:
+            leg.held_at = event.at
+    elif isinstance(event, Ended) and leg.ended_at is None:
+        leg.ended_at = event.at
+        leg.ended_by = event.by
+        leg.end_reason = event.reason
+
+
+def user_of(uri: str | None) -> str | None:
+    """The normalised user part of a URI or name-addr (``<sip:2002@pbx;x=y?h=v>`` → 2002)."""
+    if not uri:
+        return None
+    text = uri.strip()
+    if "<" in text:
+        text = text[text.index("<") + 1 :].split(">", 1)[0]
+    for scheme in ("sips:", "sip:", "tel:"):
+        if text.lower().startswith(scheme):
+            text = text[len(scheme) :]
+            break
+    text = text.split("@", 1)[0].split(";", 1)[0].split("?", 1)[0]
+    return normalize_number(text) or None
+
+
+def callee_users(leg: Leg) -> list[str]:
+    """Every user part that stands for the leg's callee: To, Request-URI, answering Contact."""
+    users = [leg.to_user, leg.dialled, leg.answered_by]
+    users += [e.by for e in leg.events if isinstance(e, Alerting)]
+    return [n for n in (normalize_number(u) for u in users) if n]
+
+
+def callee_user(leg: Leg, directory: Directory) -> str | None:
+    """The callee as one user part: the staff member if one is named, else To, else dialled."""
+    users = callee_users(leg)
+    return next((u for u in users if directory.is_staff(u)), users[0] if users else None)
+
+
+def side_user(leg: Leg, side: Side | None, directory: Directory) -> str | None:
+    """The normalised user part on ``side`` of the leg (None for an unknown side)."""
+    if side == "caller":
+        return normalize_number(leg.from_user)
+    if side == "callee":
+        return callee_user(leg, directory)
+    return None
+
+
+def is_staff_leg(leg: Leg, directory: Directory) -> bool:
+    """True when the leg's callee is a staff phone."""
+    return any(directory.is_staff(u) for u in callee_users(leg))
+
+
+def has_staff_side(leg: Leg, directory: Directory) -> bool:
+    """True when either end of the leg is a staff phone."""
+    return directory.is_staff(leg.from_user) or is_staff_leg(leg, directory)

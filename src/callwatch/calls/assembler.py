@@ -1,0 +1,443 @@
+"""The call assembler: leg events in, customer calls out (sans-IO).
+
+Theory of operation
+-------------------
+Everything that decides *which call a leg belongs to* lives in this file; what a finished
+call *says* (roles, direction, ring and answer times, hang-up, transfers) is read off its
+legs afterwards by :mod:`callwatch.calls.summary` and :mod:`callwatch.calls.transfers`.
+There is no clock: time comes only from the events (``at``) and from :meth:`tick`.
+
+A leg's first event (normally :class:`~callwatch.sip.events.Offered`) places the leg. The
+rules are tried in this order; the first that matches wins:
+
+==  ====================  ===================================================  ==============
+#   rule                  matches when                                         joined_by
+==  ====================  ===================================================  ==============
+1   replaces              the INVITE carries ``Replaces`` naming the Call-ID   ``transfer``
+                          of an open leg (attended transfer, new segment)
+2   same Call-ID          another open leg has the same Call-ID                ``call-id``
+3   correlation header    a configured header (or the HEP correlation id)      ``header:<N>``
+                          has a value an open leg of a call carried            / ``hep``
+4   REFER target          a REFER without Replaces (≤ ``refer_window_s`` ago)  ``transfer``
+                          named this leg's callee, a department number whose
+                          extension it calls, or the leg has ``Referred-By``
+5   B2BUA heuristic       the leg calls a staff phone, and an open leg offered  ``heuristic``
+                          ≤ ``b2bua_window_s`` earlier has the same caller, or
+                          was dialled to this leg's caller (ring-group From);
+                          or the only open leg from that caller was answered
+                          by the PBX (IVR) and is still up. Outbound: the leg
+                          calls an external number an open leg from our side
+                          dialled ≤ ``b2bua_window_s`` earlier.
+6   consultation          the caller is staff member A, the callee is ours,    ``transfer``
+                          and A has a call on hold (new consultation segment)
+7   new call              none of the above                                    ``first``
+==  ====================  ===================================================  ==============
+
+Rules 3 and 5 put the leg into the segment of the leg they matched, so the PBX's twin of a
+consultation leg is a consultation leg too. A REFER with Replaces naming a leg of another
+open call merges that call into this one as a consultation segment.
+
+A call is finished when all its legs have ended and ``linger_s`` has passed since the last
+end with no new leg joining (so a transfer leg INVITEd just after a BYE still joins). A call
+with no event for ``stale_s`` is closed as cut short (``complete=False``). Events for a leg of
+a call already handed out are counted in :attr:`CallAssembler.late_events` and dropped.
+
+Calls come back from :meth:`~CallAssembler.feed`, :meth:`~CallAssembler.tick` and
+:meth:`~CallAssembler.flush`; each returned list is in start order (``started_at``, then
+arrival). A call's ``id`` is the Call-ID of the leg that opened it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Iterable
+
+from callwatch.calls._records import (
+    CallRecord,
+    LegRecord,
+    Referral,
+    Segment,
+    apply_event,
+    callee_users,
+    side_user,
+    user_of,
+)
+from callwatch.calls.directory import Directory, normalize_number
+from callwatch.calls.errors import AssemblerError
+from callwatch.calls.model import Call, Leg
+from callwatch.calls.summary import summarise
+from callwatch.sip.events import Ended, Held, LegEvent, Offered, Referred, Resumed
+
+_US = 1_000_000
+_CLOSED_MEMORY_US = 600 * _US
+"""How long the leg ids of handed-out calls are remembered to drop their late events."""
+
+_Joined = tuple[CallRecord, Segment, str]
+"""Where a new leg goes: its call, its segment, and the rule that placed it."""
+
+
+class CallAssembler:
+    """Groups leg events into customer calls. See the module docstring for the rules.
+
+    ``correlation_headers`` are header names (any case) whose equal values tie B2BUA legs
+    together, e.g. ``("X-CID", "X-Asterisk-Linkedid")``; the call's ``correlation`` then
+    reads ``header:<name as given>``.
+    """
+
+    def __init__(
+        self,
+        directory: Directory,
+        correlation_headers: Iterable[str] = (),
+        *,
+        b2bua_window_s: float = 5.0,
+        refer_window_s: float = 10.0,
+        linger_s: float = 10.0,
+        stale_s: float = 4 * 3600.0,
+    ) -> None:
+        self._directory = directory
+        self._headers = {name.lower(): name for name in correlation_headers}
+        self._b2bua_us = round(b2bua_window_s * _US)
+        self._refer_us = round(refer_window_s * _US)
+        self._linger_us = round(linger_s * _US)
+        self._stale_us = round(stale_s * _US)
+        self._scan_every_us = max(_US, min(self._stale_us // 8, 60 * _US))
+        self.late_events = 0
+        self._reset()
+
+    # -- public surface -------------------------------------------------------------------
+
+    def feed(self, event: LegEvent) -> list[Call]:
+        """Take one leg event; return the calls that finished by its time."""
+        if not isinstance(event, LegEvent):
+            raise AssemblerError(f"expected a leg event, got {type(event).__name__}")
+        rec = self._legs.get(event.leg)
+        if rec is None:
+            if event.leg in self._closed:
+                self.late_events += 1
+                return self.tick(event.at)
+            rec = self._place(event)
+        apply_event(rec.leg, event)
+        call = rec.call
+        call.last_at = max(call.last_at, event.at)
+        if isinstance(event, Held | Resumed):
+            self._note_hold(rec, event)
+        elif isinstance(event, Referred):
+            self._note_refer(rec, event)
+        elif isinstance(event, Ended):
+            self._forget_holds(rec)
+            if call.all_ended():
+                heapq.heappush(self._due, (call.last_end() + self._linger_us, call.seq))
+        return self.tick(event.at)
+
+    def tick(self, now: int) -> list[Call]:
+        """Advance the capture clock to ``now``; return the calls finished by then."""
+        self._now = max(self._now, now)
+        done: list[CallRecord] = []
+        while self._due and self._due[0][0] <= self._now:
+            _, seq = heapq.heappop(self._due)
+            call = self._calls.get(seq)
+            if call and call.all_ended() and call.last_end() + self._linger_us <= self._now:
+                done.append(call)
+        if self._now >= self._next_scan:
+            self._next_scan = self._now + self._scan_every_us
+            done += [
+                c
+                for c in self._calls.values()
+                if c.last_at + self._stale_us <= self._now and c not in done
+            ]
+            while self._closed_order and self._closed_order[0][0] < self._now - _CLOSED_MEMORY_US:
+                _, leg_id = self._closed_order.popleft()
+                self._closed.discard(leg_id)
+        return self._close(done)
+
+    def flush(self, now: int | None = None) -> list[Call]:
+        """End of input: return every call still open (those with legs up as incomplete)."""
+        calls = self.tick(now) if now is not None else []
+        calls += self._close(list(self._calls.values()))
+        self._reset()
+        calls.sort(key=lambda c: c.started_at)
+        return calls
+
+    @property
+    def open_calls(self) -> int:
+        """How many calls are being assembled."""
+        return len(self._calls)
+
+    # -- placing a new leg ----------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self._now = 0
+        self._next_scan = 0
+        self._seq = 0
+        self._calls: dict[int, CallRecord] = {}
+        self._legs: dict[str, LegRecord] = {}
+        self._by_call_id: dict[str, list[LegRecord]] = {}
+        self._by_key: dict[tuple[str, str], LegRecord] = {}
+        self._by_caller: dict[str, list[LegRecord]] = {}
+        self._by_dialled: dict[str, list[LegRecord]] = {}
+        self._referrals: list[Referral] = []
+        self._holds: dict[str, tuple[LegRecord, int]] = {}
+        self._due: list[tuple[int, int]] = []
+        self._closed: set[str] = set()
+        self._closed_order: deque[tuple[int, str]] = deque()
+
+    def _place(self, event: LegEvent) -> LegRecord:
+        offered = event if isinstance(event, Offered) else None
+        keys = self._keys(offered) if offered else []
+        joined = (
+            self._by_replaces(offered)
+            or self._by_same_call_id(event)
+            or self._by_header(keys)
+            or self._by_refer_target(event, offered)
+            or self._by_heuristic(event)
+            or self._by_consultation(event)
+        )
+        leg = Leg(
+            leg=event.leg,
+            call_id=event.call_id,
+            from_user=event.from_user,
+            to_user=event.to_user,
+            dialled=None,
+            offered_at=event.at,
+        )
+        if joined is None:
+            self._seq += 1
+            call = CallRecord(seq=self._seq, last_at=event.at)
+            self._calls[call.seq] = call
+            rec = LegRecord(leg, call, Segment("primary"), "first")
+        else:
+            call, segment, how = joined
+            rec = LegRecord(leg, call, segment, how)
+        rec.truncated = offered is None
+        rec.call.legs.append(rec)
+        self._index(rec, keys, offered)
+        return rec
+
+    def _keys(self, offered: Offered) -> list[tuple[str, str]]:
+        keys = [
+            (self._headers[name], value.strip())
+            for name, value in offered.headers
+            if name in self._headers and value.strip()
+        ]
+        if offered.correlation_id:
+            keys.append(("hep", offered.correlation_id))
+        return keys
+
+    def _index(self, rec: LegRecord, keys: list[tuple[str, str]], offered: Offered | None) -> None:
+        leg = rec.leg
+        self._legs[leg.leg] = rec
+        self._by_call_id.setdefault(leg.call_id, []).append(rec)
+        for key in keys:
+            if key not in self._by_key:
+                self._by_key[key] = rec
+                rec.keys.append(key)
+        caller = normalize_number(leg.from_user)
+        if caller:
+            self._by_caller.setdefault(caller, []).append(rec)
+        dialled = normalize_number(offered.dialled or leg.to_user) if offered else None
+        if dialled:
+            self._by_dialled.setdefault(dialled, []).append(rec)
+
+    def _by_replaces(self, offered: Offered | None) -> _Joined | None:
+        if offered is None:
+            return None
+        value = next((v for name, v in offered.headers if name == "replaces"), None)
+        replaced = value.split(";", 1)[0].strip() if value else ""
+        legs = self._by_call_id.get(replaced)
+        if not legs:
+            return None
+        return legs[0].call, Segment("transfer", replaces=replaced), "transfer"
+
+    def _by_same_call_id(self, event: LegEvent) -> _Joined | None:
+        legs = self._by_call_id.get(event.call_id)
+        if not legs:
+            return None
+        return legs[0].call, legs[0].segment, "call-id"
+
+    def _by_header(self, keys: list[tuple[str, str]]) -> _Joined | None:
+        for key in keys:
+            anchor = self._by_key.get(key)
+            if anchor is not None:
+                how = "hep" if key[0] == "hep" else f"header:{key[0]}"
+                return anchor.call, anchor.segment, how
+        return None
+
+    def _by_refer_target(self, event: LegEvent, offered: Offered | None) -> _Joined | None:
+        self._referrals = [r for r in self._referrals if event.at - r.event.at <= self._refer_us]
+        if not self._referrals:
+            return None
+        callees = [u for u in (event.to_user, offered.dialled if offered else None) if u]
+        callees = [n for n in (normalize_number(u) for u in callees) if n]
+        referred_by = offered is not None and any(n == "referred-by" for n, _ in offered.headers)
+        caller = normalize_number(event.from_user)
+        for ref in reversed(self._referrals):
+            if ref.event.at > event.at or not self._targets(ref, callees, referred_by):
+                continue
+            if not referred_by and caller not in _parties(ref.leg.call):
+                continue
+            if ref.segment is None:
+                ref.segment = Segment("transfer", referral=ref)
+            return ref.leg.call, ref.segment, "transfer"
+        return None
+
+    def _targets(self, ref: Referral, callees: list[str], referred_by: bool) -> bool:
+        if ref.target in callees:
+            return True
+        group = self._directory.department_of_number(ref.target)
+        if group is not None and any(
+            self._directory.department_of_extension(u) == group for u in callees
+        ):
+            return True
+        return referred_by and any(self._directory.is_staff(u) for u in callees)
+
+    def _by_heuristic(self, event: LegEvent) -> _Joined | None:
+        directory = self._directory
+        caller = normalize_number(event.from_user)
+        callee = normalize_number(event.to_user)
+        dialled = normalize_number(event.dialled) if isinstance(event, Offered) else None
+        if not caller:
+            return None
+        if directory.is_staff(callee) or directory.is_staff(dialled):
+            near = [
+                r
+                for r in self._by_caller.get(caller, []) + self._by_dialled.get(caller, [])
+                if self._open_within(r, event)
+            ]
+            if near:
+                anchor = max(near, key=lambda r: r.leg.offered_at)
+                return anchor.call, anchor.segment, "heuristic"
+            ivr = {r.call.seq: r for r in self._by_caller.get(caller, []) if self._in_ivr(r)}
+            if len(ivr) == 1:
+                anchor = next(iter(ivr.values()))
+                return anchor.call, anchor.segment, "heuristic"
+            return None
+        target = dialled or callee
+        if target and not directory.is_ours(target):
+            near = [
+                r
+                for r in self._by_dialled.get(target, [])
+                if directory.is_ours(r.leg.from_user) and self._open_within(r, event)
+            ]
+            if near:
+                anchor = max(near, key=lambda r: r.leg.offered_at)
+                return anchor.call, anchor.segment, "heuristic"
+        return None
+
+    def _open_within(self, rec: LegRecord, event: LegEvent) -> bool:
+        leg = rec.leg
+        return (
+            leg.ended_at is None
+            and leg.call_id != event.call_id
+            and 0 <= event.at - leg.offered_at <= self._b2bua_us
+        )
+
+    def _in_ivr(self, rec: LegRecord) -> bool:
+        """An open leg the PBX itself answered (IVR, queue announcement)."""
+        leg = rec.leg
+        return (
+            leg.ended_at is None
+            and leg.answered_at is not None
+            and not any(self._directory.is_staff(u) for u in callee_users(leg))
+        )
+
+    def _by_consultation(self, event: LegEvent) -> _Joined | None:
+        holder = normalize_number(event.from_user)
+        if not holder or holder not in self._holds:
+            return None
+        callee = event.dialled if isinstance(event, Offered) else None
+        if not self._directory.is_ours(callee or event.to_user):
+            return None
+        held, at = self._holds[holder]
+        if at > event.at:
+            return None
+        return held.call, Segment("consultation", holder=holder), "transfer"
+
+    # -- holds and REFERs -----------------------------------------------------------------
+
+    def _note_hold(self, rec: LegRecord, event: Held | Resumed) -> None:
+        user = side_user(rec.leg, event.by, self._directory)
+        if not user or not self._directory.is_staff(user):
+            return
+        if isinstance(event, Held):
+            self._holds[user] = (rec, event.at)
+        elif user in self._holds and self._holds[user][0] is rec:
+            del self._holds[user]
+
+    def _forget_holds(self, rec: LegRecord) -> None:
+        for user in [u for u, (r, _) in self._holds.items() if r is rec]:
+            del self._holds[user]
+
+    def _note_refer(self, rec: LegRecord, event: Referred) -> None:
+        directory = self._directory
+        user = side_user(rec.leg, event.by, directory)
+        if not directory.is_staff(user):
+            user = user_of(event.referred_by) or user
+        ref = Referral(rec, event, referrer=user, target=user_of(event.refer_to))
+        rec.call.referrals.append(ref)
+        if event.replaces is None:
+            self._referrals.append(ref)
+            return
+        named = self._by_call_id.get(event.replaces, [])
+        other = named[0].call if named else None
+        if other is not None and other is not rec.call:
+            self._merge(other, rec.call, holder=user)
+
+    def _merge(self, other: CallRecord, into: CallRecord, holder: str | None) -> None:
+        """Move an open call (a consultation seen as its own call) into ``into``."""
+        segment = Segment("consultation", holder=holder)
+        for leg in other.legs:
+            leg.call = into
+            leg.segment = segment
+            if leg.joined_by == "first":
+                leg.joined_by = "transfer"
+            into.legs.append(leg)
+        into.referrals += other.referrals
+        into.last_at = max(into.last_at, other.last_at)
+        del self._calls[other.seq]
+
+    # -- handing calls out ----------------------------------------------------------------
+
+    def _close(self, records: list[CallRecord]) -> list[Call]:
+        calls: list[tuple[int, int, Call]] = []
+        for record in records:
+            if self._calls.pop(record.seq, None) is None:
+                continue
+            self._unindex(record)
+            call = summarise(record, self._directory)
+            calls.append((call.started_at, record.seq, call))
+        calls.sort(key=lambda item: item[:2])
+        return [call for _, _, call in calls]
+
+    def _unindex(self, record: CallRecord) -> None:
+        gone = {id(r) for r in record.legs}
+        for rec in record.legs:
+            leg = rec.leg
+            self._legs.pop(leg.leg, None)
+            self._closed.add(leg.leg)
+            self._closed_order.append((self._now, leg.leg))
+            for index, key in (
+                (self._by_call_id, leg.call_id),
+                (self._by_caller, normalize_number(leg.from_user)),
+                (self._by_dialled, normalize_number(leg.dialled or leg.to_user)),
+            ):
+                if key is None or key not in index:
+                    continue
+                kept = [r for r in index[key] if id(r) not in gone]
+                if kept:
+                    index[key] = kept
+                else:
+                    del index[key]
+            for key in rec.keys:
+                self._by_key.pop(key, None)
+            self._forget_holds(rec)
+        self._referrals = [r for r in self._referrals if id(r.leg) not in gone]
+
+
+def _parties(call: CallRecord) -> set[str | None]:
+    """Every user part on the legs of ``call`` (callers, callees, dialled numbers)."""
+    users: set[str | None] = set()
+    for rec in call.legs:
+        leg = rec.leg
+        users.update(normalize_number(u) for u in (leg.from_user, leg.to_user, leg.dialled))
+    return users

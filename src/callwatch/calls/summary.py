@@ -1,0 +1,264 @@
+"""A finished call record becomes a :class:`~callwatch.calls.model.Call` (private).
+
+One function per concern, each a pure reading of the legs; the rules they keep:
+
+==============  ==============================================================================
+concern         rule
+==============  ==============================================================================
+roles           primary segment of one leg: ``direct``; of several: a leg with no staff end is
+                the ``trunk``, the others are ``phone`` legs; consultation legs stay
+                ``consultation`` unless a transfer bridged them to the customer (``transfer``);
+                legs of transfer segments are ``transfer``.
+direction       from the primary legs: caller = first leg's From; callee side = every To and
+                Request-URI. The office's side is a staff extension or a department number.
+                inbound = external → ours; outbound = ours → external; internal = ours → ours;
+                external = neither (transit).
+customer        inbound: the caller; outbound: the external number dialled; else the caller.
+ring / answer   only primary legs count (never consultation or transfer legs). inbound and
+                internal: legs whose callee is a staff phone; outbound: legs towards the external
+                number; external: every primary leg. ``first_ring_at`` = their first Alerting,
+                ``answered_at`` = their first 2xx; a PBX answering the trunk (IVR, voicemail)
+                is not a staff answer.
+answered_by     the staff member on the answering leg (Contact, else To, else dialled); for
+                outbound calls the external number.
+department      inbound/internal: of the first staff extension that rang, else that was
+                offered, else of the department number dialled; outbound: of the caller.
+hangup_by       the side of the earliest BYE on a leg the transferor did not leave and that is
+                not a consultation leg. Sides map to parties: with a trunk leg, only the
+                trunk's external end is the customer (``caller``), staff ends are ``agent``
+                and every other end is the PBX (``system``); without one, the customer's
+                number is ``caller``, staff ``agent``, the callee of a transit call ``agent``,
+                anything else ``system``. No BYE: a CANCEL gives its sender; a failure
+                response or a timeout gives ``system``; only the transferor's BYE (the
+                rest of the call not on the wire): None.
+end_reason      the trunk leg's; without a trunk, the last-ended leg among the answered
+                non-consultation legs (else among all of them), leaving out the legs the
+                transferor left (unless nothing else ended).
+missed          inbound, complete, and no staff answer.
+complete        every leg ended and every leg was seen from its INVITE on.
+==============  ==============================================================================
+"""
+
+from __future__ import annotations
+
+from callwatch.calls._records import (
+    CallRecord,
+    LegRecord,
+    callee_user,
+    has_staff_side,
+    is_staff_leg,
+    side_user,
+)
+from callwatch.calls.directory import Directory, normalize_number
+from callwatch.calls.model import Call, Direction, HangupBy, Leg, LegRole
+from callwatch.calls.transfers import Findings, find_transfers
+from callwatch.sip.events import Side
+
+
+def summarise(record: CallRecord, directory: Directory) -> Call:
+    """Build the customer call of a record whose legs are final (or cut short)."""
+    legs = sorted(record.legs, key=lambda r: r.leg.offered_at)
+    primary = [r for r in legs if r.segment.kind == "primary"] or legs[:1]
+    findings = find_transfers(record, directory)
+    trunk = _assign_roles(legs, primary, findings, directory)
+    first = primary[0].leg
+    caller = normalize_number(first.from_user)
+    direction = _direction(caller, primary, directory)
+    customer = _customer(direction, caller, primary, directory)
+    ring = _ring_legs(direction, primary, directory)
+    answered = min(
+        (r for r in ring if r.leg.answered_at is not None),
+        key=lambda r: r.leg.answered_at or 0,
+        default=None,
+    )
+    all_ended = all(r.leg.ended_at is not None for r in legs)
+    complete = all_ended and not any(r.truncated for r in legs)
+    end_leg = _end_leg(legs, trunk, findings)
+    answered_at = answered.leg.answered_at if answered else None
+    return Call(
+        id=record.legs[0].leg.call_id,
+        direction=direction,
+        caller=caller,
+        dialled=normalize_number(first.dialled or first.to_user),
+        started_at=first.offered_at,
+        department=_department(direction, caller, ring, primary, directory),
+        legs=[r.leg for r in legs],
+        first_ring_at=min((r.leg.alerting_at for r in ring if r.leg.alerting_at), default=None),
+        answered_at=answered_at,
+        answered_by=_answered_by(direction, answered.leg, directory) if answered else None,
+        ended_at=max(r.leg.ended_at or 0 for r in legs) if all_ended else None,
+        hangup_by=_hangup_by(legs, end_leg, findings, trunk, direction, customer, directory),
+        end_reason=end_leg.leg.end_reason if end_leg else None,
+        missed=direction == "inbound" and complete and answered_at is None,
+        transfers=findings.transfers,
+        correlation=_correlation(legs),
+        complete=complete,
+    )
+
+
+def _assign_roles(
+    legs: list[LegRecord], primary: list[LegRecord], found: Findings, directory: Directory
+) -> LegRecord | None:
+    """Set every leg's role; return the trunk leg (the first, if several)."""
+    staff_ends = [has_staff_side(r.leg, directory) for r in primary]
+    with_trunk = len(primary) > 1 and any(staff_ends) and not all(staff_ends)
+    trunk: LegRecord | None = None
+    for rec in legs:
+        role: LegRole
+        if rec.segment.kind == "consultation":
+            role = "transfer" if id(rec) in found.bridged else "consultation"
+        elif rec.segment.kind == "transfer":
+            role = "transfer"
+        elif len(primary) == 1:
+            role = "direct"
+        elif with_trunk and not has_staff_side(rec.leg, directory):
+            role = "trunk"
+            trunk = trunk or rec
+        else:
+            role = "phone"
+        rec.leg.role = role
+    return trunk
+
+
+def _direction(caller: str | None, primary: list[LegRecord], directory: Directory) -> Direction:
+    callees = [u for r in primary for u in (r.leg.to_user, r.leg.dialled) if u]
+    caller_ours = directory.is_ours(caller)
+    callee_ours = any(directory.is_ours(u) for u in callees)
+    if caller_ours:
+        return "internal" if callee_ours else "outbound"
+    return "inbound" if callee_ours else "external"
+
+
+def _customer(
+    direction: Direction, caller: str | None, primary: list[LegRecord], directory: Directory
+) -> str | None:
+    if direction != "outbound":
+        return caller
+    for rec in primary:
+        for user in (rec.leg.dialled, rec.leg.to_user):
+            if user and not directory.is_ours(user):
+                return normalize_number(user)
+    return None
+
+
+def _ring_legs(
+    direction: Direction, primary: list[LegRecord], directory: Directory
+) -> list[LegRecord]:
+    if direction in ("inbound", "internal"):
+        return [r for r in primary if is_staff_leg(r.leg, directory)]
+    if direction == "outbound":
+        return [
+            r
+            for r in primary
+            if not any(directory.is_ours(u) for u in (r.leg.to_user, r.leg.dialled) if u)
+        ]
+    return primary
+
+
+def _answered_by(direction: Direction, leg: Leg, directory: Directory) -> str | None:
+    if direction == "outbound":
+        return normalize_number(leg.to_user or leg.dialled)
+    return callee_user(leg, directory)
+
+
+def _department(
+    direction: Direction,
+    caller: str | None,
+    ring: list[LegRecord],
+    primary: list[LegRecord],
+    directory: Directory,
+) -> str | None:
+    if direction == "outbound":
+        return directory.department_of_extension(caller) or directory.department_of_number(caller)
+    if direction == "external":
+        return None
+    rang = sorted((r for r in ring if r.leg.alerting_at is not None), key=_alert_time)
+    for rec in rang + ring:
+        department = directory.department_of_extension(callee_user(rec.leg, directory))
+        if department is not None:
+            return department
+    for rec in primary:
+        for user in (rec.leg.dialled, rec.leg.to_user):
+            department = directory.department_of_number(user)
+            if department is not None:
+                return department
+    return None
+
+
+def _alert_time(rec: LegRecord) -> int:
+    return rec.leg.alerting_at or 0
+
+
+def _end_leg(legs: list[LegRecord], trunk: LegRecord | None, found: Findings) -> LegRecord | None:
+    if trunk is not None:
+        return trunk if trunk.leg.ended_at is not None else None
+    pool = [
+        r
+        for r in legs
+        if r.leg.ended_at is not None
+        and r.leg.role != "consultation"
+        and id(r) not in found.excluded
+    ]
+    pool = pool or [r for r in legs if r.leg.ended_at is not None]
+    answered = [r for r in pool if r.leg.answered_at is not None]
+    return max(answered or pool, key=lambda r: r.leg.ended_at or 0, default=None)
+
+
+def _hangup_by(
+    legs: list[LegRecord],
+    end_leg: LegRecord | None,
+    found: Findings,
+    trunk: LegRecord | None,
+    direction: Direction,
+    customer: str | None,
+    directory: Directory,
+) -> HangupBy | None:
+    byes = [
+        r
+        for r in legs
+        if r.leg.end_reason == "bye"
+        and r.leg.ended_by is not None
+        and r.leg.role != "consultation"
+        and id(r) not in found.excluded
+    ]
+    first = min(byes, key=lambda r: r.leg.ended_at or 0, default=None)
+    if first is not None:
+        return _party(first, first.leg.ended_by, trunk, direction, customer, directory)
+    if end_leg is None:
+        return None
+    if end_leg.leg.end_reason == "cancel" and end_leg.leg.ended_by is not None:
+        return _party(end_leg, end_leg.leg.ended_by, trunk, direction, customer, directory)
+    if end_leg.leg.end_reason == "bye":
+        return None  # only the transferor's BYE was seen: who ended the call is unknown
+    return "system"
+
+
+def _party(
+    rec: LegRecord,
+    side: Side | None,
+    trunk: LegRecord | None,
+    direction: Direction,
+    customer: str | None,
+    directory: Directory,
+) -> HangupBy:
+    user = side_user(rec.leg, side, directory)
+    staff = directory.is_staff(user)
+    if trunk is not None and rec.leg.role != "trunk":
+        return "agent" if staff else "system"
+    if user is not None and user == customer:
+        return "caller"
+    if rec.leg.role == "trunk":
+        return "system"
+    if staff or (direction == "external" and side == "callee"):
+        return "agent"
+    return "system"
+
+
+def _correlation(legs: list[LegRecord]) -> str:
+    how = [r.joined_by for r in legs]
+    if "heuristic" in how:
+        return "heuristic"
+    header = next((h for h in how if h.startswith("header:") or h == "hep"), None)
+    if header is not None:
+        return header
+    return "transfer" if "transfer" in how else "call-id"

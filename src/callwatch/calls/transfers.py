@@ -1,0 +1,258 @@
+"""Transfers of a finished call, read off its legs (private to the assembler).
+
+Three signatures are recognised; each gives one :class:`~callwatch.calls.model.Transfer`.
+
+``blind``
+    A REFER without Replaces on leg L, sent by staff member A, to target T. The legs the
+    assembler joined for that REFER (INVITEd to T within the refer window) are the transfer
+    legs. ``started_at`` = the REFER; ``connected_at`` = the first answer of a transfer leg,
+    or, when no transfer leg is visible, the first 2xx sipfrag NOTIFY on L after the REFER.
+
+``attended``
+    A holds the customer, calls colleague B on a consultation leg (its Call-ID X), then
+    either sends a REFER whose Refer-To carries ``Replaces=X``, or the customer side sends an
+    INVITE with ``Replaces: X``. ``started_at`` = the hold that began it (the last hold by A
+    not resumed before the consultation was offered; without one, the consultation's offer);
+    ``connected_at`` = B's answer of the consultation, because the charter's "connect within
+    10 s" counts from the start of the transfer to the target picking up; ``completed_at`` =
+    the answer of the replacing INVITE, else the REFER (when the customer reaches B).
+
+``local_attended`` (Asterisk bridging on the PBX, no Replaces on the wire)
+    A holds the customer, calls B on a consultation (two legs through the PBX: A's own leg,
+    offered first, and the PBX's leg to B), B answers, then A hangs up (BYE from A's side on
+    the held leg or on A's consultation leg) with no REFER, and both B's leg and the
+    customer's leg are still up ``_BRIDGE_GRACE_US`` later: the PBX has bridged them. Times
+    as for ``attended``; ``completed_at`` = A's BYE. A consultation A ends herself is told
+    apart by B's leg ending with it (the PBX tears it down within milliseconds).
+
+Legs the transferor leaves (the REFERred leg, replaced consultation legs, A's legs in a local
+attended transfer) are *excluded* from the hang-up judgement; consultation legs that carry
+the customer after the transfer are *bridged* (they get the role ``transfer``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from callwatch.calls._records import (
+    CallRecord,
+    LegRecord,
+    Referral,
+    Segment,
+    callee_user,
+    side_user,
+)
+from callwatch.calls.directory import Directory
+from callwatch.calls.model import Leg, Transfer
+from callwatch.sip.events import Held, Resumed, TransferProgress
+
+_BRIDGE_GRACE_US = 1_000_000
+"""How long B's leg and the customer's leg must outlive A's BYE to count as bridged."""
+
+
+@dataclass(slots=True)
+class Findings:
+    """What the transfer analysis tells the summary."""
+
+    transfers: list[Transfer] = field(default_factory=list)
+    excluded: set[int] = field(default_factory=set)
+    bridged: set[int] = field(default_factory=set)
+
+
+def find_transfers(call: CallRecord, directory: Directory) -> Findings:
+    """Every transfer of ``call``, with the legs they exclude from / bridge into the call."""
+    found = Findings()
+    handled: set[str] = set()
+    for ref in call.referrals:
+        if ref.event.replaces is None:
+            _blind(call, ref, directory, found)
+        elif ref.event.replaces not in handled:
+            handled.add(ref.event.replaces)
+            _attended(call, ref.event.replaces, ref, directory, found)
+    for rec in call.legs:
+        replaced = rec.segment.replaces
+        if replaced is not None and replaced not in handled:
+            handled.add(replaced)
+            _attended(call, replaced, None, directory, found)
+    consultations: list[Segment] = []
+    for rec in call.legs:
+        seg = rec.segment
+        if seg.kind == "consultation" and seg not in consultations:
+            consultations.append(seg)
+    for seg in consultations:
+        legs = [r for r in call.legs if r.segment is seg]
+        if not any(r.leg.call_id in handled for r in legs):
+            _local_attended(call, seg, legs, directory, found)
+    found.transfers.sort(key=lambda t: t.started_at)
+    return found
+
+
+def _blind(call: CallRecord, ref: Referral, directory: Directory, found: Findings) -> None:
+    legs = [r for r in call.legs if ref.segment is not None and r.segment is ref.segment]
+    answered = _first_answered(legs)
+    if answered is not None:
+        connected: int | None = answered.leg.answered_at
+        target = callee_user(answered.leg, directory)
+    else:
+        connected = _notify_ok(ref)
+        target = ref.target
+    found.transfers.append(
+        Transfer(
+            kind="blind",
+            from_ext=ref.referrer,
+            to_ext=target or ref.target,
+            started_at=ref.event.at,
+            connected_at=connected,
+            legs=tuple(r.leg.leg for r in legs),
+        )
+    )
+    found.excluded.add(id(ref.leg))
+
+
+def _attended(
+    call: CallRecord,
+    replaced: str,
+    ref: Referral | None,
+    directory: Directory,
+    found: Findings,
+) -> None:
+    named = [r for r in call.legs if r.leg.call_id == replaced]
+    segment = named[0].segment if named and named[0].segment.kind == "consultation" else None
+    consult = [r for r in call.legs if segment is not None and r.segment is segment]
+    replacing = [r for r in call.legs if r.segment.replaces == replaced]
+    holder = ref.referrer if ref is not None else None
+    if holder is None and consult:
+        holder = segment.holder if segment is not None else None
+    consult_start = min((r.leg.offered_at for r in consult), default=None)
+    fallback = consult_start
+    if fallback is None:
+        fallback = ref.event.at if ref is not None else min(r.leg.offered_at for r in replacing)
+    started = _hold_start(call, holder, consult_start or fallback, directory) or fallback
+    answered = _first_answered(consult)
+    target = callee_user(answered.leg, directory) if answered else None
+    if target is None and ref is not None:
+        target = ref.target
+    done = _first_answered(replacing)
+    completed = done.leg.answered_at if done else (ref.event.at if ref else None)
+    connected = answered.leg.answered_at if answered else None
+    if connected is None and ref is not None:
+        connected = _notify_ok(ref)
+    found.transfers.append(
+        Transfer(
+            kind="attended",
+            from_ext=holder,
+            to_ext=target,
+            started_at=started,
+            connected_at=connected,
+            completed_at=completed,
+            legs=tuple(r.leg.leg for r in consult + replacing),
+        )
+    )
+    if ref is not None:
+        found.excluded.add(id(ref.leg))
+    found.excluded.update(id(r) for r in named)
+    if replacing:
+        found.excluded.update(id(r) for r in consult)
+    elif ref is not None:
+        for r in consult:
+            if r not in named and _alive_after(r.leg, ref.event.at):
+                found.bridged.add(id(r))
+
+
+def _local_attended(
+    call: CallRecord,
+    segment: Segment,
+    legs: list[LegRecord],
+    directory: Directory,
+    found: Findings,
+) -> None:
+    holder = segment.holder
+    answered = _first_answered(legs)
+    if holder is None or answered is None or answered.leg.answered_at is None:
+        return
+    answer_at = answered.leg.answered_at
+    own = legs[0] if len(legs) > 1 else None
+    holder_legs = [
+        r
+        for r in call.legs
+        if r.segment.kind == "primary"
+        and holder in (side_user(r.leg, "caller", directory), side_user(r.leg, "callee", directory))
+    ]
+    if own is not None:
+        holder_legs.append(own)
+    byes = [
+        r.leg.ended_at
+        for r in holder_legs
+        if r.leg.end_reason == "bye"
+        and r.leg.ended_at is not None
+        and r.leg.ended_at >= answer_at
+        and side_user(r.leg, r.leg.ended_by, directory) == holder
+    ]
+    if not byes:
+        return
+    hangup = min(byes)
+    limit = hangup + _BRIDGE_GRACE_US
+    targets = [r for r in legs if r is not own and r.leg.answered_at is not None]
+    targets = [r for r in targets if _alive_after(r.leg, limit)]
+    customer = [r for r in call.legs if r.segment.kind == "primary" and r not in holder_legs]
+    if not targets or not any(_alive_after(r.leg, limit) for r in customer):
+        return
+    consult_start = min(r.leg.offered_at for r in legs)
+    started = _hold_start(call, holder, consult_start, directory) or consult_start
+    found.transfers.append(
+        Transfer(
+            kind="local_attended",
+            from_ext=holder,
+            to_ext=callee_user(targets[0].leg, directory),
+            started_at=started,
+            connected_at=answer_at,
+            completed_at=hangup,
+            legs=tuple(r.leg.leg for r in legs),
+        )
+    )
+    found.excluded.update(id(r) for r in holder_legs)
+    found.bridged.update(id(r) for r in targets)
+
+
+def _hold_start(
+    call: CallRecord, holder: str | None, before: int, directory: Directory
+) -> int | None:
+    """The last hold by ``holder`` on a primary leg at or before ``before``, if still held."""
+    if holder is None:
+        return None
+    latest: int | None = None
+    for rec in call.legs:
+        if rec.segment.kind != "primary":
+            continue
+        held: int | None = None
+        for event in rec.leg.events:
+            if event.at > before:
+                continue
+            if isinstance(event, Held | Resumed):
+                if side_user(rec.leg, event.by, directory) != holder:
+                    continue
+                held = event.at if isinstance(event, Held) else None
+        if held is not None and (latest is None or held > latest):
+            latest = held
+    return latest
+
+
+def _notify_ok(ref: Referral) -> int | None:
+    """The first 2xx sipfrag NOTIFY on the REFERred leg after the REFER."""
+    for event in ref.leg.leg.events:
+        if (
+            isinstance(event, TransferProgress)
+            and event.at >= ref.event.at
+            and 200 <= event.status < 300
+        ):
+            return event.at
+    return None
+
+
+def _first_answered(legs: list[LegRecord]) -> LegRecord | None:
+    answered = [r for r in legs if r.leg.answered_at is not None]
+    return min(answered, key=lambda r: r.leg.answered_at or 0, default=None)
+
+
+def _alive_after(leg: Leg, at: int) -> bool:
+    return leg.ended_at is None or leg.ended_at > at
