@@ -1,5 +1,19 @@
 """Bytes from the PBX to :class:`Packet` objects: HEPv2/v3, pcap and pcapng, a UDP listener."""
 
-from callwatch.capture.packet import CaptureError, Packet
+from callwatch.capture.hep import HepMessage, decode_hep, encode_hep3, hep_to_packet
+from callwatch.capture.packet import CaptureError, HepError, Packet, PcapError
+from callwatch.capture.pcap import read_capture
+from callwatch.capture.stats import CaptureStats
 
-__all__ = ["CaptureError", "Packet"]
+__all__ = [
+    "CaptureError",
+    "CaptureStats",
+    "HepError",
+    "HepMessage",
+    "Packet",
+    "PcapError",
+    "decode_hep",
+    "encode_hep3",
+    "hep_to_packet",
+    "read_capture",
+]

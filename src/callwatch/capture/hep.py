@@ -327,6 +327,8 @@ def hep_to_packet(msg: HepMessage, *, frame: int = 0) -> Packet:
 
 
 def _put(out: bytearray, kind: int, body: bytes) -> None:
+    if len(body) > 0xFFFF - 6:
+        raise HepError(f"HEP3 chunk of {len(body)} bytes exceeds the 65535-byte limit")
     out += _CHUNK.pack(0, kind, 6 + len(body))
     out += body
 
@@ -361,13 +363,16 @@ def encode_hep3(
     _put(out, 0x0002, _U8.pack(_IP_PROTOS.get(packet.transport, 17)))
     _put(out, 0x0005 if v6 else 0x0003, src_raw)
     _put(out, 0x0006 if v6 else 0x0004, dst_raw)
-    _put(out, 0x0007, _U16.pack(src_port))
-    _put(out, 0x0008, _U16.pack(dst_port))
     sec, usec = divmod(packet.ts, 1_000_000)
-    _put(out, 0x0009, _U32.pack(sec))
-    _put(out, 0x000A, _U32.pack(usec))
-    _put(out, 0x000B, _U8.pack(PROTO_SIP))
-    _put(out, 0x000C, _U32.pack(capture_id))
+    try:
+        _put(out, 0x0007, _U16.pack(src_port))
+        _put(out, 0x0008, _U16.pack(dst_port))
+        _put(out, 0x0009, _U32.pack(sec))
+        _put(out, 0x000A, _U32.pack(usec))
+        _put(out, 0x000B, _U8.pack(PROTO_SIP))
+        _put(out, 0x000C, _U32.pack(capture_id))
+    except struct.error as exc:
+        raise HepError(f"cannot encode port, time or capture id in HEP3: {exc}") from None
     if auth_key is not None:
         _put(out, 0x000E, auth_key)
     if capture_name is not None:
