@@ -371,6 +371,37 @@ def test_ring_group_unanswered_is_missed_with_the_first_ring() -> None:
     assert (call.end_reason, call.hangup_by) == ("cancel", "caller")
 
 
+def test_phone_legs_from_the_ring_group_number_join_the_trunk() -> None:
+    # 0     L1 INVITE 0613398731 → 2000 (ring group)
+    # 0.02  L2 INVITE 2000 → 2001 (the PBX puts the ring-group number in From)
+    # 0.1   L2 180;  2  L2 200;  2.01  L1 200;  30  L1 BYE caller;  30.01  L2 BYE PBX
+    l1 = L("L1", CUSTOMER, "2000")
+    l2 = L("L2", "2000", "2001")
+    events = [
+        l1.invite(0),
+        l2.invite(0.02),
+        l2.ring(0.1),
+        l2.answer(2, "2001"),
+        l1.answer(2.01),
+        l1.end(30, "caller"),
+        l2.end(30.01, "caller"),
+    ]
+    call = only(assemble(events))
+    assert (call.direction, call.caller, call.correlation) == ("inbound", CUSTOMER, "heuristic")
+    assert [leg.role for leg in call.legs] == ["trunk", "phone"]
+    assert (call.answered_by, call.hangup_by) == ("2001", "caller")
+
+
+def test_anonymous_callers_are_never_joined_by_the_heuristic() -> None:
+    # two withheld-number customers call 2001 and 2002 40 ms apart: two calls, not one
+    a = L("A", "anonymous", "2001")
+    b = L("B", "anonymous", "2002")
+    events = [a.invite(0), b.invite(0.04), a.end(5, "caller", "cancel"), b.end(6, "caller")]
+    calls = assemble(events)
+    assert [c.id for c in calls] == ["A-callid@pbx", "B-callid@pbx"]
+    assert all(c.direction == "inbound" and c.missed for c in calls)
+
+
 def test_outbound_call() -> None:
     # 0     L1 INVITE 2001 → 0101112222 (phone → PBX)
     # 0.03  L2 INVITE 0613390000 → 0101112222 (PBX → carrier, caller ID rewritten)
@@ -598,6 +629,49 @@ def test_attended_transfer_merges_a_consultation_seen_without_a_hold() -> None:
     (transfer,) = call.transfers
     assert transfer.kind == "attended"
     assert (transfer.started_at, transfer.connected_at) == (at(21), at(27))  # no hold seen
+
+
+def test_attended_transfer_bridged_by_the_pbx() -> None:
+    # Asterisk handles the REFER itself, so no INVITE with Replaces reaches the wire:
+    # 0     L1 INVITE 0613398731 → 0613390000 (trunk);  0.05  L2 → 2001;  2  L2 200; L1 200
+    # 20    L2 hold from 2001
+    # 22    K1 INVITE 2001 → 2002 (phone → PBX);  22.02  K2 INVITE 2001 → 2002 (PBX → phone)
+    # 29    K2 200 (2002);  29.01  K1 200
+    # 35    L2 REFER from 2001, Refer-To: <sip:2002@pbx?Replaces=K1-callid>
+    # 35.1  L2 BYE from the PBX;  35.2  K1 BYE from the PBX  (K2 now carries the customer)
+    # 80    K2 BYE from 2002;  80.01  L1 BYE from the PBX
+    l1 = L("L1", CUSTOMER, "0613390000")
+    l2 = L("L2", CUSTOMER, "2001")
+    k1 = L("K1", "2001", "2002")
+    k2 = L("K2", "2001", "2002")
+    events = [
+        l1.invite(0),
+        l2.invite(0.05),
+        l2.answer(2, "2001"),
+        l1.answer(2.01),
+        l2.hold(20, "callee"),
+        k1.invite(22),
+        k2.invite(22.02),
+        k2.answer(29, "2002"),
+        k1.answer(29.01),
+        l2.refer(35, "callee", "sip:2002@pbx", replaces=k1.call_id),
+        l2.end(35.1, "caller"),
+        k1.end(35.2, "callee"),
+        k2.end(80, "callee"),
+        l1.end(80.01, "callee"),
+    ]
+    call = only(assemble(events))
+    roles = {leg.leg: leg.role for leg in call.legs}
+    assert roles == {"L1": "trunk", "L2": "phone", "K1": "consultation", "K2": "transfer"}
+    (transfer,) = call.transfers
+    assert (transfer.kind, transfer.from_ext, transfer.to_ext) == ("attended", "2001", "2002")
+    assert (transfer.started_at, transfer.connected_at, transfer.completed_at) == (
+        at(20),
+        at(29),
+        at(35),
+    )
+    assert transfer.seconds == 9.0
+    assert call.hangup_by == "agent"  # 2002 hung up on the customer
 
 
 def local_attended_events(transfer: bool) -> list[LegEvent]:

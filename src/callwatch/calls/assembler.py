@@ -21,9 +21,11 @@ rules are tried in this order; the first that matches wins:
 4   REFER target          a REFER without Replaces (≤ ``refer_window_s`` ago)  ``transfer``
                           named this leg's callee, a department number whose
                           extension it calls, or the leg has ``Referred-By``
-5   B2BUA heuristic       the leg calls a staff phone, and an open leg offered  ``heuristic``
+5   B2BUA heuristic       the leg's caller is a number (not ``anonymous``),     ``heuristic``
+                          the leg calls a staff phone, and an open leg offered
                           ≤ ``b2bua_window_s`` earlier has the same caller, or
-                          was dialled to this leg's caller (ring-group From);
+                          dialled the department number that is this leg's
+                          caller (the PBX puts the ring-group number in From);
                           or the only open leg from that caller was answered
                           by the PBX (IVR) and is still up. Outbound: the leg
                           calls an external number an open leg from our side
@@ -296,14 +298,13 @@ class CallAssembler:
         caller = normalize_number(event.from_user)
         callee = normalize_number(event.to_user)
         dialled = normalize_number(event.dialled) if isinstance(event, Offered) else None
-        if not caller:
-            return None
+        if not _is_number(caller):
+            return None  # "anonymous" or a name ties nothing together
         if directory.is_staff(callee) or directory.is_staff(dialled):
-            near = [
-                r
-                for r in self._by_caller.get(caller, []) + self._by_dialled.get(caller, [])
-                if self._open_within(r, event)
-            ]
+            candidates = self._by_caller.get(caller, [])
+            if directory.department_of_number(caller) is not None:
+                candidates = candidates + self._by_dialled.get(caller, [])
+            near = [r for r in candidates if self._open_within(r, event)]
             if near:
                 anchor = max(near, key=lambda r: r.leg.offered_at)
                 return anchor.call, anchor.segment, "heuristic"
@@ -313,7 +314,7 @@ class CallAssembler:
                 return anchor.call, anchor.segment, "heuristic"
             return None
         target = dialled or callee
-        if target and not directory.is_ours(target):
+        if _is_number(target) and not directory.is_ours(target):
             near = [
                 r
                 for r in self._by_dialled.get(target, [])
@@ -432,6 +433,11 @@ class CallAssembler:
                 self._by_key.pop(key, None)
             self._forget_holds(rec)
         self._referrals = [r for r in self._referrals if id(r.leg) not in gone]
+
+
+def _is_number(user: str | None) -> bool:
+    """True for a (normalised) phone number: digits, perhaps after a ``+``."""
+    return user is not None and user.lstrip("+").isdigit()
 
 
 def _parties(call: CallRecord) -> set[str | None]:

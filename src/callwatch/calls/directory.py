@@ -26,6 +26,8 @@ def normalize_number(user: str | None) -> str | None:
     """Strip visual separators and turn a leading ``+82`` into ``0``; None stays None."""
     if user is None:
         return None
+    if user.isdigit():
+        return user
     text = user.strip().translate(_SEPARATORS)
     if text.startswith("+82"):
         rest = text[3:]
