@@ -1,0 +1,173 @@
+"""Ingest throughput: pcap → SIP messages → leg events (→ calls → verdicts), beside tshark.
+
+usage: python bench/ingest.py [--calls N] [--rate R] [--pcap FILE] [--stage events|calls]
+
+Without --pcap it generates (once; reused afterwards) a capture of N sipp calls over loopback
+in bench/out/, made by sipp's own uac/uas scenarios and tcpdump. It then prints SIP messages per
+second for our chain on one core, and tshark's rate for `-T fields` extraction of the same file
+in the same run, with the ratio. A script that prints figures; no test asserts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def generate(path: Path, calls: int, rate: int) -> None:
+    """Record ``calls`` sipp calls (INVITE/100/180/200/ACK/BYE/200) on loopback into ``path``."""
+    for tool in ("sipp", "tcpdump"):
+        if not shutil.which(tool):
+            sys.exit(
+                f"bench: {tool} is needed to generate the capture (apt-get install sip-tester)"
+            )
+    OUT.mkdir(exist_ok=True)
+    tmp = path.with_suffix(".tmp.pcap")
+    dump = subprocess.Popen(
+        ["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", str(tmp), "udp port 5092 or udp port 5093"],
+        stderr=subprocess.PIPE,
+    )
+    for line in dump.stderr:  # wait until tcpdump is listening
+        if b"listening" in line:
+            break
+    uas = subprocess.Popen(
+        ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", "5093", "-bg", "-nostdin"],
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    subprocess.run(
+        [
+            "sipp",
+            "-sn",
+            "uac",
+            "127.0.0.1:5093",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "5092",
+            "-m",
+            str(calls),
+            "-r",
+            str(rate),
+            "-l",
+            str(rate * 4),
+            "-d",
+            "200",
+            "-nostdin",
+            "-timeout",
+            str(calls // rate + 60),
+            "-s",
+            "2001",
+        ],
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    subprocess.run(["pkill", "-f", "sipp -sn uas -i 127.0.0.1 -p 5093"], check=False)
+    uas.wait(timeout=10)
+    dump.send_signal(signal.SIGINT)
+    dump.wait(timeout=10)
+    tmp.rename(path)
+
+
+def run_ours(path: Path, stage: str) -> tuple[int, int, float]:
+    """Return (SIP messages, events or calls, seconds) for our chain on ``path``."""
+    from callwatch.capture import CaptureStats, read_capture
+    from callwatch.sip.feed import LegEventFeed
+
+    stats = CaptureStats()
+    start = time.perf_counter()
+    if stage == "events":
+        feed = LegEventFeed()
+        produced = 0
+        for packet in read_capture(path, stats):
+            produced += len(feed.push(packet))
+        produced += len(feed.flush())
+    else:
+        from callwatch.pipeline import CallPipeline
+        from callwatch.config import load_site
+
+        site = load_site(Path(__file__).resolve().parents[1] / "examples" / "site.toml")
+        pipe = CallPipeline(site)
+        produced = 0
+        for packet in read_capture(path, stats):
+            produced += len(pipe.push(packet))
+        produced += len(pipe.flush())
+    return stats.packets, produced, time.perf_counter() - start
+
+
+def run_tshark(path: Path) -> tuple[int, float] | None:
+    """Return (SIP messages, seconds) for tshark's field extraction, or None without tshark."""
+    if not shutil.which("tshark"):
+        return None
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [
+            "tshark",
+            "-r",
+            str(path),
+            "-Y",
+            "sip",
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "sip.Call-ID",
+            "-e",
+            "sip.Method",
+            "-e",
+            "sip.Status-Code",
+            "-e",
+            "sip.from.user",
+            "-e",
+            "sip.to.user",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    return proc.stdout.count(b"\n"), time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--rate", type=int, default=500, help="sipp calls per second")
+    parser.add_argument("--pcap", type=Path)
+    parser.add_argument("--stage", choices=("events", "calls"), default="calls")
+    parser.add_argument("--no-tshark", action="store_true")
+    args = parser.parse_args()
+
+    path = args.pcap or OUT / f"sipp_{args.calls}.pcap"
+    if not path.exists():
+        print(f"generating {args.calls} sipp calls into {path} ...", flush=True)
+        generate(path, args.calls, args.rate)
+    size = path.stat().st_size
+    messages, produced, secs = run_ours(path, args.stage)
+    ours = messages / secs
+    print(f"file: {path.name} ({size / 1e6:.1f} MB), stage: {args.stage}")
+    print(
+        f"callwatch: {messages} SIP messages, {produced} {args.stage} in {secs:.2f} s "
+        f"= {ours:,.0f} msg/s"
+    )
+    if not args.no_tshark:
+        result = run_tshark(path)
+        if result is None:
+            print("tshark: not installed")
+        else:
+            count, tsecs = result
+            print(
+                f"tshark -T fields: {count} SIP messages in {tsecs:.2f} s "
+                f"= {count / tsecs:,.0f} msg/s; callwatch/tshark = {ours / (count / tsecs):.1f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()
