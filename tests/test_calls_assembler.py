@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callwatch.calls.assembler import CallAssembler
 from callwatch.calls.directory import Department, Directory
@@ -904,3 +906,71 @@ def test_same_input_gives_the_same_output() -> None:
     assert [dataclasses.asdict(c) for c in first] == [dataclasses.asdict(c) for c in second]
     assert [c.started_at for c in first] == [at(0), at(0.01), at(200), at(400)]
     assert [len(c.transfers) for c in first] == [0, 0, 1, 1]
+
+
+# -- any input: no crash, nothing lost ------------------------------------------------------
+
+USERS = ("0613398731", "0101112222", "0613390000", "2000", "2001", "2002", "3001", "anonymous")
+LEG_NAMES = ("L1", "L2", "L3", "L4", "L5")
+
+
+@st.composite
+def event_soup(draw: st.DrawFn) -> list[LegEvent]:
+    legs = {
+        name: L(
+            name,
+            draw(st.sampled_from(USERS)),
+            draw(st.sampled_from(USERS)),
+            call_id=draw(st.sampled_from(("a@x", "b@x", f"{name}@x"))),
+        )
+        for name in LEG_NAMES
+    }
+    sides = st.sampled_from(("caller", "callee"))
+    events: list[LegEvent] = []
+    for _ in range(draw(st.integers(1, 30))):
+        leg = legs[draw(st.sampled_from(LEG_NAMES))]
+        t = draw(st.floats(0, 120, allow_nan=False))
+        kind = draw(st.integers(0, 8))
+        if kind == 0:
+            headers = draw(
+                st.sampled_from(((), (("x-cid", "1"),), (("replaces", "a@x;to-tag=1"),)))
+            )
+            events.append(leg.invite(t, headers=headers))
+        elif kind == 1:
+            events.append(leg.ring(t, draw(st.sampled_from(USERS))))
+        elif kind == 2:
+            events.append(leg.answer(t, draw(st.sampled_from(USERS))))
+        elif kind == 3:
+            events.append(leg.hold(t, draw(sides)))
+        elif kind == 4:
+            events.append(leg.resume(t, draw(sides)))
+        elif kind == 5:
+            replaces = draw(st.sampled_from((None, "a@x", "b@x")))
+            target = draw(st.sampled_from(USERS))
+            events.append(leg.refer(t, draw(sides), f"sip:{target}@pbx", replaces))
+        elif kind == 6:
+            events.append(leg.notify(t, draw(st.sampled_from((100, 200, 503)))))
+        else:
+            reason = draw(st.sampled_from(("bye", "cancel", "486", "timeout")))
+            events.append(leg.end(t, draw(st.sampled_from(("caller", "callee", None))), reason))
+    if draw(st.booleans()):
+        events.sort(key=lambda e: e.at)
+    return events
+
+
+@settings(max_examples=300, deadline=None)
+@given(event_soup())
+def test_any_event_sequence_is_assembled_without_loss(events: list[LegEvent]) -> None:
+    assembler = CallAssembler(DIRECTORY, ["X-CID"], linger_s=3)
+    calls: list[Call] = []
+    for event in events:
+        calls += assembler.feed(event)
+    calls += assembler.flush()
+    placed = [leg.leg for call in calls for leg in call.legs]
+    assert len(placed) == len(set(placed))  # each leg in exactly one call
+    assert set(placed) == {e.leg for e in events}
+    kept = sum(len(leg.events) for call in calls for leg in call.legs)
+    assert kept + assembler.late_events == len(events)
+    again = CallAssembler(DIRECTORY, ["X-CID"], linger_s=3)
+    replay = [c for e in events for c in again.feed(e)] + again.flush()
+    assert replay == calls
