@@ -120,7 +120,7 @@ def test_non_sip_protocol_type_is_refused_by_name() -> None:
 
 def test_missing_fields_are_named() -> None:
     msg = decode_hep(hep3(chunk(0x000F, INVITE)))
-    with pytest.raises(HepError, match="source address.*timestamp"):
+    with pytest.raises(HepError, match=r"source address.*timestamp"):
         hep_to_packet(msg)
 
 

@@ -44,8 +44,12 @@ class HepProtocol(asyncio.DatagramProtocol):
         self.stats.error(kind)
         if kind not in self._logged:
             self._logged.add(kind)
-            log.warning("HEP from %s dropped: %s%s (further ones counted only)", source, kind,
-                        f": {detail}" if detail else "")
+            log.warning(
+                "HEP from %s dropped: %s%s (further ones counted only)",
+                source,
+                kind,
+                f": {detail}" if detail else "",
+            )
 
     def _is_allowed(self, host: str) -> bool:
         known = self._allowed.get(host)

@@ -53,8 +53,13 @@ def _frames(packet: Packet, mtu: int, ident: int) -> Iterator[bytes]:
     (src, sport), (dst, dport) = packet.src, packet.dst
     udp = _UDP.pack(sport, dport, 8 + len(packet.payload), 0) + packet.payload
     if ":" in src:
-        yield from _ipv6(socket.inet_pton(socket.AF_INET6, src),
-                         socket.inet_pton(socket.AF_INET6, dst), udp, mtu, ident)
+        yield from _ipv6(
+            socket.inet_pton(socket.AF_INET6, src),
+            socket.inet_pton(socket.AF_INET6, dst),
+            udp,
+            mtu,
+            ident,
+        )
     else:
         yield from _ipv4(socket.inet_aton(src), socket.inet_aton(dst), udp, mtu, ident)
 
@@ -64,8 +69,7 @@ def _ipv4(src: bytes, dst: bytes, udp: bytes, mtu: int, ident: int) -> Iterator[
     for offset in range(0, len(udp), room):
         piece = udp[offset : offset + room]
         more = 0x2000 if offset + room < len(udp) else 0
-        head = _IPV4.pack(0x45, 0, 20 + len(piece), ident, more | offset // 8, 64, 17, 0, src,
-                          dst)
+        head = _IPV4.pack(0x45, 0, 20 + len(piece), ident, more | offset // 8, 64, 17, 0, src, dst)
         yield _ETH_V4 + head + piece
 
 

@@ -116,8 +116,10 @@ class TcpStreams:
         if data:
             self._place(stream, seq, data, ts, frame, out)
         if flags & 0x05:  # FIN or RST
-            if stream.buf.strip(b"\r\n") or stream.ws_msg:
+            if stream.mode in (_SIP, _WS) and (stream.buf.strip(b"\r\n") or stream.ws_msg):
                 self._error("tcp_incomplete")
+            elif stream.buf.strip(b"\r\n"):
+                self._skip("tcp_non_sip")
             del streams[key]
 
     def _place(
