@@ -507,7 +507,7 @@ def test_truncated_pcapng_tail() -> None:
 def test_broken_frames_are_counted_and_reading_goes_on() -> None:
     frames = [
         (T0, udp_frame(INVITE)[:20]),  # cut inside the IP header
-        (T0 + 1, eth(b"\x45" + bytes(30))),  # total length 0
+        (T0 + 1, eth(b"\x45\x00\x00\x0a" + bytes(30))),  # total length 10 < header
         (T0 + 2, udp_frame(RINGING)),
     ]
     stats = CaptureStats()

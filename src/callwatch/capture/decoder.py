@@ -145,6 +145,8 @@ class FrameDecoder:
             return
         vihl, total, ident, frag, proto = _IPV4.unpack_from(data, off)
         ihl = (vihl & 0x0F) * 4
+        if total == 0:  # segmentation offload on the capturing host: the frame tells the size
+            total = end - off
         if vihl >> 4 != 4 or ihl < 20 or total < ihl:
             self.error("bad_ip_header", f"IPv4 version/length byte 0x{vihl:02x}, total {total}")
             return
