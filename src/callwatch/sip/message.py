@@ -1,0 +1,470 @@
+"""SIP messages as captured: the tolerant parser of the capture path.
+
+:func:`parse_message` reads one SIP request or response (RFC 3261 §7) from its bytes and
+returns a :class:`SipMessage`, or raises :class:`SipParseError` — never anything else.
+It accepts what PBXs and phones really send: any method, compact and any-case header names,
+no space after the colon, folded lines, LF-only or mixed line ends, comma-joined Via, bodies
+shorter than their Content-Length, invalid UTF-8. A message needs a start line, Call-ID,
+CSeq, From and To; without them it is rejected with a message naming what is missing.
+
+From, To, Call-ID, CSeq and Via are read eagerly; everything else is kept as text and read
+on demand (:attr:`SipMessage.contact`, :meth:`SipMessage.header`). Values read from the same
+text are shared (they are immutable), which makes a dialog's later messages cheap.
+See docs/sip-parser.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from callwatch.sip.uri import (
+    NameAddr,
+    Replaces,
+    SipParseError,
+    Uri,
+    cached_uri,
+    parse_name_addr,
+    parse_replaces,
+    parse_uri,
+    split_commas,
+    split_host_port,
+)
+
+__all__ = [
+    "COMPACT_FORMS",
+    "NameAddr",
+    "Replaces",
+    "SipMessage",
+    "SipParseError",
+    "Uri",
+    "Via",
+    "canonical_name",
+    "parse_message",
+    "parse_name_addr",
+    "parse_replaces",
+    "parse_uri",
+    "parse_via",
+]
+
+COMPACT_FORMS: Mapping[str, str] = {
+    "a": "accept-contact",  # RFC 3841
+    "b": "referred-by",  # RFC 3892
+    "c": "content-type",  # RFC 3261
+    "d": "request-disposition",  # RFC 3841
+    "e": "content-encoding",  # RFC 3261
+    "f": "from",  # RFC 3261
+    "i": "call-id",  # RFC 3261
+    "j": "reject-contact",  # RFC 3841
+    "k": "supported",  # RFC 3261
+    "l": "content-length",  # RFC 3261
+    "m": "contact",  # RFC 3261
+    "n": "identity-info",  # RFC 4474
+    "o": "event",  # RFC 3265
+    "r": "refer-to",  # RFC 3515
+    "s": "subject",  # RFC 3261
+    "t": "to",  # RFC 3261
+    "u": "allow-events",  # RFC 3265
+    "v": "via",  # RFC 3261
+    "x": "session-expires",  # RFC 4028
+    "y": "identity",  # RFC 4474
+}
+"""Compact header forms → canonical (lower-case long) names."""
+
+_CACHE_LIMIT = 4096
+_names: dict[str, str] = {}
+_name_addrs: dict[str, NameAddr] = {}
+_vias: dict[str, tuple[Via, ...]] = {}
+_starts: dict[str, tuple[str | None, Uri | None, int | None, str | None]] = {}
+_CRLF = (b"\r", b"\n")
+_FOLD_START = (" ", "\t")
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    """One Via value. ``transport`` upper-case (``UDP``, ``TCP``, ``TLS``, ``WSS``...);
+    ``host`` lower-case, IPv6 without brackets; ``params`` holds every parameter, branch
+    included, names lower-case."""
+
+    transport: str
+    host: str
+    port: int | None
+    branch: str | None
+    params: Mapping[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SipMessage:
+    """One SIP request or response.
+
+    ``headers`` holds every header as ``(canonical lower-case long name, value)`` in message
+    order, compact forms expanded and folded lines joined; values are stripped text.
+    ``body`` is exactly Content-Length bytes, or fewer when the capture holds fewer, or
+    everything after the blank line when Content-Length is absent or unreadable.
+    ``vias`` holds every Via value, comma-joined ones split, top first.
+    """
+
+    method: str | None
+    request_uri: Uri | None
+    status: int | None
+    reason: str | None
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    call_id: str
+    cseq: int
+    cseq_method: str
+    from_: NameAddr
+    to: NameAddr
+    vias: tuple[Via, ...]
+    _first: dict[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+    @property
+    def is_request(self) -> bool:
+        """True for a request, False for a response."""
+        return self.method is not None
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case, compact or long form), or None."""
+        return self._first.get(canonical_name(name))
+
+    def header_all(self, name: str) -> list[str]:
+        """Every value of header ``name`` in message order (comma-joined values not split)."""
+        key = canonical_name(name)
+        return [value for hname, value in self.headers if hname == key]
+
+    @property
+    def contact(self) -> NameAddr | None:
+        """The first Contact, or None when absent, ``*`` or unreadable."""
+        value = self._first.get("contact")
+        if not value or value == "*":
+            return None
+        try:
+            return _name_addr(split_commas(value)[0])
+        except SipParseError:
+            return None
+
+    @property
+    def content_type(self) -> str | None:
+        """The lower-case media type without parameters (``application/sdp``), or None."""
+        value = self._first.get("content-type")
+        if value is None:
+            return None
+        return value.partition(";")[0].strip().lower() or None
+
+
+def canonical_name(name: str) -> str:
+    """A header name as :attr:`SipMessage.headers` holds it: lower-case long form."""
+    key = _names.get(name)
+    if key is None:
+        key = name.strip().lower()
+        key = COMPACT_FORMS.get(key, key)
+        if key and len(_names) < _CACHE_LIMIT and name[:1] not in _FOLD_START:
+            _names[name] = key
+    return key
+
+
+def parse_via(value: str) -> tuple[Via, ...]:
+    """Read one Via header value (possibly comma-joined); raise SipParseError."""
+    return tuple(_via_one(part) for part in split_commas(value) if part.strip())
+
+
+def parse_message(data: bytes | bytearray | memoryview) -> SipMessage:
+    """Read one SIP message from its bytes; raise SipParseError when it is not one."""
+    try:
+        return _parse(data if type(data) is bytes else bytes(data))
+    except SipParseError:
+        raise
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:  # pragma: no cover
+        # Defence in depth: the fuzz tests check this line is never reached.
+        raise SipParseError(f"internal parser error: {type(exc).__name__}: {exc}") from exc
+
+
+def _parse(data: bytes) -> SipMessage:
+    if data[:1] in _CRLF:
+        data = data.lstrip(b"\r\n")
+    lines, body_start = _header_lines(data)
+    if not lines or not lines[0].strip():
+        raise SipParseError("empty message")
+    method, request_uri, status, reason = _starts.get(lines[0]) or _start_line(lines[0])
+
+    headers: list[tuple[str, str]] = []
+    append = headers.append
+    names = _names
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        key = names.get(name) if sep else None
+        if key is None:
+            if line[:1] in _FOLD_START and headers:  # continuation of a folded header
+                if line.strip():
+                    last, text = headers[-1]
+                    headers[-1] = (last, f"{text} {line.strip()}")
+                continue
+            if not sep:
+                continue  # no colon: not a header line; skipped
+            key = canonical_name(name)
+            if not key:
+                continue  # ": value" with no name
+        append((key, value.strip()))
+    first = dict(reversed(headers))
+    get = first.get
+
+    call_id = get("call-id")
+    if not call_id:
+        raise SipParseError("missing Call-ID header")
+    cseq_text = get("cseq")
+    if cseq_text is None:
+        raise SipParseError("missing CSeq header")
+    cseq, cseq_method = _cseq(cseq_text)
+    value = get("from")
+    from_ = _name_addrs.get(value) if value is not None else None  # type: ignore[arg-type]
+    if from_ is None:
+        from_ = _required_name_addr(value, "From")
+    value = get("to")
+    to = _name_addrs.get(value) if value is not None else None  # type: ignore[arg-type]
+    if to is None:
+        to = _required_name_addr(value, "To")
+
+    vias: tuple[Via, ...] = ()
+    if "via" in first:
+        if len(headers) != len(first):  # some header repeats: maybe Via
+            for hname, value in headers:
+                if hname == "via":
+                    vias += _vias.get(value) or _cached_vias(value)
+        else:
+            value = first["via"]
+            vias = _vias.get(value) or _cached_vias(value)
+
+    length = get("content-length")
+    if length is not None and length.isdigit() and length.isascii() and len(length) <= 10:
+        body = data[body_start : body_start + int(length)]
+    else:
+        body = data[body_start:]
+
+    return _new_message(
+        method,
+        request_uri,
+        status,
+        reason,
+        tuple(headers),
+        body,
+        call_id,
+        cseq,
+        cseq_method,
+        from_,
+        to,
+        vias,
+        first,
+    )
+
+
+def _header_lines(data: bytes) -> tuple[list[str], int]:
+    """The lines of the header block (start line first) and where the body starts.
+
+    The block ends at the first empty line, whether lines end in CRLF, LF or a mix; without
+    one, everything is header block and the body is empty.
+    """
+    end = data.find(b"\r\n\r\n")
+    if end >= 0:
+        head = data[:end]
+        try:
+            text = head.decode()
+        except UnicodeDecodeError:
+            text = _decode_lines(head)
+        lines = text.split("\r\n")
+        if text.count("\n") == len(lines) - 1:  # CRLF throughout: the usual case
+            return lines, end + 4
+    # LF-only or mixed line ends: find the first empty line the slow way.
+    crlf = data.find(b"\n\r\n")
+    bare = data.find(b"\n\n", 0, crlf + 1 if crlf >= 0 else len(data))
+    if bare >= 0:
+        end, body_start = bare, bare + 2
+    elif crlf >= 0:
+        end, body_start = crlf, crlf + 3
+    else:
+        end = body_start = len(data)
+    head = data[:end]
+    try:
+        text = head.decode()
+    except UnicodeDecodeError:
+        text = _decode_lines(head)
+    return text.replace("\r\n", "\n").split("\n"), body_start
+
+
+def _decode_lines(head: bytes) -> str:
+    """Decode line by line: UTF-8 where valid, else Latin-1 (lossless, no lone surrogates)."""
+    return "\n".join(_decode_line(line) for line in head.split(b"\n"))
+
+
+def _decode_line(line: bytes) -> str:
+    try:
+        return line.decode()
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
+def _start_line(text: str) -> tuple[str | None, Uri | None, int | None, str | None]:
+    """(method, Request-URI, status, reason) of a request or status line; remembered."""
+    line = text.strip()
+    if line[:4].upper() == "SIP/":
+        parts = line.split(None, 2)
+        code = parts[1] if len(parts) > 1 else ""
+        if len(code) != 3 or not code.isdigit() or not code.isascii():
+            raise SipParseError(f"bad status code in status line: {line[:80]!r}")
+        start: tuple[str | None, Uri | None, int | None, str | None] = (
+            None,
+            None,
+            int(code),
+            parts[2] if len(parts) > 2 else "",
+        )
+    else:
+        parts = line.split(None, 2)
+        if len(parts) != 3 or parts[2][:4].upper() != "SIP/":
+            raise SipParseError(f"not a SIP request or status line: {line[:80]!r}")
+        try:
+            uri = cached_uri(parts[1])
+        except SipParseError as exc:
+            raise SipParseError(f"bad Request-URI: {exc}") from None
+        start = (parts[0].upper(), uri, None, None)
+    if len(_starts) >= _CACHE_LIMIT:
+        _starts.clear()
+    _starts[text] = start
+    return start
+
+
+def _cseq(text: str) -> tuple[int, str]:
+    parts = text.split()
+    if len(parts) != 2 or not parts[0].isdigit() or not parts[0].isascii() or len(parts[0]) > 10:
+        raise SipParseError(f"bad CSeq header (want 'number METHOD'): {text[:80]!r}")
+    return int(parts[0]), parts[1].upper()
+
+
+def _required_name_addr(value: str | None, name: str) -> NameAddr:
+    if value is None:
+        raise SipParseError(f"missing {name} header")
+    try:
+        return _name_addr(value)
+    except SipParseError as exc:
+        raise SipParseError(f"bad {name} header: {exc}") from None
+
+
+def _name_addr(text: str) -> NameAddr:
+    value = _name_addrs.get(text)
+    if value is None:
+        value = parse_name_addr(text)
+        if len(_name_addrs) >= _CACHE_LIMIT:
+            _name_addrs.clear()
+        _name_addrs[text] = value
+    return value
+
+
+def _cached_vias(text: str) -> tuple[Via, ...]:
+    value = _vias.get(text)
+    if value is None:
+        value = tuple(_lenient_vias(text))
+        if len(_vias) >= _CACHE_LIMIT:
+            _vias.clear()
+        _vias[text] = value
+    return value
+
+
+def _lenient_vias(text: str) -> list[Via]:
+    """The readable Via values of one header; unreadable ones are skipped (the header's
+    text stays in :attr:`SipMessage.headers`)."""
+    out = []
+    for part in split_commas(text):
+        if part.strip():
+            try:
+                out.append(_via_one(part))
+            except SipParseError:
+                continue
+    return out
+
+
+def _via_one(text: str) -> Via:
+    head, semi, tail = text.strip().partition(";")
+    params = _via_params(tail) if semi else _EMPTY
+    bits = head.split()
+    if len(bits) != 2:
+        bits = head.rsplit(None, 1)  # "SIP / 2.0 / UDP host": LWS around the slashes
+        if len(bits) != 2:
+            raise SipParseError(f"Via without protocol and sent-by: {text.strip()[:80]!r}")
+    protocol, sent_by = bits
+    transport = protocol.rpartition("/")[2].strip().upper()
+    if "/" not in protocol or not transport:
+        raise SipParseError(f"Via without SIP/2.0/<transport>: {text.strip()[:80]!r}")
+    host, port = split_host_port(sent_by)
+    if not host:
+        raise SipParseError(f"Via without a host: {text.strip()[:80]!r}")
+    return _new_via(transport, host, port, params.get("branch"), params)
+
+
+def _via_params(text: str) -> Mapping[str, str]:
+    out: dict[str, str] = {}
+    for item in text.split(";"):
+        name, _, value = item.partition("=")
+        name = name.strip().lower()
+        if name:
+            out[name] = value.strip().strip('"')
+    return MappingProxyType(out)
+
+
+# Construction fast path. The generated __init__ of a frozen dataclass sets each field
+# through object.__setattr__, which cost a tenth of the parse time. These builders have the
+# same slots and a plain __init__, and turn themselves into the real class at the end
+# (CPython allows __class__ assignment between classes of identical slot layout). The
+# result is an ordinary, frozen SipMessage/Via; tests check the two routes give equal objects.
+
+
+class _ViaBuilder:
+    __slots__ = Via.__slots__  # type: ignore[attr-defined]
+
+    def __init__(
+        self, transport: str, host: str, port: int | None, branch: str | None, params: object
+    ) -> None:
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.branch = branch
+        self.params = params
+        self.__class__ = Via  # type: ignore[assignment]
+
+
+class _MessageBuilder:
+    __slots__ = SipMessage.__slots__  # type: ignore[attr-defined]
+
+    def __init__(
+        self,
+        method: str | None,
+        request_uri: Uri | None,
+        status: int | None,
+        reason: str | None,
+        headers: tuple[tuple[str, str], ...],
+        body: bytes,
+        call_id: str,
+        cseq: int,
+        cseq_method: str,
+        from_: NameAddr,
+        to: NameAddr,
+        vias: tuple[Via, ...],
+        first: dict[str, str],
+    ) -> None:
+        self.method = method
+        self.request_uri = request_uri
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.call_id = call_id
+        self.cseq = cseq
+        self.cseq_method = cseq_method
+        self.from_ = from_
+        self.to = to
+        self.vias = vias
+        self._first = first
+        self.__class__ = SipMessage  # type: ignore[assignment]
+
+
+_new_via: Callable[..., Via] = _ViaBuilder  # type: ignore[assignment]
+_new_message: Callable[..., SipMessage] = _MessageBuilder  # type: ignore[assignment]
