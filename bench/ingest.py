@@ -91,8 +91,8 @@ def run_ours(path: Path, stage: str) -> tuple[int, int, float]:
             produced += len(feed.push(packet))
         produced += len(feed.flush())
     else:
-        from callwatch.pipeline import CallPipeline
         from callwatch.config import load_site
+        from callwatch.pipeline import CallPipeline
 
         site = load_site(Path(__file__).resolve().parents[1] / "examples" / "site.toml")
         pipe = CallPipeline(site)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import logging
 import sys
@@ -11,8 +12,11 @@ from pathlib import Path
 
 from callwatch import __version__
 from callwatch.capture import CaptureError, CaptureStats, Packet, read_capture
-from callwatch.serialize import event_to_dict
+from callwatch.config import ConfigError, check_config, load_site
+from callwatch.pipeline import CallPipeline, JudgedCall
+from callwatch.serialize import call_to_dict, event_to_dict
 from callwatch.sip.feed import LegEventFeed
+from callwatch.timefmt import parse_iso
 
 log = logging.getLogger("callwatch")
 
@@ -21,15 +25,21 @@ class CliError(Exception):
     """An error the command line reports as one line and exit status 2."""
 
 
+def _read(name: str, stats: CaptureStats) -> Iterator[Packet]:
+    try:
+        yield from read_capture(Path(name), stats)
+    except CaptureError as exc:
+        raise CliError(f"{name}: {exc}") from None
+
+
 def _packets(paths: Sequence[str], stats: CaptureStats) -> Iterator[Packet]:
+    """Packets of every file merged in capture-time order, as if one capture (mergecap)."""
     for name in paths:
-        path = Path(name)
-        if not path.is_file():
+        if not Path(name).is_file():
             raise CliError(f"{name}: no such file")
-        try:
-            yield from read_capture(path, stats)
-        except CaptureError as exc:
-            raise CliError(f"{name}: {exc}") from None
+    if len(paths) == 1:
+        return _read(paths[0], stats)
+    return heapq.merge(*(_read(name, stats) for name in paths), key=lambda p: p.ts)
 
 
 def _write(obj: dict) -> None:
@@ -47,7 +57,58 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             _write(event_to_dict(event))
         _summary(stats, feed)
         return 0
-    raise CliError("ingest without --events needs --config (customer calls are not built yet)")
+    if not args.config:
+        raise CliError("ingest needs --config SITE.toml (or --events for leg events only)")
+    site = _site(args.config)
+    as_of = None
+    if args.as_of:
+        try:
+            as_of = parse_iso(args.as_of)
+        except ValueError:
+            raise CliError(f"--as-of {args.as_of!r} is not an ISO 8601 time") from None
+    pipe = CallPipeline(site)
+    judged: list[JudgedCall] = []
+    for packet in _packets(args.files, stats):
+        judged.extend(o for o in pipe.push(packet) if isinstance(o, JudgedCall))
+    judged.extend(o for o in pipe.flush(as_of) if isinstance(o, JudgedCall))
+    judged.sort(key=lambda j: (j.call.started_at, j.call.id))
+    rows = []
+    for j in judged:
+        cb = pipe.book.get(j.call.id) if j.callback is not None else None
+        verdicts = j.verdicts + (pipe.judge_callback(cb) if cb is not None else [])
+        rows.append(call_to_dict(j.call, j.profile, verdicts, cb))
+    if args.format == "table":
+        from callwatch.table import write_table
+
+        write_table(rows, site.timezone, sys.stdout)
+    else:
+        for row in rows:
+            _write(row)
+    _summary(stats, pipe.legs)
+    return 0
+
+
+def _site(path: str):
+    try:
+        return load_site(path)
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such site file") from None
+    except ConfigError as exc:
+        hint = f"run 'callwatch check-config {path}'"
+        raise CliError(f"{path} has mistakes ({hint}):\n{exc}") from None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    if not Path(args.file).is_file():
+        raise CliError(f"{args.file}: no such site file")
+    problems = check_config(args.file)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{args.file}: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{args.file}: ok")
+    return 0
 
 
 def _summary(stats: CaptureStats, feed: LegEventFeed) -> None:
@@ -76,7 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--events", action="store_true", help="print leg events as JSON lines, one per event"
     )
+    ingest.add_argument("--config", metavar="SITE.toml", help="site configuration")
+    ingest.add_argument(
+        "--as-of",
+        metavar="ISO-TIME",
+        help="judge callback deadlines at this time (default: the last packet's time)",
+    )
+    ingest.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
     ingest.set_defaults(func=cmd_ingest)
+
+    check = sub.add_parser("check-config", help="explain every mistake in a site file")
+    check.add_argument("file", metavar="SITE.toml")
+    check.set_defaults(func=cmd_check_config)
     return parser
 
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from callwatch.calls.model import Call, Transfer
+from callwatch.charter import rules
+from callwatch.charter.callbacks import Callback
+from callwatch.charter.profile import Profile
+from callwatch.charter.verdict import Verdict
 from callwatch.sip.events import LegEvent
 from callwatch.timefmt import iso
 
@@ -32,3 +37,85 @@ def event_to_dict(event: LegEvent) -> dict[str, Any]:
         out[name] = list(value) if isinstance(value, tuple) else value
     out["leg"] = event.leg
     return out
+
+
+def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
+    """A verdict as ``{"rule", "ok", "measured", "limit", ...}``."""
+    out: dict[str, Any] = {
+        "rule": verdict.rule,
+        "ok": verdict.ok,
+        "measured": verdict.measured,
+        "limit": verdict.limit,
+        "charter": verdict.charter,
+    }
+    if verdict.rings is not None:
+        out["rings"] = verdict.rings
+        out["limit_rings"] = verdict.limit_rings
+    if verdict.detail:
+        out["detail"] = verdict.detail
+    return out
+
+
+def callback_to_dict(cb: Callback | None) -> dict[str, Any] | None:
+    """A missed call's callback as ``{"due_at", "called_back_at", "by", "delay_seconds",
+    "status"}``."""
+    if cb is None:
+        return None
+    return {
+        "due_at": _iso(cb.due_at),
+        "called_back_at": _iso(cb.called_back_at),
+        "by": cb.by,
+        "delay_seconds": cb.delay_seconds,
+        "status": cb.status,
+        "opened_at": _iso(cb.opened_at),
+        "number": cb.number,
+    }
+
+
+def call_to_dict(
+    call: Call,
+    profile: Profile,
+    verdicts: list[Verdict],
+    callback: Callback | None,
+) -> dict[str, Any]:
+    """A customer call in the JSON of ``callwatch ingest`` (one object per call)."""
+    ring = call.ring_seconds
+    return {
+        "call": call.id,
+        "direction": call.direction,
+        "caller": call.caller,
+        "dialled": call.dialled,
+        "department": call.department,
+        "charter": profile.id,
+        "started_at": iso(call.started_at),
+        "first_ring_at": _iso(call.first_ring_at),
+        "answered_at": _iso(call.answered_at),
+        "answered_by": call.answered_by,
+        "ring_seconds": ring,
+        "rings": rules.rings_heard(ring, profile) if ring is not None else None,
+        "ended_at": _iso(call.ended_at),
+        "hangup_by": call.hangup_by,
+        "missed": call.missed,
+        "transfers": [_transfer(t) for t in call.transfers],
+        "callback": callback_to_dict(callback),
+        "verdicts": [verdict_to_dict(v) for v in verdicts],
+        "end_reason": call.end_reason,
+        "complete": call.complete,
+        "correlation": call.correlation,
+        "legs": [leg.call_id for leg in call.legs],
+    }
+
+
+def _transfer(t: Transfer) -> dict[str, Any]:
+    return {
+        "kind": t.kind,
+        "from": t.from_ext,
+        "to": t.to_ext,
+        "started_at": iso(t.started_at),
+        "connected_at": _iso(t.connected_at),
+        "seconds": t.seconds,
+    }
+
+
+def _iso(ts: int | None) -> str | None:
+    return None if ts is None else iso(ts)
