@@ -13,7 +13,6 @@ of a capture that was still being written) is read up to the cut: the cut is cou
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 from collections.abc import Iterator
@@ -272,8 +271,3 @@ def _interface_options(itf: _Interface, body: bytes, order: str) -> None:
             itf.per_second = 2 ** (exp & 0x7F) if exp & 0x80 else 10 ** min(exp, 30)
         elif code == 14 and len(value) == 8:  # if_tsoffset, seconds
             itf.offset_us = struct.unpack(order + "q", value)[0] * 1_000_000
-
-
-def read_capture_bytes(data: bytes, stats: CaptureStats | None = None) -> Iterator[Packet]:
-    """Like :func:`read_capture`, for a capture held in memory."""
-    return read_capture(io.BytesIO(data), stats)
