@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import errno
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -31,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -56,7 +57,8 @@ class Sipp:
 
     ``uas`` instances start first and wait for calls; the others start ``delay_s`` seconds
     after the first caller started. ``pause_ms`` is sipp's ``-d`` (length of plain
-    ``<pause/>``). ``call_id`` fixes the Call-ID of the call a caller places.
+    ``<pause/>``); ``pauses`` fills the scenario's ``@NAME@`` markers (other named pauses, in
+    ms). ``call_id`` fixes the Call-ID of the call a caller places.
     """
 
     role: str
@@ -71,6 +73,7 @@ class Sipp:
     ip: str = LOCAL
     transport: str = "u1"
     netns: str | None = None
+    pauses: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -125,15 +128,22 @@ def _keys(caller: str, callee: str, ftag: str, ttag: str = "", **more: str) -> d
 
 
 def _pbx(n: int) -> int:
+    """The PBX (Kamailio) port of fixture number ``n``."""
     return 5060 + n
 
 
 def _phone(n: int, k: int) -> int:
-    return 6000 + 10 * n + k
+    """The port of the ``k``-th phone of fixture ``n``."""
+    return 16000 + 10 * n + k
 
 
 def _ext(n: int, k: int = 1) -> int:
-    return 7000 + 10 * n + k
+    """The port of the ``k``-th external party of fixture ``n``."""
+    return 17000 + 10 * n + k
+
+
+EXT = "01012345678"  # an external mobile caller
+EXT2 = "0613398731"  # an external landline caller
 
 
 def _direct_call(
@@ -144,96 +154,353 @@ def _direct_call(
     uas: str,
     ring_ms: int = 0,
     talk_ms: int = 0,
-    caller: str = "01012345678",
+    caller: str = EXT,
     callee: str = "2001",
     ip: str = LOCAL,
     transport: str = "u1",
-    call_id: str | None = None,
-) -> Capture:
-    """A caller sipp talking straight to a phone sipp (the PBX is out of the picture)."""
+    pauses: Mapping[str, int] | None = None,
+    delay_s: float = 0.0,
+    k: int = 1,
+) -> tuple[Sipp, Sipp]:
+    """A caller sipp talking straight to a phone sipp; Call-ID ``NAME@callwatch.test``."""
     host = f"[{ip}]" if ":" in ip else ip
     keys = _keys(caller, callee, ftag=f"{name}-from", ttag=f"{name}-to")
     phone = Sipp(
-        "callee", uas, _phone(n, 1), keys, uas=True, pause_ms=ring_ms, ip=ip, transport=transport
+        f"callee{callee}",
+        uas,
+        _phone(n, k),
+        keys,
+        uas=True,
+        pause_ms=ring_ms,
+        ip=ip,
+        transport=transport,
+        pauses=pauses or {},
     )
     dialer = Sipp(
-        "caller",
+        f"caller{caller}",
         uac,
-        _ext(n),
+        _ext(n, k),
         keys,
         remote=f"{host}:{phone.port}",
         pause_ms=talk_ms,
-        call_id=call_id or f"{name}@callwatch.test",
+        call_id=f"{name}@callwatch.test",
         ip=ip,
         transport=transport,
+        delay_s=delay_s,
     )
-    return Capture((phone, dialer))
+    return phone, dialer
+
+
+def _one(name: str, *agents: Sipp, proxy: Kamailio | None = None) -> Fixture:
+    return Fixture(name, (Capture(tuple(agents), proxy),))
 
 
 def _fixtures() -> list[Fixture]:
-    f: list[Fixture] = []
-    f.append(
-        Fixture(
-            "answered_1st_ring",
-            (
-                _direct_call(
-                    1,
-                    "answered1",
-                    uac="uac_bye.xml",
-                    uas="uas_answer.xml",
-                    ring_ms=1500,
-                    talk_ms=2000,
-                ),
-            ),
-        )
+    bye, wait_bye = "uac_bye.xml", "uac_wait_bye.xml"
+    answer = "uas_answer.xml"
+    return [
+        _one("answered_1st_ring", *_direct_call(1, "answered1", uac=bye, uas=answer,
+                                                ring_ms=1500, talk_ms=2000)),
+        _one("answered_3rd_ring", *_direct_call(2, "answered3", uac=bye, uas=answer,
+                                                ring_ms=7000, talk_ms=2000)),
+        _one("agent_hangs_up_first", *_direct_call(3, "agentbye", uac=wait_bye,
+                                                   uas="uas_answer_bye.xml", ring_ms=1500,
+                                                   pauses={"TALK_MS": 2000})),
+        _one("caller_cancels", *_direct_call(4, "cancel", uac="uac_cancel.xml",
+                                             uas="uas_ring_cancel.xml", talk_ms=4000)),
+        _one("busy", *_direct_call(5, "busy", uac="uac_reject.xml", uas="uas_busy.xml")),
+        _one("ring_timeout", *_direct_call(6, "noanswer", uac="uac_reject.xml",
+                                           uas="uas_noanswer.xml", ring_ms=12000)),
+        _ring_group_fork(7),
+        _blind_transfer(8, "blind_transfer", "blind", answer_after_refer_ms=2100),
+        _attended_transfer(9),
+        _b2bua(10, "b2bua_pair", xcid="cw-b2bua-0001"),
+        _b2bua(11, "b2bua_pair_noheader", xcid=None),
+        _one("tcp_call", *_direct_call(12, "tcp", uac=bye, uas=answer, ring_ms=1500,
+                                       talk_ms=2000, transport="t1")),
+        _one("ipv6_call", *_direct_call(13, "ipv6", uac=bye, uas=answer, ring_ms=1500,
+                                        talk_ms=2000, ip="::1")),
+        _fragmented_invite(14),
+        _hep_kamailio(15),
+        _missed_then_callback(16, "missed_then_callback_40min", gap_s=40 * 60),
+        _missed_then_callback(17, "missed_then_callback_2h", gap_s=2 * 3600),
+        _ivr_then_staff(18),
+        _blind_transfer(19, "transfer_slow", "slowxfer", answer_after_refer_ms=13000,
+                        talk_ms=2000),
+        _one("internal_call", *_direct_call(20, "internal", uac=bye, uas=answer, ring_ms=1500,
+                                            talk_ms=3000, caller="2001", callee="3001")),
+        _one("outbound_call", *_direct_call(21, "outbound", uac=bye, uas=answer, ring_ms=4000,
+                                            talk_ms=3000, caller="2001", callee=EXT)),
+    ]  # fmt: skip
+
+
+def _ring_group_fork(n: int) -> Fixture:
+    """Caller -> Kamailio (2000) -> parallel fork to 2001, 2002, 2003; 2002 answers."""
+    phones = []
+    for k, user in enumerate(("2001", "2002", "2003"), start=1):
+        scenario = "uas_answer.xml" if user == "2002" else "uas_ring_cancel.xml"
+        keys = _keys(EXT, user, ftag="fork-from", ttag=f"fork-{user}")
+        phones.append(Sipp(f"phone{user}", scenario, _phone(n, k), keys, uas=True, pause_ms=2000))
+    route = (
+        f'$ru = "sip:2001@{LOCAL}:{_phone(n, 1)}"; '
+        f'append_branch("sip:2002@{LOCAL}:{_phone(n, 2)}"); '
+        f'append_branch("sip:2003@{LOCAL}:{_phone(n, 3)}");'
     )
-    f.append(
-        Fixture(
-            "answered_3rd_ring",
-            (
-                _direct_call(
-                    2,
-                    "answered3",
-                    uac="uac_bye.xml",
-                    uas="uas_answer.xml",
-                    ring_ms=7000,
-                    talk_ms=2000,
-                ),
-            ),
-        )
+    caller = Sipp(
+        "caller",
+        "uac_bye.xml",
+        _ext(n),
+        _keys(EXT, "2000", ftag="fork-from"),
+        remote=f"{LOCAL}:{_pbx(n)}",
+        pause_ms=3000,
+        call_id="fork@callwatch.test",
     )
-    f.append(
-        Fixture(
-            "agent_hangs_up_first",
-            (
-                _direct_call(
-                    3, "agentbye", uac="uac_wait_bye.xml", uas="uas_answer_bye.xml", ring_ms=1500
-                ),
-            ),
-        )
+    return _one("ring_group_fork", *phones, caller, proxy=Kamailio(_pbx(n), route))
+
+
+def _blind_transfer(
+    n: int, fixture: str, name: str, *, answer_after_refer_ms: int, talk_ms: int = 3000
+) -> Fixture:
+    """External caller <-> 2001; 2001 REFERs the caller to 2002; the caller calls 2002.
+
+    2001 answers 1.5 s after its 180 and sends REFER 2 s later (3.5 s). The caller's new
+    INVITE leaves 0.1 s after the REFER; 2002 answers ``answer_after_refer_ms`` after the
+    REFER; the caller's NOTIFY 200 follows 0.3 s after that answer, then 2001's BYE.
+    """
+    refer_at_ms, new_call_after_ms = 3500, 100
+    target = _phone(n, 2)
+    keys = _keys(EXT, "2001", ftag=f"{name}-from", ttag=f"{name}-to",
+                 refer_to=f"sip:2002@{LOCAL}:{target}")  # fmt: skip
+    transferor = Sipp(
+        "transferor2001",
+        "uas_transferor_blind.xml",
+        _phone(n, 1),
+        keys,
+        uas=True,
+        pauses={"RING_MS": 1500, "TALK_MS": 2000},
     )
-    f.append(
-        Fixture(
-            "caller_cancels",
-            (
-                _direct_call(
-                    4, "cancel", uac="uac_cancel.xml", uas="uas_ring_cancel.xml", talk_ms=4000
-                ),
-            ),
-        )
+    transferee = Sipp(
+        "transferee",
+        "uac_transferee_blind.xml",
+        _ext(n, 1),
+        keys,
+        remote=f"{LOCAL}:{transferor.port}",
+        call_id=f"{name}@callwatch.test",
+        pauses={"NOTIFY_200_MS": answer_after_refer_ms + 300},
     )
-    f.append(Fixture("busy", (_direct_call(5, "busy", uac="uac_reject.xml", uas="uas_busy.xml"),)))
-    f.append(
-        Fixture(
-            "ring_timeout",
-            (
-                _direct_call(
-                    6, "noanswer", uac="uac_reject.xml", uas="uas_noanswer.xml", ring_ms=12000
-                ),
-            ),
-        )
+    new_keys = _keys(EXT, "2002", ftag=f"{name}-new-from", ttag=f"{name}-new-to",
+                     referred_by=f"2001@{LOCAL}:{transferor.port}")  # fmt: skip
+    target_phone = Sipp(
+        "target2002",
+        "uas_answer.xml",
+        target,
+        new_keys,
+        uas=True,
+        pause_ms=answer_after_refer_ms - new_call_after_ms,
     )
-    return f
+    new_call = Sipp(
+        "transferee-new",
+        "uac_bye_referred.xml",
+        _ext(n, 2),
+        new_keys,
+        remote=f"{LOCAL}:{target}",
+        call_id=f"{name}-new@callwatch.test",
+        pause_ms=talk_ms,
+        delay_s=(refer_at_ms + new_call_after_ms) / 1000,
+    )
+    return _one(fixture, transferor, target_phone, transferee, new_call)
+
+
+def _attended_transfer(n: int) -> Fixture:
+    """Caller <-> 2001, hold, consultation 2001 -> 2002, REFER with Replaces, caller -> 2002.
+
+    Timeline (s): 0 INVITE, 1.5 answer, 3.0 hold re-INVITE from 2001, 3.5 consultation
+    INVITE 2001 -> 2002, 5.0 consultation answered, 6.0 REFER + NOTIFY 100, 6.2 caller's
+    INVITE with Replaces answered at once, 6.4 2002 BYEs the consultation, 6.5 NOTIFY 200
+    then 2001 BYEs the caller, 9.2 caller BYEs 2002.
+    """
+    consult_id, consult_ftag, consult_ttag = "attended-consult@callwatch.test", "ac-from", "ac-to"
+    replaces = f"{consult_id};to-tag={consult_ttag};from-tag={consult_ftag}"
+    escaped = replaces.replace("@", "%40").replace(";", "%3B").replace("=", "%3D")
+    target_c, target_d = _phone(n, 3), _phone(n, 4)
+    keys = _keys(EXT, "2001", ftag="attended-from", ttag="attended-to",
+                 refer_to=f"sip:2002@{LOCAL}:{target_d}?Replaces={escaped}")  # fmt: skip
+    transferor = Sipp(
+        "transferor2001",
+        "uas_transferor_attended.xml",
+        _phone(n, 1),
+        keys,
+        uas=True,
+        pauses={"RING_MS": 1500, "TALK_MS": 1500, "CONSULT_MS": 3000},
+    )
+    transferee = Sipp(
+        "transferee",
+        "uac_transferee_attended.xml",
+        _ext(n, 1),
+        keys,
+        remote=f"{LOCAL}:{transferor.port}",
+        call_id="attended@callwatch.test",
+        pauses={"NOTIFY_200_MS": 500},
+    )
+    c_keys = _keys("2001", "2002", ftag=consult_ftag, ttag=consult_ttag)
+    consult_phone = Sipp(
+        "consult2002",
+        "uas_answer_bye.xml",
+        target_c,
+        c_keys,
+        uas=True,
+        pause_ms=1500,
+        pauses={"TALK_MS": 1400},
+    )
+    consult = Sipp(
+        "consult2001",
+        "uac_wait_bye.xml",
+        _phone(n, 2),
+        c_keys,
+        remote=f"{LOCAL}:{target_c}",
+        call_id=consult_id,
+        delay_s=3.5,
+    )
+    d_keys = _keys(EXT, "2002", ftag="attended-new-from", ttag="attended-new-to",
+                   replaces=replaces, referred_by=f"2001@{LOCAL}:{transferor.port}")  # fmt: skip
+    replacing_phone = Sipp("replaced2002", "uas_answer_now.xml", target_d, d_keys, uas=True)
+    replacing = Sipp(
+        "transferee-new",
+        "uac_bye_replaces.xml",
+        _ext(n, 2),
+        d_keys,
+        remote=f"{LOCAL}:{target_d}",
+        call_id="attended-new@callwatch.test",
+        pause_ms=3000,
+        delay_s=6.2,
+    )
+    return _one(
+        "attended_transfer",
+        transferor,
+        consult_phone,
+        replacing_phone,
+        transferee,
+        consult,
+        replacing,
+    )
+
+
+def _b2bua(n: int, fixture: str, *, xcid: str | None) -> Fixture:
+    """Trunk leg and phone leg with different Call-IDs: Kamailio with topoh masking Call-IDs.
+
+    The trunk caller 0613398731 dials 2001 at the PBX (Kamailio); Kamailio waits 50 ms and
+    relays the INVITE to phone 2001 under a masked Call-ID. Responses and the caller's BYE are
+    relayed back and forth. With ``xcid`` the caller's INVITE carries ``X-CID`` (relayed, so
+    both legs carry it).
+    """
+    name = fixture.replace("_", "-")
+    phone_port = _phone(n, 1)
+    keys = _keys(EXT2, "2001", ftag=f"{name}-from", ttag=f"{name}-to", xcid=xcid or "")
+    phone = Sipp("phone2001", "uas_answer.xml", phone_port, keys, uas=True, pause_ms=2000)
+    trunk = Sipp(
+        "trunk",
+        "uac_bye_xcid.xml" if xcid else "uac_bye.xml",
+        _ext(n),
+        keys,
+        remote=f"{LOCAL}:{_pbx(n)}",
+        call_id=f"{name}@callwatch.test",
+        pause_ms=3000,
+    )
+    route = f'$ru = "sip:2001@{LOCAL}:{phone_port}";'
+    proxy = Kamailio(_pbx(n), route, topoh=True, delay_us=50_000)
+    return _one(fixture, phone, trunk, proxy=proxy)
+
+
+FRAG_NETNS = ("cwfrag", "cwfrag0", "10.231.14.1", "10.231.14.2")
+
+
+def _fragmented_invite(n: int) -> Fixture:
+    """A 2.5 kB INVITE over UDP across a veth pair with a 1500-byte MTU (IP fragments).
+
+    The phone runs in the network namespace ``cwfrag`` at 10.231.14.2; the caller on the host
+    side at 10.231.14.1; tcpdump listens on the host end of the veth pair.
+    """
+    ns, host_if, host_ip, ns_ip = FRAG_NETNS
+    keys = _keys(EXT, "2001", ftag="fragmented-from", ttag="fragmented-to")
+    phone = Sipp("phone2001", "uas_answer.xml", _phone(n, 1), keys, uas=True, pause_ms=1500,
+                 ip=ns_ip, netns=ns)  # fmt: skip
+    caller = Sipp(
+        "caller",
+        "uac_bye_big.xml",
+        _ext(n),
+        keys,
+        remote=f"{ns_ip}:{phone.port}",
+        call_id="fragmented@callwatch.test",
+        pause_ms=2000,
+        ip=host_ip,
+    )
+    return Fixture(
+        "fragmented_invite", (Capture((phone, caller), interface=host_if),), netns=FRAG_NETNS
+    )
+
+
+def _hep_kamailio(n: int) -> Fixture:
+    """Two calls through Kamailio with siptrace mirroring every message as HEPv3 to :9060.
+
+    Call 1 (fixture 1's shape): 01012345678 -> 2001, answered 1.5 s after the 180, caller
+    BYE 2 s later. Call 2 (fixture 3's shape) starts 5 s after call 1: 0613398731 -> 2002,
+    answered after 1.5 s, 2002 sends BYE 2 s later. Only the HEP datagrams are captured.
+    """
+    p1, p2 = _phone(n, 1), _phone(n, 2)
+    k1 = _keys(EXT, "2001", ftag="hep1-from", ttag="hep1-to")
+    k2 = _keys(EXT2, "2002", ftag="hep2-from", ttag="hep2-to")
+    remote = f"{LOCAL}:{_pbx(n)}"
+    agents = (
+        Sipp("phone2001", "uas_answer.xml", p1, k1, uas=True, pause_ms=1500),
+        Sipp("phone2002", "uas_answer_bye.xml", p2, k2, uas=True, pause_ms=1500,
+             pauses={"TALK_MS": 2000}),
+        Sipp("caller1", "uac_bye.xml", _ext(n, 1), k1, remote=remote, pause_ms=2000,
+             call_id="hep1@callwatch.test"),
+        Sipp("caller2", "uac_wait_bye.xml", _ext(n, 2), k2, remote=remote,
+             call_id="hep2@callwatch.test", delay_s=5.0),
+    )  # fmt: skip
+    route = (
+        f'if ($rU == "2002") {{ $ru = "sip:2002@{LOCAL}:{p2}"; }} '
+        f'else {{ $ru = "sip:2001@{LOCAL}:{p1}"; }}'
+    )
+    proxy = Kamailio(_pbx(n), route, trace=True)
+    return Fixture("hep_kamailio", (Capture(agents, proxy, bpf=f"udp dst port {HEP_PORT}"),))
+
+
+def _missed_then_callback(n: int, fixture: str, *, gap_s: int) -> Fixture:
+    """0613398731 calls 2001 and CANCELs after 8 s; 2001 calls back ``gap_s`` after the CANCEL.
+
+    The callback (2001 -> 0613398731, answered 3 s after the 180, 2001 hangs up after 4 s) is
+    recorded right after the missed call and shifted with editcap so that its INVITE lies
+    exactly ``8 + gap_s`` seconds after the missed call's INVITE.
+    """
+    tag = fixture.rsplit("_", 1)[-1]
+    missed = _direct_call(n, f"missed-{tag}", uac="uac_cancel.xml", uas="uas_ring_cancel.xml",
+                          talk_ms=8000, caller=EXT2, callee="2001")  # fmt: skip
+    callback = _direct_call(n, f"callback-{tag}", uac="uac_bye.xml", uas="uas_answer.xml",
+                            ring_ms=3000, talk_ms=4000, caller="2001", callee=EXT2,
+                            k=2)  # fmt: skip
+    return Fixture(fixture, (Capture(missed), Capture(callback, at_s=8.0 + gap_s)))
+
+
+def _ivr_then_staff(n: int) -> Fixture:
+    """The PBX answers the trunk leg at once (IVR); 5 s later it rings 2001 with the same X-CID.
+
+    Trunk leg: 0613398731 -> 0613390000 (the public number), 200 at once; the caller hangs up
+    10 s after the answer. Staff leg (PBX -> 2001, Call-ID ivr-staff@...): INVITE at 5 s, 180,
+    200 2 s later; the PBX relays the hang-up with a BYE at 10.1 s.
+    """
+    xcid = "cw-ivr-0001"
+    k_trunk = _keys(EXT2, "0613390000", ftag="ivr-from", ttag="ivr-to", xcid=xcid)
+    k_staff = _keys(EXT2, "2001", ftag="ivr-staff-from", ttag="ivr-staff-to", xcid=xcid)
+    ivr = Sipp("pbx-ivr", "uas_answer_now.xml", _pbx(n), k_trunk, uas=True)
+    phone = Sipp("phone2001", "uas_answer.xml", _phone(n, 1), k_staff, uas=True, pause_ms=2000)
+    trunk = Sipp("trunk", "uac_bye_xcid.xml", _ext(n), k_trunk, remote=f"{LOCAL}:{ivr.port}",
+                 call_id="ivr@callwatch.test", pause_ms=10_000)  # fmt: skip
+    staff = Sipp("pbx-staff", "uac_bye_xcid.xml", _phone(n, 9), k_staff,
+                 remote=f"{LOCAL}:{phone.port}", call_id="ivr-staff@callwatch.test",
+                 pause_ms=3100, delay_s=5.0)  # fmt: skip
+    return _one("ivr_then_staff", ivr, phone, trunk, staff)
 
 
 FIXTURES: dict[str, Fixture] = {fx.name: fx for fx in _fixtures()}
@@ -242,14 +509,32 @@ FIXTURES: dict[str, Fixture] = {fx.name: fx for fx in _fixtures()}
 # --------------------------------------------------------------------------- running
 
 
+def _media_port(port: int) -> int:
+    # sipp binds an audio and a video echo socket (-mp and -mp + 2): keep 4 ports per agent.
+    return 40000 + (port % 5000) * 4
+
+
+def _render_scenario(agent: Sipp, logdir: Path) -> Path:
+    """Write the agent's scenario with its ``@NAME@`` pause markers filled in."""
+    text = (SCENARIOS / agent.scenario).read_text(encoding="iso-8859-1")
+    for name, value in agent.pauses.items():
+        text = text.replace(f"@{name}@", str(value))
+    left = sorted(set(re.findall(r"@([A-Z0-9_]+)@", text)))
+    if left:
+        raise FixtureError(f"{agent.scenario}: no value for {', '.join(left)} ({agent.role})")
+    out = logdir / f"{agent.role}-{agent.port}-{agent.scenario}"
+    out.write_text(text, encoding="iso-8859-1")
+    return out
+
+
 def _sipp_argv(agent: Sipp, logdir: Path) -> list[str]:
     argv = [
         "sipp",
         *([agent.remote] if agent.remote else []),
-        "-sf", str(SCENARIOS / agent.scenario),
+        "-sf", str(_render_scenario(agent, logdir)),
         "-i", agent.ip,
         "-p", str(agent.port),
-        "-mp", str(agent.port + 20000),
+        "-mp", str(_media_port(agent.port)),
         "-t", agent.transport,
         "-m", "1",
         "-d", str(agent.pause_ms),
@@ -262,7 +547,8 @@ def _sipp_argv(agent: Sipp, logdir: Path) -> list[str]:
     if agent.call_id:
         argv += ["-cid_str", agent.call_id]
     for key, value in agent.keys.items():
-        argv += ["-key", key, value]
+        if value:
+            argv += ["-key", key, value]
     if agent.netns:
         argv = ["ip", "netns", "exec", agent.netns, *argv]
     return argv
@@ -299,6 +585,7 @@ def _kamailio_cfg(proxy: Kamailio, rundir: Path) -> Path:
             'modparam("siptrace", "hep_mode_on", 1)',
             'modparam("siptrace", "hep_version", 3)',
             'modparam("siptrace", "hep_capture_id", 2001)',
+            'modparam("siptrace", "trace_to_database", 0)',
             'modparam("siptrace", "trace_on", 1)',
             'modparam("siptrace", "trace_mode", 1)',
         ]
