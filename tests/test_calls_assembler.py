@@ -268,6 +268,26 @@ def test_b2bua_without_header_joins_by_heuristic() -> None:
     assert call.hangup_by == "caller"
 
 
+def test_heuristic_does_not_join_a_call_staff_already_answered() -> None:
+    # 0    L1 INVITE 0613398731 → 2001 (direct dial), 0.1 180, 1.5 200: they are talking
+    # 4    L2 INVITE 0613398731 → 2001 again (redial from another handset at home): within
+    #      the B2BUA window, but L1 is a conversation, not a trunk leg waiting for a phone
+    l1 = L("L1", CUSTOMER, "2001")
+    l2 = L("L2", CUSTOMER, "2001")
+    events = [
+        l1.invite(0),
+        l1.ring(0.1),
+        l1.answer(1.5),
+        l2.invite(4),
+        l2.ring(4.1),
+        l2.end(16, "callee", "480", answered=False),
+        l1.end(20, "caller"),
+    ]
+    calls = assemble(events)
+    assert sorted(c.id for c in calls) == ["L1-callid@pbx", "L2-callid@pbx"]
+    assert all(c.correlation == "call-id" for c in calls)
+
+
 def test_heuristic_does_not_join_outside_the_window() -> None:
     # 0   L1 INVITE 0613398731 → 0613390000, left ringing in a queue (no answer)
     # 6   L2 INVITE 0613398731 → 2001: 6 s > b2bua_window_s (5 s) → a call of its own

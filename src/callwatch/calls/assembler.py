@@ -304,7 +304,11 @@ class CallAssembler:
             candidates = self._by_caller.get(caller, [])
             if directory.department_of_number(caller) is not None:
                 candidates = candidates + self._by_dialled.get(caller, [])
-            near = [r for r in candidates if self._open_within(r, event)]
+            # A B2BUA offers its phone legs while the trunk leg still rings; a leg already
+            # answered by staff is a conversation, not a leg waiting for a phone.
+            near = [
+                r for r in candidates if self._open_within(r, event) and r.leg.answered_at is None
+            ]
             if near:
                 anchor = max(near, key=lambda r: r.leg.offered_at)
                 return anchor.call, anchor.segment, "heuristic"
