@@ -76,6 +76,7 @@ _CACHE_LIMIT = 4096
 _names: dict[str, str] = {}
 _name_addrs: dict[str, NameAddr] = {}
 _vias: dict[str, tuple[Via, ...]] = {}
+_cseqs: dict[str, tuple[int, str]] = {}
 _starts: dict[str, tuple[str | None, Uri | None, int | None, str | None]] = {}
 _CRLF = (b"\r", b"\n")
 _FOLD_START = (" ", "\t")
@@ -173,7 +174,7 @@ def parse_via(value: str) -> tuple[Via, ...]:
 def parse_message(data: bytes | bytearray | memoryview) -> SipMessage:
     """Read one SIP message from its bytes; raise SipParseError when it is not one."""
     try:
-        return _parse(data if type(data) is bytes else bytes(data))
+        return _parse(data if data.__class__ is bytes else bytes(data))
     except SipParseError:
         raise
     except (ValueError, LookupError, TypeError, AttributeError) as exc:  # pragma: no cover
@@ -185,8 +186,6 @@ def _parse(data: bytes) -> SipMessage:
     if data[:1] in _CRLF:
         data = data.lstrip(b"\r\n")
     lines, body_start = _header_lines(data)
-    if not lines or not lines[0].strip():
-        raise SipParseError("empty message")
     method, request_uri, status, reason = _starts.get(lines[0]) or _start_line(lines[0])
 
     headers: list[tuple[str, str]] = []
@@ -216,7 +215,7 @@ def _parse(data: bytes) -> SipMessage:
     cseq_text = get("cseq")
     if cseq_text is None:
         raise SipParseError("missing CSeq header")
-    cseq, cseq_method = _cseq(cseq_text)
+    cseq, cseq_method = _cseqs.get(cseq_text) or _cseq(cseq_text)
     value = get("from")
     from_ = _name_addrs.get(value) if value is not None else None  # type: ignore[arg-type]
     if from_ is None:
@@ -307,6 +306,8 @@ def _decode_line(line: bytes) -> str:
 def _start_line(text: str) -> tuple[str | None, Uri | None, int | None, str | None]:
     """(method, Request-URI, status, reason) of a request or status line; remembered."""
     line = text.strip()
+    if not line:
+        raise SipParseError("empty message" if text == "" else "blank start line")
     if line[:4].upper() == "SIP/":
         parts = line.split(None, 2)
         code = parts[1] if len(parts) > 1 else ""
@@ -334,10 +335,15 @@ def _start_line(text: str) -> tuple[str | None, Uri | None, int | None, str | No
 
 
 def _cseq(text: str) -> tuple[int, str]:
+    """(number, METHOD) of a CSeq value; remembered."""
     parts = text.split()
     if len(parts) != 2 or not parts[0].isdigit() or not parts[0].isascii() or len(parts[0]) > 10:
         raise SipParseError(f"bad CSeq header (want 'number METHOD'): {text[:80]!r}")
-    return int(parts[0]), parts[1].upper()
+    cseq = (int(parts[0]), parts[1].upper())
+    if len(_cseqs) >= _CACHE_LIMIT:
+        _cseqs.clear()
+    _cseqs[text] = cseq
+    return cseq
 
 
 def _required_name_addr(value: str | None, name: str) -> NameAddr:
