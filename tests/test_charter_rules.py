@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from callwatch.calls.model import Call, Transfer
 from callwatch.charter import judge, load_profile
@@ -187,3 +189,16 @@ def test_judge_runs_every_rule() -> None:
     call.hangup_by = "agent"
     got = [(v.rule, v.ok) for v in judge(call, NAJU)]
     assert got == [("answer", True), ("transfer", False), ("hangup", False)]
+
+
+@given(ring_us=st.integers(min_value=0, max_value=120 * S))
+def test_answer_ok_exactly_when_fewer_rings_than_the_limit_were_heard(ring_us: int) -> None:
+    (v,) = answer(inbound(ring_us), NAJU)
+    assert v.ok is (v.rings < 3)
+    assert v.ok is (ring_us < 6 * S)
+    assert v.rings == ring_us // (3 * S) + 1
+
+
+def test_answer_stamped_before_the_ring_counts_as_immediate() -> None:
+    (v,) = answer(inbound(-200_000), NAJU)
+    assert v.ok and v.measured == 0.0 and v.rings == 1

@@ -52,7 +52,7 @@ def answer(call: Call, profile: Profile) -> list[Verdict]:
     limit_us = round(limit * _US)
     evidence = [f"first_ring@{call.first_ring_at}"]
     if call.answered_at is not None:
-        rang_us = call.answered_at - call.first_ring_at
+        rang_us = max(0, call.answered_at - call.first_ring_at)  # answered as it rang
         evidence.append(f"answered@{call.answered_at}")
         detail = f"answered by {call.answered_by}" if call.answered_by else "answered"
     elif call.ended_at is not None and call.ended_at - call.first_ring_at >= limit_us:
