@@ -184,3 +184,15 @@ def _check_event(event: dict) -> None:
     if kind == "answered" and "by" in event:
         allowed.add("by")
     assert set(event) <= allowed, f"unexpected fields in {event}"
+
+
+def test_hep_fixture_holds_hep3_datagrams_to_9060() -> None:
+    records = _walk_pcap(FIXTURE_DIR / "hep_kamailio.pcap")
+    for _, frame in records:
+        assert frame[12:14] == b"\x08\x00", "IPv4 over Ethernet expected"
+        ihl = (frame[14] & 0x0F) * 4
+        udp = frame[14 + ihl :]
+        assert struct.unpack(">H", udp[2:4])[0] == REGENERATE.HEP_PORT
+        payload = udp[8:]
+        assert payload[:4] == b"HEP3"
+        assert struct.unpack(">H", payload[4:6])[0] == len(payload)
