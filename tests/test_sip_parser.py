@@ -760,9 +760,13 @@ def test_bad_port_is_none():
     assert parse_uri("sip:a@h:abc").port is None
 
 
-def test_sip_uri_without_host_is_an_error():
-    with pytest.raises(SipParseError, match="without a host"):
-        parse_uri("sip:2001@")
+def test_sip_uri_with_empty_host_keeps_the_user():
+    # sipp writes this when a scenario's remote address is missing; the user still counts.
+    uri = parse_uri("sip:01012345678@:5060")
+    assert (uri.user, uri.host, uri.port) == ("01012345678", None, 5060)
+    for text in ("sip:", "sip:@", "sip::5060", "sips:;transport=tls"):
+        with pytest.raises(SipParseError, match="without user or host"):
+            parse_uri(text)
 
 
 def test_quoted_display_with_escapes():

@@ -6,7 +6,8 @@ sends is accepted, and only text that has no usable meaning raises :class:`SipPa
 
 * ``sip:``/``sips:`` URIs give user (%-unescaped; ``user=phone`` separators such as ``-`` or
   ``(`` kept), host (lower-case, IPv6 without its brackets), port, parameters and ``?headers``.
-  A port that is not a number in 0..65535 is read as ``None``.
+  A port that is not a number in 0..65535 is read as ``None``; an empty host (sipp sends
+  ``sip:1001@:5060`` when it lacks a remote address) as ``None`` when there is a user.
 * ``tel:`` URIs give the number as ``user`` and no host.
 * Any other scheme keeps only the scheme and the raw text (``Uri.raw``).
 * Parameter names are lower-case; values keep their case (quoted values are unquoted).
@@ -268,7 +269,9 @@ def _sip_uri(scheme: str, rest: str, raw: str) -> Uri:
         params = _EMPTY
     host, port = split_host_port(rest)
     if not host:
-        raise SipParseError(f"SIP URI without a host: {raw[:80]!r}")
+        if user is None:
+            raise SipParseError(f"SIP URI without user or host: {raw[:80]!r}")
+        return _new_uri(scheme, user, None, port, params, headers, raw)  # "sip:2001@:5060"
     return _new_uri(scheme, user, host, port, params, headers, raw)
 
 
