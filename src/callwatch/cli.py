@@ -124,6 +124,33 @@ def _summary(stats: CaptureStats, feed: LegEventFeed) -> None:
     )
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from callwatch.service import ServiceError, serve
+    from callwatch.settings import SettingsError, load_settings
+
+    site = _site(args.config)
+    try:
+        settings = load_settings(args.config).with_overrides(
+            interface=args.interface, hep_port=args.hep_port, http_port=args.http_port
+        )
+    except SettingsError as exc:
+        raise CliError(f"{args.config}: service settings have mistakes:\n{exc}") from None
+    try:
+        serve(site, settings)
+    except ServiceError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def _add_service_commands(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="run the live service (HEP listener, store, MQTT, HTTP)")
+    serve.add_argument("--config", required=True, metavar="SITE.toml", help="site configuration")
+    serve.add_argument("--interface", metavar="IFACE", help="also sniff SIP on this interface")
+    serve.add_argument("--hep-port", type=int, metavar="PORT", help="HEP UDP port (9060)")
+    serve.add_argument("--http-port", type=int, metavar="PORT", help="HTTP port (8080)")
+    serve.set_defaults(func=cmd_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callwatch", description="Checks PBX calls against the office's service charter."
@@ -149,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="explain every mistake in a site file")
     check.add_argument("file", metavar="SITE.toml")
     check.set_defaults(func=cmd_check_config)
+    _add_service_commands(sub)
     return parser
 
 

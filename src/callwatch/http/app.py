@@ -1,0 +1,50 @@
+"""The FastAPI application of the live service: health, readiness and metrics.
+
+``create_app(service)`` keeps the service on ``app.state.service`` so routers added later (the
+API, the pages) reach the same running parts; each router is included here, one line each.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from callwatch import __version__
+from callwatch.metrics import CONTENT_TYPE, Metrics
+from callwatch.service import PartStatus
+
+
+class ServiceView(Protocol):
+    """What the HTTP side needs of the service."""
+
+    metrics: Metrics
+
+    def readiness(self) -> dict[str, PartStatus]: ...
+
+
+def create_app(service: ServiceView) -> FastAPI:
+    """The application serving ``/healthz``, ``/readyz`` and ``/metrics`` for ``service``."""
+    app = FastAPI(title="callwatch", version=__version__)
+    app.state.service = service
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is alive and its loop answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        """200 when every part is ready (listener bound, store reachable or spooling), else 503."""
+        parts = request.app.state.service.readiness()
+        ready = all(p.ready for p in parts.values())
+        body = {"ready": ready, "parts": {name: p.as_dict() for name, p in parts.items()}}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        """Prometheus text exposition."""
+        return Response(request.app.state.service.metrics.render(), media_type=CONTENT_TYPE)
+
+    return app

@@ -1,0 +1,154 @@
+"""The service's Prometheus metrics, on a registry of its own.
+
+Counters the capture sources and the core already keep (packets, bytes, decode errors, open
+dialogs and calls, spool depth) are read when ``/metrics`` is scraped, so the figures are the
+sources' own and cannot drift from them. What only the service sees (verdicts, breaches, store
+and broker latency) is counted here as it happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from callwatch.capture.stats import CaptureStats
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Figures read from the running parts at scrape time."""
+
+    sources: dict[str, CaptureStats] = field(default_factory=dict)
+    parse_errors: dict[str, int] = field(default_factory=dict)
+    dialogs_open: int = 0
+    calls_open: int = 0
+    callbacks_open: int = 0
+    spool_depth: dict[str, int] = field(default_factory=dict)
+
+
+class _LiveCollector(Collector):
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self._snapshot()
+        frames = CounterMetricFamily(
+            "callwatch_frames", "Datagrams or frames received, by source", labels=["source"]
+        )
+        packets = CounterMetricFamily(
+            "callwatch_packets", "SIP packets handed to the core, by source", labels=["source"]
+        )
+        size = CounterMetricFamily(
+            "callwatch_bytes", "Bytes received, by source", labels=["source"]
+        )
+        errors = CounterMetricFamily(
+            "callwatch_decode_errors",
+            "Input refused as broken, by source and kind",
+            labels=["source", "kind"],
+        )
+        skipped = CounterMetricFamily(
+            "callwatch_skipped",
+            "Input skipped as not SIP, by source and kind",
+            labels=["source", "kind"],
+        )
+        for name, stats in snap.sources.items():
+            frames.add_metric([name], stats.frames)
+            packets.add_metric([name], stats.packets)
+            size.add_metric([name], stats.bytes)
+            for kind, n in stats.errors.items():
+                errors.add_metric([name, kind], n)
+            for kind, n in stats.skipped.items():
+                skipped.add_metric([name, kind], n)
+        for kind, n in snap.parse_errors.items():
+            errors.add_metric(["sip", kind], n)
+        yield from (frames, packets, size, errors, skipped)
+        yield _gauge("callwatch_dialogs_open", "SIP dialogs being tracked", snap.dialogs_open)
+        yield _gauge("callwatch_calls_open", "Customer calls not yet finished", snap.calls_open)
+        yield _gauge(
+            "callwatch_callbacks_open", "Missed calls awaiting a callback", snap.callbacks_open
+        )
+        depth = GaugeMetricFamily(
+            "callwatch_spool_depth", "Items waiting in the on-disk spool, by sink", labels=["sink"]
+        )
+        for sink, n in snap.spool_depth.items():
+            depth.add_metric([sink], n)
+        yield depth
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=value)
+
+
+class Metrics:
+    """The registry and the service-side instruments."""
+
+    def __init__(self, snapshot: Callable[[], Snapshot] | None = None) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter(
+            "callwatch_events",
+            "Leg events out of the core, by kind",
+            ["event"],
+            registry=self.registry,
+        )
+        self.calls = Counter(
+            "callwatch_calls",
+            "Customer calls finished, by completeness",
+            ["complete"],
+            registry=self.registry,
+        )
+        self.verdicts = Counter(
+            "callwatch_verdicts",
+            "Charter verdicts, by rule and outcome",
+            ["rule", "ok"],
+            registry=self.registry,
+        )
+        self.breaches = Counter(
+            "callwatch_breaches", "Charter breaches, by rule", ["rule"], registry=self.registry
+        )
+        self.sink_items = Counter(
+            "callwatch_sink_items",
+            "Items handed to a sink, by sink",
+            ["sink"],
+            registry=self.registry,
+        )
+        self.sink_errors = Counter(
+            "callwatch_sink_errors",
+            "Failed sink operations, by sink",
+            ["sink"],
+            registry=self.registry,
+        )
+        self.store_latency = Histogram(
+            "callwatch_store_latency_seconds",
+            "Time to write one batch to the store",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.broker_latency = Histogram(
+            "callwatch_broker_latency_seconds",
+            "Time to publish one batch to the broker",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        if snapshot is not None:
+            self.registry.register(_LiveCollector(snapshot))
+
+    def count_verdicts(self, verdicts: Iterable[object]) -> None:
+        """Count verdicts (objects with ``rule`` and ``ok``) and the breaches among them."""
+        for v in verdicts:
+            rule = str(getattr(v, "rule", "unknown"))
+            ok = bool(getattr(v, "ok", True))
+            self.verdicts.labels(rule, "true" if ok else "false").inc()
+            if not ok:
+                self.breaches.labels(rule).inc()
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)

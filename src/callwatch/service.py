@@ -1,0 +1,475 @@
+"""The live service: capture sources → the core chain → sinks (store, broker), plus HTTP.
+
+Theory of operation. One asyncio loop does everything that waits; nothing in it blocks:
+
+* Sources (the HEP UDP listener, the AF_PACKET sniffer) call :meth:`Service.on_packet` for
+  each SIP packet. That pushes the packet through the sans-IO :class:`CallPipeline` and hands
+  what comes out (leg events, judged calls, callback news) to every sink at once.
+* A sink is anything with the small :class:`Sink` surface: ``submit`` only queues (it never
+  blocks or raises), a task of its own delivers batches (database work runs in a thread), and
+  ``close`` delivers what is queued before it returns.
+* Once a second the ticker advances the core with the **watermark**, the service's estimate of
+  capture time on a quiet line::
+
+      watermark = max(last packet's capture time, wall clock now − clock_skew_ms, last watermark)
+
+  The skew allowance (2 s by default) covers a PBX clock a little behind ours and packets
+  still in flight, so the core's reorder window and timeouts never fire ahead of the traffic.
+  It never goes backwards. This is the only place the wall clock reaches the core.
+* On stop (SIGINT/SIGTERM): the sources close, the pipeline is flushed (calls still up come out
+  incomplete, which the rules never judge as breaches), and each sink drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import uvicorn
+
+from callwatch.capture.listener import HepProtocol, start_hep_listener
+from callwatch.capture.packet import Packet
+from callwatch.capture.stats import CaptureStats
+from callwatch.config import SiteConfig
+from callwatch.metrics import Metrics, Snapshot
+from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
+from callwatch.settings import Settings
+from callwatch.sip.events import LegEvent
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0
+_RCVBUF = 8 << 20
+_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+
+
+class ServiceError(Exception):
+    """The service cannot start (a port taken, a source not allowed, a sink that fails)."""
+
+
+@dataclass(slots=True)
+class PartStatus:
+    """One part's readiness for ``/readyz``."""
+
+    ready: bool
+    detail: str = ""
+    spool_depth: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON shape reported by ``/readyz``."""
+        out: dict[str, object] = {"ready": self.ready, "detail": self.detail}
+        if self.spool_depth:
+            out["spool_depth"] = self.spool_depth
+        out.update(self.extra)
+        return out
+
+
+class Sink(Protocol):
+    """Where the core's output goes: the store, the broker, a test's list."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Connect (or begin trying to); raise :class:`ServiceError` when it never can."""
+
+    def submit(self, outputs: Sequence[Output]) -> None:
+        """Queue outputs for delivery; never blocks, never raises."""
+
+    async def close(self) -> None:
+        """Deliver (or spool) everything queued, then stop."""
+
+    def status(self) -> PartStatus:
+        """Ready, or why not, and how much waits in the spool."""
+
+
+class BatchSink:
+    """A sink that queues outputs and delivers them in batches from a task of its own.
+
+    Subclasses implement :meth:`deliver`; a failed delivery is retried with backoff (the batch
+    is kept, in order), so a sink whose backend spools or retries itself never loses a batch
+    here. ``latency`` observes each delivery's duration in seconds.
+    """
+
+    name = "sink"
+    max_batch = 500
+
+    def __init__(self, latency: Callable[[float], None] | None = None) -> None:
+        self._queue: deque[Output] = deque()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._latency = latency
+        self.delivered = 0
+        self.failures = 0
+        self.last_error = ""
+
+    async def start(self) -> None:
+        """Start the delivery task."""
+        self._task = asyncio.create_task(self._run(), name=f"callwatch-{self.name}")
+
+    def submit(self, outputs: Sequence[Output]) -> None:
+        """Queue ``outputs``; the delivery task picks them up."""
+        self._queue.extend(outputs)
+        self._wake.set()
+
+    async def deliver(self, batch: list[Output]) -> None:
+        """Deliver one batch; raise to have it retried."""
+        raise NotImplementedError
+
+    def pending(self) -> int:
+        """Outputs queued in memory, not yet delivered."""
+        return len(self._queue)
+
+    def status(self) -> PartStatus:
+        """Ready unless the last delivery failed."""
+        ready = not self.last_error
+        detail = "ok" if ready else f"retrying: {self.last_error}"
+        return PartStatus(ready, detail, extra={"queued": len(self._queue)})
+
+    async def close(self) -> None:
+        """Deliver what is queued, then stop the task."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Release the backend once everything is delivered (subclasses)."""
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            n = min(len(self._queue), self.max_batch)
+            batch = [self._queue[i] for i in range(n)]
+            started = time.perf_counter()
+            try:
+                await self.deliver(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.failures += 1
+                if not self.last_error:
+                    log.warning("%s: delivery failed, retrying: %s", self.name, exc)
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if self._latency is not None:
+                self._latency(time.perf_counter() - started)
+            if self.last_error:
+                log.warning("%s: delivering again", self.name)
+            self.last_error = ""
+            backoff = 0.1
+            for _ in range(n):
+                self._queue.popleft()
+            self.delivered += n
+
+
+class Service:
+    """The capture sources, the core chain and the sinks of one site."""
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        settings: Settings,
+        *,
+        sinks: Sequence[Sink] = (),
+        wall_clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.site = site
+        self.settings = settings
+        self.pipeline = CallPipeline(site)
+        self.sinks = list(sinks)
+        self.sources: dict[str, CaptureStats] = {}
+        self.metrics = Metrics(self.snapshot)
+        self.hep_address: tuple[str, int] | None = None
+        self._wall = wall_clock or (lambda: time.time_ns() // 1000)
+        self._watermark = 0
+        self._hep: asyncio.DatagramTransport | None = None
+        self._sniffer: _Closable | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    # -- the core ------------------------------------------------------------------------
+
+    def on_packet(self, packet: Packet) -> None:
+        """One SIP packet from any source."""
+        out = self.pipeline.push(packet)
+        if out:
+            self._emit(out)
+
+    def watermark(self) -> int:
+        """The capture-time estimate the ticker gives the core (see the module docstring)."""
+        skew = self.settings.clock_skew_ms * 1000
+        mark = max(self.pipeline.last_ts, self._wall() - skew, self._watermark)
+        self._watermark = mark
+        return mark
+
+    def tick(self) -> None:
+        """Advance the core to the watermark (the ticker calls this once a second)."""
+        out = self.pipeline.tick(self.watermark())
+        if out:
+            self._emit(out)
+
+    def _emit(self, out: list[Output]) -> None:
+        metrics = self.metrics
+        for item in out:
+            if isinstance(item, LegEvent):
+                metrics.events.labels(item.kind).inc()
+            elif isinstance(item, JudgedCall):
+                metrics.calls.labels("true" if item.call.complete else "false").inc()
+                metrics.count_verdicts(item.verdicts)
+            elif isinstance(item, CallbackNews):
+                metrics.count_verdicts(item.verdicts)
+        for sink in self.sinks:
+            metrics.sink_items.labels(sink.name).inc(len(out))
+            sink.submit(out)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the sinks, bind the sources, start the ticker."""
+        for sink in self.sinks:
+            await sink.start()
+        s = self.settings
+        stats = self.sources.setdefault("hep", CaptureStats())
+        try:
+            transport, _ = await start_hep_listener(
+                self.on_packet,
+                s.hep_host,
+                s.hep_port,
+                allow=s.hep_allow,
+                auth_key=s.hep_auth_key,
+                stats=stats,
+            )
+        except OSError as exc:
+            raise ServiceError(
+                f"cannot listen for HEP on udp {s.hep_host}:{s.hep_port}: {exc.strerror or exc}"
+            ) from None
+        _grow_receive_buffer(transport)
+        self._hep = transport
+        self.hep_address = transport.get_extra_info("sockname")[:2]
+        if s.interface:
+            from callwatch.capture.sniffer import SnifferError, start_sniffer
+
+            sniff_stats = self.sources.setdefault(f"interface:{s.interface}", CaptureStats())
+            try:
+                self._sniffer = await start_sniffer(
+                    self.on_packet, s.interface, ports=s.sip_ports, stats=sniff_stats
+                )
+            except SnifferError as exc:
+                transport.close()
+                raise ServiceError(str(exc)) from None
+        self._ticker = asyncio.create_task(self._tick_forever(), name="callwatch-ticker")
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                self.tick()
+            except Exception:  # a core bug must not stop the clock for every other call
+                log.exception("tick failed")
+
+    async def stop(self) -> None:
+        """Close the sources, flush the core (open calls come out incomplete), drain sinks."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._hep is not None:
+            self._hep.close()
+        if self._sniffer is not None:
+            self._sniffer.close()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        out = self.pipeline.flush(self.watermark())
+        if out:
+            self._emit(out)
+        for sink in self.sinks:
+            try:
+                await sink.close()
+            except Exception:
+                log.exception("%s: close failed", sink.name)
+
+    # -- health --------------------------------------------------------------------------
+
+    def readiness(self) -> dict[str, PartStatus]:
+        """Each part's status: the HEP listener, the sniffer, every sink."""
+        parts: dict[str, PartStatus] = {}
+        if self._hep is None or self._hep.is_closing():
+            parts["hep"] = PartStatus(False, "not listening")
+        else:
+            host, port = self.hep_address or ("?", 0)
+            parts["hep"] = PartStatus(True, f"listening on udp {host}:{port}")
+        if self.settings.interface:
+            up = self._sniffer is not None and not self._sniffer.closed
+            parts["interface"] = PartStatus(
+                up, f"sniffing {self.settings.interface}" if up else "not sniffing"
+            )
+        for sink in self.sinks:
+            try:
+                parts[sink.name] = sink.status()
+            except Exception as exc:
+                parts[sink.name] = PartStatus(False, f"status failed: {exc}")
+        return parts
+
+    def snapshot(self) -> Snapshot:
+        """Figures for ``/metrics``, read from the parts themselves."""
+        pipe = self.pipeline
+        spool: dict[str, int] = {}
+        for sink in self.sinks:
+            with contextlib.suppress(Exception):
+                spool[sink.name] = sink.status().spool_depth
+        return Snapshot(
+            sources=dict(self.sources),
+            parse_errors=dict(pipe.legs.parse_errors),
+            dialogs_open=pipe.legs.tracker.open_legs(),
+            calls_open=pipe.assembler.open_calls,
+            callbacks_open=len(pipe.book.open_callbacks()),
+            spool_depth=spool,
+        )
+
+    @property
+    def hep_protocol(self) -> HepProtocol | None:
+        """The listener's protocol object (its stats are ``sources['hep']``)."""
+        return self._hep.get_protocol() if self._hep is not None else None  # type: ignore[return-value]
+
+
+async def run(
+    service: Service,
+    *,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[Service, tuple[str, int]], None] | None = None,
+) -> None:
+    """Run ``service`` and its HTTP server in the current loop until ``stop`` is set or the
+    process gets SIGINT/SIGTERM; then stop the sources, flush the core, drain the sinks.
+
+    ``on_ready`` is called with the service and the HTTP address once everything listens.
+    Raises :class:`ServiceError` when a port cannot be bound or a source cannot open.
+    """
+    from callwatch.http import create_app
+
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+    s = service.settings
+    try:
+        http_sock = _bind_http(s.http_host, s.http_port)
+    except OSError as exc:
+        raise ServiceError(
+            f"cannot listen for HTTP on tcp {s.http_host}:{s.http_port}: {exc.strerror or exc}"
+        ) from None
+    server: _Server | None = None
+    server_task: asyncio.Task[None] | None = None
+    try:
+        await service.start()
+        config = uvicorn.Config(
+            create_app(service), log_level="warning", lifespan="off", access_log=False
+        )
+        server = _Server(config)
+        server_task = asyncio.create_task(server.serve(sockets=[http_sock]), name="callwatch-http")
+        while not server.started and not server_task.done():
+            await asyncio.sleep(0.01)
+        if server_task.done():
+            raise ServiceError("the HTTP server stopped while starting")
+        if on_ready is not None:
+            on_ready(service, http_sock.getsockname()[:2])
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({stopped, server_task}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+    finally:
+        await service.stop()
+        if server is not None and server_task is not None:
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await server_task
+        http_sock.close()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+def serve(site: SiteConfig, settings: Settings) -> None:
+    """``callwatch serve``: build the sinks the settings ask for and run until a signal."""
+    service = Service(site, settings)
+    service.sinks.extend(build_sinks(service))
+
+    def ready(svc: Service, http: tuple[str, int]) -> None:
+        hep_host, hep_port = svc.hep_address or ("?", 0)
+        parts = ", ".join(f"{name}: {p.detail}" for name, p in svc.readiness().items())
+        print(
+            f"callwatch: serving {site.name}: HEP udp {hep_host}:{hep_port}, "
+            f"HTTP http://{http[0]}:{http[1]}/ ({parts})",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    asyncio.run(run(service, on_ready=ready))
+    print("callwatch: stopped; everything flushed", file=sys.stderr, flush=True)
+
+
+def build_sinks(service: Service) -> list[Sink]:
+    """The sinks ``service.settings`` asks for: the store always, the broker when a URL is set."""
+    return []
+
+
+def _bind_http(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handlers: the service owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class _Closable(Protocol):
+    closed: bool
+
+    def close(self) -> None: ...
+
+
+def _grow_receive_buffer(transport: asyncio.DatagramTransport) -> None:
+    """Ask for a large socket receive buffer so bursts wait in the kernel, not on the floor."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    for option in (_SO_RCVBUFFORCE, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, _RCVBUF)
+            return
+        except OSError:
+            continue

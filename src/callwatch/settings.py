@@ -1,0 +1,252 @@
+"""Settings of the live service: the site file's ``[service]`` table, then the environment.
+
+::
+
+    [service]                              # every key optional
+    data_dir = "/var/lib/callwatch"        # the embedded database and the spool live here
+    database_url = "postgresql+psycopg://callwatch@db/callwatch"
+    mqtt_url = "mqtt://broker:1883"        # no broker: nothing is published
+    hep_host = "0.0.0.0"
+    hep_port = 9060
+    hep_allow = ["192.0.2.10/32", "10.1.0.0/16"]
+    hep_auth_key = "secret"
+    http_host = "0.0.0.0"
+    http_port = 8080
+    interface = "eth1"                     # sniff a mirror port instead of (as well as) HEP
+    sip_ports = [5060, 5061]
+    clock_skew_ms = 2000
+
+Every key has an environment variable that wins over the file: ``CALLWATCH_`` and the key in
+capitals (``CALLWATCH_DATABASE_URL``, ``CALLWATCH_MQTT_URL``, ``CALLWATCH_HEP_PORT``,
+``CALLWATCH_HTTP_PORT``, ``CALLWATCH_HEP_ALLOW`` as a comma-separated list,
+``CALLWATCH_HEP_AUTH_KEY``, ``CALLWATCH_SPOOL_DIR``, ``CALLWATCH_DATA_DIR``, ...). An empty
+variable counts as unset. With nothing set, the service runs on the embedded default: a SQLite
+file under ``data_dir`` (default ``./callwatch-data``), no broker, HEP on 9060, HTTP on 8080.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from callwatch.capture.hep import HEP_PORT
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_DATA_DIR = "callwatch-data"
+DEFAULT_HTTP_PORT = 8080
+DEFAULT_SIP_PORTS = (5060, 5061)
+DEFAULT_CLOCK_SKEW_MS = 2000
+
+_KEYS = (
+    "data_dir",
+    "database_url",
+    "mqtt_url",
+    "hep_host",
+    "hep_port",
+    "hep_allow",
+    "hep_auth_key",
+    "http_host",
+    "http_port",
+    "interface",
+    "sip_ports",
+    "spool_dir",
+    "clock_skew_ms",
+)
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used; ``problems`` lists every mistake found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the service listens, stores and publishes."""
+
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    database_url: str | None = None
+    mqtt_url: str | None = None
+    hep_host: str = "0.0.0.0"
+    hep_port: int = HEP_PORT
+    hep_allow: tuple[Network, ...] | None = None
+    hep_auth_key: bytes | None = None
+    http_host: str = "0.0.0.0"
+    http_port: int = DEFAULT_HTTP_PORT
+    interface: str | None = None
+    sip_ports: tuple[int, ...] = DEFAULT_SIP_PORTS
+    spool_dir: Path | None = None
+    clock_skew_ms: int = DEFAULT_CLOCK_SKEW_MS
+
+    @property
+    def store_url(self) -> str:
+        """The database URL; the embedded default is ``sqlite:///DATA_DIR/callwatch.sqlite``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'callwatch.sqlite').resolve()}"
+
+    @property
+    def spool_path(self) -> Path:
+        """The spool directory (default ``DATA_DIR/spool``)."""
+        return self.spool_dir if self.spool_dir is not None else self.data_dir / "spool"
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with the given values (None values are ignored), checked like the rest."""
+        given = {k: v for k, v in values.items() if v is not None}
+        if not given:
+            return self
+        problems: list[str] = []
+        checked = {k: _convert(k, v, "command line", problems) for k, v in given.items()}
+        if problems:
+            raise SettingsError(problems)
+        return replace(self, **checked)
+
+
+def load_settings(
+    site_file: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from ``site_file``'s ``[service]`` table overridden by ``environ``.
+
+    Raises :class:`SettingsError` listing every bad value (file key or variable named).
+    """
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    raw: dict[str, tuple[Any, str]] = {}
+    if site_file is not None:
+        table = _service_table(Path(site_file), problems)
+        for key, value in table.items():
+            if key not in _KEYS:
+                problems.append(f"{site_file}: service.{key}: unknown key")
+            else:
+                raw[key] = (value, f"{site_file}: service.{key}")
+    for key in _KEYS:
+        var = f"CALLWATCH_{key.upper()}"
+        value = env.get(var)
+        if value is not None and value.strip():
+            raw[key] = (value.strip(), var)
+    values = {key: _convert(key, value, where, problems) for key, (value, where) in raw.items()}
+    if problems:
+        raise SettingsError(problems)
+    return Settings(**values)
+
+
+def _service_table(path: Path, problems: list[str]) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problems.append(f"{path}: cannot read: {exc.strerror}")
+        return {}
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        problems.append(f"{path}: not valid TOML: {exc}")
+        return {}
+    table = data.get("service", {})
+    if not isinstance(table, dict):
+        problems.append(f"{path}: service: must be a table [service]")
+        return {}
+    return table
+
+
+def _convert(key: str, value: Any, where: str, problems: list[str]) -> Any:
+    try:
+        return _CONVERTERS[key](value)
+    except (TypeError, ValueError) as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{value!r} is not a port number")
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{port} is not a port number (0-65535)")
+    return port
+
+
+def _items(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise TypeError(f"{value!r} must be a list (or comma-separated text)")
+
+
+def _allow(value: Any) -> tuple[Network, ...]:
+    networks = []
+    for item in _items(value):
+        try:
+            networks.append(ipaddress.ip_network(str(item), strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network like 10.0.0.0/8") from None
+    return tuple(networks)
+
+
+def _ports(value: Any) -> tuple[int, ...]:
+    ports = tuple(_port(item) for item in _items(value))
+    if not ports:
+        raise ValueError("needs at least one port")
+    return ports
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError(f"{value!r} must be non-empty text")
+    return value.strip()
+
+
+def _url(value: Any) -> str:
+    text = _text(value)
+    if "://" not in text:
+        raise ValueError(f"{text!r} is not a URL (scheme://...)")
+    return text
+
+
+def _mqtt_url(value: Any) -> str:
+    text = _url(value)
+    if text.split("://", 1)[0] not in ("mqtt", "mqtts", "tcp"):
+        raise ValueError(f"{text!r} is not an MQTT URL (mqtt://host:1883)")
+    return text
+
+
+def _key(value: Any) -> bytes:
+    return _text(value).encode()
+
+
+def _skew(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{value!r} is not a number of milliseconds")
+    try:
+        skew = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a number of milliseconds") from None
+    if not 0 <= skew <= 600_000:
+        raise ValueError(f"{skew} ms is not a clock skew allowance (0-600000)")
+    return skew
+
+
+_CONVERTERS = {
+    "data_dir": lambda v: Path(_text(v)),
+    "spool_dir": lambda v: Path(_text(v)),
+    "database_url": _url,
+    "mqtt_url": _mqtt_url,
+    "hep_host": _text,
+    "hep_port": _port,
+    "hep_allow": _allow,
+    "hep_auth_key": _key,
+    "http_host": _text,
+    "http_port": _port,
+    "interface": _text,
+    "sip_ports": _ports,
+    "clock_skew_ms": _skew,
+}
