@@ -119,7 +119,12 @@ class SipMessage:
     from_: NameAddr
     to: NameAddr
     vias: tuple[Via, ...]
-    _first: dict[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
+    _first: dict[str, str] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        # Messages built by hand (tests, dataclasses.replace) get their header index here;
+        # parse_message builds it while reading and skips this.
+        object.__setattr__(self, "_first", dict(reversed(self.headers)))
 
     @property
     def is_request(self) -> bool:
