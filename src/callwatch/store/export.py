@@ -1,0 +1,100 @@
+"""``callwatch export --format csv``: the calls' JSON flattened into one CSV row each.
+
+Nested objects become dotted columns (``callback.status``); lists of plain values are joined
+with spaces (``legs``); lists of objects (``transfers``, ``verdicts``) are kept whole as JSON
+text, and each rule also gets a column ``verdict.<rule>`` holding ``ok`` or ``breach`` (joined
+with spaces when a call has several verdicts of one rule). True/false are ``true``/``false``;
+a missing value is an empty cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+CSV_FIELDS = (
+    "call",
+    "direction",
+    "caller",
+    "dialled",
+    "department",
+    "charter",
+    "started_at",
+    "first_ring_at",
+    "answered_at",
+    "answered_by",
+    "ring_seconds",
+    "rings",
+    "ended_at",
+    "hangup_by",
+    "missed",
+    "end_reason",
+    "complete",
+    "correlation",
+    "legs",
+    "transfers",
+    "callback.due_at",
+    "callback.called_back_at",
+    "callback.by",
+    "callback.delay_seconds",
+    "callback.status",
+    "callback.opened_at",
+    "callback.number",
+    "verdict.answer",
+    "verdict.transfer",
+    "verdict.hangup",
+    "verdict.callback",
+    "verdicts",
+)
+
+
+def flatten_call(row: dict[str, Any]) -> dict[str, str]:
+    """One call of ``callwatch ingest``'s JSON as CSV cells keyed by :data:`CSV_FIELDS`."""
+    out: dict[str, str] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            for sub, inner in value.items():
+                out[f"{key}.{sub}"] = _cell(inner)
+        elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+            out[key] = " ".join(_cell(v) for v in value)
+        elif isinstance(value, list):
+            out[key] = json.dumps(value, ensure_ascii=False) if value else ""
+        else:
+            out[key] = _cell(value)
+    outcomes: dict[str, list[str]] = {}
+    for verdict in row.get("verdicts") or ():
+        outcomes.setdefault(verdict["rule"], []).append("ok" if verdict["ok"] else "breach")
+    for rule, seen in outcomes.items():
+        out[f"verdict.{rule}"] = " ".join(seen)
+    return {name: out.get(name, "") for name in CSV_FIELDS}
+
+
+def export_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """Write calls (``callwatch ingest``'s JSON) to ``out`` as CSV with a header row; return
+    how many rows were written."""
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow(flatten_call(row))
+        count += 1
+    return count
+
+
+def export_jsonl(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """Write calls one JSON object per line, exactly as ``callwatch ingest`` prints them."""
+    count = 0
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,646 @@
+"""The store: pipeline outputs in, calls (in ``callwatch ingest``'s JSON) out.
+
+Synchronous SQLAlchemy Core, one transaction per :meth:`Store.save` batch. Saving is
+idempotent, so a replayed batch, a capture ingested twice or the same packets from two capture
+agents leave one copy of everything:
+
+- a call is upserted on its id; its legs and rule verdicts are replaced, its leg events are
+  upserted on (leg, time, kind). A complete call is never replaced by an incomplete copy of
+  itself (an agent restarted mid-call); :meth:`Store.mark_incomplete` is the explicit way.
+- a callback is upserted on its missed call's id only when it is not older than the stored one
+  (``rank``: status progress, then attempts, then a requested time), so a late replay of
+  "open" cannot undo "kept"; its verdicts are replaced with it.
+- leg events saved on their own (before their call finished) are stored with no call; saving
+  the call claims them. Those still unclaimed after a restart are the calls that were cut
+  short: :meth:`Store.pending_events` hands them back (see :mod:`callwatch.store.recovery`).
+- raw SIP messages are keyed by (capture time, SHA-1 of the text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Table, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from callwatch import serialize
+from callwatch.calls.model import Call
+from callwatch.charter.callbacks import Callback
+from callwatch.charter.verdict import Verdict
+from callwatch.config import SiteConfig
+from callwatch.pipeline import CallbackNews, JudgedCall
+from callwatch.sip.events import LegEvent
+from callwatch.store import codec, tables
+from callwatch.store.database import current_revision, make_engine, migrate
+from callwatch.store.errors import StoreError, StoreUnavailable
+from callwatch.store.rawsip import RawMessage, address_text
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CHUNK = 500
+_STATUS_RANK = {"open": 0, "missed": 1, "kept": 2, "late": 2}
+_EVENT_COLUMNS = ("kind", "at", "leg", "call_id")
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictCount:
+    """How many verdicts of ``rule`` were ``ok`` (or not) in ``department``."""
+
+    rule: str
+    department: str | None
+    ok: bool
+    count: int
+
+
+class Store:
+    """Calls, verdicts, callbacks and raw SIP in one database (SQLite file or PostgreSQL).
+
+    ``site`` fills the ``site`` column of the calls saved through this store.
+    """
+
+    def __init__(self, engine: Engine, *, site: str = "") -> None:
+        self.engine = engine
+        self.site = site
+        dialect = engine.dialect.name
+        if dialect not in ("sqlite", "postgresql"):
+            raise StoreError(f"unsupported database {dialect!r} (use SQLite or PostgreSQL)")
+        self._insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+
+    @classmethod
+    def open(cls, url: str, *, site: str = "") -> Store:
+        """A store on ``url`` (``sqlite:///file`` or ``postgresql+psycopg://...``); nothing is
+        connected until first use."""
+        return cls(make_engine(url), site=site)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (``alembic upgrade head``)."""
+        self._guard(lambda: migrate(self.engine))
+
+    def revision(self) -> str | None:
+        """The schema revision of the database (None: empty database)."""
+        return self._guard(lambda: current_revision(self.engine))
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def save(self, items: Iterable[codec.StoreItem]) -> int:
+        """Write a batch of pipeline outputs (and raw SIP messages) in one transaction; return
+        how many items it held. Raises :class:`StoreUnavailable` when the database cannot be
+        reached (the batch is then not written at all) and :class:`StoreError` otherwise."""
+        batch = list(items)
+        if batch:
+            self._transaction(lambda conn: _Batch(self, conn).write(batch))
+        return len(batch)
+
+    def save_messages(self, messages: Iterable[RawMessage]) -> int:
+        """Write raw SIP messages (duplicates are ignored); return how many were given."""
+        return self.save(messages)
+
+    def sync_directory(self, site: SiteConfig) -> None:
+        """Replace this site's departments and extension ranges with those of ``site``."""
+
+        def write(conn: Connection) -> None:
+            for table in (tables.departments, tables.extensions):
+                conn.execute(delete(table).where(table.c.site == site.name))
+            deps = site.directory.departments
+            if not deps:
+                return
+            conn.execute(
+                tables.departments.insert(),
+                [
+                    {
+                        "site": site.name,
+                        "name": d.name,
+                        "name_en": d.name_en,
+                        "charter": d.charter,
+                        "numbers": list(d.numbers),
+                    }
+                    for d in deps
+                ],
+            )
+            ranges = [
+                {"site": site.name, "first": r.first, "last": r.last, "department": d.name}
+                for d in deps
+                for r in d.extensions
+            ]
+            if ranges:
+                conn.execute(tables.extensions.insert(), ranges)
+
+        self._transaction(write)
+
+    def mark_incomplete(self, call_ids: Iterable[str]) -> int:
+        """Record stored calls as cut short (a restart): ``complete`` false, their verdicts and
+        the callback they opened removed, as the rules never judge an incomplete call. Return
+        how many calls were found."""
+        ids = sorted(set(call_ids))
+
+        def write(conn: Connection) -> int:
+            found = 0
+            for chunk in _chunks(ids):
+                rows = conn.execute(
+                    select(tables.calls.c.id, tables.calls.c.document).where(
+                        tables.calls.c.id.in_(chunk)
+                    )
+                ).all()
+                for call_id, doc in rows:
+                    doc = dict(doc, complete=False, verdicts=[], callback=None)
+                    conn.execute(
+                        update(tables.calls)
+                        .where(tables.calls.c.id == call_id)
+                        .values(complete=False, document=doc)
+                    )
+                found += len(rows)
+                conn.execute(delete(tables.verdicts).where(tables.verdicts.c.call_id.in_(chunk)))
+                conn.execute(delete(tables.callbacks).where(tables.callbacks.c.call_id.in_(chunk)))
+            return found
+
+        return self._transaction(write)
+
+    def purge_messages(self, before: int) -> int:
+        """Delete raw SIP messages captured before ``before`` (µs); return how many."""
+        stmt = delete(tables.sip_messages).where(tables.sip_messages.c.at_us < before)
+        return self._transaction(lambda conn: conn.execute(stmt).rowcount)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def export_calls(
+        self,
+        since: int | None = None,
+        until: int | None = None,
+        *,
+        department: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Stored calls begun in ``[since, until)`` (µs), oldest first, each exactly as
+        ``callwatch ingest`` prints it, with the callback as currently stored."""
+        c = tables.calls.c
+        last: tuple[int, str] | None = None
+        while True:
+            query = select(c.id, c.started_us, c.document).order_by(c.started_us, c.id)
+            if since is not None:
+                query = query.where(c.started_us >= since)
+            if until is not None:
+                query = query.where(c.started_us < until)
+            if department is not None:
+                query = query.where(c.department == department)
+            if last is not None:
+                query = query.where(
+                    or_(c.started_us > last[0], and_(c.started_us == last[0], c.id > last[1]))
+                )
+            page = self._guard(lambda q=query: self._page(q.limit(_CHUNK)))
+            yield from (doc for _, _, doc in page)
+            if len(page) < _CHUNK:
+                return
+            last = (page[-1][1], page[-1][0])
+
+    def calls(
+        self, department: str | None = None, since: int | None = None, until: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Calls of ``department`` (all when None) begun in ``[since, until)``."""
+        return list(self.export_calls(since, until, department=department))
+
+    def call(self, call_id: str) -> dict[str, Any] | None:
+        """One stored call in ``callwatch ingest``'s JSON, or None."""
+        query = select(tables.calls.c.id, tables.calls.c.started_us, tables.calls.c.document)
+        page = self._guard(lambda: self._page(query.where(tables.calls.c.id == call_id)))
+        return page[0][2] if page else None
+
+    def verdict_counts(
+        self, since: int | None = None, until: int | None = None, department: str | None = None
+    ) -> list[VerdictCount]:
+        """Verdicts counted by rule, department and outcome, for calls begun in
+        ``[since, until)`` (a callback verdict counts with its missed call)."""
+        v, c = tables.verdicts.c, tables.calls.c
+        query = (
+            select(v.rule, c.department, v.ok, func.count())
+            .join_from(tables.verdicts, tables.calls, v.call_id == c.id)
+            .group_by(v.rule, c.department, v.ok)
+            .order_by(v.rule, c.department, v.ok)
+        )
+        if since is not None:
+            query = query.where(c.started_us >= since)
+        if until is not None:
+            query = query.where(c.started_us < until)
+        if department is not None:
+            query = query.where(c.department == department)
+        rows = self._guard(lambda: self._rows(query))
+        return [VerdictCount(r, d, bool(ok), n) for r, d, ok, n in rows]
+
+    def callbacks(self, status: str | None = None, due_before: int | None = None) -> list[Callback]:
+        """Stored callbacks (of ``status``; due before ``due_before`` µs), oldest first."""
+        cb = tables.callbacks.c
+        query = select(tables.callbacks).order_by(cb.opened_us, cb.call_id)
+        if status is not None:
+            query = query.where(cb.status == status)
+        if due_before is not None:
+            query = query.where(cb.due_us < due_before)
+        return [_callback(row) for row in self._guard(lambda: self._rows(query))]
+
+    def pending_events(self) -> list[LegEvent]:
+        """Leg events not (yet) part of a stored call, in time order: after a restart, the
+        events of the calls that were going on."""
+        e = tables.events.c
+        query = (
+            select(e.kind, e.at_us, e.leg, e.sip_call_id, e.fields)
+            .where(e.call_id.is_(None))
+            .order_by(e.at_us, e.leg, e.kind)
+        )
+        return [
+            codec.event_from_dict(
+                {"kind": kind, "at": at, "leg": leg, "call_id": call_id, **fields}
+            )
+            for kind, at, leg, call_id, fields in self._guard(lambda: self._rows(query))
+        ]
+
+    def messages(self, sip_call_ids: Sequence[str]) -> list[RawMessage]:
+        """Raw SIP messages of the given Call-IDs in capture order (a call's ladder)."""
+        m = tables.sip_messages.c
+        query = (
+            select(m.at_us, m.src, m.dst, m.transport, m.sip_call_id, m.text, m.leg)
+            .where(m.sip_call_id.in_(list(sip_call_ids)))
+            .order_by(m.at_us, m.digest)
+        )
+        return [
+            RawMessage(at, _address(src), _address(dst), transport, call_id, text, leg)
+            for at, src, dst, transport, call_id, text, leg in self._guard(
+                lambda: self._rows(query)
+            )
+        ]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table (for tests, benchmarks and health checks)."""
+
+        def read(conn: Connection) -> dict[str, int]:
+            return {
+                t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in tables.metadata.sorted_tables
+            }
+
+        return self._guard(lambda: self._read(read))
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _page(self, query: Any) -> list[tuple[str, int, dict[str, Any]]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            ids = [r[0] for r in rows]
+            verdicts: dict[str, list[tuple[str, int, Verdict]]] = {}
+            callbacks: dict[str, Callback] = {}
+            for chunk in _chunks(ids):
+                for row in conn.execute(
+                    select(tables.verdicts).where(tables.verdicts.c.call_id.in_(chunk))
+                ).mappings():
+                    key = (0 if row["source"] == "call" else 1, row["position"])
+                    verdicts.setdefault(row["call_id"], []).append((*key, _verdict(row)))
+                for row in conn.execute(
+                    select(tables.callbacks).where(tables.callbacks.c.call_id.in_(chunk))
+                ).mappings():
+                    callbacks[row["call_id"]] = _callback(row)
+        page = []
+        for call_id, started, doc in rows:
+            doc = dict(doc)
+            ordered = sorted(verdicts.get(call_id, ()), key=lambda item: item[:2])
+            doc["verdicts"] = [serialize.verdict_to_dict(v) for _, _, v in ordered]
+            if call_id in callbacks:
+                doc["callback"] = serialize.callback_to_dict(callbacks[call_id])
+            page.append((call_id, started, doc))
+        return page
+
+    def _rows(self, query: Any) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).all())
+
+    def _read(self, fn: Any) -> Any:
+        with self.engine.connect() as conn:
+            return fn(conn)
+
+    def _transaction(self, fn: Any) -> Any:
+        def run() -> Any:
+            with self.engine.begin() as conn:
+                return fn(conn)
+
+        return self._guard(run)
+
+    def _guard(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except (OperationalError, InterfaceError) as exc:
+            raise StoreUnavailable(f"database unavailable: {_reason(exc)}") from exc
+        except DBAPIError as exc:
+            raise StoreError(f"database error: {_reason(exc)}") from exc
+
+
+class _Batch:
+    """One save: the batch's rows gathered by table, then written table by table."""
+
+    def __init__(self, store: Store, conn: Connection) -> None:
+        self.store = store
+        self.conn = conn
+        self.calls: dict[str, JudgedCall] = {}
+        self.callbacks: dict[str, tuple[Callback, list[Verdict] | None]] = {}
+        self.events: dict[tuple[str, int, str], dict[str, Any]] = {}
+        self.messages: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def write(self, batch: list[codec.StoreItem]) -> None:
+        for item in batch:
+            if isinstance(item, LegEvent):
+                row = _event_row(item, None)
+                self.events.setdefault((row["leg"], row["at_us"], row["kind"]), row)
+            elif isinstance(item, JudgedCall):
+                self.calls[item.call.id] = item
+                if item.callback is not None:
+                    self._callback(item.callback, None)
+            elif isinstance(item, CallbackNews):
+                self._callback(item.callback, item.verdicts)
+            elif isinstance(item, RawMessage):
+                row = _message_row(item)
+                self.messages[(row["at_us"], row["digest"])] = row
+            else:
+                raise StoreError(f"cannot store {type(item).__name__}")
+        self._write_events()
+        self._write_calls()
+        self._write_callbacks()
+        self._write_messages()
+
+    def _callback(self, cb: Callback, verdicts: list[Verdict] | None) -> None:
+        held = self.callbacks.get(cb.call)
+        if held is not None and _rank(held[0]) > _rank(cb):
+            return
+        if held is not None and verdicts is None:
+            verdicts = held[1]
+        self.callbacks[cb.call] = (cb, verdicts)
+
+    def _write_events(self) -> None:
+        if self.events:
+            stmt = self.store._insert(tables.events).on_conflict_do_nothing()
+            self.conn.execute(stmt, list(self.events.values()))
+
+    def _write_calls(self) -> None:
+        if not self.calls:
+            return
+        c = tables.calls.c
+        complete = dict(self._existing(tables.calls, c.id, c.complete, list(self.calls)))
+        keep = [
+            j for j in self.calls.values() if j.call.complete or not complete.get(j.call.id, False)
+        ]
+        if not keep:
+            return
+        ids = [j.call.id for j in keep]
+        _upsert(self, tables.calls, [_call_row(j, self.store.site) for j in keep], ["id"])
+        for chunk in _chunks(ids):
+            self.conn.execute(delete(tables.legs).where(tables.legs.c.call_id.in_(chunk)))
+            self.conn.execute(
+                delete(tables.verdicts).where(
+                    tables.verdicts.c.call_id.in_(chunk), tables.verdicts.c.source == "call"
+                )
+            )
+            self.conn.execute(
+                update(tables.events).where(tables.events.c.call_id.in_(chunk)).values(call_id=None)
+            )
+        legs = [_leg_row(j.call, i) for j in keep for i in range(len(j.call.legs))]
+        if legs:
+            self.conn.execute(tables.legs.insert(), legs)
+        verdicts = [
+            _verdict_row(j.call.id, "call", i, v) for j in keep for i, v in enumerate(j.verdicts)
+        ]
+        if verdicts:
+            self.conn.execute(tables.verdicts.insert(), verdicts)
+        events = {}
+        for j in keep:
+            for leg in j.call.legs:
+                for event in leg.events:
+                    row = _event_row(event, j.call.id)
+                    events[(row["leg"], row["at_us"], row["kind"])] = row
+        if events:
+            _upsert(self, tables.events, list(events.values()), ["leg", "at_us", "kind"])
+
+    def _write_callbacks(self) -> None:
+        if not self.callbacks:
+            return
+        cb = tables.callbacks.c
+        stored = dict(self._existing(tables.callbacks, cb.call_id, cb.rank, list(self.callbacks)))
+        fresh = [
+            (callback, verdicts)
+            for callback, verdicts in self.callbacks.values()
+            if _rank(callback) >= stored.get(callback.call, -1)
+        ]
+        if not fresh:
+            return
+        _upsert(
+            self,
+            tables.callbacks,
+            [_callback_row(callback) for callback, _ in fresh],
+            ["call_id"],
+            where=tables.callbacks.c.rank <= self.store._insert(tables.callbacks).excluded.rank,
+        )
+        judged = [(callback, verdicts) for callback, verdicts in fresh if verdicts is not None]
+        for chunk in _chunks([callback.call for callback, _ in judged]):
+            self.conn.execute(
+                delete(tables.verdicts).where(
+                    tables.verdicts.c.call_id.in_(chunk), tables.verdicts.c.source == "callback"
+                )
+            )
+        rows = [
+            _verdict_row(callback.call, "callback", i, v)
+            for callback, verdicts in judged
+            for i, v in enumerate(verdicts or ())
+        ]
+        if rows:
+            self.conn.execute(tables.verdicts.insert(), rows)
+
+    def _write_messages(self) -> None:
+        if self.messages:
+            stmt = self.store._insert(tables.sip_messages).on_conflict_do_nothing()
+            self.conn.execute(stmt, list(self.messages.values()))
+
+    def _existing(self, table: Table, key: Any, value: Any, ids: list[str]) -> list[Any]:
+        found: list[Any] = []
+        for chunk in _chunks(ids):
+            found.extend(self.conn.execute(select(key, value).where(key.in_(chunk))).all())
+        return found
+
+
+def _upsert(
+    batch: _Batch, table: Table, rows: list[dict[str, Any]], keys: list[str], where: Any = None
+) -> None:
+    stmt = batch.store._insert(table)
+    update_cols = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update_cols, where=where)
+    batch.conn.execute(stmt, rows)
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _rank(cb: Callback) -> int:
+    progress = _STATUS_RANK[cb.status] * 1_000_000 + min(cb.attempts, 999_999)
+    return cb.requested * 10_000_000 + progress
+
+
+def _dt(us: int | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=us)
+
+
+def _times(prefix: str, us: int | None) -> dict[str, Any]:
+    return {f"{prefix}_at": _dt(us), f"{prefix}_us": us}
+
+
+def _call_row(judged: JudgedCall, site: str) -> dict[str, Any]:
+    call = judged.call
+    document = serialize.call_to_dict(call, judged.profile, judged.verdicts, judged.callback)
+    return {
+        "id": call.id,
+        "site": site,
+        "direction": call.direction,
+        "caller": call.caller,
+        "dialled": call.dialled,
+        "department": call.department,
+        "charter": judged.profile.id,
+        **_times("started", call.started_at),
+        **_times("first_ring", call.first_ring_at),
+        **_times("answered", call.answered_at),
+        **_times("ended", call.ended_at),
+        "ring_seconds": call.ring_seconds,
+        "answered_by": call.answered_by,
+        "hangup_by": call.hangup_by,
+        "missed": call.missed,
+        "end_reason": call.end_reason,
+        "complete": call.complete,
+        "correlation": call.correlation,
+        "document": document,
+    }
+
+
+def _leg_row(call: Call, position: int) -> dict[str, Any]:
+    leg = call.legs[position]
+    return {
+        "call_id": call.id,
+        "leg": leg.leg,
+        "position": position,
+        "sip_call_id": leg.call_id,
+        "role": leg.role,
+        "from_user": leg.from_user,
+        "to_user": leg.to_user,
+        "dialled": leg.dialled,
+        **_times("offered", leg.offered_at),
+        **_times("alerting", leg.alerting_at),
+        **_times("answered", leg.answered_at),
+        "answered_by": leg.answered_by,
+        **_times("ended", leg.ended_at),
+        "ended_by": leg.ended_by,
+        "end_reason": leg.end_reason,
+        **_times("held", leg.held_at),
+    }
+
+
+def _event_row(event: LegEvent, call_id: str | None) -> dict[str, Any]:
+    data = codec.event_to_dict(event)
+    return {
+        "leg": event.leg,
+        "at_us": event.at,
+        "kind": event.kind,
+        "at": _dt(event.at),
+        "sip_call_id": event.call_id,
+        "call_id": call_id,
+        "fields": {k: v for k, v in data.items() if k not in _EVENT_COLUMNS},
+    }
+
+
+def _verdict_row(call_id: str, source: str, position: int, v: Verdict) -> dict[str, Any]:
+    return {
+        "call_id": call_id,
+        "source": source,
+        "position": position,
+        "rule": v.rule,
+        "charter": v.charter,
+        "ok": v.ok,
+        "measured": v.measured,
+        "limit": v.limit,
+        "unit": v.unit,
+        "rings": v.rings,
+        "limit_rings": v.limit_rings,
+        "detail": v.detail,
+        "evidence": list(v.evidence),
+    }
+
+
+def _verdict(row: Any) -> Verdict:
+    return Verdict(
+        rule=row["rule"],
+        charter=row["charter"],
+        ok=bool(row["ok"]),
+        measured=row["measured"],
+        limit=row["limit"],
+        unit=row["unit"],
+        detail=row["detail"],
+        rings=row["rings"],
+        limit_rings=row["limit_rings"],
+        evidence=tuple(row["evidence"]),
+    )
+
+
+def _callback_row(cb: Callback) -> dict[str, Any]:
+    return {
+        "call_id": cb.call,
+        "number": cb.number,
+        "department": cb.department,
+        "charter": cb.charter,
+        **_times("opened", cb.opened_at),
+        **_times("due", cb.due_at),
+        **_times("called_back", cb.called_back_at),
+        "by": cb.by,
+        "status": cb.status,
+        "attempts": cb.attempts,
+        "requested": cb.requested,
+        "delay_seconds": cb.delay_seconds,
+        "rank": _rank(cb),
+    }
+
+
+def _callback(row: Any) -> Callback:
+    m = row._mapping if hasattr(row, "_mapping") else row
+    return Callback(
+        call=m["call_id"],
+        number=m["number"],
+        department=m["department"],
+        charter=m["charter"],
+        opened_at=m["opened_us"],
+        due_at=m["due_us"],
+        called_back_at=m["called_back_us"],
+        by=m["by"],
+        status=m["status"],
+        attempts=m["attempts"],
+        requested=bool(m["requested"]),
+    )
+
+
+def _message_row(msg: RawMessage) -> dict[str, Any]:
+    return {
+        "at_us": msg.at,
+        "digest": msg.digest,
+        "at": _dt(msg.at),
+        "src": address_text(msg.src),
+        "dst": address_text(msg.dst),
+        "transport": msg.transport,
+        "first_line": msg.first_line,
+        "text": msg.text,
+        "leg": msg.leg,
+        "sip_call_id": msg.call_id,
+    }
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _reason(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
