@@ -1,0 +1,234 @@
+"""JSON payloads of the bus: what each pipeline output becomes on which topic.
+
+Every payload is a UTF-8 JSON object (``ensure_ascii=False``, so Korean stays readable) with
+a stable ``id``: the same happening always gets the same id, so a consumer drops a QoS 1
+redelivery by remembering the ids it has seen.
+
+========== ================================== ==================================================
+kind       id                                 body
+========== ================================== ==================================================
+event      ``<leg>:<event kind>:<at µs>``     the ``callwatch ingest --events`` JSON of the event
+breach     ``<call>:<rule>:<n>``              one failed verdict (``n`` counts verdicts of the
+                                              rule within the call: the transfer index)
+breach     ``<call>:callback:<status>``       a failed callback verdict (``missed``, ``late``)
+call       ``<call>``                         the judged call, lossless (``store.codec``)
+callback   ``<call>:callback:<status>``       callback news, lossless (``store.codec``)
+========== ================================== ==================================================
+
+Numbers: ``event`` and ``breach`` payloads show a party that is not the office's own
+(extension or department number) masked by :func:`callwatch.privacy.mask_number`, and carry
+only the site's correlation headers, unless ``reveal_numbers`` is set. ``call`` and
+``callback`` payloads are for workers that store them, and carry the numbers unmasked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from callwatch.bus.topics import Topics, event_department
+from callwatch.charter.callbacks import Callback
+from callwatch.charter.verdict import Verdict
+from callwatch.config import SiteConfig
+from callwatch.pipeline import CallbackNews, JudgedCall, Output
+from callwatch.privacy import mask_party
+from callwatch.serialize import event_to_dict, verdict_to_dict
+from callwatch.sip.events import LegEvent
+from callwatch.store.codec import encode_output
+from callwatch.timefmt import iso
+
+Kind = Literal["event", "breach", "call", "callback", "status"]
+KINDS: tuple[Kind, ...] = ("event", "breach", "call", "callback", "status")
+
+_LEG_CACHE = 4096
+_URI_USER = re.compile(r"((?:sips?|tel):)([^@;>?]+)")
+_SIDES = ("caller", "callee")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One MQTT publish: where, what, and the payload's id (for counters and de-duplication)."""
+
+    kind: Kind
+    topic: str
+    payload: str
+    id: str
+    qos: int = 1
+    retain: bool = False
+    queued_at: float = field(default=0.0, compare=False)
+    """Wall-clock time (s) the publisher took the message in; for the latency histogram."""
+
+
+def dumps(obj: dict[str, Any]) -> str:
+    """Compact UTF-8 JSON text (Korean kept as is)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+class PayloadBuilder:
+    """Turns pipeline outputs into bus messages for one site.
+
+    ``events`` and ``breaches`` choose the public topics; ``calls`` adds the lossless
+    ``calls``/``callbacks`` topics that workers store. A leg's department is decided on its
+    first event and kept for its later ones (a bounded memory of recent legs), so every event
+    of a leg lands on one topic.
+    """
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        *,
+        events: bool = True,
+        breaches: bool = True,
+        calls: bool = False,
+        reveal_numbers: bool = False,
+    ) -> None:
+        self.site = site
+        self.topics = Topics(site.name)
+        self.events = events
+        self.breaches = breaches
+        self.calls = calls
+        self.reveal_numbers = reveal_numbers
+        self._directory = site.directory
+        self._correlation = {h.lower() for h in site.correlation_headers}
+        self._legs: OrderedDict[str, str | None] = OrderedDict()
+
+    def build(self, outputs: Iterable[Output]) -> Iterator[Message]:
+        """The messages of ``outputs``, in order."""
+        for item in outputs:
+            if isinstance(item, LegEvent):
+                if self.events:
+                    yield self.event(item)
+            elif isinstance(item, JudgedCall):
+                if self.breaches:
+                    yield from self.call_breaches(item)
+                if self.calls:
+                    yield self._lossless("call", item.call.id, item.call.department, item)
+            elif isinstance(item, CallbackNews):
+                if self.breaches:
+                    yield from self.callback_breaches(item)
+                if self.calls:
+                    cb = item.callback
+                    ident = f"{cb.call}:callback:{cb.status}"
+                    yield self._lossless("callback", ident, cb.department, item)
+
+    def event(self, event: LegEvent) -> Message:
+        """The ``events`` message of one leg event."""
+        dept = self._leg_department(event)
+        body = event_to_dict(event)
+        if not self.reveal_numbers:
+            self._mask_event(body)
+        ident = f"{event.leg}:{event.kind}:{event.at}"
+        payload = {"id": ident, "site": self.site.name, "department": dept, **body}
+        return Message("event", self.topics.events(dept), dumps(payload), ident)
+
+    def call_breaches(self, judged: JudgedCall) -> Iterator[Message]:
+        """One ``breaches`` message per failed verdict of a judged call."""
+        call = judged.call
+        seen: dict[str, int] = {}
+        for verdict in judged.verdicts:
+            index = seen.get(verdict.rule, 0)
+            seen[verdict.rule] = index + 1
+            if verdict.ok:
+                continue
+            ident = f"{call.id}:{verdict.rule}:{index}"
+            extra = {
+                "direction": call.direction,
+                "started_at": iso(call.started_at),
+                "ended_at": None if call.ended_at is None else iso(call.ended_at),
+                "at": iso(call.started_at),
+            }
+            yield self._breach(ident, call.id, call.department, call.caller, verdict, extra)
+
+    def callback_breaches(self, news: CallbackNews) -> Iterator[Message]:
+        """One ``breaches`` message per failed verdict of callback news."""
+        cb = news.callback
+        for verdict in news.verdicts:
+            if verdict.ok:
+                continue
+            ident = f"{cb.call}:callback:{cb.status}"
+            yield self._breach(ident, cb.call, cb.department, cb.number, verdict, _cb_times(cb))
+
+    def _breach(
+        self,
+        ident: str,
+        call_id: str,
+        dept: str | None,
+        caller: str | None,
+        verdict: Verdict,
+        extra: dict[str, Any],
+    ) -> Message:
+        body = verdict_to_dict(verdict)
+        body.pop("ok", None)
+        payload = {
+            "id": ident,
+            "site": self.site.name,
+            "call": call_id,
+            "department": dept,
+            "caller": self._party(caller),
+            **body,
+            "detail": verdict.detail,
+            "unit": verdict.unit,
+            "evidence": list(verdict.evidence),
+            **extra,
+        }
+        return Message("breach", self.topics.breaches(dept), dumps(payload), ident)
+
+    def _lossless(
+        self, kind: Kind, ident: str, dept: str | None, item: JudgedCall | CallbackNews
+    ) -> Message:
+        payload = {"id": ident, "site": self.site.name, **encode_output(item)}
+        topic = self.topics.calls(dept) if kind == "call" else self.topics.callbacks(dept)
+        return Message(kind, topic, dumps(payload), ident)
+
+    def _leg_department(self, event: LegEvent) -> str | None:
+        try:
+            dept = self._legs[event.leg]
+            self._legs.move_to_end(event.leg)
+        except KeyError:
+            dept = event_department(event, self._directory)
+            self._legs[event.leg] = dept
+            if len(self._legs) > _LEG_CACHE:
+                self._legs.popitem(last=False)
+        if event.kind == "ended":
+            self._legs.pop(event.leg, None)
+        return dept
+
+    def _party(self, user: str | None) -> str | None:
+        if self.reveal_numbers:
+            return user
+        return mask_party(user, self._directory.is_ours)
+
+    def _mask_event(self, body: dict[str, Any]) -> None:
+        for key in ("from", "to", "dialled", "referred_by"):
+            if isinstance(body.get(key), str):
+                body[key] = self._mask_text(body[key])
+        if isinstance(body.get("by"), str) and body["by"] not in _SIDES:
+            body["by"] = self._party(body["by"])
+        if isinstance(body.get("refer_to"), str):
+            body["refer_to"] = self._mask_text(body["refer_to"])
+        if "headers" in body:
+            body["headers"] = [h for h in body["headers"] if h[0].lower() in self._correlation]
+
+    def _mask_text(self, text: str) -> str:
+        if ":" not in text:
+            return self._party(text) or text
+        return _URI_USER.sub(lambda m: m.group(1) + (self._party(m.group(2)) or ""), text)
+
+
+def _cb_times(cb: Callback) -> dict[str, Any]:
+    def opt(ts: int | None) -> str | None:
+        return None if ts is None else iso(ts)
+
+    at = cb.called_back_at if cb.called_back_at is not None else cb.due_at
+    return {
+        "status": cb.status,
+        "opened_at": iso(cb.opened_at),
+        "due_at": opt(cb.due_at),
+        "called_back_at": opt(cb.called_back_at),
+        "by": cb.by,
+        "at": opt(at if at is not None else cb.opened_at),
+    }
