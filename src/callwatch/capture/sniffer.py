@@ -38,6 +38,7 @@ _SOCK_FILTER = struct.Struct("@HBBI")
 _SOCK_FPROG = struct.Struct("@HP")  # struct sock_fprog: length, pointer (native alignment)
 
 DEFAULT_SIP_PORTS = (5060, 5061)
+MAX_PORTS = 100
 
 
 class SnifferError(CaptureError):
@@ -73,47 +74,43 @@ def sip_filter(ports: Sequence[int] = DEFAULT_SIP_PORTS) -> list[tuple[int, int,
     Keeps IPv4 and IPv6 UDP or TCP with a source or destination port in ``ports``, and IP
     fragments that carry no transport header (non-first IPv4 fragments, IPv6 fragment headers).
     """
-    if not ports or not all(0 < p < 65536 for p in ports):
-        raise ValueError(f"SIP ports must be 1-65535, not {list(ports)!r}")
+    if not ports or len(ports) > MAX_PORTS or not all(0 < p < 65536 for p in ports):
+        raise ValueError(f"SIP ports must be 1 to {MAX_PORTS} ports 1-65535, not {list(ports)!r}")
     prog: list[_Insn | str] = [
         _Insn(_LD_H_ABS, 12),  # ethertype
         _Insn(_JEQ_K, 0x0800, "ip4", 0),
-        _Insn(_JEQ_K, 0x86DD, "ip6", "drop"),
+        _Insn(_JEQ_K, 0x86DD, "ip6", 0),
+        _Insn(_RET_K, _DROP),
         "ip4",
         _Insn(_LD_B_ABS, 23),  # protocol
         _Insn(_JEQ_K, 17, "ip4_l4", 0),
-        _Insn(_JEQ_K, 6, "ip4_l4", "drop"),
+        _Insn(_JEQ_K, 6, "ip4_l4", "ip4_miss"),
         "ip4_l4",
         _Insn(_LD_H_ABS, 20),  # flags and fragment offset
-        _Insn(_JSET_K, 0x1FFF, "accept", 0),  # a later fragment: no ports to look at
+        _Insn(_JSET_K, 0x1FFF, "ip4_hit", 0),  # a later fragment: no ports to look at
         _Insn(_LDX_B_MSH, 14),  # X = IPv4 header length
-        _Insn(_LD_H_IND, 14),  # source port
-        *_port_tests(ports, "accept", 0),
-        _Insn(_LD_H_IND, 16),  # destination port
-        *_port_tests(ports, "accept", "drop"),
+        *_ports_block("ip4", _LD_H_IND, 14, ports),
         "ip6",
         _Insn(_LD_B_ABS, 20),  # next header
-        _Insn(_JEQ_K, 44, "accept", 0),  # fragment header
+        _Insn(_JEQ_K, 44, "ip6_hit", 0),  # fragment header
         _Insn(_JEQ_K, 17, "ip6_l4", 0),
-        _Insn(_JEQ_K, 6, "ip6_l4", "drop"),
+        _Insn(_JEQ_K, 6, "ip6_l4", "ip6_miss"),
         "ip6_l4",
-        _Insn(_LD_H_ABS, 54),  # source port
-        *_port_tests(ports, "accept", 0),
-        _Insn(_LD_H_ABS, 56),  # destination port
-        *_port_tests(ports, "accept", "drop"),
-        "accept",
-        _Insn(_RET_K, _ACCEPT),
-        "drop",
-        _Insn(_RET_K, _DROP),
+        *_ports_block("ip6", _LD_H_ABS, 54, ports),
     ]
     return _assemble(prog)
 
 
-def _port_tests(ports: Sequence[int], hit: str, miss: str | int) -> list[_Insn]:
-    tests = [_Insn(_JEQ_K, port, hit, 0) for port in ports]
-    last = tests[-1]
-    tests[-1] = _Insn(last.code, last.k, hit, miss)
-    return tests
+def _ports_block(name: str, load: int, offset: int, ports: Sequence[int]) -> list[_Insn | str]:
+    """Load the source port, then the destination port (at ``offset`` + 2), and compare each
+    with ``ports``; the block ends in its own accept and drop so every jump stays short."""
+    hit, miss = f"{name}_hit", f"{name}_miss"
+    block: list[_Insn | str] = []
+    for field, last_miss in ((offset, 0), (offset + 2, miss)):
+        block.append(_Insn(load, field))
+        block.extend(_Insn(_JEQ_K, port, hit, 0) for port in ports[:-1])
+        block.append(_Insn(_JEQ_K, ports[-1], hit, last_miss))
+    return [*block, hit, _Insn(_RET_K, _ACCEPT), miss, _Insn(_RET_K, _DROP)]
 
 
 def _assemble(prog: list[_Insn | str]) -> list[tuple[int, int, int, int]]:
