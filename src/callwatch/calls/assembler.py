@@ -174,10 +174,12 @@ class CallAssembler:
         self._seq = 0
         self._calls: dict[int, CallRecord] = {}
         self._legs: dict[str, LegRecord] = {}
-        self._by_call_id: dict[str, list[LegRecord]] = {}
+        # Indexes of open legs: key → {id(record): record}, so a closing call unindexes its
+        # legs in O(1) however many other legs share the key (a busy ring group).
+        self._by_call_id: dict[str, dict[int, LegRecord]] = {}
         self._by_key: dict[tuple[str, str], LegRecord] = {}
-        self._by_caller: dict[str, list[LegRecord]] = {}
-        self._by_dialled: dict[str, list[LegRecord]] = {}
+        self._by_caller: dict[str, dict[int, LegRecord]] = {}
+        self._by_dialled: dict[str, dict[int, LegRecord]] = {}
         self._referrals: list[Referral] = []
         self._holds: dict[str, tuple[LegRecord, int]] = {}
         self._due: list[tuple[int, int]] = []
@@ -229,17 +231,17 @@ class CallAssembler:
     def _index(self, rec: LegRecord, keys: list[tuple[str, str]], offered: Offered | None) -> None:
         leg = rec.leg
         self._legs[leg.leg] = rec
-        self._by_call_id.setdefault(leg.call_id, []).append(rec)
+        self._by_call_id.setdefault(leg.call_id, {})[id(rec)] = rec
         for key in keys:
             if key not in self._by_key:
                 self._by_key[key] = rec
                 rec.keys.append(key)
         caller = normalize_number(leg.from_user)
         if caller:
-            self._by_caller.setdefault(caller, []).append(rec)
+            self._by_caller.setdefault(caller, {})[id(rec)] = rec
         dialled = normalize_number(offered.dialled or leg.to_user) if offered else None
         if dialled:
-            self._by_dialled.setdefault(dialled, []).append(rec)
+            self._by_dialled.setdefault(dialled, {})[id(rec)] = rec
 
     def _by_replaces(self, offered: Offered | None) -> _Joined | None:
         if offered is None:
@@ -249,13 +251,15 @@ class CallAssembler:
         legs = self._by_call_id.get(replaced)
         if not legs:
             return None
-        return legs[0].call, Segment("transfer", replaces=replaced), "transfer"
+        first = next(iter(legs.values()))
+        return first.call, Segment("transfer", replaces=replaced), "transfer"
 
     def _by_same_call_id(self, event: LegEvent) -> _Joined | None:
         legs = self._by_call_id.get(event.call_id)
         if not legs:
             return None
-        return legs[0].call, legs[0].segment, "call-id"
+        first = next(iter(legs.values()))
+        return first.call, first.segment, "call-id"
 
     def _by_header(self, keys: list[tuple[str, str]]) -> _Joined | None:
         for key in keys:
@@ -301,9 +305,9 @@ class CallAssembler:
         if not _is_number(caller):
             return None  # "anonymous" or a name ties nothing together
         if directory.is_staff(callee) or directory.is_staff(dialled):
-            candidates = self._by_caller.get(caller, [])
+            candidates = list(self._by_caller.get(caller, {}).values())
             if directory.department_of_number(caller) is not None:
-                candidates = candidates + self._by_dialled.get(caller, [])
+                candidates += self._by_dialled.get(caller, {}).values()
             # A B2BUA offers its phone legs while the trunk leg still rings; a leg already
             # answered by staff is a conversation, not a leg waiting for a phone.
             near = [
@@ -312,7 +316,9 @@ class CallAssembler:
             if near:
                 anchor = max(near, key=lambda r: r.leg.offered_at)
                 return anchor.call, anchor.segment, "heuristic"
-            ivr = {r.call.seq: r for r in self._by_caller.get(caller, []) if self._in_ivr(r)}
+            ivr = {
+                r.call.seq: r for r in self._by_caller.get(caller, {}).values() if self._in_ivr(r)
+            }
             if len(ivr) == 1:
                 anchor = next(iter(ivr.values()))
                 return anchor.call, anchor.segment, "heuristic"
@@ -321,7 +327,7 @@ class CallAssembler:
         if _is_number(target) and not directory.is_ours(target):
             near = [
                 r
-                for r in self._by_dialled.get(target, [])
+                for r in self._by_dialled.get(target, {}).values()
                 if directory.is_ours(r.leg.from_user) and self._open_within(r, event)
             ]
             if near:
@@ -383,8 +389,8 @@ class CallAssembler:
         if event.replaces is None:
             self._referrals.append(ref)
             return
-        named = self._by_call_id.get(event.replaces, [])
-        other = named[0].call if named else None
+        named = self._by_call_id.get(event.replaces)
+        other = next(iter(named.values())).call if named else None
         if other is not None and other is not rec.call:
             self._merge(other, rec.call, holder=user)
 
@@ -428,10 +434,8 @@ class CallAssembler:
             ):
                 if key is None or key not in index:
                     continue
-                kept = [r for r in index[key] if id(r) not in gone]
-                if kept:
-                    index[key] = kept
-                else:
+                index[key].pop(id(rec), None)
+                if not index[key]:
                     del index[key]
             for key in rec.keys:
                 self._by_key.pop(key, None)

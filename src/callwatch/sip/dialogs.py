@@ -31,10 +31,12 @@ for a while so late retransmissions are recognised instead of starting new legs.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
+from itertools import count
 
 from callwatch.sip.events import (
     Alerting,
@@ -61,7 +63,7 @@ CORRELATION_HEADERS = frozenset(
 )
 
 
-class State(Enum):
+class State(StrEnum):
     """The state of a leg, as RFC 3261 names the INVITE dialog's phases."""
 
     CALLING = "calling"  # INVITE sent; nothing but 100 Trying back
@@ -71,7 +73,7 @@ class State(Enum):
     TERMINATED = "terminated"
 
 
-class Signal(Enum):
+class Signal(StrEnum):
     """What a message means to the leg it belongs to."""
 
     RETRY = "retry"  # initial INVITE again with a higher CSeq (after a challenge)
@@ -179,6 +181,16 @@ class DialogTracker:
         self._by_call_id: dict[str, list[_Leg]] = {}
         self._warned: set[str] = set()
         self._next_sweep = 0
+        self._timers: list[tuple[int, int, _Leg]] = []  # (deadline, seq, leg), lazily kept
+        self._seq = count()
+        t = self.timeouts
+        self._limits = {
+            State.CALLING: t.no_response,
+            State.CHALLENGED: t.challenged,
+            State.EARLY: t.ringing,
+            State.CONFIRMED: t.confirmed_idle,
+            State.TERMINATED: t.linger,
+        }
 
     # -- public surface -------------------------------------------------------------------
 
@@ -195,7 +207,7 @@ class DialogTracker:
         """Take one message seen at capture time ``at``; return the events it causes."""
         self.stats.messages += 1
         out = self._expire(at)
-        if msg.method == "INVITE" and not msg.to.tag:
+        if msg.method == "INVITE" and not msg.to.params.get("tag"):
             out.extend(self._initial_invite(at, msg, src, dst, transport, correlation_id))
         else:
             leg = self._find(msg)
@@ -256,6 +268,7 @@ class DialogTracker:
         )
         self._legs[(msg.call_id, tag)] = leg
         self._by_call_id.setdefault(msg.call_id, []).append(leg)
+        self._schedule(leg)
         headers = tuple(
             (name, value)
             for name, value in msg.headers
@@ -277,21 +290,26 @@ class DialogTracker:
         legs = self._by_call_id.get(msg.call_id)
         if not legs:
             return None
-        tags = {msg.from_.tag, msg.to.tag}
+        from_tag = msg.from_.params.get("tag")
+        to_tag = msg.to.params.get("tag")
         for leg in legs:
-            if leg.from_tag in tags:
+            if leg.from_tag == from_tag or leg.from_tag == to_tag:
                 return leg
         return None
 
     def _in_leg(self, at: int, leg: _Leg, msg: SipMessage) -> list[LegEvent]:
-        fingerprint = (msg.method, msg.status, msg.cseq, msg.cseq_method, msg.from_.tag, msg.to.tag)
-        if msg.status is not None and msg.cseq_method == "INVITE" and msg.status >= 200:
-            fingerprint = (None, msg.status // 100, msg.cseq, "INVITE")  # one final per CSeq
+        from_tag = msg.from_.params.get("tag")
+        status = msg.status
+        if status is not None and status >= 200 and msg.cseq_method == "INVITE":
+            fingerprint = (None, status // 100, msg.cseq, "INVITE")  # one final per CSeq
+        else:
+            to_tag = msg.to.params.get("tag")
+            fingerprint = (msg.method, status, msg.cseq, msg.cseq_method, from_tag, to_tag)
         if fingerprint in leg.seen:
             self.stats.duplicates += 1
             return []
         leg.seen.add(fingerprint)
-        side: Side = "caller" if msg.from_.tag == leg.from_tag else "callee"
+        side: Side = "caller" if from_tag == leg.from_tag else "callee"
         signal = self._classify(leg, msg, side)
         if signal is Signal.CHALLENGE:
             leg.challenge_at = at
@@ -350,7 +368,10 @@ class DialogTracker:
         leg.last_at = max(leg.last_at, at)
         if step is None:
             return []
+        before = leg.state
         leg.state, kind = step
+        if leg.state is not before:
+            self._schedule(leg)  # the new state's timer may be shorter than the old one's
         if kind is None:
             return []
         event = _BUILDERS[kind](self, leg, at, signal, msg, side)
@@ -368,12 +389,14 @@ class DialogTracker:
         }
 
     def _alerting(self, leg, at, signal, msg, side) -> LegEvent:
-        by = msg.contact.user if msg.contact else None
+        contact = msg.contact
+        by = contact.user if contact else None
         return Alerting(**self._base(leg, at), status=msg.status, by=by)
 
     def _answered(self, leg, at, signal, msg, side) -> LegEvent:
         leg.answered = True
-        by = (msg.contact.user if msg.contact else None) or msg.to.user
+        contact = msg.contact
+        by = (contact.user if contact else None) or msg.to.user
         return Answered(**self._base(leg, at), by=by, to_tag=msg.to.tag)
 
     def _held(self, leg, at, signal, msg, side) -> LegEvent:
@@ -435,27 +458,35 @@ class DialogTracker:
     # -- time -----------------------------------------------------------------------------
 
     def _expire(self, now: int) -> list[LegEvent]:
+        """Fire the timeouts due by ``now`` and forget legs whose linger is over.
+
+        Timers live in a heap that is kept lazily: an entry holds the deadline a leg had when
+        it was pushed; when it comes up, the leg's real deadline (its last activity may have
+        moved it) is checked, and the leg pushed again if it is not due yet.
+        """
         if now < self._next_sweep:  # timeouts are judged to the second, not per message
             return []
         self._next_sweep = now + SECOND
         out: list[LegEvent] = []
-        t = self.timeouts
-        limits = {
-            State.CALLING: t.no_response,
-            State.CHALLENGED: t.challenged,
-            State.EARLY: t.ringing,
-            State.CONFIRMED: t.confirmed_idle,
-            State.TERMINATED: t.linger,
-        }
-        stale = [leg for leg in self._legs.values() if now - leg.last_at > limits[leg.state]]
-        for leg in stale:
-            if leg.state is State.TERMINATED:
+        timers = self._timers
+        while timers and timers[0][0] < now:
+            _, _, leg = heapq.heappop(timers)
+            if self._legs.get((leg.call_id, leg.from_tag)) is not leg:
+                continue  # forgotten already
+            limit = self._limits[leg.state]
+            if now - leg.last_at <= limit:
+                self._schedule(leg)
+            elif leg.state is State.TERMINATED:
                 self._forget(leg)
             elif leg.state is State.CHALLENGED:
                 out.extend(self._apply(leg, leg.challenge_at, Signal.FAILURE, None))
             else:
-                out.extend(self._apply(leg, leg.last_at + limits[leg.state], Signal.TIMEOUT, None))
+                out.extend(self._apply(leg, leg.last_at + limit, Signal.TIMEOUT, None))
         return out
+
+    def _schedule(self, leg: _Leg) -> None:
+        deadline = leg.last_at + self._limits[leg.state]
+        heapq.heappush(self._timers, (deadline, next(self._seq), leg))
 
     def _forget(self, leg: _Leg) -> None:
         del self._legs[(leg.call_id, leg.from_tag)]
