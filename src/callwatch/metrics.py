@@ -8,11 +8,16 @@ and broker latency) is counted here as it happens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from callwatch.capture.stats import CaptureStats
@@ -32,6 +37,12 @@ class Snapshot:
     calls_open: int = 0
     callbacks_open: int = 0
     spool_depth: dict[str, int] = field(default_factory=dict)
+    stored: int | None = None
+    published: dict[str, int] = field(default_factory=dict)
+    publish_dropped: int = 0
+    broker_connected: bool | None = None
+    broker_latency: tuple[Sequence[float], Sequence[int], float] | None = None
+    """Bucket upper bounds (s), counts per bucket (the last is +Inf) and the sum."""
 
 
 class _LiveCollector(Collector):
@@ -81,6 +92,41 @@ class _LiveCollector(Collector):
         for sink, n in snap.spool_depth.items():
             depth.add_metric([sink], n)
         yield depth
+        if snap.stored is not None:
+            yield CounterMetricFamily(
+                "callwatch_stored_items", "Items committed to the database", value=snap.stored
+            )
+        if snap.broker_connected is not None:
+            yield _gauge(
+                "callwatch_broker_connected",
+                "1 while the MQTT broker is connected",
+                1 if snap.broker_connected else 0,
+            )
+            published = CounterMetricFamily(
+                "callwatch_published",
+                "MQTT messages acknowledged by the broker, by kind",
+                labels=["kind"],
+            )
+            for kind, n in snap.published.items():
+                published.add_metric([kind], n)
+            yield published
+            yield CounterMetricFamily(
+                "callwatch_publish_dropped",
+                "MQTT messages dropped (spool full)",
+                value=snap.publish_dropped,
+            )
+        if snap.broker_latency is not None:
+            bounds, counts, total = snap.broker_latency
+            buckets, running = [], 0
+            for bound, n in zip((*bounds, float("inf")), counts, strict=True):
+                running += n
+                buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))
+            yield HistogramMetricFamily(
+                "callwatch_broker_latency_seconds",
+                "Time from submit to the broker's acknowledgement",
+                buckets=buckets,
+                sum_value=total,
+            )
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

@@ -32,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import uvicorn
@@ -182,6 +183,162 @@ class BatchSink:
             self.delivered += n
 
 
+class StoreSink(BatchSink):
+    """The store as a sink: a :class:`~callwatch.store.StoreWriter` driven from a thread.
+
+    All database work (writes, spool replays, the schema upgrade) runs in one worker thread,
+    one call at a time, so the loop never blocks and the writer never sees two threads. Raw SIP
+    packets are kept too (parsed in that thread) for the ladder view of each call.
+    """
+
+    name = "store"
+    _POLL_SECONDS = 0.5
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        settings: Settings,
+        latency: Callable[[float], None] | None = None,
+    ) -> None:
+        super().__init__(latency)
+        from callwatch.store import Spool, Store, StoreWriter
+
+        self.site = site
+        self.url = settings.store_url
+        if self.url.startswith("sqlite:///"):
+            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(self.url, site=site.name)
+        spool_dir = settings.spool_path / "store"
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        self.writer = StoreWriter(self.store, Spool(spool_dir), profiles=site.profiles)
+        self.recovered = 0
+        self._lock = asyncio.Lock()
+        self._poller: asyncio.Task[None] | None = None
+        self._schema_error = ""
+
+    async def start(self) -> None:
+        """Upgrade the embedded database, sync the directory, recover interrupted calls."""
+        await self._in_thread(self._prepare)
+        await super().start()
+        self._poller = asyncio.create_task(self._poll_forever(), name="callwatch-store-poll")
+
+    def _prepare(self) -> None:
+        from callwatch.store import StoreError, recover_interrupted
+
+        try:
+            if self.url.startswith("sqlite"):
+                self.store.upgrade()
+            elif self.store.revision() is None:
+                self._schema_error = "the database has no schema: run 'callwatch db upgrade'"
+                log.error("store: %s", self._schema_error)
+                return
+            self.store.sync_directory(self.site)
+            self.recovered = len(recover_interrupted(self.store, self.site))
+        except StoreError as exc:  # unreachable now: the writer spools until it returns
+            log.warning("store: not reachable at start (%s); spooling until it is", exc)
+            return
+        if self.recovered:
+            log.warning(
+                "store: %d calls cut short by the last stop stored as incomplete", self.recovered
+            )
+
+    def submit_packet(self, packet: Packet) -> None:
+        """Keep a raw SIP packet for the ladder view (parsed and stored in the worker)."""
+        self.submit((packet,))  # type: ignore[arg-type]
+
+    async def deliver(self, batch: list[Output]) -> None:
+        """Hand the batch to the writer (in the worker thread)."""
+        await self._in_thread(self._write, batch)
+
+    def _write(self, batch: list[object]) -> None:
+        from callwatch.sip.message import SipParseError, parse_message
+        from callwatch.store import RawMessage
+
+        items: list[object] = []
+        for item in batch:
+            if isinstance(item, Packet):
+                try:
+                    items.append(RawMessage.from_packet(item, parse_message(item.payload)))
+                except (SipParseError, ValueError):
+                    continue  # the core counted it already; nothing to show in a ladder
+            else:
+                items.append(item)
+        self.writer.add(items)  # type: ignore[arg-type]
+        self.writer.flush()
+
+    async def _poll_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._POLL_SECONDS)
+            if self.writer.spool.depth or self.writer.pending:
+                try:
+                    await self._in_thread(self.writer.poll)
+                except Exception:
+                    log.exception("store: spool replay failed")
+
+    async def _in_thread(self, fn: Callable[..., object], *args: object) -> object:
+        async with self._lock:
+            return await asyncio.to_thread(fn, *args)
+
+    async def shutdown(self) -> None:
+        """Write what the writer holds, try the spool once more, close the pool."""
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        await self._in_thread(self.writer.close)
+        await self._in_thread(self.store.close)
+
+    def status(self) -> PartStatus:
+        """Ready when writing, or when spooling to disk while the database is away."""
+        stats = self.writer.stats
+        depth = self.writer.spool.depth
+        extra: dict[str, object] = {"written": stats.written, "queued": self.pending()}
+        if self._schema_error:
+            return PartStatus(False, self._schema_error, depth, extra)
+        if self.last_error:
+            return PartStatus(False, f"failing: {self.last_error}", depth, extra)
+        if depth:
+            return PartStatus(True, f"database away: spooling ({depth} batches)", depth, extra)
+        return PartStatus(True, "writing", 0, extra)
+
+
+class BusSink:
+    """The MQTT publisher as a sink (see :mod:`callwatch.bus.publisher`)."""
+
+    name = "mqtt"
+
+    def __init__(self, site: SiteConfig, settings: Settings, *, drain_timeout: float = 10.0):
+        from callwatch.bus.publisher import Publisher
+
+        spool_dir = settings.spool_path / "mqtt"
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        assert settings.mqtt_url is not None
+        self.publisher = Publisher(settings.mqtt_url, site, spool_dir=spool_dir)
+        self.drain_timeout = drain_timeout
+
+    async def start(self) -> None:
+        """Start connecting (in the background; messages spool until it is up)."""
+        await self.publisher.start()
+
+    def submit(self, outputs: Sequence[Output]) -> None:
+        """Queue the messages of ``outputs``."""
+        self.publisher.submit(outputs)
+
+    async def close(self) -> None:
+        """Send what waits (bounded by ``drain_timeout``; the rest stays spooled) and close."""
+        await self.publisher.wait_idle(self.drain_timeout)
+        await self.publisher.stop(drain_timeout=self.drain_timeout)
+
+    def status(self) -> PartStatus:
+        """Ready when connected, or spooling while the broker is away."""
+        pub = self.publisher
+        depth = pub.spool_depth
+        extra: dict[str, object] = {"pending": pub.pending}
+        if pub.connected:
+            return PartStatus(True, f"connected to {pub.broker}", depth, extra)
+        return PartStatus(True, f"broker away: spooling ({depth} messages)", depth, extra)
+
+
 class Service:
     """The capture sources, the core chain and the sinks of one site."""
 
@@ -206,12 +363,15 @@ class Service:
         self._sniffer: _Closable | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._stopped = False
+        self._packet_sinks: list[Callable[[Packet], None]] = []
 
     # -- the core ------------------------------------------------------------------------
 
     def on_packet(self, packet: Packet) -> None:
         """One SIP packet from any source."""
         out = self.pipeline.push(packet)
+        for keep in self._packet_sinks:
+            keep(packet)
         if out:
             self._emit(out)
 
@@ -248,6 +408,9 @@ class Service:
         """Start the sinks, bind the sources, start the ticker."""
         for sink in self.sinks:
             await sink.start()
+            keep = getattr(sink, "submit_packet", None)
+            if keep is not None:
+                self._packet_sinks.append(keep)
         s = self.settings
         stats = self.sources.setdefault("hep", CaptureStats())
         try:
@@ -334,18 +497,27 @@ class Service:
     def snapshot(self) -> Snapshot:
         """Figures for ``/metrics``, read from the parts themselves."""
         pipe = self.pipeline
-        spool: dict[str, int] = {}
-        for sink in self.sinks:
-            with contextlib.suppress(Exception):
-                spool[sink.name] = sink.status().spool_depth
-        return Snapshot(
+        snap = Snapshot(
             sources=dict(self.sources),
             parse_errors=dict(pipe.legs.parse_errors),
             dialogs_open=pipe.legs.tracker.open_legs(),
             calls_open=pipe.assembler.open_calls,
             callbacks_open=len(pipe.book.open_callbacks()),
-            spool_depth=spool,
         )
+        for sink in self.sinks:
+            with contextlib.suppress(Exception):
+                snap.spool_depth[sink.name] = sink.status().spool_depth
+            if isinstance(sink, StoreSink):
+                snap.stored = sink.writer.stats.written
+            elif isinstance(sink, BusSink):
+                from callwatch.bus.publisher import LATENCY_BUCKETS
+
+                stats = sink.publisher.stats
+                snap.broker_connected = sink.publisher.connected
+                snap.published = dict(stats.published)
+                snap.publish_dropped = stats.dropped
+                snap.broker_latency = (LATENCY_BUCKETS, stats.latency_counts, stats.latency_sum)
+        return snap
 
     @property
     def hep_protocol(self) -> HepProtocol | None:
@@ -431,7 +603,11 @@ def serve(site: SiteConfig, settings: Settings) -> None:
 
 def build_sinks(service: Service) -> list[Sink]:
     """The sinks ``service.settings`` asks for: the store always, the broker when a URL is set."""
-    return []
+    site, settings = service.site, service.settings
+    sinks: list[Sink] = [StoreSink(site, settings, service.metrics.store_latency.observe)]
+    if settings.mqtt_url:
+        sinks.append(BusSink(site, settings))
+    return sinks
 
 
 def _bind_http(host: str, port: int) -> socket.socket:
