@@ -1,0 +1,92 @@
+"""Service settings: defaults, the site file's [service] table, environment overrides, errors."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from callwatch.settings import Settings, SettingsError, load_settings
+
+
+def site_file(tmp_path: Path, service: str = "") -> Path:
+    path = tmp_path / "site.toml"
+    path.write_text('[site]\nname = "t"\ncharter = "naju"\n' + service, encoding="utf-8")
+    return path
+
+
+def test_defaults_are_the_embedded_service(tmp_path: Path) -> None:
+    settings = load_settings(site_file(tmp_path), environ={})
+    assert settings == Settings()
+    assert (settings.hep_port, settings.http_port, settings.mqtt_url) == (9060, 8080, None)
+    assert settings.hep_allow is None and settings.hep_auth_key is None
+    assert settings.store_url.startswith("sqlite:///") and settings.store_url.endswith(
+        "callwatch-data/callwatch.sqlite"
+    )
+    assert settings.spool_path == Path("callwatch-data/spool")
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    path = site_file(
+        tmp_path,
+        '[service]\nhep_port = 9999\nhttp_port = 8181\nhep_allow = ["10.0.0.0/8"]\n'
+        'sip_ports = [5070]\nmqtt_url = "mqtt://file:1883"\n',
+    )
+    env = {
+        "CALLWATCH_HEP_PORT": "19060",
+        "CALLWATCH_DATABASE_URL": "postgresql://u@db/cw",
+        "CALLWATCH_HEP_ALLOW": "192.0.2.10, 2001:db8::/32",
+        "CALLWATCH_HEP_AUTH_KEY": "s3cret",
+        "CALLWATCH_SPOOL_DIR": "/var/spool/cw",
+        "CALLWATCH_MQTT_URL": "",  # empty: unset, the file's value stays
+    }
+    s = load_settings(path, environ=env)
+    assert s.hep_port == 19060 and s.http_port == 8181
+    assert s.hep_allow == (
+        ipaddress.ip_network("192.0.2.10/32"),
+        ipaddress.ip_network("2001:db8::/32"),
+    )
+    assert s.hep_auth_key == b"s3cret"
+    assert s.store_url == "postgresql://u@db/cw"
+    assert s.spool_path == Path("/var/spool/cw")
+    assert s.mqtt_url == "mqtt://file:1883"
+    assert s.sip_ports == (5070,)
+
+
+def test_every_mistake_is_listed(tmp_path: Path) -> None:
+    path = site_file(tmp_path, '[service]\nhep_port = "ninety"\nhttpport = 1\n')
+    env = {
+        "CALLWATCH_HTTP_PORT": "70000",
+        "CALLWATCH_HEP_ALLOW": "10.0.0.300",
+        "CALLWATCH_MQTT_URL": "http://broker",
+        "CALLWATCH_CLOCK_SKEW_MS": "soon",
+    }
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ=env)
+    text = str(caught.value)
+    assert len(caught.value.problems) == 6
+    assert "service.hep_port: 'ninety' is not a port number" in text
+    assert "service.httpport: unknown key" in text
+    assert "CALLWATCH_HTTP_PORT: 70000 is not a port number" in text
+    assert "CALLWATCH_HEP_ALLOW: '10.0.0.300' is not an IP address" in text
+    assert "CALLWATCH_MQTT_URL: 'http://broker' is not an MQTT URL" in text
+    assert "CALLWATCH_CLOCK_SKEW_MS: 'soon' is not a number of milliseconds" in text
+
+
+def test_unreadable_file_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings(tmp_path / "missing.toml", environ={})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[service\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(bad, environ={})
+
+
+def test_command_line_overrides(tmp_path: Path) -> None:
+    s = load_settings(site_file(tmp_path), environ={"CALLWATCH_HEP_PORT": "1"})
+    assert s.with_overrides(hep_port=None) is s
+    t = s.with_overrides(hep_port=2, interface="eth1")
+    assert (t.hep_port, t.interface) == (2, "eth1")
+    with pytest.raises(SettingsError, match="command line: -1 is not a port number"):
+        s.with_overrides(http_port=-1)
