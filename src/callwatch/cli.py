@@ -66,6 +66,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             as_of = parse_iso(args.as_of)
         except ValueError:
             raise CliError(f"--as-of {args.as_of!r} is not an ISO 8601 time") from None
+    if getattr(args, "store", False):
+        _store_capture(args.files, site, as_of)
     pipe = CallPipeline(site)
     judged: list[JudgedCall] = []
     for packet in _packets(args.files, stats):
@@ -142,6 +144,93 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service_settings(config: str | None):
+    from callwatch.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(config)
+    except SettingsError as exc:
+        raise CliError(f"service settings have mistakes:\n{exc}") from None
+
+
+def _store_capture(files: Sequence[str], site, as_of: int | None) -> None:
+    """``ingest --store``: every output of the capture, and its raw SIP, into the store."""
+    from callwatch.store import Store, StoreError
+
+    settings = _service_settings(site.path)
+    store = Store.open(settings.store_url, site=site.name)
+    pipe = CallPipeline(site)
+    batch: list = []
+    try:
+        if settings.store_url.startswith("sqlite"):
+            Path(settings.store_url.removeprefix("sqlite:///")).parent.mkdir(
+                parents=True, exist_ok=True
+            )
+            store.upgrade()
+        store.sync_directory(site)
+        for packet in _packets(files, CaptureStats()):
+            batch.extend(pipe.push(packet))
+            batch.extend(_raw_message(packet))
+            if len(batch) >= 1000:
+                store.save(batch)
+                batch.clear()
+        batch.extend(pipe.flush(as_of))
+        store.save(batch)
+    except StoreError as exc:
+        raise CliError(f"store {settings.store_url}: {exc}") from None
+    finally:
+        store.close()
+
+
+def _raw_message(packet: Packet) -> list:
+    """The packet as a raw message for the ladder view (none when it is not readable SIP)."""
+    from callwatch.sip.message import SipParseError, parse_message
+    from callwatch.store import RawMessage
+
+    try:
+        return [RawMessage.from_packet(packet, parse_message(packet.payload))]
+    except (SipParseError, ValueError):
+        return []  # counted by the pipeline already
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from callwatch.store import StoreError, db_upgrade
+
+    url = _service_settings(args.config).store_url
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        revision = db_upgrade(url)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:  # SQLAlchemy/Alembic: unreachable database, bad URL
+        raise CliError(f"cannot upgrade {url}: {exc}") from None
+    print(f"database at revision {revision}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from callwatch.store import Store, StoreError, export_csv, export_jsonl
+
+    site = _site(args.config)
+    url = _service_settings(args.config).store_url
+    bounds = []
+    for flag, text in (("--since", args.since), ("--until", args.until)):
+        try:
+            bounds.append(None if text is None else parse_iso(text))
+        except ValueError:
+            raise CliError(f"{flag} {text!r} is not an ISO 8601 time") from None
+    store = Store.open(url, site=site.name)
+    try:
+        rows = store.export_calls(bounds[0], bounds[1])
+        (export_csv if args.format == "csv" else export_jsonl)(rows, sys.stdout)
+    except StoreError as exc:
+        raise CliError(f"store {url}: {exc}") from None
+    finally:
+        store.close()
+    return 0
+
+
 def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the live service (HEP listener, store, MQTT, HTTP)")
     serve.add_argument("--config", required=True, metavar="SITE.toml", help="site configuration")
@@ -149,6 +238,19 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--hep-port", type=int, metavar="PORT", help="HEP UDP port (9060)")
     serve.add_argument("--http-port", type=int, metavar="PORT", help="HTTP port (8080)")
     serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
+    upgrade.add_argument("--config", metavar="SITE.toml", help="site file with [service]")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+    export = sub.add_parser("export", help="print stored calls in the JSON of 'ingest' (or CSV)")
+    export.add_argument("--config", required=True, metavar="SITE.toml", help="site configuration")
+    export.add_argument("--since", metavar="ISO-TIME", help="calls begun at or after this time")
+    export.add_argument("--until", metavar="ISO-TIME", help="calls begun before this time")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.set_defaults(func=cmd_export)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="judge callback deadlines at this time (default: the last packet's time)",
     )
     ingest.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
+    ingest.add_argument(
+        "--store", action="store_true", help="also write the calls to the store (see 'serve')"
+    )
     ingest.set_defaults(func=cmd_ingest)
 
     check = sub.add_parser("check-config", help="explain every mistake in a site file")
