@@ -6,36 +6,29 @@ import io
 import json
 from dataclasses import replace
 
-from test_store_fixtures import (  # noqa: F401  (fixtures are used by name)
-    FIXTURES,
-    _pg_cleanup,
-    database_url,
-    expected_rows,
-    ingest_lines,
-    outputs,
-    packets,
-    pcaps,
-    pg_database,
-    site,
-    store,
-)
-
+import test_store_fixtures as fx
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall
 from callwatch.sip.events import LegEvent
 from callwatch.sip.message import parse_message
 from callwatch.store import CSV_FIELDS, RawMessage, Store, export_csv, recover_interrupted
 from callwatch.timefmt import parse_iso
 
+# Fixtures shared by the store tests (pytest finds them by name in this module).
+_pg_cleanup = fx._pg_cleanup
+pg_database = fx.pg_database
+database_url = fx.database_url
+store = fx.store
+
 
 def _save_all(store: Store) -> None:
-    for path in pcaps():
-        store.save(outputs(path))
+    for path in fx.pcaps():
+        store.save(fx.outputs(path))
 
 
 def test_export_is_exactly_ingest_json(store: Store) -> None:
     _save_all(store)
     exported = [json.dumps(row, ensure_ascii=False) for row in store.export_calls()]
-    expected = [json.dumps(row, ensure_ascii=False) for row in expected_rows(pcaps())]
+    expected = [json.dumps(row, ensure_ascii=False) for row in fx.expected_rows(fx.pcaps())]
     assert len(expected) >= 20
     assert exported == expected
     callbacks = {cb.call: cb.status for cb in store.callbacks()}
@@ -53,9 +46,8 @@ def test_saving_twice_stores_once(store: Store) -> None:
 
 
 def test_two_agents_sending_the_same_packets_store_each_call_once(store: Store) -> None:
-    reference = Store.open(store.engine.url.render_as_string(hide_password=False))
-    for path in pcaps():
-        a, b = outputs(path), outputs(path)
+    for path in fx.pcaps():
+        a, b = fx.outputs(path), fx.outputs(path)
         mixed = []  # interleave the two agents' streams in small slices
         for i in range(0, max(len(a), len(b)), 3):
             mixed.extend(a[i : i + 3])
@@ -63,17 +55,17 @@ def test_two_agents_sending_the_same_packets_store_each_call_once(store: Store) 
         for i in range(0, len(mixed), 4):
             store.save(mixed[i : i + 4])
     counts = store.counts()
-    assert counts["calls"] == len(expected_rows(pcaps()))
-    assert counts["events"] == sum(isinstance(o, LegEvent) for p in pcaps() for o in outputs(p))
+    assert counts["calls"] == len(fx.expected_rows(fx.pcaps()))
+    events = [o for p in fx.pcaps() for o in fx.outputs(p) if isinstance(o, LegEvent)]
+    assert counts["events"] == len(events)
     assert [json.dumps(r) for r in store.export_calls()] == [
-        json.dumps(r) for r in expected_rows(pcaps())
+        json.dumps(r) for r in fx.expected_rows(fx.pcaps())
     ]
-    reference.close()
 
 
 def test_a_late_replay_never_undoes_callback_progress(store: Store) -> None:
-    path = FIXTURES / "missed_then_callback_2h.pcap"
-    outs = outputs(path)
+    path = fx.FIXTURES / "missed_then_callback_2h.pcap"
+    outs = fx.outputs(path)
     store.save(outs)
     news = [o for o in outs if isinstance(o, CallbackNews)]
     assert [n.callback.status for n in news] == ["open", "missed", "late"]
@@ -85,19 +77,19 @@ def test_a_late_replay_never_undoes_callback_progress(store: Store) -> None:
     assert row is not None and row["callback"]["status"] == "late"
     assert [v["rule"] for v in row["verdicts"]][-1] == "callback"
     assert [json.dumps(r, ensure_ascii=False) for r in store.export_calls()] == list(
-        ingest_lines(path)
+        fx.ingest_lines(path)
     )
 
 
 def test_an_incomplete_copy_never_replaces_a_complete_call(store: Store) -> None:
-    path = FIXTURES / "answered_3rd_ring.pcap"
-    outs = outputs(path)
+    path = fx.FIXTURES / "answered_3rd_ring.pcap"
+    outs = fx.outputs(path)
     store.save(outs)
     judged = next(o for o in outs if isinstance(o, JudgedCall))
     cut = JudgedCall(replace(judged.call, complete=False), judged.profile, [])
     store.save([cut])
     assert [json.dumps(r, ensure_ascii=False) for r in store.export_calls()] == list(
-        ingest_lines(path)
+        fx.ingest_lines(path)
     )
 
 
@@ -114,15 +106,15 @@ def test_mark_incomplete_removes_every_verdict(store: Store) -> None:
 
 
 def test_restart_mid_call_records_incomplete_calls_without_verdicts(store: Store) -> None:
-    path = FIXTURES / "ring_timeout.pcap"
-    pipe = CallPipeline(site())
+    path = fx.FIXTURES / "ring_timeout.pcap"
+    pipe = CallPipeline(fx.site())
     before_restart = []
-    for packet in packets(path)[:4]:  # the service stops while the phone rings
+    for packet in fx.packets(path)[:4]:  # the service stops while the phone rings
         before_restart.extend(pipe.push(packet))
     assert before_restart and all(isinstance(o, LegEvent) for o in before_restart)
     store.save(before_restart)
     assert store.pending_events() == before_restart
-    recovered = recover_interrupted(store, site())
+    recovered = recover_interrupted(store, fx.site())
     assert [j.call.complete for j in recovered] == [False]
     assert store.pending_events() == []
     [row] = store.export_calls()
@@ -131,8 +123,8 @@ def test_restart_mid_call_records_incomplete_calls_without_verdicts(store: Store
 
 
 def test_raw_messages_are_stored_once_and_purged_by_age(store: Store) -> None:
-    path = FIXTURES / "attended_transfer.pcap"
-    msgs = [RawMessage.from_packet(p, parse_message(p.payload)) for p in packets(path)]
+    path = fx.FIXTURES / "attended_transfer.pcap"
+    msgs = [RawMessage.from_packet(p, parse_message(p.payload)) for p in fx.packets(path)]
     assert store.save_messages(msgs) == len(msgs)
     store.save_messages(msgs[: len(msgs) // 2])  # a second agent
     call_ids = sorted({m.call_id for m in msgs})
@@ -147,7 +139,7 @@ def test_raw_messages_are_stored_once_and_purged_by_age(store: Store) -> None:
 
 def test_period_and_department_queries(store: Store) -> None:
     _save_all(store)
-    rows = expected_rows(pcaps())
+    rows = fx.expected_rows(fx.pcaps())
     middle = parse_iso(rows[len(rows) // 2]["started_at"])
     assert store.calls(since=middle) == [r for r in rows if parse_iso(r["started_at"]) >= middle]
     assert store.calls(until=middle) == [r for r in rows if parse_iso(r["started_at"]) < middle]
@@ -163,8 +155,8 @@ def test_period_and_department_queries(store: Store) -> None:
 
 
 def test_directory_is_synced(store: Store) -> None:
-    store.sync_directory(site())
-    store.sync_directory(site())
+    store.sync_directory(fx.site())
+    store.sync_directory(fx.site())
     counts = store.counts()
     assert counts["departments"] == 2 and counts["extensions"] == 2
 

@@ -100,6 +100,8 @@ class StoreWriter:
         if not items:
             return
         if len(self._pending) >= self.max_pending:
+            self.flush()  # the database may be back (after the back-off)
+        if len(self._pending) >= self.max_pending:
             self.stats.refused += len(items)
             raise SpoolFull(
                 f"{len(self._pending)} items wait in memory and the spool is full: "
