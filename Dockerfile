@@ -1,0 +1,30 @@
+# callwatch: the live service beside the PBX (HEP on 9060/udp, HTTP on 8080).
+# Build:  docker build -t callwatch .
+# Run:    docker run -v ./site.toml:/etc/callwatch/site.toml:ro -v callwatch:/var/lib/callwatch \
+#           -p 9060:9060/udp -p 8080:8080 callwatch
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    CALLWATCH_DATA_DIR=/var/lib/callwatch
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip install . \
+    && rm -rf /src \
+    && useradd --system --uid 10001 --home-dir /var/lib/callwatch --shell /usr/sbin/nologin callwatch \
+    && mkdir -p /var/lib/callwatch /etc/callwatch \
+    && chown callwatch:callwatch /var/lib/callwatch
+
+WORKDIR /var/lib/callwatch
+USER callwatch
+VOLUME ["/var/lib/callwatch"]
+EXPOSE 9060/udp 8080
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('CALLWATCH_HTTP_PORT', '8080'), timeout=4)"
+
+ENTRYPOINT ["callwatch", "serve", "--config", "/etc/callwatch/site.toml"]
