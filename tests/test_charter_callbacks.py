@@ -260,3 +260,28 @@ def test_business_profile_without_site_hours_uses_korean_defaults(tmp_path) -> N
     b = CallbackBook(lambda dept: profile)
     (cb,) = b.feed_call(missed("2026-09-23T08:29:50Z"))
     assert iso(cb.due_at) == "2026-09-28T00:30:00.000000Z"
+
+
+def test_restore_loads_callbacks_kept_elsewhere_and_keeps_newer_copies():
+    from dataclasses import replace
+
+    from callwatch.charter.callbacks import Callback, CallbackBook
+    from callwatch.charter.profile import load_profile
+
+    naju = load_profile("naju")
+    book = CallbackBook(lambda _dept: naju)
+    stored = Callback(
+        call="missed-1",
+        number="0613398731",
+        department="민원",
+        charter="naju",
+        opened_at=1_000_000,
+        due_at=3_601_000_000,
+    )
+    assert book.restore([stored]) == 1
+    assert book.get("missed-1") == stored
+    assert [cb.call for cb in book.open_callbacks()] == ["missed-1"]
+    assert book.restore([replace(stored, status="missed")]) == 0
+    assert book.get("missed-1").status == "open"
+    # a restored callback is closed by a later tick like any other
+    assert [cb.status for cb in book.tick(3_602_000_000)] == ["missed"]

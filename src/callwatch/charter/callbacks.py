@@ -24,7 +24,7 @@ Callbacks handed out are immutable snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -172,6 +172,18 @@ class CallbackBook:
             self._store(key, replace(cb, due_at=due_at, requested=True, status="open"))
             for key, cb in hits
         ]
+
+    def restore(self, callbacks: Iterable[Callback]) -> int:
+        """Load callbacks kept elsewhere (the store, after a restart); return how many.
+
+        A callback already in the book is left as it is: the book's own copy is newer.
+        """
+        added = 0
+        for cb in callbacks:
+            if cb.call not in self._book:
+                self._book[cb.call] = cb
+                added += 1
+        return added
 
     def open_callbacks(self) -> list[Callback]:
         """Callbacks still waiting, oldest first."""
