@@ -1,0 +1,154 @@
+"""Scale-out: two collectors publish over Mosquitto, one worker stores in PostgreSQL.
+
+Collector A replays the even-numbered fixture captures, collector B the odd-numbered ones
+plus one capture A also replays (two capture agents seeing the same call). The worker must
+store every call once, exactly as ``callwatch ingest`` of the same captures prints it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import heapq
+import json
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from callwatch.bus.collect import run_collect
+from callwatch.bus.errors import PayloadError
+from callwatch.bus.worker import WorkerStats, decode_message, run_worker
+from callwatch.capture import read_capture
+from callwatch.capture.packet import Packet
+from callwatch.config import SiteConfig, load_site
+from callwatch.pipeline import CallPipeline, JudgedCall
+from callwatch.serialize import call_to_dict
+from callwatch.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = sorted((ROOT / "sip_fixtures").glob("*.pcap"))
+BROKER = "mqtt://127.0.0.1:1883"
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+SHARED = "answered_3rd_ring.pcap"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(
+            f"PostgreSQL is not reachable on 127.0.0.1:5432 (user postgres, db test): {exc}"
+        )
+    schema = f"bus_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield PG_URL.format(schema=schema)
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def merged(paths: list[Path]) -> list[Packet]:
+    return list(heapq.merge(*(read_capture(p) for p in paths), key=lambda p: p.ts))
+
+
+def ingest_rows(site: SiteConfig, packets: list[Packet]) -> dict[str, dict]:
+    """What ``callwatch ingest`` prints for these packets, by call id."""
+    pipe = CallPipeline(site)
+    judged: list[JudgedCall] = []
+    for packet in packets:
+        judged.extend(o for o in pipe.push(packet) if isinstance(o, JudgedCall))
+    judged.extend(o for o in pipe.flush() if isinstance(o, JudgedCall))
+    rows = {}
+    for j in judged:
+        cb = pipe.book.get(j.call.id) if j.callback is not None else None
+        verdicts = j.verdicts + (pipe.judge_callback(cb) if cb is not None else [])
+        rows[j.call.id] = call_to_dict(j.call, j.profile, verdicts, cb)
+    return rows
+
+
+async def test_two_collectors_one_worker(tmp_path: Path, pg_url: str) -> None:
+    try:
+        socket.create_connection(("127.0.0.1", 1883), timeout=2).close()
+    except OSError:
+        pytest.fail("Mosquitto is not running on 127.0.0.1:1883 (mosquitto -d)")
+    site = dataclasses.replace(
+        load_site(ROOT / "examples" / "site.toml"), name=f"test-{uuid.uuid4().hex[:10]}"
+    )
+    shared = ROOT / "sip_fixtures" / SHARED
+    a_files = FIXTURES[0::2]
+    b_files = [p for p in FIXTURES[1::2] if p != shared] + [shared]
+    assert shared in a_files, "the shared capture must be replayed by both collectors"
+    a_packets, b_packets = merged(a_files), merged(b_files)
+    expected_a, expected_b = ingest_rows(site, a_packets), ingest_rows(site, b_packets)
+    overlap = set(expected_a) & set(expected_b)
+    assert overlap, "some call must be seen by both collectors"
+    for call_id in overlap:
+        assert expected_a[call_id] == expected_b[call_id]
+    expected = {**expected_a, **expected_b}
+
+    stop, ready = asyncio.Event(), asyncio.Event()
+    stats = WorkerStats()
+    worker = asyncio.create_task(
+        run_worker(
+            site,
+            BROKER,
+            pg_url,
+            group=f"g{uuid.uuid4().hex[:6]}",
+            spool_dir=tmp_path / "worker-spool",
+            identifier=f"test-worker-{uuid.uuid4().hex[:8]}",
+            stop=stop,
+            ready=ready,
+            stats=stats,
+        )
+    )
+    await asyncio.wait_for(ready.wait(), 20)
+    collected = await asyncio.gather(
+        run_collect(site, a_packets, BROKER, spool_dir=tmp_path / "a", identifier=f"{site.name}-a"),
+        run_collect(
+            site, iter(b_packets), BROKER, spool_dir=tmp_path / "b", identifier=f"{site.name}-b"
+        ),
+    )
+    published_calls = sum(s.published["call"] for s in collected)
+    assert published_calls == len(expected_a) + len(expected_b)
+
+    store = Store.open(pg_url, site=site.name)
+    try:
+        for _ in range(400):
+            if stats.received >= published_calls and not _waiting(store, expected):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(worker, 20)
+        assert stats.rejected == 0
+        assert stats.received >= published_calls
+        stored = {row["call"]: row for row in store.export_calls()}
+        assert set(stored) == set(expected)  # each call once, the shared one too
+        for call_id, row in expected.items():
+            assert stored[call_id] == row, call_id
+        assert store.counts()["calls"] == len(expected)
+    finally:
+        store.close()
+
+
+def _waiting(store: Store, expected: dict[str, dict]) -> bool:
+    stored = {row["call"]: row for row in store.export_calls()}
+    return any(stored.get(k) != v for k, v in expected.items())
+
+
+def test_worker_refuses_what_is_not_a_call() -> None:
+    site = load_site(ROOT / "examples" / "site.toml")
+    for payload in (
+        b"not json",
+        b"[1]",
+        json.dumps({"type": "event"}).encode(),
+        b'{"type":"call"}',
+    ):
+        with pytest.raises(PayloadError):
+            decode_message(payload, site)
