@@ -118,12 +118,26 @@ def shift_packets(packets: Iterable[Packet], offset_us: int) -> list[Packet]:
     return [dataclasses.replace(p, ts=p.ts + offset_us) for p in packets]
 
 
-def rewrite_payload(payload: bytes, tag: str, numbers: dict[str, str]) -> bytes:
-    """``payload`` with its Call-IDs and correlation values suffixed by ``-tag`` and the user
-    parts of its URIs mapped through ``numbers``; the body is left as captured."""
+def call_ids(packets: Iterable[Packet]) -> set[bytes]:
+    """The Call-ID header values of ``packets``."""
+    found: set[bytes] = set()
+    for p in packets:
+        found.update(
+            m.group(1) for m in _CALL_ID_LINE.finditer(p.payload.partition(_HEADER_END)[0])
+        )
+    return found
+
+
+def rewrite_payload(
+    payload: bytes, tag: str, numbers: dict[str, str], ids: Iterable[bytes] = ()
+) -> bytes:
+    """``payload`` with its Call-IDs (its own and ``ids``, the capture's others, which may
+    appear in ``Replaces`` or ``Refer-To``) and correlation values suffixed by ``-tag`` and the
+    user parts of its URIs mapped through ``numbers``; the body is left as captured."""
     head, sep, body = payload.partition(_HEADER_END)
     suffix = b"-" + tag.encode()
-    ids = sorted({m.group(1) for m in _CALL_ID_LINE.finditer(head)}, key=len, reverse=True)
+    own = {m.group(1) for m in _CALL_ID_LINE.finditer(head)}
+    ids = sorted(own.union(ids), key=len, reverse=True)
     for cid in ids:
         new = cid + suffix
         head = head.replace(cid, new)
@@ -222,8 +236,9 @@ def plan_replays(
 def replay_packets(replay: Replay, packets: Sequence[Packet]) -> list[Packet]:
     """The fixture's packets as this replay sends them: moved in time, renamed, renumbered."""
     moved = shift_packets(packets, replay.start - packets[0].ts)
+    ids = call_ids(packets)
     return [
-        dataclasses.replace(p, payload=rewrite_payload(p.payload, replay.tag, replay.numbers))
+        dataclasses.replace(p, payload=rewrite_payload(p.payload, replay.tag, replay.numbers, ids))
         for p in moved
     ]
 
