@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from callwatch.sip.uri import (
     NameAddr,
@@ -78,6 +79,8 @@ _name_addrs: dict[str, NameAddr] = {}
 _vias: dict[str, tuple[Via, ...]] = {}
 _cseqs: dict[str, tuple[int, str]] = {}
 _starts: dict[str, tuple[str | None, Uri | None, int | None, str | None]] = {}
+_lines: dict[str, tuple[str, str]] = {}
+_LINE_CACHE_LIMIT = 16384
 _CRLF = (b"\r", b"\n")
 _FOLD_START = (" ", "\t")
 _EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -160,6 +163,32 @@ class SipMessage:
         return value.partition(";")[0].strip().lower() or None
 
 
+class _LazyVias:
+    """The ``vias`` field of :class:`SipMessage`. The parser leaves the slot None and the
+    Via headers are read on first access: the tracker needs them for few messages. Equality,
+    hashing, ``repr`` and ``dataclasses.replace`` all read the field, so none can tell."""
+
+    __slots__ = ("_slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self._slot = slot
+
+    def __get__(self, obj: SipMessage | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self._slot
+        vias = self._slot.__get__(obj, owner)
+        if vias is None:
+            vias = _vias_of(obj.headers)
+            self._slot.__set__(obj, vias)
+        return vias
+
+    def __set__(self, obj: SipMessage, value: tuple[Via, ...] | None) -> None:
+        self._slot.__set__(obj, value)
+
+
+SipMessage.vias = _LazyVias(SipMessage.__dict__["vias"])  # type: ignore[assignment,misc]
+
+
 def canonical_name(name: str) -> str:
     """A header name as :attr:`SipMessage.headers` holds it: lower-case long form."""
     key = _names.get(name)
@@ -193,24 +222,11 @@ def _parse(data: bytes) -> SipMessage:
     lines, body_start = _header_lines(data)
     method, request_uri, status, reason = _starts.get(lines[0]) or _start_line(lines[0])
 
-    headers: list[tuple[str, str]] = []
-    append = headers.append
-    names = _names
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        key = names.get(name) if sep else None
-        if key is None:
-            if line[:1] in _FOLD_START and headers:  # continuation of a folded header
-                if line.strip():
-                    last, text = headers[-1]
-                    headers[-1] = (last, f"{text} {line.strip()}")
-                continue
-            if not sep:
-                continue  # no colon: not a header line; skipped
-            key = canonical_name(name)
-            if not key:
-                continue  # ": value" with no name
-        append((key, value.strip()))
+    known = _lines.get
+    try:
+        headers = [known(line) or _header_line(line) for line in lines[1:]]
+    except _Irregular:
+        headers = _irregular_headers(lines)
     first = dict(reversed(headers))
     get = first.get
 
@@ -230,16 +246,6 @@ def _parse(data: bytes) -> SipMessage:
     if to is None:
         to = _required_name_addr(value, "To")
 
-    vias: tuple[Via, ...] = ()
-    if "via" in first:
-        if len(headers) != len(first):  # some header repeats: maybe Via
-            for hname, value in headers:
-                if hname == "via":
-                    vias += _vias.get(value) or _cached_vias(value)
-        else:
-            value = first["via"]
-            vias = _vias.get(value) or _cached_vias(value)
-
     length = get("content-length")
     if length is not None and length.isdigit() and length.isascii() and len(length) <= 10:
         body = data[body_start : body_start + int(length)]
@@ -258,9 +264,57 @@ def _parse(data: bytes) -> SipMessage:
         cseq_method,
         from_,
         to,
-        vias,
+        None,  # vias: read from the headers when first asked for
         first,
     )
+
+
+class _Irregular(Exception):
+    """Internal: a header line that is not plain ``name: value`` (folded, no colon, no name)."""
+
+
+def _header_line(line: str) -> tuple[str, str]:
+    """(canonical name, stripped value) of a plain header line; remembered, since most lines
+    of a dialog repeat verbatim. Raises _Irregular for anything else."""
+    name, sep, value = line.partition(":")
+    if not sep or line[:1] in _FOLD_START:
+        raise _Irregular
+    key = canonical_name(name)
+    if not key:
+        raise _Irregular
+    pair = (key, value.strip())
+    if len(_lines) >= _LINE_CACHE_LIMIT:
+        _lines.clear()
+    _lines[line] = pair
+    return pair
+
+
+def _irregular_headers(lines: list[str]) -> list[tuple[str, str]]:
+    """The headers of a block with folded lines, lines without a colon or without a name."""
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if line[:1] in _FOLD_START and headers:  # continuation of a folded header
+            if line.strip():
+                last, text = headers[-1]
+                headers[-1] = (last, f"{text} {line.strip()}")
+            continue
+        if not sep:
+            continue  # no colon: not a header line; skipped
+        key = canonical_name(name)
+        if not key:
+            continue  # ": value" with no name
+        headers.append((key, value.strip()))
+    return headers
+
+
+def _vias_of(headers: tuple[tuple[str, str], ...]) -> tuple[Via, ...]:
+    """Every readable Via value of the headers, comma-joined ones split, top first."""
+    vias: tuple[Via, ...] = ()
+    for name, value in headers:
+        if name == "via":
+            vias += _vias.get(value) or _cached_vias(value)
+    return vias
 
 
 def _header_lines(data: bytes) -> tuple[list[str], int]:
