@@ -12,7 +12,8 @@ Theory of operation:
   later publisher on the same ``spool_dir`` sends it.
 - One background task connects (aiomqtt, persistent session, keepalive, a retained last will
   ``{"state": "offline"}`` on the status topic), publishes ``{"state": "online"}`` retained,
-  then sends batches with at most ``max_inflight`` QoS 1 publishes awaiting their PUBACK.
+  then sends with at most ``max_inflight`` QoS 1 publishes awaiting their PUBACK: messages
+  from memory one by one as the window allows, a spool backlog in batches of ``batch_size``.
   A watcher on the client's message stream notices a lost connection at once. It reconnects
   with exponential backoff and full jitter.
 - A message whose PUBACK was lost with the connection is sent again: consumers see a QoS 1
@@ -123,9 +124,10 @@ class Publisher:
         self.stats = PublisherStats()
         self.spool = MessageSpool(spool_dir, max_bytes=spool_max_bytes)
         self._memory: deque[Message] = deque()
-        self._batch: list[Message] = []
+        self._batch: list[Message] = []  # read from the spool, in flight
         self._done: list[bool] = []
-        self._batch_from_spool = False
+        self._inflight: dict[int, Message] = {}  # taken from memory, in flight, by sequence
+        self._seq = 0
         self._connected = False
         self._closing = False
         self._wake = asyncio.Event()
@@ -173,7 +175,7 @@ class Publisher:
     @property
     def pending(self) -> int:
         """Messages not yet acknowledged by the broker (memory, in flight and spool)."""
-        return len(self._memory) + self._done.count(False) + self.spool.depth
+        return len(self._memory) + len(self._inflight) + self.spool.depth
 
     @property
     def spool_depth(self) -> int:
@@ -243,13 +245,9 @@ class Publisher:
         """Keep everything unacknowledged: the batch in flight first, then memory."""
         self._connected = False
         self.stats.connected = False
-        if self._batch_from_spool:
-            self.spool.ack(_prefix_done(self._done))
-        else:
-            self._to_spool(
-                [m for m, ok in zip(self._batch, self._done, strict=True) if not ok], front=True
-            )
-        self._batch, self._done, self._batch_from_spool = [], [], False
+        self.spool.ack(_prefix_done(self._done))  # the rest of a spool batch stays in front
+        self._to_spool(list(self._inflight.values()), front=True)  # older than the spool
+        self._batch, self._done, self._inflight = [], [], {}
         self._to_spool(list(self._memory))
         self._memory.clear()
 
@@ -325,36 +323,55 @@ class Publisher:
         self.stats.published["status"] += 1
 
     async def _send(self, client: aiomqtt.Client) -> None:
-        """Send batches until closing with nothing left; raises MqttError when the link breaks."""
-        while True:
-            if self.spool.depth:
-                self._batch = self.spool.peek(self.batch_size)
-                self._batch_from_spool = True
-            elif self._memory:
-                n = min(self.batch_size, len(self._memory))
-                self._batch = [self._memory.popleft() for _ in range(n)]
-                self._batch_from_spool = False
-            elif self._closing:
-                return
-            else:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            self._done = [False] * len(self._batch)
-            await self._publish_batch(client)
-            if self._batch_from_spool:
-                self.spool.ack(len(self._batch))
-            self._batch, self._done, self._batch_from_spool = [], [], False
+        """Send until closing with nothing left; raises MqttError when the link breaks.
 
-    async def _publish_batch(self, client: aiomqtt.Client) -> None:
+        Messages from memory go out one by one as the in-flight window allows (low latency);
+        a spool backlog goes out in batches, acknowledged in the spool once all are PUBACKed.
+        """
         window = asyncio.Semaphore(self.max_inflight)
+        async with asyncio.TaskGroup() as group:
+            while True:
+                if self.spool.depth:
+                    await self._send_spool_batch(client, window)
+                elif self._memory:
+                    await window.acquire()
+                    if not self._memory:  # spilled to the spool meanwhile
+                        window.release()
+                        continue
+                    message = self._memory.popleft()
+                    self._seq += 1
+                    self._inflight[self._seq] = message
+                    group.create_task(self._publish_live(client, self._seq, message, window))
+                elif self._closing:
+                    return  # the task group waits for what is in flight
+                else:
+                    self._wake.clear()
+                    await self._wake.wait()
+
+    async def _send_spool_batch(self, client: aiomqtt.Client, window: asyncio.Semaphore) -> None:
+        self._batch = self.spool.peek(self.batch_size)
+        self._done = [False] * len(self._batch)
         async with asyncio.TaskGroup() as group:
             for index, message in enumerate(self._batch):
                 await window.acquire()
-                group.create_task(self._publish_one(client, index, message, window))
+                group.create_task(self._publish_spooled(client, index, message, window))
+        self.spool.ack(len(self._batch))
+        self._batch, self._done = [], []
 
-    async def _publish_one(
+    async def _publish_live(
+        self, client: aiomqtt.Client, seq: int, message: Message, window: asyncio.Semaphore
+    ) -> None:
+        await self._publish(client, message, window)
+        self._inflight.pop(seq, None)
+
+    async def _publish_spooled(
         self, client: aiomqtt.Client, index: int, message: Message, window: asyncio.Semaphore
+    ) -> None:
+        await self._publish(client, message, window)
+        self._done[index] = True
+
+    async def _publish(
+        self, client: aiomqtt.Client, message: Message, window: asyncio.Semaphore
     ) -> None:
         try:
             await client.publish(
@@ -362,7 +379,6 @@ class Publisher:
             )
         finally:
             window.release()
-        self._done[index] = True
         self.stats.published[message.kind] += 1
         if message.queued_at:
             self.stats.observe(max(0.0, time.time() - message.queued_at))
