@@ -164,6 +164,7 @@ async def test_fixture_breaches_arrive_exactly_once(tmp_path: Path) -> None:
         assert body["caller"] in ("010-****-5678", "061-***-8731")
     assert pub.stats.published["breach"] == len(expected)
     assert pub.stats.dropped == 0
+    await _clear_retained(1883, topics.status)
 
 
 async def test_status_is_retained_online_then_offline_on_stop(tmp_path: Path) -> None:
@@ -395,3 +396,22 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def test_prometheus_collector_reports_the_counters(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from callwatch.bus.metrics import PublisherCollector
+
+    site = unique_site()
+    async with Publisher(BROKER, site, spool_dir=tmp_path) as pub:
+        pub.submit_messages(synthetic(site, 0, 7))
+        assert await pub.wait_idle(10)
+        registry = CollectorRegistry()
+        registry.register(PublisherCollector(pub))
+        text = generate_latest(registry).decode()
+    assert 'callwatch_mqtt_published_total{kind="event"} 7.0' in text
+    assert "callwatch_mqtt_connected 1.0" in text
+    assert 'callwatch_mqtt_publish_latency_seconds_bucket{le="+Inf"} 7.0' in text
+    assert "callwatch_mqtt_spool_depth 0.0" in text
+    await _clear_retained(1883, Topics(site.name).status)

@@ -16,11 +16,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiomqtt
 import psycopg
 import pytest
 
 from callwatch.bus.collect import run_collect
 from callwatch.bus.errors import PayloadError
+from callwatch.bus.topics import Topics
 from callwatch.bus.worker import WorkerStats, decode_message, run_worker
 from callwatch.capture import read_capture
 from callwatch.capture.packet import Packet
@@ -135,6 +137,8 @@ async def test_two_collectors_one_worker(tmp_path: Path, pg_url: str) -> None:
         assert store.counts()["calls"] == len(expected)
     finally:
         store.close()
+        async with aiomqtt.Client("127.0.0.1", 1883) as client:  # no retained test status left
+            await client.publish(Topics(site.name).status, b"", qos=1, retain=True)
 
 
 def _waiting(store: Store, expected: dict[str, dict]) -> bool:
