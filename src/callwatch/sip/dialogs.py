@@ -205,8 +205,9 @@ class DialogTracker:
         correlation_id: str | None = None,
     ) -> list[LegEvent]:
         """Take one message seen at capture time ``at``; return the events it causes."""
-        self.stats.messages += 1
-        out = self._expire(at)
+        stats = self.stats
+        stats.messages += 1
+        out = self._expire(at) if at >= self._next_sweep else []
         if msg.method == "INVITE" and not msg.to.params.get("tag"):
             out.extend(self._initial_invite(at, msg, src, dst, transport, correlation_id))
         else:
@@ -219,8 +220,10 @@ class DialogTracker:
                 else:
                     self.stats.not_dialog += 1
             else:
-                out.extend(self._in_leg(at, leg, msg))
-        self.stats.events += len(out)
+                events = self._in_leg(at, leg, msg)
+                if events:
+                    out.extend(events)
+        stats.events += len(out)
         return out
 
     def tick(self, now: int) -> list[LegEvent]:
@@ -270,13 +273,19 @@ class DialogTracker:
         self._by_call_id.setdefault(msg.call_id, []).append(leg)
         self._schedule(leg)
         headers = tuple(
-            (name, value)
-            for name, value in msg.headers
-            if name.startswith("x-") or name in CORRELATION_HEADERS
+            [
+                (name, value)
+                for name, value in msg.headers
+                if name in CORRELATION_HEADERS or name.startswith("x-")
+            ]
         )
         return [
             Offered(
-                **self._base(leg, at),
+                at=at,
+                leg=leg.key,
+                call_id=leg.call_id,
+                from_user=leg.from_user,
+                to_user=leg.to_user,
                 dialled=msg.request_uri.user if msg.request_uri else None,
                 src=src,
                 dst=dst,
@@ -291,6 +300,8 @@ class DialogTracker:
         if not legs:
             return None
         from_tag = msg.from_.params.get("tag")
+        if len(legs) == 1 and legs[0].from_tag == from_tag:
+            return legs[0]
         to_tag = msg.to.params.get("tag")
         for leg in legs:
             if leg.from_tag == from_tag or leg.from_tag == to_tag:
@@ -391,13 +402,29 @@ class DialogTracker:
     def _alerting(self, leg, at, signal, msg, side) -> LegEvent:
         contact = msg.contact
         by = contact.user if contact else None
-        return Alerting(**self._base(leg, at), status=msg.status, by=by)
+        return Alerting(
+            at=at,
+            leg=leg.key,
+            call_id=leg.call_id,
+            from_user=leg.from_user,
+            to_user=leg.to_user,
+            status=msg.status,
+            by=by,
+        )
 
     def _answered(self, leg, at, signal, msg, side) -> LegEvent:
         leg.answered = True
         contact = msg.contact
         by = (contact.user if contact else None) or msg.to.user
-        return Answered(**self._base(leg, at), by=by, to_tag=msg.to.tag)
+        return Answered(
+            at=at,
+            leg=leg.key,
+            call_id=leg.call_id,
+            from_user=leg.from_user,
+            to_user=leg.to_user,
+            by=by,
+            to_tag=msg.to.params.get("tag"),
+        )
 
     def _held(self, leg, at, signal, msg, side) -> LegEvent:
         leg.held_by.add(side)
@@ -453,7 +480,16 @@ class DialogTracker:
             reason = str(msg.status if msg is not None else leg.challenge_status)
         else:
             by, reason = None, "timeout"
-        return Ended(**self._base(leg, at), by=by, reason=reason, answered=leg.answered)
+        return Ended(
+            at=at,
+            leg=leg.key,
+            call_id=leg.call_id,
+            from_user=leg.from_user,
+            to_user=leg.to_user,
+            by=by,
+            reason=reason,
+            answered=leg.answered,
+        )
 
     # -- time -----------------------------------------------------------------------------
 

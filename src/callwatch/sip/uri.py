@@ -189,6 +189,8 @@ def parse_replaces(text: str) -> Replaces:
 
 def split_commas(value: str) -> list[str]:
     """Split a comma-joined header value, ignoring commas in quotes, ``<...>`` or escapes."""
+    if "," not in value:
+        return [value]
     if '"' not in value and "<" not in value:
         return value.split(",")
     parts: list[str] = []
