@@ -1,0 +1,220 @@
+"""The facts a report needs, read from the store's tables with SQLAlchemy Core.
+
+Everything is bounded by a period ``[start, end)`` in capture microseconds on the calls'
+``started_us`` (a callback verdict counts with its missed call, as in
+:meth:`Store.verdict_counts`; callbacks themselves count by the time they opened). Counting is
+done by the database where it is a plain ``GROUP BY``; medians, percentiles, ring bins and
+hours of day are computed in Python by :mod:`callwatch.reports.data` from slim rows, so SQLite
+and PostgreSQL give the same figures.
+
+The queries lean on the store's indexes ``ix_calls_site_started`` and
+``ix_calls_department_started`` and the verdicts' primary key ``(call_id, ...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from callwatch.store import tables
+from callwatch.store.errors import StoreError, StoreUnavailable
+from callwatch.store.store import Store
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """One inbound customer call, as much as the figures need."""
+
+    department: str | None
+    started_us: int
+    ring_seconds: float | None
+    missed: bool
+    answered_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictTally:
+    """How many verdicts of ``rule`` came out ``ok`` (or not) for the calls of ``department``
+    answered by ``extension`` (None: unanswered)."""
+
+    department: str | None
+    extension: str | None
+    rule: str
+    ok: bool
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransferTime:
+    """One judged transfer: seconds from its start to the target's answer."""
+
+    department: str | None
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackTally:
+    """How many callbacks of ``department`` opened in the period have ``status``."""
+
+    department: str | None
+    status: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class BreachFacts:
+    """One failed verdict with the call it judged (``caller`` is the raw stored number)."""
+
+    call_id: str
+    department: str | None
+    started_us: int
+    extension: str | None
+    caller: str | None
+    rule: str
+    measured: float | None
+    limit: float | None
+    unit: str
+    rings: int | None
+    limit_rings: int | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodFacts:
+    """Everything read for one period (``details`` False: calls and verdict tallies only)."""
+
+    start_us: int
+    end_us: int
+    calls: list[CallFacts]
+    verdicts: list[VerdictTally]
+    transfers: list[TransferTime]
+    callbacks: list[CallbackTally]
+    breaches: list[BreachFacts]
+    details: bool = True
+
+
+def fetch_period(
+    source: Store | Engine,
+    site: str,
+    start_us: int,
+    end_us: int,
+    *,
+    department: str | None = None,
+    departments: Collection[str] = (),
+    details: bool = True,
+) -> PeriodFacts:
+    """Read the facts of the site's calls begun in ``[start_us, end_us)`` (of ``department``
+    only, when given). ``departments`` names the site's departments: callbacks carry no site,
+    so they are counted for these. Raises :class:`StoreUnavailable` when the database cannot
+    be reached and :class:`StoreError` on other database errors."""
+    engine = source.engine if isinstance(source, Store) else source
+    c = tables.calls.c
+    where = [c.site == site, c.started_us >= start_us, c.started_us < end_us]
+    if department is not None:
+        where.append(c.department == department)
+    inbound = and_(*where, c.direction == "inbound")
+
+    def read(conn: Connection) -> PeriodFacts:
+        calls = [
+            CallFacts(d, s, r, bool(m), a)
+            for d, s, r, m, a in conn.execute(
+                select(c.department, c.started_us, c.ring_seconds, c.missed, c.answered_by).where(
+                    inbound
+                )
+            )
+        ]
+        verdicts = _verdict_tallies(conn, where)
+        if not details:
+            return PeriodFacts(start_us, end_us, calls, verdicts, [], [], [], details=False)
+        scope = [department] if department is not None else list(departments)
+        return PeriodFacts(
+            start_us,
+            end_us,
+            calls,
+            verdicts,
+            _transfers(conn, where),
+            _callbacks(conn, start_us, end_us, scope),
+            _breaches(conn, where),
+        )
+
+    return _guard(engine, read)
+
+
+def _verdict_tallies(conn: Connection, where: list[Any]) -> list[VerdictTally]:
+    v, c = tables.verdicts.c, tables.calls.c
+    query = (
+        select(c.department, c.answered_by, v.rule, v.ok, func.count())
+        .join_from(tables.calls, tables.verdicts, v.call_id == c.id)
+        .where(*where)
+        .group_by(c.department, c.answered_by, v.rule, v.ok)
+    )
+    return [VerdictTally(d, a, r, bool(ok), n) for d, a, r, ok, n in conn.execute(query)]
+
+
+def _transfers(conn: Connection, where: list[Any]) -> list[TransferTime]:
+    v, c = tables.verdicts.c, tables.calls.c
+    query = (
+        select(c.department, v.measured)
+        .join_from(tables.calls, tables.verdicts, v.call_id == c.id)
+        .where(*where, v.rule == "transfer", v.measured.is_not(None))
+    )
+    return [TransferTime(d, float(m)) for d, m in conn.execute(query)]
+
+
+def _callbacks(
+    conn: Connection, start_us: int, end_us: int, departments: list[str]
+) -> list[CallbackTally]:
+    if not departments:
+        return []
+    cb = tables.callbacks.c
+    query = (
+        select(cb.department, cb.status, func.count())
+        .where(cb.opened_us >= start_us, cb.opened_us < end_us, cb.department.in_(departments))
+        .group_by(cb.department, cb.status)
+    )
+    return [CallbackTally(d, s, n) for d, s, n in conn.execute(query)]
+
+
+def _breaches(conn: Connection, where: list[Any]) -> list[BreachFacts]:
+    v, c = tables.verdicts.c, tables.calls.c
+    query = (
+        select(
+            c.id,
+            c.department,
+            c.started_us,
+            c.answered_by,
+            c.caller,
+            v.rule,
+            v.measured,
+            v.limit,
+            v.unit,
+            v.rings,
+            v.limit_rings,
+            v.detail,
+        )
+        .join_from(tables.calls, tables.verdicts, v.call_id == c.id)
+        .where(*where, v.ok.is_(False))
+        .order_by(c.started_us, c.id, v.source, v.position)
+    )
+    return [BreachFacts(*row) for row in conn.execute(query)]
+
+
+def _guard(engine: Engine, read: Callable[[Connection], _T]) -> _T:
+    try:
+        with engine.connect() as conn:
+            return read(conn)
+    except (OperationalError, InterfaceError) as exc:
+        raise StoreUnavailable(f"database unavailable: {_reason(exc)}") from exc
+    except DBAPIError as exc:
+        raise StoreError(f"database error: {_reason(exc)}") from exc
+
+
+def _reason(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
