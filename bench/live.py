@@ -1,0 +1,257 @@
+"""Live service benchmark: HEP rate with zero loss, and event → MQTT breach latency.
+
+Starts ``callwatch serve`` (a subprocess, temp SQLite store, ephemeral ports) and:
+
+1. **Ramp**: sends HEP datagrams on loopback at rising rates, each step for ``--step-seconds``,
+   built from a fixture call repeated with fresh Call-IDs, and reads the service's own
+   ``callwatch_frames_total`` to count what arrived. Reports every step and the highest rate
+   with zero loss (target ≥ 20,000 packets/s). The sender is bounded: it stops at
+   ``--max-rate`` or at the first step with loss.
+2. **Latency** (needs Mosquitto, default 127.0.0.1:1883): calls whose agent hangs up first (a
+   hang-up breach each) are sent 11 s apart in capture time but back to back in wall time, so
+   the INVITE of call k+1 is the event that settles call k (its 10 s linger ends); the latency
+   is from sending that INVITE to the breach arriving on MQTT. Reports p50 / p99 (target p99
+   ≤ 50 ms).
+
+    .venv/bin/python bench/live.py [--max-rate 60000] [--calls 300] [--mqtt 127.0.0.1:1883]
+
+Prints figures only; nothing asserts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+
+from callwatch.capture import encode_hep3, read_capture
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "sip_fixtures"
+BIN = Path(sys.executable).parent
+
+
+def _free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _calls(fixture: str, call_id: bytes, n: int, start: int, spacing: int) -> list[list[bytes]]:
+    """``n`` copies of a fixture call as HEP datagrams, Call-IDs made unique, ``spacing`` µs
+    apart in capture time, the packets of each call keeping their own intervals."""
+    pk = list(read_capture(FIXTURES / f"{fixture}.pcap"))
+    base = pk[0].ts
+    out = []
+    for i in range(n):
+        fresh = f"b{i}-{uuid.uuid4().hex[:6]}@bench".encode()
+        out.append(
+            [
+                encode_hep3(
+                    replace(
+                        p,
+                        ts=start + i * spacing + (p.ts - base),
+                        payload=p.payload.replace(call_id, fresh),
+                    )
+                )
+                for p in pk
+            ]
+        )
+    return out
+
+
+class Server:
+    def __init__(self, mqtt: str | None) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="callwatch-bench-")
+        self.site = f"bench-{uuid.uuid4().hex[:8]}"
+        text = (ROOT / "examples" / "site.toml").read_text(encoding="utf-8")
+        site_file = Path(self.tmp.name) / "site.toml"
+        site_file.write_text(text.replace("naju-cityhall", self.site), encoding="utf-8")
+        self.hep_port = _free_port(socket.SOCK_DGRAM)
+        self.http_port = _free_port(socket.SOCK_STREAM)
+        env = {
+            **os.environ,
+            "CALLWATCH_HEP_HOST": "127.0.0.1",
+            "CALLWATCH_HEP_PORT": str(self.hep_port),
+            "CALLWATCH_HTTP_HOST": "127.0.0.1",
+            "CALLWATCH_HTTP_PORT": str(self.http_port),
+            "CALLWATCH_DATA_DIR": str(Path(self.tmp.name) / "data"),
+        }
+        env.pop("CALLWATCH_DATABASE_URL", None)
+        env.pop("CALLWATCH_MQTT_URL", None)
+        if mqtt:
+            env["CALLWATCH_MQTT_URL"] = f"mqtt://{mqtt}"
+        self.proc = subprocess.Popen(
+            [str(BIN / "callwatch"), "serve", "--config", str(site_file)],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        self.url = f"http://127.0.0.1:{self.http_port}"
+
+    def wait_ready(self) -> None:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{self.url}/readyz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit("callwatch serve did not become ready")
+
+    def frames(self) -> int:
+        for line in httpx.get(f"{self.url}/metrics").text.splitlines():
+            if line.startswith('callwatch_frames_total{source="hep"}'):
+                return int(float(line.rsplit(" ", 1)[1]))
+        return 0
+
+    def settle(self) -> int:
+        """Frames received once the count stops moving."""
+        last = -1
+        while True:
+            time.sleep(0.5)
+            now = self.frames()
+            if now == last:
+                return now
+            last = now
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.tmp.cleanup()
+
+
+def _send_paced(sock: socket.socket, addr: tuple[str, int], grams: list[bytes], rate: int) -> float:
+    """Send ``grams`` at ``rate`` per second (checked every 1 ms slice); the achieved rate."""
+    per_slice = max(1, rate // 1000)
+    start = time.perf_counter()
+    sent = 0
+    for i in range(0, len(grams), per_slice):
+        for g in grams[i : i + per_slice]:
+            sock.sendto(g, addr)
+        sent += len(grams[i : i + per_slice])
+        ahead = sent / rate - (time.perf_counter() - start)
+        if ahead > 0:
+            time.sleep(ahead)
+    return sent / (time.perf_counter() - start)
+
+
+def ramp(args: argparse.Namespace) -> None:
+    server = Server(None)
+    try:
+        server.wait_ready()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        addr = ("127.0.0.1", server.hep_port)
+        start = time.time_ns() // 1000
+        best = 0
+        print("rate (pkt/s)  achieved  sent     received  lost")
+        for rate in range(args.min_rate, args.max_rate + 1, args.rate_step):
+            n_calls = max(1, rate * args.step_seconds // 6)
+            calls = _calls("answered_3rd_ring", b"answered3@callwatch.test", n_calls, start, 20_000)
+            start += n_calls * 20_000 + 60_000_000
+            grams = [g for call in calls for g in call]
+            before = server.frames()
+            achieved = _send_paced(sock, addr, grams, rate)
+            got = server.settle() - before
+            lost = len(grams) - got
+            print(f"{rate:>12,}  {achieved:>8,.0f}  {len(grams):>7,}  {got:>8,}  {lost}")
+            if lost:
+                break
+            best = rate
+        print(f"highest rate with zero loss: {best:,} packets/s (target ≥ 20,000)")
+    finally:
+        server.stop()
+
+
+async def latency(args: argparse.Namespace) -> None:
+    import aiomqtt
+
+    host, _, port = args.mqtt.partition(":")
+    server = Server(args.mqtt)
+    try:
+        await asyncio.to_thread(server.wait_ready)
+        arrived: dict[str, float] = {}
+        async with aiomqtt.Client(host, int(port or 1883)) as client:
+            await client.subscribe(f"callwatch/{server.site}/breaches/#", qos=1)
+
+            async def listen() -> None:
+                async for msg in client.messages:
+                    arrived[json.loads(msg.payload)["call"]] = time.perf_counter()
+
+            listener = asyncio.create_task(listen())
+            calls = _calls(
+                "agent_hangs_up_first",
+                b"agentbye@callwatch.test",
+                args.calls + 1,
+                time.time_ns() // 1000,
+                11_000_000,
+            )
+            sent_at: dict[str, float] = {}
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            addr = ("127.0.0.1", server.hep_port)
+            previous: str | None = None
+            for call in calls:
+                for i, gram in enumerate(call):
+                    sock.sendto(gram, addr)
+                    if i == 0 and previous is not None:
+                        sent_at[previous] = time.perf_counter()
+                previous = _call_id(call[0])
+                await asyncio.sleep(1 / args.calls_per_second)
+            deadline = time.perf_counter() + 10
+            while len(arrived) < len(sent_at) and time.perf_counter() < deadline:
+                await asyncio.sleep(0.05)
+            listener.cancel()
+        lat = sorted((arrived[c] - t) * 1000 for c, t in sent_at.items() if c in arrived)
+        if not lat:
+            print("no breach arrived")
+            return
+        p50 = statistics.median(lat)
+        p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))]
+        print(
+            f"event → MQTT breach latency over {len(lat)} of {len(sent_at)} breaches: "
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lat[-1]:.1f} ms (target p99 ≤ 50 ms)"
+        )
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+def _call_id(hep: bytes) -> str:
+    head = hep[hep.index(b"INVITE ") :]
+    line = next(x for x in head.split(b"\r\n") if x.lower().startswith(b"call-id:"))
+    return line.split(b":", 1)[1].strip().decode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--min-rate", type=int, default=5_000)
+    parser.add_argument("--max-rate", type=int, default=60_000)
+    parser.add_argument("--rate-step", type=int, default=5_000)
+    parser.add_argument("--step-seconds", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=300, help="breaches for the latency run")
+    parser.add_argument("--calls-per-second", type=float, default=50)
+    parser.add_argument("--mqtt", default="127.0.0.1:1883", help="broker host:port, or ''")
+    parser.add_argument("--skip-ramp", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_ramp:
+        ramp(args)
+    if args.mqtt:
+        asyncio.run(latency(args))
+
+
+if __name__ == "__main__":
+    main()
