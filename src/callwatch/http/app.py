@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from callwatch import __version__
+from callwatch.api import install_api
 from callwatch.metrics import CONTENT_TYPE, Metrics
 from callwatch.service import PartStatus
 
@@ -47,4 +48,5 @@ def create_app(service: ServiceView) -> FastAPI:
         """Prometheus text exposition."""
         return Response(request.app.state.service.metrics.render(), media_type=CONTENT_TYPE)
 
+    install_api(app)
     return app

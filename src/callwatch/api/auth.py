@@ -1,0 +1,200 @@
+"""API tokens and roles: who may read what.
+
+A token reads ``cw_<id>_<secret>``: ``id`` (12 hex digits) names its row, ``secret`` is 32
+random bytes, URL-safe base64. The database keeps the SHA-256 of the whole token, compared in
+constant time with :func:`hmac.compare_digest`; the token itself is printed once, at creation.
+Tokens travel as ``Authorization: Bearer <token>``.
+
+Roles:
+
+- ``admin``: everything.
+- ``lead``: the departments listed on the token; any other department is refused (403) and
+  lists (calls, breaches, callbacks, compliance) hold only theirs.
+- ``trainer``: breaches and call timelines (and the live feed) only, with every caller number
+  masked (``010-****-5678``) wherever it appears, SIP text included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, get_args
+
+from sqlalchemy import Engine, select, update
+
+from callwatch.store.auth_tables import api_tokens
+
+Role = Literal["admin", "lead", "trainer"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+_PREFIX = "cw"
+_TOKEN = re.compile(r"^cw_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class TokenError(Exception):
+    """A token cannot be created, found or revoked as asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The holder of a valid token: its role and, for a lead, its departments."""
+
+    token_id: str
+    role: Role
+    departments: frozenset[str] = frozenset()
+    name: str = ""
+
+    @property
+    def masks_numbers(self) -> bool:
+        """Whether caller numbers are masked in everything this holder reads."""
+        return self.role == "trainer"
+
+    def may_read(self, department: str | None) -> bool:
+        """Whether this holder may read ``department``'s data (None: calls with none)."""
+        if self.role != "lead":
+            return True
+        return department is not None and department in self.departments
+
+    def scope(self, department: str | None) -> list[str] | None:
+        """The departments a query must keep to: ``[department]`` when one is asked (the caller
+        checks :meth:`may_read` first), a lead's own when none is, None for everything."""
+        if department is not None:
+            return [department]
+        if self.role == "lead":
+            return sorted(self.departments)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A stored token as listings show it (never the secret)."""
+
+    id: str
+    role: Role
+    departments: tuple[str, ...]
+    name: str
+    created_us: int
+    revoked_us: int | None = None
+
+    @property
+    def active(self) -> bool:
+        """Not revoked."""
+        return self.revoked_us is None
+
+
+def digest(token: str) -> str:
+    """The SHA-256 (hex) kept for ``token``."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class TokenStore:
+    """Create, list, revoke and check tokens in the store's ``api_tokens`` table.
+
+    ``clock`` gives the wall-clock time in microseconds (creation and revocation stamps).
+    """
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], int] | None = None) -> None:
+        self.engine = engine
+        self._clock = clock or (lambda: time.time_ns() // 1000)
+
+    def create(
+        self, role: str, departments: Iterable[str] = (), name: str = ""
+    ) -> tuple[TokenRecord, str]:
+        """A new token: its record and the token text (shown once; only its hash is kept).
+
+        Raises :class:`TokenError` for an unknown role, a lead without departments, or
+        departments given to another role.
+        """
+        if role not in ROLES:
+            raise TokenError(f"unknown role {role!r} (use one of: {', '.join(ROLES)})")
+        depts = tuple(dict.fromkeys(d.strip() for d in departments if d.strip()))
+        if role == "lead" and not depts:
+            raise TokenError("a lead token needs at least one --department")
+        if role != "lead" and depts:
+            raise TokenError(f"departments apply to lead tokens only, not to {role}")
+        token_id = secrets.token_hex(6)
+        token = f"{_PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
+        now = self._clock()
+        record = TokenRecord(token_id, role, depts, name.strip(), now)  # type: ignore[arg-type]
+        with self.engine.begin() as conn:
+            conn.execute(
+                api_tokens.insert().values(
+                    id=token_id,
+                    digest=digest(token),
+                    role=role,
+                    departments=list(depts),
+                    name=record.name,
+                    created_at=_dt(now),
+                    created_us=now,
+                )
+            )
+        return record, token
+
+    def list(self) -> list[TokenRecord]:
+        """Every token, oldest first (revoked ones included)."""
+        query = select(api_tokens).order_by(api_tokens.c.created_us, api_tokens.c.id)
+        with self.engine.connect() as conn:
+            return [_record(row) for row in conn.execute(query).mappings()]
+
+    def revoke(self, token_id: str) -> TokenRecord:
+        """Revoke the token ``token_id`` (its id, or the whole token); return its record.
+
+        Raises :class:`TokenError` when there is no such token. Revoking twice is harmless.
+        """
+        match = _TOKEN.match(token_id.strip())
+        key = match.group(1) if match else token_id.strip()
+        now = self._clock()
+        t = api_tokens.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(api_tokens)
+                .where(t.id == key, t.revoked_us.is_(None))
+                .values(revoked_at=_dt(now), revoked_us=now)
+            )
+            row = conn.execute(select(api_tokens).where(t.id == key)).mappings().first()
+        if row is None:
+            raise TokenError(f"no token with id {key!r}")
+        return _record(row)
+
+    def verify(self, token: str) -> Principal | None:
+        """The holder of ``token``, or None when it is malformed, unknown or revoked."""
+        match = _TOKEN.match(token)
+        if match is None:
+            return None
+        t = api_tokens.c
+        query = select(t.digest, t.role, t.departments, t.name, t.revoked_us).where(
+            t.id == match.group(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            hmac.compare_digest(digest(token), digest(""))  # same work for unknown ids
+            return None
+        stored, role, departments, name, revoked = row
+        if not hmac.compare_digest(digest(token), stored) or revoked is not None:
+            return None
+        if role not in ROLES:
+            return None
+        return Principal(match.group(1), role, frozenset(departments or ()), name)
+
+
+def _record(row: Any) -> TokenRecord:
+    return TokenRecord(
+        id=row["id"],
+        role=row["role"],
+        departments=tuple(row["departments"] or ()),
+        name=row["name"],
+        created_us=row["created_us"],
+        revoked_us=row["revoked_us"],
+    )
+
+
+def _dt(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)

@@ -1,0 +1,98 @@
+"""What the API's routes work with: the store, the site, the live feed, the tokens.
+
+:func:`install` (called by :func:`callwatch.http.create_app`) finds them on the running
+service (``app.state.service``: its ``site``, the store of its store sink, the broadcaster of
+its live sink, its pipeline's callback book) the first time a route asks. Tests and tools set
+``app.state.api`` to an :class:`ApiContext` of their own instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from callwatch.api.auth import TokenStore
+from callwatch.api.errors import Unavailable
+from callwatch.api.live import Broadcaster
+from callwatch.api.masking import Masker
+from callwatch.charter.callbacks import CallbackBook
+from callwatch.config import SiteConfig
+from callwatch.store import Store
+
+ENV_MONITORING = "CALLWATCH_MONITORING"
+"""``open``: ``/readyz`` and ``/metrics`` answer without a token; ``token`` (the default): they
+need an admin token, like every other endpoint but ``/healthz``."""
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ApiContext:
+    """The parts the API reads and writes. ``book`` is the running pipeline's callback book
+    (None offline): a recorded callback request reaches it too."""
+
+    store: Store | None
+    site: SiteConfig
+    live: Broadcaster = field(default_factory=Broadcaster)
+    book: CallbackBook | None = None
+    monitoring_open: bool = field(default_factory=lambda: monitoring_open_setting())
+    tokens: TokenStore | None = None
+    masker: Masker = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.tokens is None and self.store is not None:
+            self.tokens = TokenStore(self.store.engine)
+        self.masker = Masker(self.site.directory.is_ours)
+
+    def need_store(self) -> Store:
+        """The store, or 503 when the service runs without one."""
+        if self.store is None:
+            raise Unavailable("the API needs the store, and this service has none")
+        return self.store
+
+
+def monitoring_open_setting(environ: dict[str, str] | None = None) -> bool:
+    """Whether ``$CALLWATCH_MONITORING`` is ``open``; ``token`` (the default) keeps
+    ``/readyz`` and ``/metrics`` behind an admin token, and so does any other value (logged)."""
+    value = (environ if environ is not None else os.environ).get(ENV_MONITORING, "")
+    value = value.strip().lower() or "token"
+    if value not in ("open", "token"):
+        log.warning(
+            "%s=%r is neither 'open' nor 'token': monitoring needs a token", ENV_MONITORING, value
+        )
+    return value == "open"
+
+
+def context_of(app: Any) -> ApiContext | None:
+    """The app's :class:`ApiContext`, built from its service on first use (None: neither)."""
+    found = getattr(app.state, "api", None)
+    if found is not None:
+        return found
+    service = getattr(app.state, "service", None)
+    site = getattr(service, "site", None)
+    if site is None:
+        return None
+    sinks = list(getattr(service, "sinks", ()))
+    store = next((s.store for s in sinks if isinstance(getattr(s, "store", None), Store)), None)
+    live = next((s.broadcaster for s in sinks if hasattr(s, "broadcaster")), None)
+    pipeline = getattr(service, "pipeline", None)
+    ctx = ApiContext(
+        store=store,
+        site=site,
+        live=live if live is not None else Broadcaster(site),
+        book=getattr(pipeline, "book", None),
+    )
+    app.state.api = ctx
+    return ctx
+
+
+def api_context(request: Request) -> ApiContext:
+    """FastAPI dependency: the context of the app serving ``request``."""
+    ctx = context_of(request.app)
+    if ctx is None:
+        raise Unavailable("the API is not configured on this server")
+    return ctx

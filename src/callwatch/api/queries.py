@@ -1,0 +1,416 @@
+"""The API's reads (and its one write) on the store's tables, with SQLAlchemy Core.
+
+Lists are pages in a stable order, newest first, with keyset paging: each page ends with the
+sort key of its last row, and the next page starts after it (``started_us``, then the call id,
+then the verdict's place), so rows written meanwhile never shift a page. Calls come out as
+``callwatch ingest`` prints them, with their current verdicts and callback merged in as
+:meth:`callwatch.store.Store.call` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, exists, not_, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from callwatch import serialize
+from callwatch.api.errors import Unavailable
+from callwatch.charter.callbacks import Callback
+from callwatch.pipeline import CallbackNews
+from callwatch.store import Store, codec, tables
+from callwatch.timefmt import iso
+
+_T = TypeVar("_T")
+_CHUNK = 500
+_VERDICT_FIELDS = ("rule", "ok", "measured", "limit", "charter")
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    """What ``/api/calls`` and ``/api/breaches`` narrow to (None: no condition).
+    ``departments`` is the scope of the token (or the one asked)."""
+
+    site: str
+    departments: Sequence[str] | None = None
+    extension: str | None = None
+    rule: str | None = None
+    breached: bool | None = None
+    since: int | None = None
+    until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Rows of one page and the sort key of its last row (None: no more pages)."""
+
+    rows: list[dict[str, Any]]
+    next_key: list[Any] | None
+
+
+def read(store: Store, fn: Callable[[Connection], _T]) -> _T:
+    """Run ``fn`` on a connection of ``store``; 503 when the database is away."""
+    try:
+        with store.engine.connect() as conn:
+            return fn(conn)
+    except (OperationalError, InterfaceError) as exc:
+        raise Unavailable(f"the store cannot be reached: {_reason(exc)}") from None
+    except DBAPIError as exc:
+        raise Unavailable(f"the store failed: {_reason(exc)}") from None
+
+
+# -- calls ----------------------------------------------------------------------------------
+
+
+def calls_page(store: Store, where: CallFilter, limit: int, after: list[Any] | None) -> Page:
+    """Calls matching ``where``, newest first, ``limit`` of them after the key ``after``."""
+    c = tables.calls.c
+    query = _call_conditions(select(c.id, c.started_us, c.document), where)
+    if after is not None:
+        query = query.where(
+            or_(c.started_us < after[0], and_(c.started_us == after[0], c.id < after[1]))
+        )
+    query = query.order_by(c.started_us.desc(), c.id.desc()).limit(limit + 1)
+
+    def run(conn: Connection) -> Page:
+        rows = conn.execute(query).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        docs = _documents(conn, [(r[0], r[2]) for r in rows])
+        key = [rows[-1][1], rows[-1][0]] if more and rows else None
+        return Page(docs, key)
+
+    return read(store, run)
+
+
+def call_detail(store: Store, site: str, call_id: str) -> dict[str, Any] | None:
+    """One call of ``site`` with its events and SIP messages (None when there is none)."""
+    c, e, legs, m = tables.calls.c, tables.events.c, tables.legs.c, tables.sip_messages.c
+
+    def run(conn: Connection) -> dict[str, Any] | None:
+        row = conn.execute(select(c.id, c.document).where(c.id == call_id, c.site == site)).first()
+        if row is None:
+            return None
+        doc = _documents(conn, [(row[0], row[1])])[0]
+        events = [
+            _event({"kind": kind, "at": at, "leg": leg, "call_id": sip_id, **fields})
+            for kind, at, leg, sip_id, fields in conn.execute(
+                select(e.kind, e.at_us, e.leg, e.sip_call_id, e.fields)
+                .where(e.call_id == call_id)
+                .order_by(e.at_us, e.leg, e.kind)
+            )
+        ]
+        sip_ids = sorted(
+            set(doc.get("legs") or ())
+            | {r[0] for r in conn.execute(select(legs.sip_call_id).where(legs.call_id == call_id))}
+        )
+        messages = []
+        for chunk in _chunks(sip_ids):
+            messages.extend(
+                conn.execute(
+                    select(
+                        m.at_us,
+                        m.src,
+                        m.dst,
+                        m.transport,
+                        m.sip_call_id,
+                        m.leg,
+                        m.first_line,
+                        m.text,
+                    ).where(m.sip_call_id.in_(chunk))
+                ).all()
+            )
+        messages.sort(key=lambda r: (r[0], r[4], r[6]))
+        return {
+            "call": doc,
+            "events": events,
+            "messages": [
+                {
+                    "at": iso(at),
+                    "src": src,
+                    "dst": dst,
+                    "transport": transport,
+                    "sip_call_id": sip_id,
+                    "leg": leg,
+                    "first_line": first,
+                    "text": text,
+                }
+                for at, src, dst, transport, sip_id, leg, first, text in messages
+            ],
+        }
+
+    return read(store, run)
+
+
+# -- breaches -------------------------------------------------------------------------------
+
+
+def breaches_page(store: Store, where: CallFilter, limit: int, after: list[Any] | None) -> Page:
+    """Failed verdicts of the calls matching ``where`` (``breached`` is ignored), newest call
+    first, then by call id, source and place."""
+    v, c = tables.verdicts.c, tables.calls.c
+    base = CallFilter(
+        where.site, where.departments, where.extension, None, None, where.since, where.until
+    )
+    query = _call_conditions(
+        select(
+            v.call_id,
+            v.source,
+            v.position,
+            v.rule,
+            v.charter,
+            v.measured,
+            v.limit,
+            v.unit,
+            v.rings,
+            v.limit_rings,
+            v.detail,
+            c.department,
+            c.direction,
+            c.caller,
+            c.answered_by,
+            c.started_us,
+        ).join_from(tables.verdicts, tables.calls, v.call_id == c.id),
+        base,
+    ).where(v.ok.is_(False))
+    if where.rule is not None:
+        query = query.where(v.rule == where.rule)
+    if after is not None:
+        s, call, source, pos = after
+        query = query.where(
+            or_(
+                c.started_us < s,
+                and_(c.started_us == s, v.call_id < call),
+                and_(c.started_us == s, v.call_id == call, v.source < source),
+                and_(c.started_us == s, v.call_id == call, v.source == source, v.position < pos),
+            )
+        )
+    query = query.order_by(
+        c.started_us.desc(), v.call_id.desc(), v.source.desc(), v.position.desc()
+    ).limit(limit + 1)
+
+    def run(conn: Connection) -> Page:
+        rows = conn.execute(query).mappings().all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [
+            {
+                "call": r["call_id"],
+                "source": r["source"],
+                "department": r["department"],
+                "direction": r["direction"],
+                "caller": r["caller"],
+                "answered_by": r["answered_by"],
+                "started_at": iso(r["started_us"]),
+                **{k: r[k] for k in ("rule", "charter", "measured", "limit", "unit")},
+                **{k: r[k] for k in ("rings", "limit_rings", "detail")},
+            }
+            for r in rows
+        ]
+        last = rows[-1] if more and rows else None
+        key = (
+            None
+            if last is None
+            else [last["started_us"], last["call_id"], last["source"], last["position"]]
+        )
+        return Page(items, key)
+
+    return read(store, run)
+
+
+# -- callbacks ------------------------------------------------------------------------------
+
+
+def callbacks_page(
+    store: Store,
+    *,
+    status: str | None,
+    departments: Sequence[str] | None,
+    since: int | None,
+    until: int | None,
+    limit: int,
+    after: list[Any] | None,
+) -> Page:
+    """Callbacks (of ``status``, of ``departments``, opened in ``[since, until)``), newest
+    first."""
+    cb = tables.callbacks.c
+    query = select(tables.callbacks)
+    if status is not None:
+        query = query.where(cb.status == status)
+    if departments is not None:
+        query = query.where(cb.department.in_(list(departments)))
+    if since is not None:
+        query = query.where(cb.opened_us >= since)
+    if until is not None:
+        query = query.where(cb.opened_us < until)
+    if after is not None:
+        query = query.where(
+            or_(cb.opened_us < after[0], and_(cb.opened_us == after[0], cb.call_id < after[1]))
+        )
+    query = query.order_by(cb.opened_us.desc(), cb.call_id.desc()).limit(limit + 1)
+
+    def run(conn: Connection) -> Page:
+        rows = conn.execute(query).mappings().all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        key = [rows[-1]["opened_us"], rows[-1]["call_id"]] if more and rows else None
+        return Page([callback_dict(_callback(r)) for r in rows], key)
+
+    return read(store, run)
+
+
+def waiting_callbacks(store: Store, departments: Sequence[str] | None) -> list[Callback]:
+    """Callbacks still open or missed (those a caller's requested time can change)."""
+    cb = tables.callbacks.c
+    query = select(tables.callbacks).where(cb.status.in_(("open", "missed")))
+    if departments is not None:
+        query = query.where(cb.department.in_(list(departments)))
+    query = query.order_by(cb.opened_us, cb.call_id)
+    return read(store, lambda conn: [_callback(r) for r in conn.execute(query).mappings()])
+
+
+def save_callbacks(store: Store, news: Sequence[CallbackNews]) -> None:
+    """Persist changed callbacks (and their verdicts) through the store's idempotent save."""
+    from callwatch.store import StoreError, StoreUnavailable
+
+    try:
+        store.save(news)
+    except StoreUnavailable as exc:
+        raise Unavailable(str(exc)) from None
+    except StoreError as exc:
+        raise Unavailable(f"the store failed: {exc}") from None
+
+
+def callback_dict(cb: Callback) -> dict[str, Any]:
+    """A callback as the API shows it."""
+    return {
+        "call": cb.call,
+        "number": cb.number,
+        "department": cb.department,
+        "charter": cb.charter,
+        "opened_at": iso(cb.opened_at),
+        "due_at": _iso(cb.due_at),
+        "called_back_at": _iso(cb.called_back_at),
+        "by": cb.by,
+        "status": cb.status,
+        "attempts": cb.attempts,
+        "requested": cb.requested,
+        "delay_seconds": cb.delay_seconds,
+    }
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _call_conditions(query: Select[Any], where: CallFilter) -> Select[Any]:
+    c, v, legs = tables.calls.c, tables.verdicts.c, tables.legs.c
+    query = query.where(c.site == where.site)
+    if where.departments is not None:
+        query = query.where(c.department.in_(list(where.departments)))
+    if where.since is not None:
+        query = query.where(c.started_us >= where.since)
+    if where.until is not None:
+        query = query.where(c.started_us < where.until)
+    if where.extension is not None:
+        ext = where.extension
+        took_part = exists().where(
+            legs.call_id == c.id, or_(legs.from_user == ext, legs.to_user == ext)
+        )
+        query = query.where(or_(c.answered_by == ext, took_part))
+    if where.rule is not None and where.breached is None:
+        query = query.where(exists().where(v.call_id == c.id, v.rule == where.rule))
+    if where.breached is not None:
+        failed = [v.call_id == c.id, v.ok.is_(False)]
+        if where.rule is not None:
+            failed.append(v.rule == where.rule)
+        if where.breached:
+            query = query.where(exists().where(*failed))
+        else:
+            query = query.where(not_(exists().where(*failed)))
+            if where.rule is not None:
+                query = query.where(exists().where(v.call_id == c.id, v.rule == where.rule))
+    return query
+
+
+def _documents(conn: Connection, rows: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The stored documents with their current verdicts (call's, then callback's) and callback."""
+    ids = [r[0] for r in rows]
+    verdicts: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
+    callbacks: dict[str, Callback] = {}
+    for chunk in _chunks(ids):
+        for row in conn.execute(
+            select(tables.verdicts).where(tables.verdicts.c.call_id.in_(chunk))
+        ).mappings():
+            key = (0 if row["source"] == "call" else 1, row["position"])
+            verdicts.setdefault(row["call_id"], []).append((*key, _verdict_dict(row)))
+        for row in conn.execute(
+            select(tables.callbacks).where(tables.callbacks.c.call_id.in_(chunk))
+        ).mappings():
+            callbacks[row["call_id"]] = _callback(row)
+    docs = []
+    for call_id, stored in rows:
+        doc = dict(stored)
+        ordered = sorted(verdicts.get(call_id, ()), key=lambda item: item[:2])
+        doc["verdicts"] = [v for _, _, v in ordered]
+        if call_id in callbacks:
+            cb = callbacks[call_id]
+            doc["callback"] = {
+                "due_at": _iso(cb.due_at),
+                "called_back_at": _iso(cb.called_back_at),
+                "by": cb.by,
+                "delay_seconds": cb.delay_seconds,
+                "status": cb.status,
+                "opened_at": iso(cb.opened_at),
+                "number": cb.number,
+            }
+        doc["breached"] = any(not v["ok"] for v in doc["verdicts"])
+        docs.append(doc)
+    return docs
+
+
+def _event(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored leg event in the ``callwatch ingest --events`` JSON."""
+    return serialize.event_to_dict(codec.event_from_dict(stored))
+
+
+def _verdict_dict(row: Any) -> dict[str, Any]:
+    out = {k: row[k] for k in _VERDICT_FIELDS}
+    out["ok"] = bool(out["ok"])
+    if row["rings"] is not None:
+        out["rings"] = row["rings"]
+        out["limit_rings"] = row["limit_rings"]
+    if row["detail"]:
+        out["detail"] = row["detail"]
+    return out
+
+
+def _callback(m: Any) -> Callback:
+    return Callback(
+        call=m["call_id"],
+        number=m["number"],
+        department=m["department"],
+        charter=m["charter"],
+        opened_at=m["opened_us"],
+        due_at=m["due_us"],
+        called_back_at=m["called_back_us"],
+        by=m["by"],
+        status=m["status"],
+        attempts=m["attempts"],
+        requested=bool(m["requested"]),
+    )
+
+
+def _iso(ts: int | None) -> str | None:
+    return None if ts is None else iso(ts)
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _reason(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)

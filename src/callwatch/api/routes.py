@@ -1,0 +1,348 @@
+"""The routes under ``/api``: who may call each, what it takes and what it answers.
+
+=========================== ================ ===================================================
+route                       roles            answers
+=========================== ================ ===================================================
+GET  /api/departments       all              the site's departments
+GET  /api/compliance        admin, lead      compliance per department and rule over a period
+GET  /api/calls             admin, lead      a page of calls (filters, newest first)
+GET  /api/calls/{id}        all              a call with events, verdicts, SIP messages
+GET  /api/breaches          all              a page of failed verdicts
+GET  /api/callbacks         admin, lead      a page of callbacks (by status)
+POST /api/callbacks         admin, lead      record the time a caller asked to be called back
+GET  /api/reports/weekly    admin, lead      the weekly report of an ISO week
+GET  /api/live              all              Server-Sent Events: events and breaches
+=========================== ================ ===================================================
+
+A lead sees only their departments (asking for another is 403); a trainer's answers have every
+caller number masked. Bad parameters are 400 (or 422 for a wrong type) with a ``detail``
+saying what is wrong; an unknown call is 404; a store that cannot be reached is 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import StreamingResponse
+
+from callwatch.api import callback_requests, queries
+from callwatch.api.access import require
+from callwatch.api.auth import Principal
+from callwatch.api.context import ApiContext, api_context
+from callwatch.api.errors import BadRequest, Forbidden, NotFound, Unavailable
+from callwatch.api.live import LIVE_KINDS, LiveItem, Subscription
+from callwatch.api.params import (
+    decode_cursor,
+    encode_cursor,
+    limit_param,
+    period,
+    time_param,
+)
+from callwatch.api.schemas import (
+    BreachPage,
+    CallbackPage,
+    CallbackRequest,
+    CallbackStatus,
+    CallbackUpdate,
+    CallDetail,
+    CallPage,
+    Department,
+    Rule,
+)
+from callwatch.reports import build as reports
+from callwatch.reports import data as report_data
+from callwatch.reports.errors import ReportError
+from callwatch.store.errors import StoreError, StoreUnavailable
+
+HEARTBEAT_SECONDS = 15.0
+_DEFAULT_PERIOD = timedelta(days=7)
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+Ctx = Annotated[ApiContext, Depends(api_context)]
+Anyone = Annotated[Principal, Depends(require())]
+Staff = Annotated[Principal, Depends(require("admin", "lead"))]
+DepartmentQ = Annotated[
+    str | None, Query(max_length=200, description="a department name (see /api/departments)")
+]
+FromQ = Annotated[
+    str | None,
+    Query(alias="from", max_length=64, description="ISO 8601 time, inclusive (naive: UTC)"),
+]
+ToQ = Annotated[
+    str | None, Query(alias="to", max_length=64, description="ISO 8601 time, exclusive")
+]
+LimitQ = Annotated[int | None, Query(description="page size, 1 to 500 (default 100)")]
+CursorQ = Annotated[
+    str | None, Query(max_length=2000, description="next_cursor of the previous page")
+]
+
+
+def _department(ctx: ApiContext, who: Principal, name: str | None) -> list[str] | None:
+    """The departments a query keeps to: checks ``name`` exists (400) and is readable (403)."""
+    if name is not None:
+        known = [d.name for d in ctx.site.directory.departments]
+        if name not in known:
+            raise BadRequest(
+                f"unknown department {name!r} (this site has: {', '.join(known) or 'none'})"
+            )
+        if not who.may_read(name):
+            raise Forbidden(f"this token may not read department {name!r}")
+    return who.scope(name)
+
+
+def _shown(ctx: ApiContext, who: Principal, body: Any) -> Any:
+    """``body`` as ``who`` may see it (numbers masked for a trainer)."""
+    return ctx.masker.value(body) if who.masks_numbers else body
+
+
+@router.get("/departments", response_model=list[Department])
+def departments(ctx: Ctx, who: Anyone) -> list[dict[str, Any]]:
+    """The site's departments (a lead's token lists only theirs)."""
+    return [
+        {
+            "name": d.name,
+            "name_en": d.name_en,
+            "charter": d.charter or ctx.site.charter,
+            "numbers": list(d.numbers),
+            "extensions": [str(r) for r in d.extensions],
+        }
+        for d in ctx.site.directory.departments
+        if who.may_read(d.name)
+    ]
+
+
+@router.get("/compliance", response_model=list[report_data.Compliance])
+def compliance(
+    ctx: Ctx, who: Staff, department: DepartmentQ = None, since: FromQ = None, until: ToQ = None
+) -> list[Any]:
+    """Compliance per department and rule over ``[from, to)`` (default: the 7 days before
+    ``to``, which defaults to now): pass rates, counts, ring and transfer times, callbacks."""
+    store = ctx.need_store()
+    scope = _department(ctx, who, department)
+    start, end = period(since, until)
+    if end is None:
+        end = (
+            callback_requests.wall_clock_us() if start is None else start + _micros(_DEFAULT_PERIOD)
+        )
+    if start is None:
+        start = end - _micros(_DEFAULT_PERIOD)
+    if end <= start:
+        raise BadRequest("to must be after from")
+    names = [None] if scope is None else scope
+    out: list[Any] = []
+    for name in names:
+        out.extend(
+            _report(lambda n=name: reports.compliance(store, ctx.site, start, end, department=n))
+        )
+    return out
+
+
+@router.get("/calls", response_model=CallPage)
+def calls(
+    ctx: Ctx,
+    who: Staff,
+    department: DepartmentQ = None,
+    extension: Annotated[str | None, Query(max_length=64, description="a staff extension")] = None,
+    rule: Annotated[Rule | None, Query(description="calls judged by this rule")] = None,
+    breached: Annotated[
+        bool | None, Query(description="only calls with (or without) a breach")
+    ] = None,
+    since: FromQ = None,
+    until: ToQ = None,
+    limit: LimitQ = None,
+    cursor: CursorQ = None,
+) -> dict[str, Any]:
+    """Calls begun in ``[from, to)``, newest first, filtered; page with ``cursor``."""
+    where = queries.CallFilter(
+        ctx.site.name,
+        _department(ctx, who, department),
+        extension,
+        rule,
+        breached,
+        *period(since, until),
+    )
+    after = decode_cursor(cursor, (int, str))
+    page = queries.calls_page(ctx.need_store(), where, limit_param(limit), after)
+    return {"items": page.rows, "next_cursor": _cursor(page.next_key)}
+
+
+@router.get(
+    "/calls/{call_id}", response_model=CallDetail, responses={404: {"description": "no such call"}}
+)
+def call(ctx: Ctx, who: Anyone, call_id: Annotated[str, Path(max_length=255)]) -> Any:
+    """One call: the call, its leg events in time order, its verdicts, its SIP messages."""
+    found = queries.call_detail(ctx.need_store(), ctx.site.name, call_id)
+    if found is None:
+        raise NotFound(f"no call {call_id!r}")
+    if not who.may_read(found["call"]["department"]):
+        raise Forbidden(f"call {call_id!r} belongs to another department")
+    return _shown(ctx, who, found)
+
+
+@router.get("/breaches", response_model=BreachPage)
+def breaches(
+    ctx: Ctx,
+    who: Anyone,
+    department: DepartmentQ = None,
+    extension: Annotated[str | None, Query(max_length=64, description="a staff extension")] = None,
+    rule: Annotated[Rule | None, Query(description="breaches of this rule")] = None,
+    since: FromQ = None,
+    until: ToQ = None,
+    limit: LimitQ = None,
+    cursor: CursorQ = None,
+) -> Any:
+    """Failed verdicts of calls begun in ``[from, to)``, newest first; page with ``cursor``."""
+    where = queries.CallFilter(
+        ctx.site.name,
+        _department(ctx, who, department),
+        extension,
+        rule,
+        None,
+        *period(since, until),
+    )
+    after = decode_cursor(cursor, (int, str, str, int))
+    page = queries.breaches_page(ctx.need_store(), where, limit_param(limit), after)
+    return _shown(ctx, who, {"items": page.rows, "next_cursor": _cursor(page.next_key)})
+
+
+@router.get("/callbacks", response_model=CallbackPage)
+def callbacks(
+    ctx: Ctx,
+    who: Staff,
+    status: Annotated[
+        CallbackStatus | None, Query(description="open, kept, late or missed")
+    ] = None,
+    department: DepartmentQ = None,
+    since: FromQ = None,
+    until: ToQ = None,
+    limit: LimitQ = None,
+    cursor: CursorQ = None,
+) -> dict[str, Any]:
+    """Callbacks opened in ``[from, to)`` (by ``status``), newest first."""
+    start, end = period(since, until)
+    page = queries.callbacks_page(
+        ctx.need_store(),
+        status=status,
+        departments=_department(ctx, who, department),
+        since=start,
+        until=end,
+        limit=limit_param(limit),
+        after=decode_cursor(cursor, (int, str)),
+    )
+    return {"items": page.rows, "next_cursor": _cursor(page.next_key)}
+
+
+@router.post(
+    "/callbacks",
+    response_model=CallbackUpdate,
+    responses={404: {"description": "no open or missed callback for that number"}},
+)
+async def request_callback(ctx: Ctx, who: Staff, body: CallbackRequest) -> dict[str, Any]:
+    """Record that a caller asked to be called back at ``due_at``: it becomes the deadline of
+    their waiting callbacks (see the charter's callback book)."""
+    due = time_param("due_at", body.due_at)
+    asked = time_param("asked_at", body.asked_at)
+    if asked is None:
+        asked = callback_requests.wall_clock_us()
+    assert due is not None
+    changed = await to_thread.run_sync(
+        callback_requests.record_request, ctx, who, body.number, asked, due
+    )
+    callback_requests.tell_live_book(ctx.book, body.number, asked, due)
+    return {"items": [queries.callback_dict(cb) for cb in changed]}
+
+
+@router.get("/reports/weekly", response_model=report_data.WeeklyReport)
+def weekly_report(
+    ctx: Ctx,
+    who: Staff,
+    week: Annotated[str, Query(max_length=16, description="ISO week, e.g. 2026-W47")],
+    department: DepartmentQ = None,
+) -> Any:
+    """The weekly report of ``week`` (the site's clock), one department or all. A lead with
+    several departments names one."""
+    scope = _department(ctx, who, department)
+    if department is None and scope is not None:
+        if len(scope) != 1:
+            raise BadRequest(f"name one of your departments: department={' or '.join(scope)}")
+        department = scope[0]
+    store = ctx.need_store()
+    return _report(lambda: reports.weekly_report(store, ctx.site, week, department=department))
+
+
+@router.get(
+    "/live",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "an endless SSE stream"}},
+)
+async def live(
+    request: Request,
+    ctx: Ctx,
+    who: Anyone,
+    department: DepartmentQ = None,
+    kinds: Annotated[
+        list[str] | None, Query(description="event and/or breach (default: both)")
+    ] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: ``event`` and ``breach`` messages as the service judges calls (a
+    ``dropped`` message tells a slow reader how many it missed; comments keep the line open)."""
+    scope = _department(ctx, who, department)
+    wanted = set(kinds or LIVE_KINDS)
+    if not wanted <= set(LIVE_KINDS):
+        raise BadRequest(f"kinds={sorted(wanted)}: use event and/or breach")
+    sub = ctx.live.subscribe(scope, wanted)
+    return StreamingResponse(
+        _stream(ctx, who, sub),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _stream(ctx: ApiContext, who: Principal, sub: Subscription) -> AsyncIterator[str]:
+    reported = 0
+    try:
+        yield "retry: 3000\n: callwatch live feed\n\n"
+        while True:
+            try:
+                item: LiveItem = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if sub.dropped > reported:
+                yield _sse("dropped", None, {"dropped": sub.dropped - reported})
+                reported = sub.dropped
+            yield _sse(item.kind, item.id, _shown(ctx, who, item.payload))
+    finally:
+        sub.close()
+
+
+def _sse(kind: str, ident: str | None, payload: dict[str, Any]) -> str:
+    head = f"event: {kind}\n" + ("" if ident is None else f"id: {ident}\n")
+    return head + f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+def _report(fn: Any) -> Any:
+    try:
+        result = fn()
+    except StoreUnavailable as exc:
+        raise Unavailable(str(exc)) from None
+    except StoreError as exc:
+        raise Unavailable(f"the store failed: {exc}") from None
+    except ReportError as exc:
+        raise BadRequest(str(exc)) from None
+    return result
+
+
+def _cursor(key: list[Any] | None) -> str | None:
+    return None if key is None else encode_cursor(key)
+
+
+def _micros(delta: timedelta) -> int:
+    return int(delta.total_seconds() * 1_000_000)

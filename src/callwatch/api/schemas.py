@@ -1,0 +1,202 @@
+"""Response and request bodies of the API (pydantic models; they make the OpenAPI document).
+
+Times are ISO 8601 UTC text (``2026-11-23T01:02:03.456789Z``) as in ``callwatch ingest``;
+a call is exactly the JSON object ``callwatch ingest`` prints for it, plus ``breached``.
+For a trainer every caller number in these bodies is masked (``010-****-5678``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Rule = Literal["answer", "transfer", "hangup", "callback"]
+CallbackStatus = Literal["open", "kept", "late", "missed"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Department(_Model):
+    """A department of the site: its charter, public numbers and extension ranges."""
+
+    name: str
+    name_en: str | None
+    charter: str
+    numbers: list[str]
+    extensions: list[str]
+
+
+class Verdict(_Model):
+    """One rule's verdict on a call."""
+
+    rule: str
+    ok: bool
+    measured: float | None
+    limit: float | None
+    charter: str
+    rings: int | None = None
+    limit_rings: int | None = None
+    detail: str | None = None
+
+
+class Transfer(_Model):
+    """A transfer of the call (blind or attended)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    kind: str
+    from_: str | None = Field(alias="from")
+    to: str | None
+    started_at: str
+    connected_at: str | None
+    seconds: float | None
+
+
+class CallbackState(_Model):
+    """The callback a missed call opened, as it stands."""
+
+    due_at: str | None
+    called_back_at: str | None
+    by: str | None
+    delay_seconds: float | None
+    status: CallbackStatus
+    opened_at: str | None = None
+    number: str | None = None
+
+
+class Call(_Model):
+    """A customer call (the ``callwatch ingest`` JSON) and whether any rule was breached."""
+
+    call: str
+    direction: str
+    caller: str | None
+    dialled: str | None
+    department: str | None
+    charter: str
+    started_at: str
+    first_ring_at: str | None
+    answered_at: str | None
+    answered_by: str | None
+    ring_seconds: float | None
+    rings: int | None
+    ended_at: str | None
+    hangup_by: str | None
+    missed: bool
+    transfers: list[Transfer]
+    callback: CallbackState | None
+    verdicts: list[Verdict]
+    end_reason: str | None
+    complete: bool
+    correlation: str
+    legs: list[str]
+    breached: bool
+
+
+class CallPage(_Model):
+    """A page of calls, newest first; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    items: list[Call]
+    next_cursor: str | None
+
+
+class Event(BaseModel):
+    """A leg event (the ``callwatch ingest --events`` JSON: kind-specific fields vary)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    at: str
+    event: str
+    call_id: str
+    leg: str
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+
+
+class SipMessage(_Model):
+    """One captured SIP message of the call, for the ladder (capture order)."""
+
+    at: str
+    src: str
+    dst: str
+    transport: str
+    sip_call_id: str
+    leg: str | None
+    first_line: str
+    text: str
+
+
+class CallDetail(_Model):
+    """A call with its events (time order), its verdicts and its SIP messages."""
+
+    call: Call
+    events: list[Event]
+    messages: list[SipMessage]
+
+
+class Breach(_Model):
+    """One failed verdict, with the call it judged."""
+
+    call: str
+    source: Literal["call", "callback"]
+    department: str | None
+    direction: str
+    caller: str | None
+    answered_by: str | None
+    started_at: str
+    rule: str
+    charter: str
+    measured: float | None
+    limit: float | None
+    unit: str
+    rings: int | None
+    limit_rings: int | None
+    detail: str
+
+
+class BreachPage(_Model):
+    """A page of breaches, newest call first."""
+
+    items: list[Breach]
+    next_cursor: str | None
+
+
+class Callback(_Model):
+    """A missed caller waiting (or no longer waiting) to be called back."""
+
+    call: str
+    number: str
+    department: str | None
+    charter: str
+    opened_at: str
+    due_at: str | None
+    called_back_at: str | None
+    by: str | None
+    status: CallbackStatus
+    attempts: int
+    requested: bool
+    delay_seconds: float | None
+
+
+class CallbackPage(_Model):
+    """A page of callbacks, newest first."""
+
+    items: list[Callback]
+    next_cursor: str | None
+
+
+class CallbackRequest(_Model):
+    """A caller asked to be called back at ``due_at``: that time becomes the deadline of their
+    open (or missed) callbacks opened by ``asked_at`` (default: now)."""
+
+    number: str = Field(min_length=1, max_length=64, examples=["010-1234-5678"])
+    due_at: str = Field(examples=["2026-11-23T15:00:00+09:00"])
+    asked_at: str | None = Field(default=None, examples=["2026-11-23T10:05:00+09:00"])
+
+
+class CallbackUpdate(_Model):
+    """The callbacks whose deadline the request set."""
+
+    items: list[Callback]
