@@ -231,6 +231,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from callwatch.reports import ReportError
+    from callwatch.reports.command import run
+    from callwatch.store import StoreError
+
+    site = _site(args.config)
+    url = _service_settings(args.config).store_url
+    try:
+        for path in run(args, site, url):
+            if path != "-":
+                print(path)
+    except ReportError as exc:
+        raise CliError(str(exc)) from None
+    except StoreError as exc:
+        raise CliError(f"store {url}: {exc}") from None
+    return 0
+
+
+def _add_report_command(sub: argparse._SubParsersAction) -> None:
+    from callwatch.reports.command import add_arguments
+
+    report = sub.add_parser("report", help="write a weekly report (HTML, PDF or CSV)")
+    add_arguments(report)
+    report.set_defaults(func=cmd_report)
+
+
 def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the live service (HEP listener, store, MQTT, HTTP)")
     serve.add_argument("--config", required=True, metavar="SITE.toml", help="site configuration")
@@ -251,6 +277,84 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--until", metavar="ISO-TIME", help="calls begun before this time")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.set_defaults(func=cmd_export)
+
+
+def _token_store(config: str | None):
+    """The API token store of the site's database (the embedded SQLite one is migrated)."""
+    from callwatch.api.auth import TokenStore
+    from callwatch.store import Store, StoreError
+
+    url = _service_settings(config).store_url
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    store = Store.open(url)
+    try:
+        if url.startswith("sqlite"):
+            store.upgrade()
+        elif store.revision() is None:
+            raise CliError(f"{url} has no schema: run 'callwatch db upgrade' first")
+    except StoreError as exc:
+        store.close()
+        raise CliError(f"store {url}: {exc}") from None
+    return store, TokenStore(store.engine)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from callwatch.api.auth import TokenError
+    from callwatch.timefmt import iso
+
+    if args.token_command == "create" and args.config and args.department:
+        known = {d.name for d in _site(args.config).directory.departments}
+        unknown = [d for d in args.department if d not in known]
+        if unknown:
+            names = ", ".join(sorted(known)) or "none"
+            raise CliError(f"unknown department {unknown[0]!r} (the site has: {names})")
+    store, tokens = _token_store(args.config)
+    try:
+        if args.token_command == "create":
+            record, token = tokens.create(args.role, args.department or (), args.name or "")
+            print(f"id: {record.id}")
+            print(f"role: {record.role}")
+            if record.departments:
+                print(f"departments: {', '.join(record.departments)}")
+            if record.name:
+                print(f"name: {record.name}")
+            print("token (shown only now; send it as 'Authorization: Bearer <token>'):")
+            print(token)
+        elif args.token_command == "list":
+            for r in tokens.list():
+                state = "active" if r.active else f"revoked {iso(r.revoked_us or 0)}"
+                depts = ",".join(r.departments) or "-"
+                print(f"{r.id}  {r.role:<7}  {depts}  {iso(r.created_us)}  {state}  {r.name}")
+        else:
+            record = tokens.revoke(args.id)
+            print(f"revoked {record.id} ({record.role})")
+    except TokenError as exc:
+        raise CliError(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise CliError(f"token store: {exc.__class__.__name__}: {exc}".splitlines()[0]) from None
+    finally:
+        store.close()
+    return 0
+
+
+def _add_token_commands(sub: argparse._SubParsersAction) -> None:
+    token = sub.add_parser("token", help="API tokens: create, list, revoke")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="make a token (printed once, on the last line)")
+    create.add_argument("--role", required=True, choices=("admin", "lead", "trainer"))
+    create.add_argument(
+        "--department", action="append", metavar="NAME", help="a lead's department (repeat)"
+    )
+    create.add_argument("--name", metavar="TEXT", help="who or what holds the token")
+    listing = token_sub.add_parser("list", help="every token (never the secret)")
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("id", metavar="ID", help="the token's id (or the token itself)")
+    for parser in (create, listing, revoke):
+        parser.add_argument("--config", metavar="SITE.toml", help="site file with [service]")
+        parser.set_defaults(func=cmd_token)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -281,7 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="explain every mistake in a site file")
     check.add_argument("file", metavar="SITE.toml")
     check.set_defaults(func=cmd_check_config)
+    _add_token_commands(sub)
     _add_service_commands(sub)
+    _add_report_command(sub)
     return parser
 
 

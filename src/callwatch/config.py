@@ -51,7 +51,7 @@ from callwatch.charter.profile import BUILTIN, Profile, builtin_profiles, load_p
 DEFAULT_TIMEZONE = "Asia/Seoul"
 
 _KEYS: dict[str, tuple[str, ...]] = {
-    "": ("site", "departments", "correlation"),
+    "": ("site", "departments", "correlation", "reports"),
     "site": ("name", "timezone", "charter", "profiles", "business_hours"),
     "site.business_hours": ("start", "end", "days", "holidays"),
     "departments": ("name", "name_en", "extensions", "numbers", "charter"),
@@ -214,6 +214,12 @@ class _Checker:
         hours = self.business_hours(site, timezone)
         directory = self.departments(data.get("departments", []), profiles, charter)
         headers = self.correlation(data.get("correlation", {}))
+        if "reports" in data:  # [reports]: the weekly report job (callwatch.reports.schedule)
+            from callwatch.reports.schedule import schedule_problems
+
+            for problem in schedule_problems(data["reports"]):
+                key, _, message = problem.partition(": ")
+                self.add(key, message)
         if self.problems or directory is None or name is None or charter is None:
             return None
         return SiteConfig(

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from callwatch.i18n import RULES, normalize_lang, t
 from callwatch.reports import charts
@@ -70,7 +71,7 @@ def render_html(
             rules=RULES,
             callback_statuses=CALLBACK_STATUSES,
             call_link=lambda call_id: call_url.format(id=quote(call_id, safe="")),
-            footer=f"callwatch · {report.site} · {report.week}",
+            footer=_css_string(f"callwatch · {report.site} · {report.week}"),
             **_helpers(lang, embed_font_files),
         )
     )
@@ -88,7 +89,7 @@ def render_achievement_html(
             summary=summary,
             title=t("report.title.achievement", lang),
             period=_period(summary.start_local, summary.end_local),
-            footer=f"{summary.site} · {summary.period}",
+            footer=_css_string(f"{summary.site} · {summary.period}"),
             **_helpers(lang, embed_font_files),
         )
     )
@@ -104,7 +105,7 @@ def font_face_sources(embed_font_files: bool) -> dict[str, str]:
             local = 'local("NanumGothic Bold"), local("NanumGothicBold")'
         path = files.get(weight)
         out[weight] = f'url("{path.as_uri()}") format("truetype")' if path else local
-    return out
+    return {k: Markup(v) for k, v in out.items()}  # built here from file paths
 
 
 def _helpers(lang: str, embed_font_files: bool) -> dict[str, Any]:
@@ -121,6 +122,12 @@ def _helpers(lang: str, embed_font_files: bool) -> dict[str, Any]:
         "limit": lambda b: _measure(b, b.limit, b.limit_rings, lang),
         "font_src": font_face_sources(embed_font_files),
     }
+
+
+def _css_string(text: str) -> Markup:
+    """``text`` as the inside of a double-quoted CSS string in a ``<style>`` element."""
+    escaped = "".join(c if c.isalnum() or c in " ·-_.:/" else f"\\{ord(c):x} " for c in text)
+    return Markup(escaped)  # every other character escaped
 
 
 def _pct(value: float | None) -> str:

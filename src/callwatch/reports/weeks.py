@@ -76,7 +76,12 @@ def local_datetime(ts: int, timezone: str) -> datetime:
     return (_EPOCH + timedelta(microseconds=ts)).astimezone(ZoneInfo(timezone))
 
 
-def _local_midnight(day: date, zone: ZoneInfo) -> int:
-    local = datetime(day.year, day.month, day.day, tzinfo=zone)
+def local_time(day: date, hour: int, timezone: str) -> int:
+    """Capture µs of ``hour``:00 on local ``day`` in ``timezone``."""
+    return _local_midnight(day, ZoneInfo(timezone), hour)
+
+
+def _local_midnight(day: date, zone: ZoneInfo, hour: int = 0) -> int:
+    local = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
     delta = local.astimezone(UTC) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * MICROS + delta.microseconds
