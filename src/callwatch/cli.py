@@ -231,6 +231,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from callwatch.reports import ReportError
+    from callwatch.reports.command import run
+    from callwatch.store import StoreError
+
+    site = _site(args.config)
+    url = _service_settings(args.config).store_url
+    try:
+        for path in run(args, site, url):
+            if path != "-":
+                print(path)
+    except ReportError as exc:
+        raise CliError(str(exc)) from None
+    except StoreError as exc:
+        raise CliError(f"store {url}: {exc}") from None
+    return 0
+
+
+def _add_report_command(sub: argparse._SubParsersAction) -> None:
+    from callwatch.reports.command import add_arguments
+
+    report = sub.add_parser("report", help="write a weekly report (HTML, PDF or CSV)")
+    add_arguments(report)
+    report.set_defaults(func=cmd_report)
+
+
 def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the live service (HEP listener, store, MQTT, HTTP)")
     serve.add_argument("--config", required=True, metavar="SITE.toml", help="site configuration")
@@ -361,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
     _add_token_commands(sub)
     _add_service_commands(sub)
+    _add_report_command(sub)
     return parser
 
 
