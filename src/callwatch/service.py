@@ -602,11 +602,15 @@ def serve(site: SiteConfig, settings: Settings) -> None:
 
 
 def build_sinks(service: Service) -> list[Sink]:
-    """The sinks ``service.settings`` asks for: the store always, the broker when a URL is set."""
+    """The sinks ``service.settings`` asks for: the store and the live feed always, the broker
+    when a URL is set."""
     site, settings = service.site, service.settings
     sinks: list[Sink] = [StoreSink(site, settings, service.metrics.store_latency.observe)]
     if settings.mqtt_url:
         sinks.append(BusSink(site, settings))
+    from callwatch.api.live import LiveSink  # the /api/live feed (never blocks the pipeline)
+
+    sinks.append(LiveSink(site))
     return sinks
 
 
