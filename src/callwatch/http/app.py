@@ -15,6 +15,7 @@ from callwatch import __version__
 from callwatch.api import install_api
 from callwatch.metrics import CONTENT_TYPE, Metrics
 from callwatch.service import PartStatus
+from callwatch.web import router as pages_router
 
 
 class ServiceView(Protocol):
@@ -49,4 +50,5 @@ def create_app(service: ServiceView) -> FastAPI:
         return Response(request.app.state.service.metrics.render(), media_type=CONTENT_TYPE)
 
     install_api(app)
+    app.include_router(pages_router)
     return app

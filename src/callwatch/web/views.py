@@ -1,0 +1,297 @@
+"""What each page shows, gathered from the store: compliance figures come from
+:mod:`callwatch.reports` (the numbers every face shares), the rest from the store and
+:mod:`callwatch.web.queries`. Plain data for the templates; no HTTP here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from callwatch.api.auth import Principal
+from callwatch.api.masking import Masker
+from callwatch.charter.profile import Profile
+from callwatch.config import SiteConfig
+from callwatch.i18n import RULES
+from callwatch.reports import build, data
+from callwatch.reports.queries import fetch_period
+from callwatch.reports.weeks import IsoWeek, local_datetime, week_of
+from callwatch.store import Store
+from callwatch.timefmt import MICROS
+from callwatch.web import charts, escalation
+from callwatch.web.ladder import build_ladder, header_svg, step_svg
+from callwatch.web.queries import call_events, call_legs, recent_breaches
+from callwatch.web.strings import tr
+from callwatch.web.timeline import build_timeline, timeline_svg
+
+TREND_WEEKS = 12
+
+
+class PageNotFound(LookupError):
+    """The page asks for something that does not exist (a call, a department)."""
+
+
+class PageForbidden(PermissionError):
+    """The viewer may not see what the page asks for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking, in which language: a token's holder."""
+
+    principal: Principal
+    lang: str
+
+    def may_read(self, department: str | None) -> bool:
+        return self.principal.may_read(department)
+
+    @property
+    def masked(self) -> bool:
+        return self.principal.masks_numbers
+
+
+def masker(site: SiteConfig) -> Masker:
+    """The masker of ``site`` (the office's own numbers stay visible)."""
+    return Masker(site.directory.is_ours)
+
+
+def show_number(site: SiteConfig, viewer: Viewer | None) -> Callable[[str | None], str | None]:
+    """A party as the viewer may see it (masked for trainers; ``None``: always masked)."""
+    if viewer is not None and not viewer.masked:
+        return lambda n: n
+    m = masker(site)
+    return m.number
+
+
+def local(site: SiteConfig, ts: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Capture time on the site's clock."""
+    return "" if ts is None else local_datetime(ts, site.timezone).strftime(fmt)
+
+
+def visible_departments(site: SiteConfig, viewer: Viewer) -> list[str]:
+    """The site's departments the viewer may read, in site order."""
+    return [d.name for d in site.directory.departments if viewer.may_read(d.name)]
+
+
+def dashboard(store: Store, site: SiteConfig, viewer: Viewer, now: int) -> dict[str, Any]:
+    """This week against last week per department and rule, the 12-week trend, callbacks
+    waiting and the latest breaches."""
+    lang = viewer.lang
+    week = week_of(now, site.timezone)
+    start, end = week.bounds(site.timezone)
+    names = visible_departments(site, viewer)
+    parts = [
+        c
+        for c in build.compliance(
+            store, site, start, end, previous=week.previous().bounds(site.timezone)
+        )
+        if c.department in names
+    ]
+    trend = _trend(store, site, week, names, lang)
+    show = show_number(site, viewer)
+    waiting = []
+    for cb in store.callbacks(status="open"):
+        if cb.department not in names:
+            continue
+        left = None if cb.due_at is None else (cb.due_at - now) // (60 * MICROS)
+        waiting.append(
+            {
+                "call": cb.call,
+                "number": show(cb.number),
+                "department": cb.department,
+                "opened": local(site, cb.opened_at),
+                "due": local(site, cb.due_at),
+                "left": left,
+            }
+        )
+    waiting.sort(key=lambda w: (w["left"] is None, w["left"] if w["left"] is not None else 0))
+    feed = [
+        {
+            "call": b.call_id,
+            "when": local(site, b.started_us, "%m-%d %H:%M"),
+            "department": b.department,
+            "extension": b.extension,
+            "caller": show(b.caller),
+            "rule": b.rule,
+            "measured": b.measured,
+            "limit": b.limit,
+        }
+        for b in recent_breaches(store, site.name, before=now, departments=names)
+    ]
+    return {
+        "week": str(week),
+        "start": local(site, start, "%m-%d"),
+        "end": local(site, end - 1, "%m-%d"),
+        "departments": parts,
+        "trend": trend,
+        "callbacks": waiting,
+        "feed": feed,
+        "rules": RULES,
+    }
+
+
+def _trend(
+    store: Store, site: SiteConfig, week: IsoWeek, names: list[str], lang: str
+) -> dict[str, str]:
+    weeks = [week.shift(-i) for i in range(TREND_WEEKS - 1, -1, -1)]
+    rates: dict[str, dict[str, list[float | None]]] = {n: {r: [] for r in RULES} for n in names}
+    for w in weeks:
+        s, e = w.bounds(site.timezone)
+        facts = fetch_period(store, site.name, s, e, details=False)
+        for part in data.compliance(facts, site.profile_for, names):
+            if part.department not in rates:
+                continue
+            for result in part.rules:
+                rates[part.department][result.rule].append(result.rate)
+    labels = {r: tr(f"rule.{r}", lang) for r in RULES}
+    out = {}
+    for name in names:
+        profile = site.profile_for(name)
+        series = {r: v for r, v in rates[name].items() if data.in_charter(profile, r)}
+        out[name] = charts.trend_svg([str(w) for w in weeks], series, labels)
+    return out
+
+
+def department(
+    store: Store, site: SiteConfig, viewer: Viewer, name: str, week: IsoWeek
+) -> dict[str, Any]:
+    """One department's week: rules with the charter's promise, extensions, calls by hour,
+    breaches with links."""
+    if name not in [d.name for d in site.directory.departments]:
+        raise PageNotFound(name)
+    if not viewer.may_read(name):
+        raise PageForbidden(name)
+    report = build.weekly_report(store, site, week, department=name)
+    part = report.departments[0]
+    show = show_number(site, viewer)
+    hours = [h for h in part.by_hour if 7 <= h.hour <= 20 or h.offered]
+    chart = charts.hours_svg(
+        [h.hour for h in hours],
+        [h.answered for h in hours],
+        [h.missed for h in hours],
+        (tr("report.answered", viewer.lang), tr("report.missed", viewer.lang)),
+    )
+    raw = (
+        {
+            b.call_id: b
+            for b in fetch_period(
+                store, site.name, report.start_us, report.end_us, department=name
+            ).breaches
+        }
+        if not viewer.masked
+        else {}
+    )
+    breaches = [
+        {
+            "call": b.call_id,
+            "when": local(site, b.started_us, "%m-%d %H:%M"),
+            "extension": b.extension,
+            "caller": show(raw[b.call_id].caller) if b.call_id in raw else b.caller,
+            "rule": b.rule,
+            "measured": b.measured,
+            "limit": b.limit,
+        }
+        for b in part.breaches
+    ]
+    return {
+        "name": name,
+        "report": report,
+        "part": part,
+        "week": str(week),
+        "previous": str(week.previous()),
+        "next": str(week.shift(1)),
+        "start": local(site, report.start_us, "%Y-%m-%d"),
+        "end": local(site, report.end_us - 1, "%Y-%m-%d"),
+        "hours_chart": chart,
+        "breaches": breaches,
+        "profile": site.profile_for(name),
+    }
+
+
+def call(
+    store: Store, site: SiteConfig, viewer: Viewer | None, call_id: str, lang: str
+) -> dict[str, Any]:
+    """The replay of one call: summary, verdicts, time line, ladder. ``viewer`` None means an
+    export: numbers masked."""
+    doc = store.call(call_id)
+    if doc is None:
+        raise PageNotFound(call_id)
+    if viewer is not None and not viewer.may_read(doc.get("department")):
+        raise PageForbidden(call_id)
+    profile = _profile(site, doc)
+    show = show_number(site, viewer)
+    hide = (lambda s: s) if viewer is not None and not viewer.masked else masker(site).text
+    legs = call_legs(store, call_id)
+    timeline = build_timeline(doc, legs, call_events(store, call_id), profile, lang=lang, show=show)
+    sip_ids = list(dict.fromkeys([leg.sip_call_id for leg in legs] + list(doc.get("legs", []))))
+    ladder = build_ladder(store.messages(sip_ids), timeline.start_us, hide=hide)
+    return {
+        "id": call_id,
+        "doc": doc,
+        "caller": show(doc.get("caller")),
+        "dialled": show(doc.get("dialled")),
+        "started": local(site, timeline.start_us, "%Y-%m-%d %H:%M:%S"),
+        "profile": profile,
+        "verdicts": doc.get("verdicts", []),
+        "timeline": timeline,
+        "timeline_svg": timeline_svg(timeline, lang),
+        "timeline_json": json.dumps(timeline.to_json(), ensure_ascii=False).replace("</", "<\\/"),
+        "ladder": ladder,
+        "ladder_head": header_svg(ladder),
+        "ladder_rows": [(step, step_svg(ladder, step)) for step in ladder.steps],
+    }
+
+
+def training(
+    store: Store, site: SiteConfig, viewer: Viewer, now: int, weeks: int
+) -> dict[str, Any]:
+    """Breaches per extension over the last ``weeks`` weeks, beside the charter's steps."""
+    week = week_of(now, site.timezone)
+    start = week.shift(-(weeks - 1)).bounds(site.timezone)[0]
+    end = week.bounds(site.timezone)[1]
+    names = visible_departments(site, viewer)
+    facts = fetch_period(store, site.name, start, end, departments=names)
+    out = []
+    for name in names:
+        profile = site.profile_for(name)
+        steps = escalation.steps_for(profile.id)
+        calls = [c for c in facts.calls if c.department == name]
+        tallies = [v for v in facts.verdicts if v.department == name]
+        by_ext: dict[str | None, list[Any]] = {}
+        for b in facts.breaches:
+            if b.department == name:
+                by_ext.setdefault(b.extension, []).append(b)
+        rows = []
+        for row in data.extension_rows(calls, tallies):
+            if not row.total_breaches:
+                continue
+            step = escalation.reached(steps, row.total_breaches)
+            rows.append(
+                {
+                    "extension": row.extension,
+                    "breaches": row.breaches,
+                    "total": row.total_breaches,
+                    "step": step.text(viewer.lang) if step else "",
+                    "calls": [
+                        (b.call_id, b.rule, local(site, b.started_us, "%m-%d %H:%M"))
+                        for b in by_ext.get(row.extension, [])
+                    ],
+                }
+            )
+        rows.sort(key=lambda r: -r["total"])
+        out.append({"name": name, "profile": profile, "steps": steps, "rows": rows})
+    return {
+        "weeks": weeks,
+        "start": local(site, start, "%Y-%m-%d"),
+        "end": local(site, end - 1, "%Y-%m-%d"),
+        "departments": out,
+        "rules": RULES,
+    }
+
+
+def _profile(site: SiteConfig, doc: dict[str, Any]) -> Profile:
+    charter = doc.get("charter")
+    if charter in site.profiles:
+        return site.profiles[charter]
+    return site.profile_for(doc.get("department"))
