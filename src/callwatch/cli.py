@@ -137,11 +137,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     except SettingsError as exc:
         raise CliError(f"{args.config}: service settings have mistakes:\n{exc}") from None
+    if getattr(args, "demo", False):
+        settings = _demo(site, settings)
     try:
         serve(site, settings)
     except ServiceError as exc:
         raise CliError(str(exc)) from None
     return 0
+
+
+def _demo(site, settings):
+    """``serve --demo``: fill the demo store, print the dashboard URL and an admin token."""
+    import time
+
+    from callwatch.demo import DemoError, prepare_demo
+    from callwatch.store import StoreError
+
+    try:
+        setup = prepare_demo(site, settings, time.time_ns() // 1000)  # the demo's "now"
+    except (DemoError, StoreError) as exc:
+        raise CliError(f"demo: {exc}") from None
+    if setup.summary is not None:
+        s = setup.summary
+        print(
+            f"callwatch demo: stored {s.calls} calls ({s.breaches} breaches, {s.callbacks} "
+            f"callbacks) replayed from sip_fixtures/ into {setup.settings.store_url}",
+            file=sys.stderr,
+        )
+    host = settings.http_host if settings.http_host not in ("0.0.0.0", "::") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    print(f"dashboard: http://{host}:{settings.http_port}/", flush=True)
+    print(f"admin token (log in with it; shown once): {setup.token}", flush=True)
+    return setup.settings
 
 
 def _service_settings(config: str | None):
@@ -263,6 +290,12 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--interface", metavar="IFACE", help="also sniff SIP on this interface")
     serve.add_argument("--hep-port", type=int, metavar="PORT", help="HEP UDP port (9060)")
     serve.add_argument("--http-port", type=int, metavar="PORT", help="HTTP port (8080)")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="first look: fill an empty demo store (DATA_DIR/demo.sqlite) with weeks of calls "
+        "replayed from sip_fixtures/, print the dashboard URL and an admin token",
+    )
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database maintenance")

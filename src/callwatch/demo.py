@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from callwatch.capture import CaptureError, CaptureStats, Packet, read_capture
 from callwatch.config import SiteConfig
 from callwatch.pipeline import CallPipeline
+from callwatch.settings import Settings
 from callwatch.sip.message import SipParseError, parse_message
 from callwatch.store import RawMessage, Store
 
@@ -344,3 +345,40 @@ def _office_time(rng: random.Random, day: date, zone: ZoneInfo) -> int:
     local = datetime(day.year, day.month, day.day, hour, rng.randrange(60), rng.randrange(60))
     aware = local.replace(tzinfo=zone)
     return int(aware.timestamp()) * _SECOND + rng.randrange(_SECOND)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSetup:
+    """What ``serve --demo`` prepared: the settings to serve with (the demo's own SQLite
+    file), a fresh admin token, and what was stored (None when the store had calls already)."""
+
+    settings: Settings
+    token: str
+    summary: DemoSummary | None
+
+
+def prepare_demo(
+    site: SiteConfig,
+    settings: Settings,
+    anchor: int,
+    *,
+    fixtures: str | Path | None = None,
+) -> DemoSetup:
+    """Point ``settings`` at the embedded demo store (``DATA_DIR/demo.sqlite``, never a
+    configured database), fill it when it holds no calls (as of ``anchor``, the demo's "now"),
+    and create an admin token. Raises :class:`DemoError` when the captures are missing."""
+    from callwatch.api.auth import TokenStore
+
+    file = (settings.data_dir / "demo.sqlite").resolve()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    settings = dataclasses.replace(settings, database_url=f"sqlite:///{file}")
+    store = Store.open(settings.store_url, site=site.name)
+    try:
+        store.upgrade()
+        summary = None
+        if store.counts().get("calls", 0) == 0:
+            summary = build_demo(store, site, anchor, fixtures=fixtures)
+        _, token = TokenStore(store.engine).create("admin", name="demo")
+    finally:
+        store.close()
+    return DemoSetup(settings, token, summary)
