@@ -144,7 +144,7 @@ def compliance(
     return out
 
 
-@router.get("/calls", response_model=CallPage)
+@router.get("/calls", response_model=CallPage, response_model_exclude_unset=True)
 def calls(
     ctx: Ctx,
     who: Staff,
@@ -174,7 +174,10 @@ def calls(
 
 
 @router.get(
-    "/calls/{call_id}", response_model=CallDetail, responses={404: {"description": "no such call"}}
+    "/calls/{call_id}",
+    response_model=CallDetail,
+    response_model_exclude_unset=True,
+    responses={404: {"description": "no such call"}},
 )
 def call(ctx: Ctx, who: Anyone, call_id: Annotated[str, Path(max_length=255)]) -> Any:
     """One call: the call, its leg events in time order, its verdicts, its SIP messages."""
