@@ -24,16 +24,20 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from callwatch.api import routes as api_routes
 from callwatch.api.auth import Principal, TokenStore
 from callwatch.api.context import context_of
 from callwatch.config import SiteConfig
 from callwatch.i18n import normalize_lang
-from callwatch.reports.errors import WeekError
+from callwatch.reports import build
+from callwatch.reports.errors import RenderError, WeekError
+from callwatch.reports.render_pdf import render_pdf
 from callwatch.reports.weeks import parse_week, week_of
 from callwatch.store import Store, StoreError
 from callwatch.web import views
 from callwatch.web.strings import tr
 
+CALL_URL = "/calls/{id}"
 SESSION_COOKIE = "cw_session"
 LANG_COOKIE = "cw_lang"
 _STATIC = {"app.css": "text/css", "replay.js": "text/javascript", "live.js": "text/javascript"}
@@ -273,6 +277,48 @@ def training(request: Request, weeks: int = 4) -> Response:
     weeks = min(max(weeks, 1), 52)
     page = views.training(ctx.store, ctx.site, viewer, ctx.clock(), weeks)
     return _render(request, "training.html", viewer=viewer, page=page, site=ctx.site)
+
+
+@router.get("/reports/weekly.pdf", response_model=None)
+def weekly_pdf(
+    request: Request, week: str | None = None, department: str | None = None
+) -> Response:
+    """The weekly report as PDF (the reports' own renderer), for admins and leads."""
+    ctx = context(request)
+    viewer = _viewer(request, ctx)
+    if viewer is None:
+        return _login_redirect(request)
+    if viewer.masked or (department is None and viewer.principal.role == "lead"):
+        return _error(request, viewer, 403, "error.forbidden")
+    if department is not None and not viewer.may_read(department):
+        return _error(request, viewer, 403, "error.forbidden")
+    try:
+        chosen = parse_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
+        report = build.weekly_report(ctx.store, ctx.site, chosen, department=department)
+        pdf = render_pdf(report, viewer.lang, call_url=CALL_URL)
+    except (WeekError, build.UnknownDepartment):
+        return _error(request, viewer, 404, "error.not_found")
+    except RenderError:
+        return _error(request, viewer, 503, "error.not_found")
+    name = _SAFE_NAME.sub("_", f"{chosen}-{department or 'all'}")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="callwatch-{name}.pdf"'},
+    )
+
+
+@router.get("/live", response_model=None)
+async def live(request: Request) -> Response:
+    """The API's live feed (breaches) for the dashboard, with the session cookie instead of a
+    bearer header (a browser's EventSource cannot send one)."""
+    ctx = context(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    principal = await run_in_threadpool(ctx.verify, token) if token else None
+    api = context_of(request.app)
+    if principal is None or api is None:
+        return Response("log in first", status_code=401, media_type="text/plain")
+    return await api_routes.live(request, api, principal, None, ["breach"])
 
 
 def _switch_url(request: Request, lang: str) -> str:

@@ -1,12 +1,12 @@
-/* The dashboard's live breach feed: listens to /api/live (Server-Sent Events) when the
-   server offers it and puts each breach at the top of the list. Without it the list stays
+/* The dashboard's live breach feed: listens to /live (the API's Server-Sent Events, with the
+   session cookie) and puts each breach at the top of the list. Without it the list stays
    as the server rendered it. */
 (function () {
   "use strict";
   var list = document.getElementById("feed-list");
   var state = document.getElementById("live-state");
   if (!list || !window.EventSource) { return; }
-  var source = new EventSource("/api/live");
+  var source = new EventSource("/live");
   source.addEventListener("open", function () { state.setAttribute("data-state", "live"); state.textContent = "●"; });
   source.addEventListener("error", function () { state.setAttribute("data-state", "static"); state.textContent = ""; source.close(); });
   source.addEventListener("breach", function (ev) {
