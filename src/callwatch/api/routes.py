@@ -183,7 +183,7 @@ def call(ctx: Ctx, who: Anyone, call_id: Annotated[str, Path(max_length=255)]) -
     """One call: the call, its leg events in time order, its verdicts, its SIP messages."""
     found = queries.call_detail(ctx.need_store(), ctx.site.name, call_id)
     if found is None:
-        raise NotFound(f"no call {call_id!r}")
+        raise NotFound(f"no call {_shown(ctx, who, call_id)!r}")
     if not who.may_read(found["call"]["department"]):
         raise Forbidden(f"call {call_id!r} belongs to another department")
     return _shown(ctx, who, found)
@@ -318,10 +318,10 @@ async def _stream(ctx: ApiContext, who: Principal, sub: Subscription) -> AsyncIt
             except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
-            if sub.dropped > reported:
+            yield _sse(item.kind, item.id, _shown(ctx, who, item.payload))
+            if sub.queue.empty() and sub.dropped > reported:  # what was lost came after these
                 yield _sse("dropped", None, {"dropped": sub.dropped - reported})
                 reported = sub.dropped
-            yield _sse(item.kind, item.id, _shown(ctx, who, item.payload))
     finally:
         sub.close()
 
