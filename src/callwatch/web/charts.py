@@ -17,6 +17,7 @@ from pathlib import Path
 from matplotlib import font_manager
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 _COLORS = {"answer": "#1f6feb", "transfer": "#8250df", "hangup": "#1a7f37", "callback": "#bf8700"}
 
@@ -79,6 +80,7 @@ def hours_svg(
     fig = Figure(figsize=(6.4, 2.2), dpi=100)
     ax = fig.add_subplot()
     family = font_family()
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.bar(hours, answered, color="#1f6feb", label=labels[0])
     ax.bar(hours, missed, bottom=answered, color="#cf222e", label=labels[1])
     ax.set_xticks(list(hours), [str(h) for h in hours], fontsize=7)

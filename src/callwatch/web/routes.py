@@ -88,7 +88,7 @@ def _env() -> Environment:
     )
     env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.1f}%"
     env.filters["pts"] = lambda v: "" if v is None else f"{v:+.1f}"
-    env.filters["num"] = lambda v: "—" if v is None else f"{v:g}"
+    env.filters["num"] = lambda v: "—" if v is None else f"{round(v, 1):g}"
     return env
 
 

@@ -266,17 +266,20 @@ def training(
         for row in data.extension_rows(calls, tallies):
             if not row.total_breaches:
                 continue
-            step = escalation.reached(steps, row.total_breaches)
+            step = escalation.reached(steps, row.total_breaches) if row.extension else None
+            calls: dict[str, tuple[list[str], str]] = {}
+            for b in by_ext.get(row.extension, []):
+                rules, _ = calls.setdefault(
+                    b.call_id, ([], local(site, b.started_us, "%m-%d %H:%M"))
+                )
+                rules.append(b.rule)
             rows.append(
                 {
                     "extension": row.extension,
                     "breaches": row.breaches,
                     "total": row.total_breaches,
                     "step": step.text(viewer.lang) if step else "",
-                    "calls": [
-                        (b.call_id, b.rule, local(site, b.started_us, "%m-%d %H:%M"))
-                        for b in by_ext.get(row.extension, [])
-                    ],
+                    "calls": [(call, rules, when) for call, (rules, when) in calls.items()],
                 }
             )
         rows.sort(key=lambda r: -r["total"])
