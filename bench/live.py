@@ -89,6 +89,7 @@ class Server:
             "CALLWATCH_HTTP_HOST": "127.0.0.1",
             "CALLWATCH_HTTP_PORT": str(self.http_port),
             "CALLWATCH_DATA_DIR": str(Path(self.tmp.name) / "data"),
+            "CALLWATCH_MONITORING": "open",  # /readyz and /metrics without an admin token
         }
         env.pop("CALLWATCH_DATABASE_URL", None)
         env.pop("CALLWATCH_MQTT_URL", None)

@@ -143,6 +143,7 @@ class Serve:
             "CALLWATCH_HTTP_HOST": "127.0.0.1",
             "CALLWATCH_HTTP_PORT": str(self.http_port),
             "CALLWATCH_DATA_DIR": str(data),
+            "CALLWATCH_MONITORING": "open",  # /readyz and /metrics without an admin token
             **env,
         }
         for var in ("CALLWATCH_DATABASE_URL", "CALLWATCH_MQTT_URL"):
@@ -293,7 +294,7 @@ async def test_replay_to_serve_stores_publishes_and_counts(tmp_path: Path) -> No
     serve = Serve(site_file, tmp_path / "data", CALLWATCH_MQTT_URL="mqtt://127.0.0.1:1883")
     try:
         parts = (await serve.ready())["parts"]
-        assert set(parts) == {"hep", "store", "mqtt"}
+        assert {"hep", "store", "mqtt"} <= set(parts)
         async with Subscriber(1883, site.name) as sub:
             pk = paced(NAMES, start=time.time_ns() // 1000 + 300_000)
             want = expected(site, pk)
