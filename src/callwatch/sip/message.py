@@ -15,6 +15,7 @@ See docs/sip-parser.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -25,6 +26,7 @@ from callwatch.sip.uri import (
     Replaces,
     SipParseError,
     Uri,
+    _new_name_addr,
     cached_uri,
     parse_name_addr,
     parse_replaces,
@@ -80,6 +82,8 @@ _vias: dict[str, tuple[Via, ...]] = {}
 _cseqs: dict[str, tuple[int, str]] = {}
 _starts: dict[str, tuple[str | None, Uri | None, int | None, str | None]] = {}
 _lines: dict[str, tuple[str, str]] = {}
+_TAGGED = re.compile(r"([^\"<>]*<[^\"<>]*>);tag=([-.!%*_+`'~0-9A-Za-z]+)")
+"""A name-addr with ``<>``, no quotes and one ``tag`` parameter (a token) after it."""
 _LINE_CACHE_LIMIT = 16384
 _CRLF = (b"\r", b"\n")
 _FOLD_START = (" ", "\t")
@@ -417,7 +421,18 @@ def _required_name_addr(value: str | None, name: str) -> NameAddr:
 def _name_addr(text: str) -> NameAddr:
     value = _name_addrs.get(text)
     if value is None:
-        value = parse_name_addr(text)
+        # "Name <uri>;tag=x": a new tag on a known address is the common miss (every new
+        # dialog); read only the tag, share display and URI with the untagged address.
+        tagged = _TAGGED.fullmatch(text)
+        if tagged is not None:
+            try:
+                base = _name_addr(tagged[1])
+            except SipParseError:
+                base = None
+            if base is not None and not base.params:
+                value = _new_name_addr(base.display, base.uri, MappingProxyType({"tag": tagged[2]}))
+        if value is None:
+            value = parse_name_addr(text)
         if len(_name_addrs) >= _CACHE_LIMIT:
             _name_addrs.clear()
         _name_addrs[text] = value

@@ -9,31 +9,46 @@ time and releases packets oldest first. A packet older than what has already bee
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from itertools import count
 
 from callwatch.capture.packet import Packet
 
 
 class Reorderer:
-    """Sans-IO reorder buffer keyed by capture time."""
+    """Sans-IO reorder buffer keyed by capture time.
+
+    Packets that arrive in time order (the usual case) wait in a queue; a packet older than
+    the last one queued goes to a heap instead. Release takes the older of the two heads,
+    ties in arrival order, exactly as a single heap would, at a fraction of its cost.
+    """
 
     def __init__(self, window: int = 500_000) -> None:
         self.window = window
         self.late = 0
-        self._heap: list[tuple[int, int, Packet]] = []
+        self._queue: deque[tuple[int, int, Packet]] = deque()  # arrival order = time order
+        self._heap: list[tuple[int, int, Packet]] = []  # packets that arrived out of order
         self._seq = count()
         self._newest = 0
         self._released = 0
 
     def push(self, packet: Packet) -> list[Packet]:
         """Add a packet; return the packets that are now old enough to release, in order."""
-        if packet.ts < self._released:
+        ts = packet.ts
+        if ts < self._released:
             self.late += 1
             return [packet]
-        heapq.heappush(self._heap, (packet.ts, next(self._seq), packet))
-        if packet.ts > self._newest:
-            self._newest = packet.ts
-        return self._release(self._newest - self.window)
+        queue = self._queue
+        if not queue or ts >= queue[-1][0]:
+            queue.append((ts, next(self._seq), packet))
+        else:
+            heapq.heappush(self._heap, (ts, next(self._seq), packet))
+        if ts > self._newest:
+            self._newest = ts
+        upto = self._newest - self.window
+        if queue[0][0] > upto and (not self._heap or self._heap[0][0] > upto):
+            return []
+        return self._release(upto)
 
     def tick(self, now: int) -> list[Packet]:
         """Release what is older than ``now - window`` (for a quiet live line)."""
@@ -44,13 +59,23 @@ class Reorderer:
         return self._release(None)
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._queue) + len(self._heap)
 
     def _release(self, upto: int | None) -> list[Packet]:
         out: list[Packet] = []
+        queue = self._queue
         heap = self._heap
-        while heap and (upto is None or heap[0][0] <= upto):
-            ts, _, packet = heapq.heappop(heap)
+        while True:
+            if heap and (not queue or heap[0] < queue[0]):
+                if upto is not None and heap[0][0] > upto:
+                    break
+                ts, _, packet = heapq.heappop(heap)
+            elif queue:
+                if upto is not None and queue[0][0] > upto:
+                    break
+                ts, _, packet = queue.popleft()
+            else:
+                break
             self._released = ts
             out.append(packet)
         return out
