@@ -118,9 +118,18 @@ def user_of(uri: str | None) -> str | None:
 
 def callee_users(leg: Leg) -> list[str]:
     """Every user part that stands for the leg's callee: To, Request-URI, answering Contact."""
-    users = [leg.to_user, leg.dialled, leg.answered_by]
-    users += [e.by for e in leg.events if isinstance(e, Alerting)]
-    return [n for n in (normalize_number(u) for u in users) if n]
+    users = []
+    for user in (leg.to_user, leg.dialled, leg.answered_by):
+        if user:
+            number = normalize_number(user)
+            if number:
+                users.append(number)
+    for event in leg.events:
+        if isinstance(event, Alerting) and event.by:
+            number = normalize_number(event.by)
+            if number:
+                users.append(number)
+    return users
 
 
 def callee_user(leg: Leg, directory: Directory) -> str | None:
@@ -140,7 +149,7 @@ def side_user(leg: Leg, side: Side | None, directory: Directory) -> str | None:
 
 def is_staff_leg(leg: Leg, directory: Directory) -> bool:
     """True when the leg's callee is a staff phone."""
-    return any(directory.is_staff(u) for u in callee_users(leg))
+    return any(map(directory.is_staff, callee_users(leg)))
 
 
 def has_staff_side(leg: Leg, directory: Directory) -> bool:

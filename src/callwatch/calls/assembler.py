@@ -134,7 +134,11 @@ class CallAssembler:
 
     def tick(self, now: int) -> list[Call]:
         """Advance the capture clock to ``now``; return the calls finished by then."""
-        self._now = max(self._now, now)
+        if now > self._now:
+            self._now = now
+        due = self._due
+        if (not due or due[0][0] > self._now) and self._now < self._next_scan:
+            return []  # nothing due: the usual case, answered without a scan
         done: list[CallRecord] = []
         while self._due and self._due[0][0] <= self._now:
             _, seq = heapq.heappop(self._due)

@@ -20,6 +20,8 @@ from callwatch.calls.errors import DirectoryError
 
 _SEPARATORS = str.maketrans("", "", "-. ()\t")
 _CACHE_LIMIT = 4096
+_MISSING = object()
+_normalized: dict[str, str] = {}
 
 
 def normalize_number(user: str | None) -> str | None:
@@ -28,10 +30,15 @@ def normalize_number(user: str | None) -> str | None:
         return None
     if user.isdigit():
         return user
-    text = user.strip().translate(_SEPARATORS)
-    if text.startswith("+82"):
-        rest = text[3:]
-        text = rest if rest.startswith("0") else "0" + rest
+    text = _normalized.get(user)
+    if text is None:
+        text = user.strip().translate(_SEPARATORS)
+        if text.startswith("+82"):
+            rest = text[3:]
+            text = rest if rest.startswith("0") else "0" + rest
+        if len(_normalized) >= _CACHE_LIMIT:
+            _normalized.clear()
+        _normalized[user] = text
     return text
 
 
@@ -140,7 +147,9 @@ class Directory:
         self.default_charter = default_charter
         self._by_name = {d.name: d for d in self._departments}
         self._by_number: dict[str, Department] = {}
-        self._cache: dict[str, Department | None] = {}
+        # Answers by user part as given (before normalising): the directory never changes.
+        self._extension_of: dict[str | None, str | None] = {}
+        self._number_of: dict[str | None, str | None] = {}
         self._validate()
 
     @classmethod
@@ -182,31 +191,46 @@ class Directory:
 
     def is_staff(self, user: str | None) -> bool:
         """True when the user part is a configured extension."""
-        return self.department_of_extension(user) is not None
+        name = self._extension_of.get(user, _MISSING)
+        if name is _MISSING:
+            name = self._learn_extension(user)
+        return name is not None
 
     def department_of_extension(self, user: str | None) -> str | None:
         """The name of the department whose extension ``user`` is, or None."""
-        number = normalize_number(user)
-        if not number:
-            return None
-        try:
-            found = self._cache[number]
-        except KeyError:
-            found = next((d for d in self._departments if d.has_extension(number)), None)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[number] = found
-        return found.name if found else None
+        name = self._extension_of.get(user, _MISSING)
+        if name is _MISSING:
+            return self._learn_extension(user)
+        return name  # type: ignore[return-value]
 
     def department_of_number(self, user: str | None) -> str | None:
         """The name of the department a public number or ring group reaches, or None."""
-        number = normalize_number(user)
-        found = self._by_number.get(number) if number else None
-        return found.name if found else None
+        name = self._number_of.get(user, _MISSING)
+        if name is _MISSING:
+            number = normalize_number(user)
+            found = self._by_number.get(number) if number else None
+            name = found.name if found else None
+            if len(self._number_of) >= _CACHE_LIMIT:
+                self._number_of.clear()
+            self._number_of[user] = name
+        return name  # type: ignore[return-value]
 
     def is_ours(self, user: str | None) -> bool:
         """True for a staff extension or a department number (the office's side)."""
         return self.is_staff(user) or self.department_of_number(user) is not None
+
+    def _learn_extension(self, user: str | None) -> str | None:
+        number = normalize_number(user)
+        found = (
+            next((d for d in self._departments if d.has_extension(number)), None)
+            if number
+            else None
+        )
+        name = found.name if found else None
+        if len(self._extension_of) >= _CACHE_LIMIT:
+            self._extension_of.clear()
+        self._extension_of[user] = name
+        return name
 
     def charter_of(self, department: str | None) -> str | None:
         """The charter of ``department`` (its own, else the default); None → the default."""
