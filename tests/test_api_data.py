@@ -198,6 +198,7 @@ async def test_post_callback_then_get_shows_the_new_deadline(any_api: fa.Api) ->
         ),
         ({"number": "01012345678", "due_at": "tomorrow"}, 400, "ISO 8601"),
         ({"number": "01012345678"}, 422, ""),
+        ({"number": "01012345678", "due_at": ""}, 400, "due_at is required"),
         (
             {
                 "number": "01012345678",

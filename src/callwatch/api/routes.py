@@ -252,9 +252,10 @@ async def request_callback(ctx: Ctx, who: Staff, body: CallbackRequest) -> dict[
     their waiting callbacks (see the charter's callback book)."""
     due = time_param("due_at", body.due_at)
     asked = time_param("asked_at", body.asked_at)
+    if due is None:
+        raise BadRequest("due_at is required: the time the caller asked to be called back")
     if asked is None:
         asked = callback_requests.wall_clock_us()
-    assert due is not None
     changed = await to_thread.run_sync(
         callback_requests.record_request, ctx, who, body.number, asked, due
     )
