@@ -58,14 +58,15 @@ def _register_fonts() -> str:
     return FONT_FAMILY if font_files() else "DejaVu Sans"
 
 
-def ring_chart(bins: Sequence[RingBin], lang: str = "ko") -> str:
-    """Bars of answered calls by the ring sounding at the answer (1, 2, 3, 4+)."""
+def ring_chart(bins: Sequence[RingBin], lang: str = "ko", before_ring: int | None = 3) -> str:
+    """Bars of answered calls by the ring sounding at the answer (1, 2, 3, 4+); rings from
+    ``before_ring`` on (the charter's limit) in red."""
     labels = [
         t("report.ring_bin_more" if b.or_more else "report.ring_bin", lang, rings=b.rings)
         for b in bins
     ]
     counts = [b.count for b in bins]
-    colors = [PASS if b.rings < 3 else FAIL for b in bins]
+    colors = [PASS if before_ring is None or b.rings < before_ring else FAIL for b in bins]
     with _style():
         fig, ax = _figure(4.2, 2.2)
         bars = ax.bar(labels, counts, color=colors, width=0.6)

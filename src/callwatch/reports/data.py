@@ -126,6 +126,8 @@ class Compliance(_Dict):
     """The charter's handset wait after the caller hangs up (Naju 1 s, Wanju 2 s): not visible
     to signalling, so reports note it; None when the charter sets none."""
     previous_volume: Volume | None = None
+    answer_before_ring: int | None = None
+    """The ring the charter's answer rule forbids (3: answer before the third ring)."""
 
     def rule(self, name: str) -> RuleResult:
         """The result of rule ``name``."""
@@ -643,6 +645,7 @@ def _compliance(
         callbacks=CallbackCounts(**status),
         handset_delay_s=None if hangup is None else hangup.staff_delay_s,
         previous_volume=None if prior is None else _volume(prior.calls),
+        answer_before_ring=profile.answer_before_ring,
     )
 
 

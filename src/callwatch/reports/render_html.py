@@ -54,7 +54,7 @@ def render_html(
     drawn = [
         {
             "rules": charts.rules_chart(d.compliance.rules, lang),
-            "rings": charts.ring_chart(d.ring_bins, lang),
+            "rings": charts.ring_chart(d.ring_bins, lang, d.compliance.answer_before_ring),
             "hours": charts.hour_chart(d.by_hour, lang),
         }
         for d in report.departments
