@@ -15,6 +15,7 @@ from callwatch.capture import CaptureError, CaptureStats, Packet, read_capture
 from callwatch.config import ConfigError, check_config, load_site
 from callwatch.pipeline import CallPipeline, JudgedCall
 from callwatch.serialize import call_to_dict, event_to_dict
+from callwatch.settings import SettingsError, load_settings
 from callwatch.sip.feed import LegEventFeed
 from callwatch.timefmt import parse_iso
 
@@ -100,10 +101,41 @@ def _site(path: str):
         raise CliError(f"{path} has mistakes ({hint}):\n{exc}") from None
 
 
+def _scaleout_settings(config: str):
+    try:
+        return load_settings(config)
+    except SettingsError as exc:
+        raise CliError(f"{config}: service settings have mistakes:\n{exc}") from None
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from callwatch.scaleout import ScaleoutError, collect
+
+    site = _site(args.config)
+    try:
+        return collect(site, _scaleout_settings(args.config), args.files, args.identifier)
+    except ScaleoutError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from callwatch.scaleout import ScaleoutError, work
+
+    site = _site(args.config)
+    try:
+        return work(site, _scaleout_settings(args.config), args.group, args.identifier)
+    except ScaleoutError as exc:
+        raise CliError(str(exc)) from None
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     if not Path(args.file).is_file():
         raise CliError(f"{args.file}: no such site file")
-    problems = check_config(args.file)
+    problems: list[object] = list(check_config(args.file))
+    try:  # the [service] table is the live service's; its mistakes are reported here too
+        load_settings(args.file, environ={})
+    except SettingsError as exc:
+        problems.extend(exc.problems)
     for problem in problems:
         print(problem)
     if problems:
@@ -128,7 +160,6 @@ def _summary(stats: CaptureStats, feed: LegEventFeed) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from callwatch.service import ServiceError, serve
-    from callwatch.settings import SettingsError, load_settings
 
     site = _site(args.config)
     try:
@@ -172,8 +203,6 @@ def _demo(site, settings):
 
 
 def _service_settings(config: str | None):
-    from callwatch.settings import SettingsError, load_settings
-
     try:
         return load_settings(config)
     except SettingsError as exc:
@@ -414,6 +443,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", action="store_true", help="also write the calls to the store (see 'serve')"
     )
     ingest.set_defaults(func=cmd_ingest)
+
+    collect = sub.add_parser(
+        "collect", help="capture + core on this node, publishing calls over MQTT (scale-out)"
+    )
+    collect.add_argument("--config", required=True, metavar="SITE.toml")
+    collect.add_argument("--identifier", help="MQTT client id (default: from the host name)")
+    collect.add_argument("files", nargs="*", metavar="FILE", help="replay these; else HEP")
+    collect.set_defaults(func=cmd_collect)
+
+    worker = sub.add_parser("worker", help="store what collectors publish (shared subscription)")
+    worker.add_argument("--config", required=True, metavar="SITE.toml")
+    worker.add_argument("--group", default="callwatch", help="shared subscription group")
+    worker.add_argument("--identifier", help="MQTT client id; give each worker its own")
+    worker.set_defaults(func=cmd_worker)
 
     check = sub.add_parser("check-config", help="explain every mistake in a site file")
     check.add_argument("file", metavar="SITE.toml")

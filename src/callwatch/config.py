@@ -51,7 +51,7 @@ from callwatch.charter.profile import BUILTIN, Profile, builtin_profiles, load_p
 DEFAULT_TIMEZONE = "Asia/Seoul"
 
 _KEYS: dict[str, tuple[str, ...]] = {
-    "": ("site", "departments", "correlation", "reports"),
+    "": ("site", "departments", "correlation", "reports", "service"),
     "site": ("name", "timezone", "charter", "profiles", "business_hours"),
     "site.business_hours": ("start", "end", "days", "holidays"),
     "departments": ("name", "name_en", "extensions", "numbers", "charter"),

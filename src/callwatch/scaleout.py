@@ -1,0 +1,131 @@
+"""``callwatch collect`` and ``callwatch worker``: the core on capture nodes, the store elsewhere.
+
+A collector runs capture + core and publishes events, breaches and whole judged calls over
+MQTT; workers share a subscription and store what arrives (see :mod:`callwatch.bus`). These
+are the command-line ends of :func:`callwatch.bus.collect.run_collect` and
+:func:`callwatch.bus.worker.run_worker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+from callwatch.capture import CaptureStats, Packet, read_capture
+from callwatch.capture.listener import start_hep_listener
+from callwatch.config import SiteConfig
+from callwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ScaleoutError(Exception):
+    """A collector or worker that cannot start (no broker URL, ...)."""
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _hep_packets(settings: Settings, stop: asyncio.Event) -> AsyncIterator[Packet]:
+    """Packets from the HEP listener until ``stop`` is set."""
+    queue: asyncio.Queue[Packet] = asyncio.Queue(maxsize=100_000)
+
+    def on_packet(packet: Packet) -> None:
+        try:
+            queue.put_nowait(packet)
+        except asyncio.QueueFull:
+            log.error("collector queue full: the broker side cannot keep up; packet dropped")
+
+    transport, _ = await start_hep_listener(
+        on_packet,
+        settings.hep_host,
+        settings.hep_port,
+        allow=settings.hep_allow,
+        auth_key=settings.hep_auth_key,
+    )
+    log.info("collecting HEP on %s:%d", settings.hep_host, settings.hep_port)
+    waiter = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getter, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                yield getter.result()
+            else:
+                getter.cancel()
+        while not queue.empty():
+            yield queue.get_nowait()
+    finally:
+        waiter.cancel()
+        transport.close()
+
+
+def _file_packets(files: Iterable[str]) -> Iterable[Packet]:
+    stats = CaptureStats()
+    for name in files:
+        yield from read_capture(Path(name), stats)
+
+
+def collect(site: SiteConfig, settings: Settings, files: list[str], identifier: str | None) -> int:
+    """Run a collector: replay ``files``, or listen for HEP when none are given."""
+    if not settings.mqtt_url:
+        raise ScaleoutError("collect needs a broker: set CALLWATCH_MQTT_URL or service.mqtt_url")
+    from callwatch.bus.collect import run_collect
+
+    async def main() -> None:
+        stop = _stop_event()
+        source = _file_packets(files) if files else _hep_packets(settings, stop)
+        stats = await run_collect(
+            site,
+            source,
+            settings.mqtt_url,
+            spool_dir=settings.spool_path / "collect",
+            identifier=identifier,
+            live=not files,
+        )
+        log.info("collector done: %s", stats)
+
+    asyncio.run(main())
+    return 0
+
+
+def work(site: SiteConfig, settings: Settings, group: str, identifier: str | None) -> int:
+    """Run a worker until SIGINT/SIGTERM."""
+    if not settings.mqtt_url:
+        raise ScaleoutError("worker needs a broker: set CALLWATCH_MQTT_URL or service.mqtt_url")
+    from callwatch.bus.worker import run_worker
+
+    async def main() -> None:
+        stop = _stop_event()
+        ready = asyncio.Event()
+
+        async def announce() -> None:
+            await ready.wait()
+            log.info("worker subscribed (group %s) to %s", group, settings.mqtt_url)
+
+        announcer = asyncio.create_task(announce())
+        stats = await run_worker(
+            site,
+            settings.mqtt_url,
+            settings.store_url,
+            group,
+            spool_dir=settings.spool_path / "worker",
+            identifier=identifier,
+            stop=stop,
+            ready=ready,
+        )
+        announcer.cancel()
+        log.info("worker done: %s", stats)
+
+    asyncio.run(main())
+    return 0
