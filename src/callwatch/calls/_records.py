@@ -59,7 +59,7 @@ class LegRecord:
     segment: Segment
     joined_by: str
     truncated: bool = False
-    keys: list[tuple[str, str]] = field(default_factory=list)
+    keys: tuple[tuple[str, str], ...] = ()  # correlation keys it holds in the index
 
 
 @dataclass(slots=True, eq=False)

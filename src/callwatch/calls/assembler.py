@@ -239,7 +239,7 @@ class CallAssembler:
         for key in keys:
             if key not in self._by_key:
                 self._by_key[key] = rec
-                rec.keys.append(key)
+                rec.keys += (key,)
         caller = normalize_number(leg.from_user)
         if caller:
             self._by_caller.setdefault(caller, {})[id(rec)] = rec

@@ -167,8 +167,9 @@ class _Leg:
     challenge_status: int | None = None
     challenge_at: int = 0
     answered: bool = False
-    held_by: set[str] = field(default_factory=set)
+    held_by: tuple[str, ...] = ()  # sides holding the other; a tuple: no garbage to collect
     seen: set[tuple] = field(default_factory=set)
+    serial: int = 0  # tells this leg from a later one with the same Call-ID and From tag
 
 
 class DialogTracker:
@@ -181,8 +182,11 @@ class DialogTracker:
         self._by_call_id: dict[str, list[_Leg]] = {}
         self._warned: set[str] = set()
         self._next_sweep = 0
-        self._timers: list[tuple[int, int, _Leg]] = []  # (deadline, seq, leg), lazily kept
+        # (deadline, seq, Call-ID, From tag, leg serial), lazily kept. Entries hold no object
+        # references, so the garbage collector stops scanning them once they are old.
+        self._timers: list[tuple[int, int, str, str, int]] = []
         self._seq = count()
+        self._serials = count(1)
         t = self.timeouts
         self._limits = {
             State.CALLING: t.no_response,
@@ -268,6 +272,7 @@ class DialogTracker:
             invite_cseq=msg.cseq,
             min_vias=len(msg.vias),
             last_at=at,
+            serial=next(self._serials),
         )
         self._legs[(msg.call_id, tag)] = leg
         self._by_call_id.setdefault(msg.call_id, []).append(leg)
@@ -427,11 +432,12 @@ class DialogTracker:
         )
 
     def _held(self, leg, at, signal, msg, side) -> LegEvent:
-        leg.held_by.add(side)
+        if side not in leg.held_by:
+            leg.held_by += (side,)
         return Held(**self._base(leg, at), by=side)
 
     def _resumed(self, leg, at, signal, msg, side) -> LegEvent:
-        leg.held_by.discard(side)
+        leg.held_by = tuple(s for s in leg.held_by if s != side)
         return Resumed(**self._base(leg, at), by=side)
 
     def _referred(self, leg, at, signal, msg, side) -> LegEvent:
@@ -506,8 +512,9 @@ class DialogTracker:
         out: list[LegEvent] = []
         timers = self._timers
         while timers and timers[0][0] < now:
-            _, _, leg = heapq.heappop(timers)
-            if self._legs.get((leg.call_id, leg.from_tag)) is not leg:
+            _, _, call_id, from_tag, serial = heapq.heappop(timers)
+            leg = self._legs.get((call_id, from_tag))
+            if leg is None or leg.serial != serial:
                 continue  # forgotten already
             limit = self._limits[leg.state]
             if now - leg.last_at <= limit:
@@ -522,7 +529,9 @@ class DialogTracker:
 
     def _schedule(self, leg: _Leg) -> None:
         deadline = leg.last_at + self._limits[leg.state]
-        heapq.heappush(self._timers, (deadline, next(self._seq), leg))
+        heapq.heappush(
+            self._timers, (deadline, next(self._seq), leg.call_id, leg.from_tag, leg.serial)
+        )
 
     def _forget(self, leg: _Leg) -> None:
         del self._legs[(leg.call_id, leg.from_tag)]
