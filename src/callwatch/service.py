@@ -40,6 +40,7 @@ import uvicorn
 from callwatch.capture.listener import HepProtocol, start_hep_listener
 from callwatch.capture.packet import Packet
 from callwatch.capture.stats import CaptureStats
+from callwatch.charter.callbacks import Callback
 from callwatch.config import SiteConfig
 from callwatch.metrics import Metrics, Snapshot
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
@@ -193,6 +194,7 @@ class StoreSink(BatchSink):
 
     name = "store"
     _POLL_SECONDS = 0.5
+    _MAINTENANCE_SECONDS = 300.0
 
     def __init__(
         self,
@@ -212,6 +214,16 @@ class StoreSink(BatchSink):
         spool_dir.mkdir(parents=True, exist_ok=True)
         self.writer = StoreWriter(self.store, Spool(spool_dir), profiles=site.profiles)
         self.recovered = 0
+        self.open_callbacks: list[Callback] = []
+        from callwatch.maintenance import Maintenance
+
+        self.maintenance = Maintenance.for_site(
+            self.store,
+            site,
+            retention_days=settings.message_retention_days,
+            data_dir=settings.data_dir,
+        )
+        self._next_maintenance = 0.0
         self._lock = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
         self._schema_error = ""
@@ -234,6 +246,7 @@ class StoreSink(BatchSink):
                 return
             self.store.sync_directory(self.site)
             self.recovered = len(recover_interrupted(self.store, self.site))
+            self.open_callbacks = self.store.callbacks(status="open")
         except StoreError as exc:  # unreachable now: the writer spools until it returns
             log.warning("store: not reachable at start (%s); spooling until it is", exc)
             return
@@ -274,6 +287,10 @@ class StoreSink(BatchSink):
                     await self._in_thread(self.writer.poll)
                 except Exception:
                     log.exception("store: spool replay failed")
+            if time.monotonic() >= self._next_maintenance:
+                self._next_maintenance = time.monotonic() + self._MAINTENANCE_SECONDS
+                now = time.time_ns() // 1000  # purge and report schedules run on the wall clock
+                await self._in_thread(self.maintenance.run_once, now)
 
     async def _in_thread(self, fn: Callable[..., object], *args: object) -> object:
         async with self._lock:
@@ -411,6 +428,9 @@ class Service:
             keep = getattr(sink, "submit_packet", None)
             if keep is not None:
                 self._packet_sinks.append(keep)
+            if isinstance(sink, StoreSink) and sink.open_callbacks:
+                restored = self.pipeline.book.restore(sink.open_callbacks)
+                log.info("restored %d open callbacks from the store", restored)
         s = self.settings
         stats = self.sources.setdefault("hep", CaptureStats())
         try:

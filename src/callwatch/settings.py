@@ -15,6 +15,7 @@
     interface = "eth1"                     # sniff a mirror port instead of (as well as) HEP
     sip_ports = [5060, 5061]
     clock_skew_ms = 2000
+    message_retention_days = 90            # raw SIP kept for the ladder view; 0 keeps it forever
 
 Every key has an environment variable that wins over the file: ``CALLWATCH_`` and the key in
 capitals (``CALLWATCH_DATABASE_URL``, ``CALLWATCH_MQTT_URL``, ``CALLWATCH_HEP_PORT``,
@@ -42,6 +43,7 @@ DEFAULT_DATA_DIR = "callwatch-data"
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_SIP_PORTS = (5060, 5061)
 DEFAULT_CLOCK_SKEW_MS = 2000
+DEFAULT_RETENTION_DAYS = 90
 
 _KEYS = (
     "data_dir",
@@ -57,6 +59,7 @@ _KEYS = (
     "sip_ports",
     "spool_dir",
     "clock_skew_ms",
+    "message_retention_days",
 )
 
 
@@ -85,6 +88,7 @@ class Settings:
     sip_ports: tuple[int, ...] = DEFAULT_SIP_PORTS
     spool_dir: Path | None = None
     clock_skew_ms: int = DEFAULT_CLOCK_SKEW_MS
+    message_retention_days: int = DEFAULT_RETENTION_DAYS
 
     @property
     def store_url(self) -> str:
@@ -235,6 +239,18 @@ def _skew(value: Any) -> int:
     return skew
 
 
+def _days(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{value!r} is not a number of days")
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a number of days") from None
+    if days < 0:
+        raise ValueError(f"{days} days: must be 0 (keep forever) or more")
+    return days
+
+
 _CONVERTERS = {
     "data_dir": lambda v: Path(_text(v)),
     "spool_dir": lambda v: Path(_text(v)),
@@ -249,4 +265,5 @@ _CONVERTERS = {
     "interface": _text,
     "sip_ports": _ports,
     "clock_skew_ms": _skew,
+    "message_retention_days": _days,
 }
