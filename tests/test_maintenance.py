@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_store_fixtures import FIXTURES, outputs, packets, site
-
 from callwatch.maintenance import Maintenance
 from callwatch.reports.schedule import parse_schedule
 from callwatch.sip.message import parse_message
 from callwatch.store import RawMessage, Store
 from callwatch.timefmt import parse_iso
+from test_store_fixtures import FIXTURES, outputs, packets, site
 
 DAY = 86_400 * 1_000_000
 
@@ -43,7 +42,7 @@ def test_zero_retention_keeps_everything(tmp_path):
 
 
 def test_weekly_reports_are_written_once_when_due_and_survive_a_restart(tmp_path):
-    store, last = filled_store(tmp_path)
+    store, _ = filled_store(tmp_path)
     schedule = parse_schedule(
         {"weekday": "mon", "hour": 7, "folder": "out", "formats": ["csv"]}, tmp_path
     )
