@@ -36,7 +36,7 @@ from callwatch.api.access import require
 from callwatch.api.auth import Principal
 from callwatch.api.context import ApiContext, api_context
 from callwatch.api.errors import BadRequest, Forbidden, NotFound, Unavailable
-from callwatch.api.live import LIVE_KINDS, LiveItem, Subscription
+from callwatch.api.live import LIVE_KINDS, LiveItem, LiveKind, Subscription
 from callwatch.api.params import (
     decode_cursor,
     encode_cursor,
@@ -53,6 +53,7 @@ from callwatch.api.schemas import (
     CallDetail,
     CallPage,
     Department,
+    Problem,
     Rule,
 )
 from callwatch.reports import build as reports
@@ -63,7 +64,13 @@ from callwatch.store.errors import StoreError, StoreUnavailable
 HEARTBEAT_SECONDS = 15.0
 _DEFAULT_PERIOD = timedelta(days=7)
 
-router = APIRouter(prefix="/api", tags=["api"])
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "a parameter that cannot be used"},
+    401: {"model": Problem, "description": "no token, or an unknown or revoked one"},
+    403: {"model": Problem, "description": "the token's role or departments do not cover it"},
+    503: {"model": Problem, "description": "the store cannot be reached"},
+}
+router = APIRouter(prefix="/api", tags=["api"], responses=_REFUSALS)
 
 Ctx = Annotated[ApiContext, Depends(api_context)]
 Anyone = Annotated[Principal, Depends(require())]
@@ -177,7 +184,7 @@ def calls(
     "/calls/{call_id}",
     response_model=CallDetail,
     response_model_exclude_unset=True,
-    responses={404: {"description": "no such call"}},
+    responses={404: {"model": Problem, "description": "no such call"}},
 )
 def call(ctx: Ctx, who: Anyone, call_id: Annotated[str, Path(max_length=255)]) -> Any:
     """One call: the call, its leg events in time order, its verdicts, its SIP messages."""
@@ -245,7 +252,9 @@ def callbacks(
 @router.post(
     "/callbacks",
     response_model=CallbackUpdate,
-    responses={404: {"description": "no open or missed callback for that number"}},
+    responses={
+        404: {"model": Problem, "description": "no open or missed callback for that number"}
+    },
 )
 async def request_callback(ctx: Ctx, who: Staff, body: CallbackRequest) -> dict[str, Any]:
     """Record that a caller asked to be called back at ``due_at``: it becomes the deadline of
@@ -292,7 +301,7 @@ async def live(
     who: Anyone,
     department: DepartmentQ = None,
     kinds: Annotated[
-        list[str] | None, Query(description="event and/or breach (default: both)")
+        list[LiveKind] | None, Query(description="event and/or breach (default: both)")
     ] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: ``event`` and ``breach`` messages as the service judges calls (a

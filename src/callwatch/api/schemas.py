@@ -19,6 +19,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Problem(_Model):
+    """Why a request was refused (400, 401, 403, 404, 503)."""
+
+    detail: str
+
+
 class Department(_Model):
     """A department of the site: its charter, public numbers and extension ranges."""
 
