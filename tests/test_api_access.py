@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
 import pytest
 
 import test_api_fixtures as fa
-from callwatch.api import TokenStore
+import test_store_fixtures as fx
+from callwatch.api import ApiContext, TokenStore
+from callwatch.http import create_app
+from callwatch.service import Service
+from callwatch.settings import Settings
+from callwatch.store import Store
 
 api = fa.api
 filled_store = fa.filled_store
@@ -135,3 +143,32 @@ async def test_a_lead_cannot_move_another_departments_callback(api: fa.Api) -> N
     r = await api.post("/api/callbacks", body, who="lead_b")
     assert r.status_code == 404, r.text
     assert (await api.post("/api/callbacks", body, who="lead_a")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres@127.0.0.1:1/nowhere",  # nothing listens on port 1
+        "sqlite:///{tmp}/never-migrated.sqlite",  # no api_tokens table
+    ],
+)
+async def test_a_store_that_cannot_answer_is_503_never_500(url: str, tmp_path: Path) -> None:
+    store = Store.open(url.format(tmp=tmp_path), site=fx.site().name)
+    ctx = ApiContext(store=store, site=fx.site())
+    app = create_app(Service(fx.site(), Settings(data_dir=tmp_path / "data")))
+    app.state.api = ctx
+    headers = {"Authorization": "Bearer cw_0123456789ab_" + "x" * 43}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        for path in ("/api/calls", "/metrics"):
+            r = await c.get(path, headers=headers)
+            assert r.status_code == 503, (path, r.text)
+            assert "store" in r.json()["detail"]
+    store.close()
+
+
+async def test_no_store_at_all_is_503_for_the_api(tmp_path: Path) -> None:
+    app = create_app(Service(fx.site(), Settings(data_dir=tmp_path / "data")))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.get("/api/calls", headers={"Authorization": "Bearer x"})
+        assert r.status_code == 503 and "store" in r.json()["detail"]
+        assert (await c.get("/healthz")).status_code == 200
