@@ -1,16 +1,23 @@
 """Ingest throughput: pcap → SIP messages → leg events (→ calls → verdicts), beside tshark.
 
 usage: python bench/ingest.py [--calls N] [--rate R] [--pcap FILE] [--stage events|calls]
+                              [--gc default|tuned] [--no-tshark]
 
 Without --pcap it generates (once; reused afterwards) a capture of N sipp calls over loopback
 in bench/out/, made by sipp's own uac/uas scenarios and tcpdump. It then prints SIP messages per
 second for our chain on one core, and tshark's rate for `-T fields` extraction of the same file
 in the same run, with the ratio. A script that prints figures; no test asserts them.
+
+``--gc tuned`` runs with ``gc.set_threshold(50_000, 20, 100)``, the setting a long-running
+entry point (CLI, service) may choose; the library itself never touches the collector. The
+chain keeps tens of thousands of lingering legs and calls alive, which the default
+thresholds rescan many times (see bench/profile_chain.py for where the rest goes).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import shutil
 import signal
 import subprocess
@@ -19,6 +26,7 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
+TUNED_GC = (50_000, 20, 100)
 
 
 def generate(path: Path, calls: int, rate: int) -> None:
@@ -143,7 +151,15 @@ def main() -> None:
     parser.add_argument("--pcap", type=Path)
     parser.add_argument("--stage", choices=("events", "calls"), default="calls")
     parser.add_argument("--no-tshark", action="store_true")
+    parser.add_argument(
+        "--gc",
+        choices=("default", "tuned"),
+        default="default",
+        help="garbage collector thresholds: the interpreter's, or 50000/20/100",
+    )
     args = parser.parse_args()
+    if args.gc == "tuned":
+        gc.set_threshold(*TUNED_GC)
 
     path = args.pcap or OUT / f"sipp_{args.calls}.pcap"
     if not path.exists():
@@ -152,7 +168,10 @@ def main() -> None:
     size = path.stat().st_size
     messages, produced, secs = run_ours(path, args.stage)
     ours = messages / secs
-    print(f"file: {path.name} ({size / 1e6:.1f} MB), stage: {args.stage}")
+    print(
+        f"file: {path.name} ({size / 1e6:.1f} MB), stage: {args.stage}, "
+        f"gc thresholds: {'/'.join(map(str, gc.get_threshold()))}"
+    )
     print(
         f"callwatch: {messages} SIP messages, {produced} {args.stage} in {secs:.2f} s "
         f"= {ours:,.0f} msg/s"
