@@ -68,7 +68,7 @@ def read(store: Store, fn: Callable[[Connection], _T]) -> _T:
 def calls_page(store: Store, where: CallFilter, limit: int, after: list[Any] | None) -> Page:
     """Calls matching ``where``, newest first, ``limit`` of them after the key ``after``."""
     c = tables.calls.c
-    query = _call_conditions(select(c.id, c.started_us, c.document), where)
+    query = _call_conditions(select(tables.calls), where)
     if after is not None:
         query = query.where(
             or_(c.started_us < after[0], and_(c.started_us == after[0], c.id < after[1]))
@@ -76,11 +76,11 @@ def calls_page(store: Store, where: CallFilter, limit: int, after: list[Any] | N
     query = query.order_by(c.started_us.desc(), c.id.desc()).limit(limit + 1)
 
     def run(conn: Connection) -> Page:
-        rows = conn.execute(query).all()
+        rows = conn.execute(query).mappings().all()
         more = len(rows) > limit
         rows = rows[:limit]
-        docs = _documents(conn, [(r[0], r[2]) for r in rows])
-        key = [rows[-1][1], rows[-1][0]] if more and rows else None
+        docs = _documents(conn, rows)
+        key = [rows[-1]["started_us"], rows[-1]["id"]] if more and rows else None
         return Page(docs, key)
 
     return read(store, run)
@@ -91,10 +91,11 @@ def call_detail(store: Store, site: str, call_id: str) -> dict[str, Any] | None:
     c, e, legs, m = tables.calls.c, tables.events.c, tables.legs.c, tables.sip_messages.c
 
     def run(conn: Connection) -> dict[str, Any] | None:
-        row = conn.execute(select(c.id, c.document).where(c.id == call_id, c.site == site)).first()
+        query = select(tables.calls).where(c.id == call_id, c.site == site)
+        row = conn.execute(query).mappings().first()
         if row is None:
             return None
-        doc = _documents(conn, [(row[0], row[1])])[0]
+        doc = _documents(conn, [row])[0]
         events = [
             _event({"kind": kind, "at": at, "leg": leg, "call_id": sip_id, **fields})
             for kind, at, leg, sip_id, fields in conn.execute(
@@ -335,9 +336,11 @@ def _call_conditions(query: Select[Any], where: CallFilter) -> Select[Any]:
     return query
 
 
-def _documents(conn: Connection, rows: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The stored documents with their current verdicts (call's, then callback's) and callback."""
-    ids = [r[0] for r in rows]
+def _documents(conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """The stored documents of ``calls`` rows, with their current verdicts (the call's, then
+    the callback's) and callback; a key a document lacks (one written by other tools) comes
+    from the row's columns, or is empty."""
+    ids = [r["id"] for r in rows]
     verdicts: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
     callbacks: dict[str, Callback] = {}
     for chunk in _chunks(ids):
@@ -351,8 +354,9 @@ def _documents(conn: Connection, rows: list[tuple[str, dict[str, Any]]]) -> list
         ).mappings():
             callbacks[row["call_id"]] = _callback(row)
     docs = []
-    for call_id, stored in rows:
-        doc = dict(stored)
+    for row in rows:
+        call_id = row["id"]
+        doc = _skeleton(row) | dict(row["document"] or {})
         ordered = sorted(verdicts.get(call_id, ()), key=lambda item: item[:2])
         doc["verdicts"] = [v for _, _, v in ordered]
         if call_id in callbacks:
@@ -369,6 +373,34 @@ def _documents(conn: Connection, rows: list[tuple[str, dict[str, Any]]]) -> list
         doc["breached"] = any(not v["ok"] for v in doc["verdicts"])
         docs.append(doc)
     return docs
+
+
+def _skeleton(row: Any) -> dict[str, Any]:
+    """A call document made of the row's columns (what a stored document always overrides)."""
+    return {
+        "call": row["id"],
+        "direction": row["direction"],
+        "caller": row["caller"],
+        "dialled": row["dialled"],
+        "department": row["department"],
+        "charter": row["charter"],
+        "started_at": iso(row["started_us"]),
+        "first_ring_at": _iso(row["first_ring_us"]),
+        "answered_at": _iso(row["answered_us"]),
+        "answered_by": row["answered_by"],
+        "ring_seconds": row["ring_seconds"],
+        "rings": None,
+        "ended_at": _iso(row["ended_us"]),
+        "hangup_by": row["hangup_by"],
+        "missed": bool(row["missed"]),
+        "transfers": [],
+        "callback": None,
+        "verdicts": [],
+        "end_reason": row["end_reason"],
+        "complete": bool(row["complete"]),
+        "correlation": row["correlation"],
+        "legs": [],
+    }
 
 
 def _event(stored: dict[str, Any]) -> dict[str, Any]:
