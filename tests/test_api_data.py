@@ -279,3 +279,23 @@ async def test_bad_parameters_are_a_clear_4xx(api: fa.Api, path: str) -> None:
     r = await api.client.get(path, headers={"Authorization": f"Bearer {api.tokens['admin']}"})
     assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
     assert r.json()["detail"]
+
+
+async def test_a_document_missing_keys_is_completed_from_its_row(api: fa.Api) -> None:
+    """Rows written by other tools (a bulk loader, an older version) still answer 200."""
+    from sqlalchemy import update
+
+    from callwatch.store import tables
+
+    with api.store.engine.begin() as conn:
+        conn.execute(
+            update(tables.calls)
+            .where(tables.calls.c.id == "answered3@callwatch.test")
+            .values(document={"call": "answered3@callwatch.test"})
+        )
+    r = await api.get("/api/calls/answered3@callwatch.test")
+    assert r.status_code == 200, r.text
+    call = r.json()["call"]
+    assert call["caller"] == "01012345678" and call["department"] == "민원"
+    assert call["started_at"].startswith("2026-11-23T") and call["breached"] is True
+    assert (await api.get("/api/calls", limit=500)).status_code == 200
