@@ -71,10 +71,5 @@ def tell_live_book(book: CallbackBook | None, number: str, asked_at: int, due_at
 def _book_holding(site: SiteConfig, callbacks: Sequence[Callback]) -> CallbackBook:
     """A callback book of ``site`` holding ``callbacks`` as the store has them."""
     book = site.callback_book()
-    restore = getattr(book, "restore", None)
-    if restore is not None:
-        restore(callbacks)
-    else:  # until CallbackBook has a public way to reload stored callbacks
-        for cb in callbacks:
-            book._book[cb.call] = cb
+    book.restore(callbacks)
     return book
