@@ -222,10 +222,14 @@ class Subscriber:
                 async with aiomqtt.Client(
                     "127.0.0.1", self.port, identifier=self.ident, clean_session=False
                 ) as client:
+                    # paho acknowledges QoS 1 on receipt and aiomqtt drops its queue when the
+                    # connection breaks: acknowledge by hand once a message is recorded
+                    client._client.manual_ack_set(True)
                     await client.subscribe(f"callwatch/{self.site}/#", qos=1)
                     self.subscribed.set()
                     async for msg in client.messages:
                         self.received.append((str(msg.topic), json.loads(msg.payload)))
+                        client._client.ack(msg.mid, msg.qos)
             except aiomqtt.MqttError:
                 await asyncio.sleep(0.1)
 
@@ -267,7 +271,10 @@ def mosquitto(tmp_path: Path, port: int) -> Iterator[subprocess.Popen]:
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-        f"persistence_location {tmp_path}/\nautosave_interval 1\n",
+        f"persistence_location {tmp_path}/\nautosave_interval 1\nmax_queued_messages 0\n"
+        # as root, mosquitto would switch to a user that cannot save sessions here, and the
+        # subscriber's queued messages would vanish with the restart
+        "user root\n",
         encoding="utf-8",
     )
     proc = subprocess.Popen(
