@@ -9,7 +9,7 @@ then the verdict's place), so rows written meanwhile never shift a page. Calls c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,11 +22,10 @@ from callwatch.api.errors import Unavailable
 from callwatch.charter.callbacks import Callback
 from callwatch.pipeline import CallbackNews
 from callwatch.store import Store, codec, tables
+from callwatch.store.store import callback_from_row, chunks, judgements
 from callwatch.timefmt import iso
 
 _T = TypeVar("_T")
-_CHUNK = 500
-_VERDICT_FIELDS = ("rule", "ok", "measured", "limit", "charter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +108,7 @@ def call_detail(store: Store, site: str, call_id: str) -> dict[str, Any] | None:
             | {r[0] for r in conn.execute(select(legs.sip_call_id).where(legs.call_id == call_id))}
         )
         messages = []
-        for chunk in _chunks(sip_ids):
+        for chunk in chunks(sip_ids):
             messages.extend(
                 conn.execute(
                     select(
@@ -258,7 +257,7 @@ def callbacks_page(
         more = len(rows) > limit
         rows = rows[:limit]
         key = [rows[-1]["opened_us"], rows[-1]["call_id"]] if more and rows else None
-        return Page([callback_dict(_callback(r)) for r in rows], key)
+        return Page([callback_dict(callback_from_row(r)) for r in rows], key)
 
     return read(store, run)
 
@@ -270,7 +269,7 @@ def waiting_callbacks(store: Store, departments: Sequence[str] | None) -> list[C
     if departments is not None:
         query = query.where(cb.department.in_(list(departments)))
     query = query.order_by(cb.opened_us, cb.call_id)
-    return read(store, lambda conn: [_callback(r) for r in conn.execute(query).mappings()])
+    return read(store, lambda conn: [callback_from_row(r) for r in conn.execute(query).mappings()])
 
 
 def save_callbacks(store: Store, news: Sequence[CallbackNews]) -> None:
@@ -340,36 +339,14 @@ def _documents(conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
     """The stored documents of ``calls`` rows, with their current verdicts (the call's, then
     the callback's) and callback; a key a document lacks (one written by other tools) comes
     from the row's columns, or is empty."""
-    ids = [r["id"] for r in rows]
-    verdicts: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
-    callbacks: dict[str, Callback] = {}
-    for chunk in _chunks(ids):
-        for row in conn.execute(
-            select(tables.verdicts).where(tables.verdicts.c.call_id.in_(chunk))
-        ).mappings():
-            key = (0 if row["source"] == "call" else 1, row["position"])
-            verdicts.setdefault(row["call_id"], []).append((*key, _verdict_dict(row)))
-        for row in conn.execute(
-            select(tables.callbacks).where(tables.callbacks.c.call_id.in_(chunk))
-        ).mappings():
-            callbacks[row["call_id"]] = _callback(row)
+    verdicts, callbacks = judgements(conn, [r["id"] for r in rows])
     docs = []
     for row in rows:
         call_id = row["id"]
         doc = _skeleton(row) | dict(row["document"] or {})
-        ordered = sorted(verdicts.get(call_id, ()), key=lambda item: item[:2])
-        doc["verdicts"] = [v for _, _, v in ordered]
+        doc["verdicts"] = [serialize.verdict_to_dict(v) for v in verdicts.get(call_id, ())]
         if call_id in callbacks:
-            cb = callbacks[call_id]
-            doc["callback"] = {
-                "due_at": _iso(cb.due_at),
-                "called_back_at": _iso(cb.called_back_at),
-                "by": cb.by,
-                "delay_seconds": cb.delay_seconds,
-                "status": cb.status,
-                "opened_at": iso(cb.opened_at),
-                "number": cb.number,
-            }
+            doc["callback"] = serialize.callback_to_dict(callbacks[call_id])
         doc["breached"] = any(not v["ok"] for v in doc["verdicts"])
         docs.append(doc)
     return docs
@@ -408,40 +385,8 @@ def _event(stored: dict[str, Any]) -> dict[str, Any]:
     return serialize.event_to_dict(codec.event_from_dict(stored))
 
 
-def _verdict_dict(row: Any) -> dict[str, Any]:
-    out = {k: row[k] for k in _VERDICT_FIELDS}
-    out["ok"] = bool(out["ok"])
-    if row["rings"] is not None:
-        out["rings"] = row["rings"]
-        out["limit_rings"] = row["limit_rings"]
-    if row["detail"]:
-        out["detail"] = row["detail"]
-    return out
-
-
-def _callback(m: Any) -> Callback:
-    return Callback(
-        call=m["call_id"],
-        number=m["number"],
-        department=m["department"],
-        charter=m["charter"],
-        opened_at=m["opened_us"],
-        due_at=m["due_us"],
-        called_back_at=m["called_back_us"],
-        by=m["by"],
-        status=m["status"],
-        attempts=m["attempts"],
-        requested=bool(m["requested"]),
-    )
-
-
 def _iso(ts: int | None) -> str | None:
     return None if ts is None else iso(ts)
-
-
-def _chunks(items: list[str]) -> Iterator[list[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 def _reason(exc: DBAPIError) -> str:

@@ -143,7 +143,7 @@ class Store:
 
         def write(conn: Connection) -> int:
             found = 0
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 rows = conn.execute(
                     select(tables.calls.c.id, tables.calls.c.document).where(
                         tables.calls.c.id.in_(chunk)
@@ -240,7 +240,7 @@ class Store:
             query = query.where(cb.status == status)
         if due_before is not None:
             query = query.where(cb.due_us < due_before)
-        return [_callback(row) for row in self._guard(lambda: self._rows(query))]
+        return [callback_from_row(row) for row in self._guard(lambda: self._rows(query))]
 
     def pending_events(self) -> list[LegEvent]:
         """Leg events not (yet) part of a stored call, in time order: after a restart, the
@@ -289,24 +289,11 @@ class Store:
     def _page(self, query: Any) -> list[tuple[str, int, dict[str, Any]]]:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            ids = [r[0] for r in rows]
-            verdicts: dict[str, list[tuple[str, int, Verdict]]] = {}
-            callbacks: dict[str, Callback] = {}
-            for chunk in _chunks(ids):
-                for row in conn.execute(
-                    select(tables.verdicts).where(tables.verdicts.c.call_id.in_(chunk))
-                ).mappings():
-                    key = (0 if row["source"] == "call" else 1, row["position"])
-                    verdicts.setdefault(row["call_id"], []).append((*key, _verdict(row)))
-                for row in conn.execute(
-                    select(tables.callbacks).where(tables.callbacks.c.call_id.in_(chunk))
-                ).mappings():
-                    callbacks[row["call_id"]] = _callback(row)
+            verdicts, callbacks = judgements(conn, [r[0] for r in rows])
         page = []
         for call_id, started, doc in rows:
             doc = dict(doc)
-            ordered = sorted(verdicts.get(call_id, ()), key=lambda item: item[:2])
-            doc["verdicts"] = [serialize.verdict_to_dict(v) for _, _, v in ordered]
+            doc["verdicts"] = [serialize.verdict_to_dict(v) for v in verdicts.get(call_id, ())]
             if call_id in callbacks:
                 doc["callback"] = serialize.callback_to_dict(callbacks[call_id])
             page.append((call_id, started, doc))
@@ -393,7 +380,7 @@ class _Batch:
             return
         ids = [j.call.id for j in keep]
         _upsert(self, tables.calls, [_call_row(j, self.store.site) for j in keep], ["id"])
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             self.conn.execute(delete(tables.legs).where(tables.legs.c.call_id.in_(chunk)))
             self.conn.execute(
                 delete(tables.verdicts).where(
@@ -440,7 +427,7 @@ class _Batch:
             where=tables.callbacks.c.rank <= self.store._insert(tables.callbacks).excluded.rank,
         )
         judged = [(callback, verdicts) for callback, verdicts in fresh if verdicts is not None]
-        for chunk in _chunks([callback.call for callback, _ in judged]):
+        for chunk in chunks([callback.call for callback, _ in judged]):
             self.conn.execute(
                 delete(tables.verdicts).where(
                     tables.verdicts.c.call_id.in_(chunk), tables.verdicts.c.source == "callback"
@@ -461,7 +448,7 @@ class _Batch:
 
     def _existing(self, table: Table, key: Any, value: Any, ids: list[str]) -> list[Any]:
         found: list[Any] = []
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             found.extend(self.conn.execute(select(key, value).where(key.in_(chunk))).all())
         return found
 
@@ -475,9 +462,34 @@ def _upsert(
     batch.conn.execute(stmt, rows)
 
 
-def _chunks(items: list[str]) -> Iterator[list[str]]:
+def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``items`` in slices small enough for an ``IN (...)`` on every database."""
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+def judgements(
+    conn: Connection, call_ids: Sequence[str]
+) -> tuple[dict[str, list[Verdict]], dict[str, Callback]]:
+    """The current verdicts of each call (the call's own, then its callback's, in order) and
+    the callback each missed call opened."""
+    ranked: dict[str, list[tuple[int, int, Verdict]]] = {}
+    callbacks: dict[str, Callback] = {}
+    for chunk in chunks(call_ids):
+        for row in conn.execute(
+            select(tables.verdicts).where(tables.verdicts.c.call_id.in_(chunk))
+        ).mappings():
+            key = (0 if row["source"] == "call" else 1, row["position"])
+            ranked.setdefault(row["call_id"], []).append((*key, _verdict(row)))
+        for row in conn.execute(
+            select(tables.callbacks).where(tables.callbacks.c.call_id.in_(chunk))
+        ).mappings():
+            callbacks[row["call_id"]] = callback_from_row(row)
+    verdicts = {
+        call_id: [v for _, _, v in sorted(items, key=lambda item: item[:2])]
+        for call_id, items in ranked.items()
+    }
+    return verdicts, callbacks
 
 
 def _rank(cb: Callback) -> int:
@@ -605,7 +617,8 @@ def _callback_row(cb: Callback) -> dict[str, Any]:
     }
 
 
-def _callback(row: Any) -> Callback:
+def callback_from_row(row: Any) -> Callback:
+    """A stored ``callbacks`` row as a :class:`Callback`."""
     m = row._mapping if hasattr(row, "_mapping") else row
     return Callback(
         call=m["call_id"],
