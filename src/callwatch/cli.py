@@ -15,6 +15,7 @@ from callwatch import __version__
 from callwatch.capture import CaptureError, CaptureStats, Packet, read_capture
 from callwatch.config import ConfigError, check_config, load_site
 from callwatch.pipeline import CallPipeline, JudgedCall
+from callwatch.progress import Progress
 from callwatch.serialize import call_to_dict, event_to_dict
 from callwatch.settings import SettingsError, load_settings
 from callwatch.sip.feed import LegEventFeed
@@ -72,9 +73,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         _store_capture(args.files, site, as_of)
     pipe = CallPipeline(site)
     judged: list[JudgedCall] = []
-    for packet in _packets(args.files, stats):
+    progress = _progress(args)
+    for n, packet in enumerate(_packets(args.files, stats)):
         judged.extend(o for o in pipe.push(packet) if isinstance(o, JudgedCall))
+        if progress is not None and not n % 2000:
+            progress.update(stats.frames, stats.bytes)
     judged.extend(o for o in pipe.flush(as_of) if isinstance(o, JudgedCall))
+    if progress is not None:
+        progress.close()
     judged.sort(key=lambda j: (j.call.started_at, j.call.id))
     rows = []
     for j in judged:
@@ -90,6 +96,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             _write(row)
     _summary(stats, pipe.legs)
     return 0
+
+
+_PROGRESS_MIN_BYTES = 5_000_000
+
+
+def _progress(args: argparse.Namespace) -> Progress | None:
+    """A progress bar for a person reading a table of large files (never for JSON output)."""
+    if args.format != "table" or not sys.stderr.isatty():
+        return None
+    total = sum(Path(name).stat().st_size for name in args.files)
+    return Progress(total) if total >= _PROGRESS_MIN_BYTES else None
 
 
 def _site(path: str):
