@@ -111,6 +111,80 @@ def run_ours(path: Path, stage: str) -> tuple[int, int, float]:
     return stats.packets, produced, time.perf_counter() - start
 
 
+def run_store(path: Path, url: str) -> tuple[int, int, float]:
+    """Return (SIP messages, stored calls, seconds) for pcap → verdicts → the store at ``url``,
+    in batches as the service's writer makes them (raw SIP for the ladder included)."""
+    from callwatch.capture import CaptureStats, read_capture
+    from callwatch.config import load_site
+    from callwatch.pipeline import CallPipeline
+    from callwatch.sip.message import parse_message
+    from callwatch.store import RawMessage, Store
+
+    site = load_site(Path(__file__).resolve().parents[1] / "examples" / "site.toml")
+    store = Store.open(url, site=site.name)
+    store.upgrade()
+    stats = CaptureStats()
+    pipe = CallPipeline(site)
+    batch: list[object] = []
+    start = time.perf_counter()
+    for packet in read_capture(path, stats):
+        batch.extend(pipe.push(packet))
+        batch.append(RawMessage.from_packet(packet, parse_message(packet.payload)))
+        if len(batch) >= 2000:
+            store.save(batch)
+            batch = []
+    batch.extend(pipe.flush())
+    store.save(batch)
+    secs = time.perf_counter() - start
+    calls = store.counts()["calls"]
+    store.close()
+    return stats.packets, calls, secs
+
+
+def _postgres_database() -> str | None:
+    """A fresh PostgreSQL database on 127.0.0.1:5432 (None when unreachable)."""
+    try:
+        import psycopg
+
+        name = f"callwatch_bench_{int(time.time())}"
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        return name
+    except Exception:
+        return None
+
+
+def _drop_postgres(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def report_store(path: Path) -> None:
+    """Print pcap → stored verdicts msg/s on SQLite and, when reachable, PostgreSQL."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        n, calls, secs = run_store(path, f"sqlite:///{tmp}/bench.sqlite")
+        print(
+            f"store sqlite: {n} SIP messages, {calls} calls stored in {secs:.2f} s "
+            f"= {n / secs:,.0f} msg/s"
+        )
+    name = _postgres_database()
+    if name is None:
+        print("store postgresql: not reachable on 127.0.0.1:5432")
+        return
+    try:
+        n, calls, secs = run_store(path, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+        print(
+            f"store postgresql: {n} SIP messages, {calls} calls stored in {secs:.2f} s "
+            f"= {n / secs:,.0f} msg/s"
+        )
+    finally:
+        _drop_postgres(name)
+
+
 def run_tshark(path: Path) -> tuple[int, float] | None:
     """Return (SIP messages, seconds) for tshark's field extraction, or None without tshark."""
     if not shutil.which("tshark"):
@@ -152,6 +226,9 @@ def main() -> None:
     parser.add_argument("--stage", choices=("events", "calls"), default="calls")
     parser.add_argument("--no-tshark", action="store_true")
     parser.add_argument(
+        "--store", action="store_true", help="also pcap → stored verdicts (SQLite, PostgreSQL)"
+    )
+    parser.add_argument(
         "--gc",
         choices=("default", "tuned"),
         default="default",
@@ -186,6 +263,8 @@ def main() -> None:
                 f"tshark -T fields: {count} SIP messages in {tsecs:.2f} s "
                 f"= {count / tsecs:,.0f} msg/s; callwatch/tshark = {ours / (count / tsecs):.1f}x"
             )
+    if args.store:
+        report_store(path)
 
 
 if __name__ == "__main__":
