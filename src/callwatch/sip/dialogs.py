@@ -257,9 +257,9 @@ class DialogTracker:
         if leg is not None:
             if msg.cseq > leg.invite_cseq:  # authenticated retry after 401/407
                 leg.invite_cseq = msg.cseq
-                leg.min_vias = len(msg.vias)
+                leg.min_vias = msg.via_count
                 return self._apply(leg, at, Signal.RETRY, msg)
-            leg.min_vias = min(leg.min_vias, len(msg.vias))
+            leg.min_vias = min(leg.min_vias, msg.via_count)
             self.stats.duplicates += 1
             return []
         leg = _Leg(
@@ -270,7 +270,7 @@ class DialogTracker:
             to_user=msg.to.user,
             offered_at=at,
             invite_cseq=msg.cseq,
-            min_vias=len(msg.vias),
+            min_vias=msg.via_count,
             last_at=at,
             serial=next(self._serials),
         )
@@ -348,14 +348,14 @@ class DialogTracker:
                 leg.challenge_status = code
                 return Signal.CHALLENGE
             if code >= 300:
-                if len(msg.vias) > leg.min_vias:
+                if msg.via_count > leg.min_vias:
                     self.stats.inner_hop += 1
                     return None
                 return Signal.FAILURE
             return None
         method = msg.method
         if method == "CANCEL":
-            if len(msg.vias) > leg.min_vias:
+            if msg.via_count > leg.min_vias:
                 self.stats.inner_hop += 1
                 return None
             return Signal.CANCEL

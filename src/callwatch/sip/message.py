@@ -80,6 +80,7 @@ _names: dict[str, str] = {}
 _name_addrs: dict[str, NameAddr] = {}
 _vias: dict[str, tuple[Via, ...]] = {}
 _cseqs: dict[str, tuple[int, str]] = {}
+_via_heads: dict[str, bool] = {}
 _starts: dict[str, tuple[str | None, Uri | None, int | None, str | None]] = {}
 _lines: dict[str, tuple[str, str]] = {}
 _TAGGED = re.compile(r"([^\"<>]*<[^\"<>]*>);tag=([-.!%*_+`'~0-9A-Za-z]+)")
@@ -159,6 +160,15 @@ class SipMessage:
             return None
 
     @property
+    def via_count(self) -> int:
+        """``len(self.vias)``, without building the Via values when they were not read yet
+        (the tracker compares hop counts on every INVITE, CANCEL and failure)."""
+        vias = _VIAS_SLOT.__get__(self, SipMessage)
+        if vias is not None:
+            return len(vias)
+        return sum([_via_count(value) for name, value in self.headers if name == "via"])
+
+    @property
     def content_type(self) -> str | None:
         """The lower-case media type without parameters (``application/sdp``), or None."""
         value = self._first.get("content-type")
@@ -190,7 +200,8 @@ class _LazyVias:
         self._slot.__set__(obj, value)
 
 
-SipMessage.vias = _LazyVias(SipMessage.__dict__["vias"])  # type: ignore[assignment,misc]
+_VIAS_SLOT = SipMessage.__dict__["vias"]
+SipMessage.vias = _LazyVias(_VIAS_SLOT)  # type: ignore[assignment,misc]
 
 
 def canonical_name(name: str) -> str:
@@ -447,6 +458,31 @@ def _cached_vias(text: str) -> tuple[Via, ...]:
             _vias.clear()
         _vias[text] = value
     return value
+
+
+def _via_count(text: str) -> int:
+    """How many readable Via values one header holds: ``len(_lenient_vias(text))``.
+
+    Whether a value is readable depends only on its part before the first ``;`` (parameters
+    never make it unreadable), and that part repeats from message to message where the
+    branch does not: it is what is remembered."""
+    count = 0
+    for part in split_commas(text):
+        head = part.strip().partition(";")[0]
+        if not head:
+            continue
+        readable = _via_heads.get(head)
+        if readable is None:
+            try:
+                _via_one(head)
+                readable = True
+            except SipParseError:
+                readable = False
+            if len(_via_heads) >= _CACHE_LIMIT:
+                _via_heads.clear()
+            _via_heads[head] = readable
+        count += readable
+    return count
 
 
 def _lenient_vias(text: str) -> list[Via]:
