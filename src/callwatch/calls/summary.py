@@ -41,14 +41,7 @@ complete        every leg ended and every leg was seen from its INVITE on.
 
 from __future__ import annotations
 
-from callwatch.calls._records import (
-    CallRecord,
-    LegRecord,
-    callee_user,
-    has_staff_side,
-    is_staff_leg,
-    side_user,
-)
+from callwatch.calls._records import CallRecord, LegRecord, callee_users
 from callwatch.calls.directory import Directory, normalize_number
 from callwatch.calls.model import Call, Direction, HangupBy, Leg, LegRole
 from callwatch.calls.transfers import Findings, find_transfers
@@ -60,12 +53,13 @@ def summarise(record: CallRecord, directory: Directory) -> Call:
     legs = sorted(record.legs, key=lambda r: r.leg.offered_at)
     primary = [r for r in legs if r.segment.kind == "primary"] or legs[:1]
     findings = find_transfers(record, directory)
-    trunk = _assign_roles(legs, primary, findings, directory)
+    callees = _Callees(directory)
+    trunk = _assign_roles(legs, primary, findings, callees)
     first = primary[0].leg
     caller = normalize_number(first.from_user)
     direction = _direction(caller, primary, directory)
     customer = _customer(direction, caller, primary, directory)
-    ring = _ring_legs(direction, primary, directory)
+    ring = _ring_legs(direction, primary, callees)
     answered = min(
         (r for r in ring if r.leg.answered_at is not None),
         key=lambda r: r.leg.answered_at or 0,
@@ -81,13 +75,13 @@ def summarise(record: CallRecord, directory: Directory) -> Call:
         caller=caller,
         dialled=normalize_number(first.dialled or first.to_user),
         started_at=first.offered_at,
-        department=_department(direction, caller, ring, primary, directory),
+        department=_department(direction, caller, ring, primary, callees),
         legs=[r.leg for r in legs],
         first_ring_at=min((r.leg.alerting_at for r in ring if r.leg.alerting_at), default=None),
         answered_at=answered_at,
-        answered_by=_answered_by(direction, answered.leg, directory) if answered else None,
+        answered_by=_answered_by(direction, answered.leg, callees) if answered else None,
         ended_at=max(r.leg.ended_at or 0 for r in legs) if all_ended else None,
-        hangup_by=_hangup_by(legs, end_leg, findings, trunk, direction, customer, directory),
+        hangup_by=_hangup_by(legs, end_leg, findings, trunk, direction, customer, callees),
         end_reason=end_leg.leg.end_reason if end_leg else None,
         missed=direction == "inbound" and complete and answered_at is None,
         transfers=findings.transfers,
@@ -96,11 +90,57 @@ def summarise(record: CallRecord, directory: Directory) -> Call:
     )
 
 
+class _Callees:
+    """The callee side of each leg of one call, read once: the callee's user parts come from
+    the leg's fields and its Alerting events, and every concern below asks about them."""
+
+    __slots__ = ("_facts", "directory")
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self._facts: dict[int, tuple[bool, str | None]] = {}
+
+    def _of(self, leg: Leg) -> tuple[bool, str | None]:
+        facts = self._facts.get(id(leg))
+        if facts is None:
+            users = callee_users(leg)
+            is_staff = self.directory.is_staff
+            staff = next((u for u in users if is_staff(u)), None)
+            if staff is None:
+                staff = users[0] if users else None
+                facts = (False, staff)
+            else:
+                facts = (True, staff)
+            self._facts[id(leg)] = facts
+        return facts
+
+    def is_staff_leg(self, leg: Leg) -> bool:
+        """True when the leg's callee is a staff phone (``_records.is_staff_leg``)."""
+        return self._of(leg)[0]
+
+    def callee_user(self, leg: Leg) -> str | None:
+        """The staff member called, else To, else dialled (``_records.callee_user``)."""
+        return self._of(leg)[1]
+
+    def has_staff_side(self, leg: Leg) -> bool:
+        """True when either end of the leg is a staff phone (``_records.has_staff_side``)."""
+        return self.directory.is_staff(leg.from_user) or self._of(leg)[0]
+
+    def side_user(self, leg: Leg, side: Side | None) -> str | None:
+        """The normalised user part on ``side`` of the leg (``_records.side_user``)."""
+        if side == "caller":
+            return normalize_number(leg.from_user)
+        if side == "callee":
+            return self._of(leg)[1]
+        return None
+
+
 def _assign_roles(
-    legs: list[LegRecord], primary: list[LegRecord], found: Findings, directory: Directory
+    legs: list[LegRecord], primary: list[LegRecord], found: Findings, callees: _Callees
 ) -> LegRecord | None:
     """Set every leg's role; return the trunk leg (the first, if several)."""
-    staff_ends = [has_staff_side(r.leg, directory) for r in primary]
+    has_staff_side = callees.has_staff_side
+    staff_ends = [has_staff_side(r.leg) for r in primary]
     with_trunk = len(primary) > 1 and any(staff_ends) and not all(staff_ends)
     trunk: LegRecord | None = None
     for rec in legs:
@@ -111,7 +151,7 @@ def _assign_roles(
             role = "transfer"
         elif len(primary) == 1:
             role = "direct"
-        elif with_trunk and not has_staff_side(rec.leg, directory):
+        elif with_trunk and not has_staff_side(rec.leg):
             role = "trunk"
             trunk = trunk or rec
         else:
@@ -142,10 +182,11 @@ def _customer(
 
 
 def _ring_legs(
-    direction: Direction, primary: list[LegRecord], directory: Directory
+    direction: Direction, primary: list[LegRecord], callees: _Callees
 ) -> list[LegRecord]:
+    directory = callees.directory
     if direction in ("inbound", "internal"):
-        return [r for r in primary if is_staff_leg(r.leg, directory)]
+        return [r for r in primary if callees.is_staff_leg(r.leg)]
     if direction == "outbound":
         return [
             r
@@ -155,10 +196,10 @@ def _ring_legs(
     return primary
 
 
-def _answered_by(direction: Direction, leg: Leg, directory: Directory) -> str | None:
+def _answered_by(direction: Direction, leg: Leg, callees: _Callees) -> str | None:
     if direction == "outbound":
         return normalize_number(leg.to_user or leg.dialled)
-    return callee_user(leg, directory)
+    return callees.callee_user(leg)
 
 
 def _department(
@@ -166,15 +207,16 @@ def _department(
     caller: str | None,
     ring: list[LegRecord],
     primary: list[LegRecord],
-    directory: Directory,
+    callees: _Callees,
 ) -> str | None:
+    directory = callees.directory
     if direction == "outbound":
         return directory.department_of_extension(caller) or directory.department_of_number(caller)
     if direction == "external":
         return None
     rang = sorted((r for r in ring if r.leg.alerting_at is not None), key=_alert_time)
     for rec in rang + ring:
-        department = directory.department_of_extension(callee_user(rec.leg, directory))
+        department = directory.department_of_extension(callees.callee_user(rec.leg))
         if department is not None:
             return department
     for rec in primary:
@@ -211,7 +253,7 @@ def _hangup_by(
     trunk: LegRecord | None,
     direction: Direction,
     customer: str | None,
-    directory: Directory,
+    callees: _Callees,
 ) -> HangupBy | None:
     byes = [
         r
@@ -223,11 +265,11 @@ def _hangup_by(
     ]
     first = min(byes, key=lambda r: r.leg.ended_at or 0, default=None)
     if first is not None:
-        return _party(first, first.leg.ended_by, trunk, direction, customer, directory)
+        return _party(first, first.leg.ended_by, trunk, direction, customer, callees)
     if end_leg is None:
         return None
     if end_leg.leg.end_reason == "cancel" and end_leg.leg.ended_by is not None:
-        return _party(end_leg, end_leg.leg.ended_by, trunk, direction, customer, directory)
+        return _party(end_leg, end_leg.leg.ended_by, trunk, direction, customer, callees)
     if end_leg.leg.end_reason == "bye":
         return None  # only the transferor's BYE was seen: who ended the call is unknown
     return "system"
@@ -239,10 +281,10 @@ def _party(
     trunk: LegRecord | None,
     direction: Direction,
     customer: str | None,
-    directory: Directory,
+    callees: _Callees,
 ) -> HangupBy:
-    user = side_user(rec.leg, side, directory)
-    staff = directory.is_staff(user)
+    user = callees.side_user(rec.leg, side)
+    staff = callees.directory.is_staff(user)
     if trunk is not None and rec.leg.role != "trunk":
         return "agent" if staff else "system"
     if user is not None and user == customer:
