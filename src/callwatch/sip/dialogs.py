@@ -63,6 +63,24 @@ CORRELATION_HEADERS = frozenset(
 )
 
 
+_DIALOG_METHODS = frozenset({"INVITE", "BYE", "CANCEL", "REFER", "NOTIFY", "UPDATE"})
+"""Requests that only make sense inside an INVITE dialog (an orphan when its leg is unknown)."""
+
+
+class _Correlating(dict[str, bool]):
+    """Header name → whether an Offered event carries it (see :data:`CORRELATION_HEADERS`);
+    answers are remembered for the first few thousand names."""
+
+    def __missing__(self, name: str) -> bool:
+        answer = name in CORRELATION_HEADERS or name.startswith("x-")
+        if len(self) < 4096:
+            self[name] = answer
+        return answer
+
+
+_CORRELATING = _Correlating()
+
+
 class State(StrEnum):
     """The state of a leg, as RFC 3261 names the INVITE dialog's phases."""
 
@@ -212,22 +230,25 @@ class DialogTracker:
         stats = self.stats
         stats.messages += 1
         out = self._expire(at) if at >= self._next_sweep else []
-        if msg.method == "INVITE" and not msg.to.params.get("tag"):
+        to_tag = msg.to.params.get("tag")
+        if not to_tag and msg.method == "INVITE":
             out.extend(self._initial_invite(at, msg, src, dst, transport, correlation_id))
         else:
-            leg = self._find(msg)
+            from_tag = msg.from_.params.get("tag")
+            leg = self._find(msg.call_id, from_tag, to_tag)
             if leg is None:
-                if msg.method in {"INVITE", "BYE", "CANCEL", "REFER", "NOTIFY", "UPDATE"} or (
+                if msg.method in _DIALOG_METHODS or (
                     msg.status is not None and msg.cseq_method == "INVITE"
                 ):
-                    self.stats.orphans += 1
+                    stats.orphans += 1
                 else:
-                    self.stats.not_dialog += 1
+                    stats.not_dialog += 1
             else:
-                events = self._in_leg(at, leg, msg)
+                events = self._in_leg(at, leg, msg, from_tag, to_tag)
                 if events:
                     out.extend(events)
-        stats.events += len(out)
+        if out:
+            stats.events += len(out)
         return out
 
     def tick(self, now: int) -> list[LegEvent]:
@@ -277,13 +298,8 @@ class DialogTracker:
         self._legs[(msg.call_id, tag)] = leg
         self._by_call_id.setdefault(msg.call_id, []).append(leg)
         self._schedule(leg)
-        headers = tuple(
-            [
-                (name, value)
-                for name, value in msg.headers
-                if name in CORRELATION_HEADERS or name.startswith("x-")
-            ]
-        )
+        correlating = _CORRELATING
+        headers = tuple([(name, value) for name, value in msg.headers if correlating[name]])
         return [
             Offered(
                 at=at,
@@ -300,26 +316,24 @@ class DialogTracker:
             )
         ]
 
-    def _find(self, msg: SipMessage) -> _Leg | None:
-        legs = self._by_call_id.get(msg.call_id)
+    def _find(self, call_id: str, from_tag: str | None, to_tag: str | None) -> _Leg | None:
+        legs = self._by_call_id.get(call_id)
         if not legs:
             return None
-        from_tag = msg.from_.params.get("tag")
         if len(legs) == 1 and legs[0].from_tag == from_tag:
             return legs[0]
-        to_tag = msg.to.params.get("tag")
         for leg in legs:
             if leg.from_tag == from_tag or leg.from_tag == to_tag:
                 return leg
         return None
 
-    def _in_leg(self, at: int, leg: _Leg, msg: SipMessage) -> list[LegEvent]:
-        from_tag = msg.from_.params.get("tag")
+    def _in_leg(
+        self, at: int, leg: _Leg, msg: SipMessage, from_tag: str | None, to_tag: str | None
+    ) -> list[LegEvent]:
         status = msg.status
         if status is not None and status >= 200 and msg.cseq_method == "INVITE":
             fingerprint = (None, status // 100, msg.cseq, "INVITE")  # one final per CSeq
         else:
-            to_tag = msg.to.params.get("tag")
             fingerprint = (msg.method, status, msg.cseq, msg.cseq_method, from_tag, to_tag)
         if fingerprint in leg.seen:
             self.stats.duplicates += 1
@@ -330,7 +344,8 @@ class DialogTracker:
         if signal is Signal.CHALLENGE:
             leg.challenge_at = at
         if signal is None:
-            leg.last_at = max(leg.last_at, at)
+            if at > leg.last_at:
+                leg.last_at = at
             return []
         return self._apply(leg, at, signal, msg, side)
 
@@ -381,7 +396,8 @@ class DialogTracker:
         self, leg: _Leg, at: int, signal: Signal, msg: SipMessage | None, side: Side | None = None
     ) -> list[LegEvent]:
         step = TRANSITIONS.get((leg.state, signal))
-        leg.last_at = max(leg.last_at, at)
+        if at > leg.last_at:
+            leg.last_at = at
         if step is None:
             return []
         before = leg.state
