@@ -121,7 +121,8 @@ class CallAssembler:
             rec = self._place(event)
         apply_event(rec.leg, event)
         call = rec.call
-        call.last_at = max(call.last_at, event.at)
+        if event.at > call.last_at:
+            call.last_at = event.at
         if isinstance(event, Held | Resumed):
             self._note_hold(rec, event)
         elif isinstance(event, Referred):
@@ -380,6 +381,8 @@ class CallAssembler:
             del self._holds[user]
 
     def _forget_holds(self, rec: LegRecord) -> None:
+        if not self._holds:
+            return
         for user in [u for u, (r, _) in self._holds.items() if r is rec]:
             del self._holds[user]
 
