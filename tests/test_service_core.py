@@ -229,7 +229,7 @@ async def test_store_sink_exports_what_ingest_prints(tmp_path: Path) -> None:
             k: v for k, v in expected.items() if k != "callback"
         }
     assert counts["sip_messages"] == len({(p.ts, p.payload) for p in pk})
-    assert store.writer.stats.written > 0 and store.status().ready
+    assert store.written > 0 and store.status().ready
 
 
 async def test_http_endpoints(tmp_path: Path) -> None:

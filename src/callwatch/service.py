@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import uvicorn
 
@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 _RCVBUF = 8 << 20
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+_STORE_NICE = 10
+"""The store process yields most of the CPU to capture: a burst is received first, stored
+after. Not 19: on a box busy with other work the store would then barely run at all."""
 
 
 class ServiceError(Exception):
@@ -185,11 +188,15 @@ class BatchSink:
 
 
 class StoreSink(BatchSink):
-    """The store as a sink: a :class:`~callwatch.store.StoreWriter` driven from a thread.
+    """The store as a sink: a :class:`~callwatch.store.StoreWriter` in a process of its own.
 
-    All database work (writes, spool replays, the schema upgrade) runs in one worker thread,
-    one call at a time, so the loop never blocks and the writer never sees two threads. Raw SIP
-    packets are kept too (parsed in that thread) for the ladder view of each call.
+    All database work (writes, spool replays, the schema upgrade, maintenance) runs in the
+    store process (:mod:`callwatch.store_process`), one request at a time from a worker thread
+    that mostly waits on the pipe, so the loop never blocks and never shares its interpreter
+    lock with the writer; it runs at a lower CPU priority, so during a burst capture and the
+    core come first and the store catches up after. Raw SIP packets are kept too (parsed
+    there) for the ladder view. A batch leaves the queue only once the store process wrote or
+    spooled it; when the process dies the batch is retried on a new one.
     """
 
     name = "store"
@@ -203,113 +210,92 @@ class StoreSink(BatchSink):
         latency: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__(latency)
-        from callwatch.store import Spool, Store, StoreWriter
+        from callwatch.store import Store
+        from callwatch.store_process import StoreProcess
 
         self.site = site
         self.url = settings.store_url
         if self.url.startswith("sqlite:///"):
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.store = Store.open(self.url, site=site.name)
-        spool_dir = settings.spool_path / "store"
-        spool_dir.mkdir(parents=True, exist_ok=True)
-        self.writer = StoreWriter(self.store, Spool(spool_dir), profiles=site.profiles)
+        self.store = Store.open(self.url, site=site.name)  # reads (the API); writes: the process
+        self.process = StoreProcess(site, settings, nice=_STORE_NICE)
         self.recovered = 0
         self.open_callbacks: list[Callback] = []
-        from callwatch.maintenance import Maintenance
-
-        self.maintenance = Maintenance.for_site(
-            self.store,
-            site,
-            retention_days=settings.message_retention_days,
-            data_dir=settings.data_dir,
-        )
         self._next_maintenance = 0.0
         self._lock = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
         self._schema_error = ""
 
-    async def start(self) -> None:
-        """Upgrade the embedded database, sync the directory, recover interrupted calls."""
-        await self._in_thread(self._prepare)
-        await super().start()
-        self._poller = asyncio.create_task(self._poll_forever(), name="callwatch-store-poll")
+    @property
+    def written(self) -> int:
+        """Items the store process has written to the database."""
+        return self.process.figures.written
 
-    def _prepare(self) -> None:
-        from callwatch.store import StoreError, recover_interrupted
+    async def start(self) -> None:
+        """Start the store process; upgrade the embedded database, sync the directory,
+        recover interrupted calls."""
+        from callwatch.store_process import StoreProcessError
 
         try:
-            if self.url.startswith("sqlite"):
-                self.store.upgrade()
-            elif self.store.revision() is None:
-                self._schema_error = "the database has no schema: run 'callwatch db upgrade'"
-                log.error("store: %s", self._schema_error)
-                return
-            self.store.sync_directory(self.site)
-            self.recovered = len(recover_interrupted(self.store, self.site))
-            self.open_callbacks = self.store.callbacks(status="open")
-        except StoreError as exc:  # unreachable now: the writer spools until it returns
-            log.warning("store: not reachable at start (%s); spooling until it is", exc)
-            return
+            await self._in_thread(self.process.start)
+            prepared = await self._in_thread(self.process.call, "prepare")
+        except StoreProcessError as exc:
+            raise ServiceError(f"store: {exc}") from None
+        self.recovered = prepared.recovered
+        self.open_callbacks = prepared.open_callbacks
+        self._schema_error = prepared.schema_error
+        if self._schema_error:
+            log.error("store: %s", self._schema_error)
         if self.recovered:
             log.warning(
                 "store: %d calls cut short by the last stop stored as incomplete", self.recovered
             )
+        await super().start()
+        self._poller = asyncio.create_task(self._poll_forever(), name="callwatch-store-poll")
 
     def submit_packet(self, packet: Packet) -> None:
-        """Keep a raw SIP packet for the ladder view (parsed and stored in the worker)."""
+        """Keep a raw SIP packet for the ladder view (parsed and stored in the store process)."""
         self.submit((packet,))  # type: ignore[arg-type]
 
     async def deliver(self, batch: list[Output]) -> None:
-        """Hand the batch to the writer (in the worker thread)."""
-        await self._in_thread(self._write, batch)
-
-    def _write(self, batch: list[object]) -> None:
-        from callwatch.sip.message import SipParseError, parse_message
-        from callwatch.store import RawMessage
-
-        items: list[object] = []
-        for item in batch:
-            if isinstance(item, Packet):
-                try:
-                    items.append(RawMessage.from_packet(item, parse_message(item.payload)))
-                except (SipParseError, ValueError):
-                    continue  # the core counted it already; nothing to show in a ladder
-            else:
-                items.append(item)
-        self.writer.add(items)  # type: ignore[arg-type]
-        self.writer.flush()
+        """Hand the batch to the store process; returns once it is written or spooled."""
+        await self._in_thread(self.process.call, "write", batch)
 
     async def _poll_forever(self) -> None:
         while True:
             await asyncio.sleep(self._POLL_SECONDS)
-            if self.writer.spool.depth or self.writer.pending:
+            figures = self.process.figures
+            if figures.spool_depth or figures.pending:
                 try:
-                    await self._in_thread(self.writer.poll)
+                    await self._in_thread(self.process.call, "poll")
                 except Exception:
                     log.exception("store: spool replay failed")
             if time.monotonic() >= self._next_maintenance:
                 self._next_maintenance = time.monotonic() + self._MAINTENANCE_SECONDS
                 now = time.time_ns() // 1000  # purge and report schedules run on the wall clock
-                await self._in_thread(self.maintenance.run_once, now)
+                try:
+                    await self._in_thread(self.process.call, "maintain", now)
+                except Exception:
+                    log.exception("store: maintenance failed")
 
-    async def _in_thread(self, fn: Callable[..., object], *args: object) -> object:
+    async def _in_thread(self, fn: Callable[..., Any], *args: object) -> Any:
         async with self._lock:
             return await asyncio.to_thread(fn, *args)
 
     async def shutdown(self) -> None:
-        """Write what the writer holds, try the spool once more, close the pool."""
+        """Have the store process write what it holds and try the spool once more; close."""
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        await self._in_thread(self.writer.close)
+        await self._in_thread(self.process.close)
         await self._in_thread(self.store.close)
 
     def status(self) -> PartStatus:
         """Ready when writing, or when spooling to disk while the database is away."""
-        stats = self.writer.stats
-        depth = self.writer.spool.depth
-        extra: dict[str, object] = {"written": stats.written, "queued": self.pending()}
+        figures = self.process.figures
+        depth = figures.spool_depth
+        extra: dict[str, object] = {"written": figures.written, "queued": self.pending()}
         if self._schema_error:
             return PartStatus(False, self._schema_error, depth, extra)
         if self.last_error:
@@ -528,7 +514,7 @@ class Service:
             with contextlib.suppress(Exception):
                 snap.spool_depth[sink.name] = sink.status().spool_depth
             if isinstance(sink, StoreSink):
-                snap.stored = sink.writer.stats.written
+                snap.stored = sink.written
             elif isinstance(sink, BusSink):
                 from callwatch.bus.publisher import LATENCY_BUCKETS
 

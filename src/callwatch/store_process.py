@@ -1,0 +1,283 @@
+"""The store writer in a process of its own, so database work never shares the capture's GIL.
+
+Why: in one process, a writer thread busy turning a batch into rows holds the interpreter lock
+for milliseconds at a time, and the event loop waits for it after every socket call; the HEP
+listener then drops datagrams long before the core is saturated. A child process has its own
+interpreter: the loop only pickles each batch (about a tenth of the writer's work).
+
+Theory of operation:
+
+* :class:`StoreProcess` starts one child (``python -m callwatch.store_process FD``: a fresh
+  interpreter that inherits nothing of the parent's threads or sockets but one end of a socket
+  pair) and talks to it over that pair, one request at a time: the
+  parent sends ``(method, args)``, the child runs it on its :class:`_Backend` (a
+  :class:`~callwatch.store.StoreWriter` with its :class:`~callwatch.store.Spool`, and the
+  maintenance jobs) and answers ``(ok, result, stats)``.
+* Nothing is lost: a batch is answered only once the writer wrote it or appended it to the
+  on-disk spool (or, spool full, refused it: the caller keeps it and retries). If the child dies
+  mid-batch, the call raises :class:`StoreProcessError`, the caller keeps the batch, and the
+  next call starts a new child on the same spool directory; a batch written twice that way is
+  absorbed by the store's idempotent upserts.
+* The child ignores SIGINT and SIGTERM (a terminal's Ctrl-C reaches the whole process group):
+  the parent decides when it stops, by :meth:`StoreProcess.close` (write what is held, try the
+  spool once more). When the parent vanishes, the pipe's end of file does the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from callwatch.capture.packet import Packet
+from callwatch.charter.callbacks import Callback
+from callwatch.config import SiteConfig
+from callwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_START_TIMEOUT = 60.0
+
+
+class StoreProcessError(Exception):
+    """The store process failed a request, died, or did not start."""
+
+
+@dataclass(slots=True)
+class StoreFigures:
+    """What the child reports with every answer (for ``/readyz`` and ``/metrics``)."""
+
+    written: int = 0
+    spooled: int = 0
+    spool_depth: int = 0
+    pending: int = 0
+    failures: int = 0
+    rejected: int = 0
+    refused: int = 0
+
+
+@dataclass(slots=True)
+class Prepared:
+    """The outcome of :meth:`_Backend.prepare`: calls recovered, open callbacks, schema."""
+
+    recovered: int = 0
+    open_callbacks: list[Callback] = field(default_factory=list)
+    schema_error: str = ""
+
+
+class StoreProcess:
+    """A blocking client of the store child; call it from one thread at a time."""
+
+    def __init__(self, site: SiteConfig, settings: Settings, *, nice: int = 0) -> None:
+        self.site = site
+        self.settings = settings
+        self.nice = nice
+        self.figures = StoreFigures()
+        self.restarts = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._started = False
+        self._conn: Connection | None = None
+
+    @property
+    def alive(self) -> bool:
+        """True while the child runs."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        """Spawn the child and wait until its store and spool are open."""
+        ours, theirs = socket.socketpair()
+        with theirs:
+            fd = theirs.fileno()
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "callwatch.store_process", str(fd)], pass_fds=(fd,)
+            )
+        self._conn = parent = Connection(ours.detach())
+        level = logging.getLogger().getEffectiveLevel()
+        opening = (self.site, self.settings, level, self.nice)
+        parent.send_bytes(pickle.dumps(opening, protocol=pickle.HIGHEST_PROTOCOL))
+        if not parent.poll(_START_TIMEOUT):
+            self._kill()
+            raise StoreProcessError("the store process did not start")
+        self._started = True
+        self._answer()
+
+    def call(self, method: str, *args: object) -> Any:
+        """Run ``method`` in the child and return its result; raises
+        :class:`StoreProcessError` when it failed (the child is restarted on the next call)."""
+        if not self.alive:
+            if self._started:
+                self._kill()
+                self.restarts += 1
+                log.error("store process gone; starting a new one on the same spool")
+            self.start()
+        assert self._conn is not None
+        try:
+            self._conn.send_bytes(pickle.dumps((method, args), protocol=pickle.HIGHEST_PROTOCOL))
+        except (OSError, ValueError) as exc:
+            self._kill()
+            raise StoreProcessError(f"store process unreachable: {exc}") from None
+        return self._answer()
+
+    def close(self) -> None:
+        """Have the child write what it holds and exit; wait for it."""
+        if self.alive:
+            try:
+                self.call("close")
+            except StoreProcessError as exc:
+                log.error("store process: %s", exc)
+        if self._proc is not None:
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                log.error("store process: still busy after close; killing it")
+        self._kill()
+
+    def _answer(self) -> Any:
+        assert self._conn is not None
+        try:
+            ok, result, figures = pickle.loads(self._conn.recv_bytes())
+        except (EOFError, OSError) as exc:
+            self._kill()
+            raise StoreProcessError(f"store process died: {str(exc) or 'end of pipe'}") from None
+        self.figures = figures
+        if not ok:
+            raise StoreProcessError(result)
+        return result
+
+    def _kill(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+
+class _Backend:
+    """What the child holds: the writer, its spool and the maintenance jobs."""
+
+    def __init__(self, site: SiteConfig, settings: Settings) -> None:
+        from callwatch.maintenance import Maintenance
+        from callwatch.store import Spool, Store, StoreWriter
+
+        self.site = site
+        self.url = settings.store_url
+        self.store = Store.open(self.url, site=site.name)
+        spool_dir = settings.spool_path / "store"
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        self.writer = StoreWriter(self.store, Spool(spool_dir), profiles=site.profiles)
+        self.maintenance = Maintenance.for_site(
+            self.store,
+            site,
+            retention_days=settings.message_retention_days,
+            data_dir=settings.data_dir,
+        )
+
+    def figures(self) -> StoreFigures:
+        s = self.writer.stats
+        return StoreFigures(
+            s.written,
+            s.spooled,
+            self.writer.spool.depth,
+            self.writer.pending,
+            s.failures,
+            s.rejected,
+            s.refused,
+        )
+
+    def prepare(self) -> Prepared:
+        """Upgrade the embedded database, sync the directory, recover interrupted calls."""
+        from callwatch.store import StoreError, recover_interrupted
+
+        try:
+            if self.url.startswith("sqlite"):
+                self.store.upgrade()
+            elif self.store.revision() is None:
+                return Prepared(
+                    schema_error="the database has no schema: run 'callwatch db upgrade'"
+                )
+            self.store.sync_directory(self.site)
+            recovered = len(recover_interrupted(self.store, self.site))
+            return Prepared(recovered, self.store.callbacks(status="open"))
+        except StoreError as exc:  # unreachable now: the writer spools until it returns
+            log.warning("store: not reachable at start (%s); spooling until it is", exc)
+            return Prepared()
+
+    def write(self, batch: list[object]) -> None:
+        """Write (or spool) a batch of outputs and raw packets."""
+        from callwatch.sip.message import SipParseError, parse_message
+        from callwatch.store import RawMessage
+
+        items: list[object] = []
+        for item in batch:
+            if isinstance(item, Packet):
+                try:
+                    items.append(RawMessage.from_packet(item, parse_message(item.payload)))
+                except (SipParseError, ValueError):
+                    continue  # the core counted it already; nothing to show in a ladder
+            else:
+                items.append(item)
+        self.writer.add(items)  # type: ignore[arg-type]
+        self.writer.flush()
+
+    def poll(self) -> None:
+        """Write what waited too long; retry the spool."""
+        self.writer.poll()
+
+    def maintain(self, now: int) -> None:
+        """One pass of the purge and report jobs at wall-clock ``now`` (µs)."""
+        self.maintenance.run_once(now)
+
+    def close(self) -> None:
+        """Write what is held, try the spool once more, close the pool."""
+        self.writer.close()
+        self.store.close()
+
+
+def _child_main(fd: int) -> None:
+    """The child's loop: one request, one answer, until ``close`` or the pipe's end."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    conn = Connection(fd)
+    try:
+        site, settings, level, nice = pickle.loads(conn.recv_bytes())
+    except (EOFError, OSError):
+        return
+    logging.basicConfig(level=level, format="callwatch store: %(levelname)s %(message)s")
+    if nice:
+        os.nice(nice)
+    try:
+        backend = _Backend(site, settings)
+    except Exception as exc:
+        conn.send_bytes(pickle.dumps((False, f"cannot open the store: {exc}", StoreFigures())))
+        return
+    conn.send_bytes(pickle.dumps((True, None, backend.figures())))
+    while True:
+        try:
+            method, args = pickle.loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            backend.close()  # the parent is gone: keep what we hold
+            return
+        try:
+            result = getattr(backend, method)(*args)
+            reply = (True, result, backend.figures())
+        except Exception as exc:
+            reply = (False, f"{type(exc).__name__}: {exc}", backend.figures())
+        conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        if method == "close":
+            return
+
+
+if __name__ == "__main__":  # run as a module: pickles must name the real module, not __main__
+    from callwatch.store_process import _child_main as child_main
+
+    child_main(int(sys.argv[1]))
