@@ -255,3 +255,15 @@ def test_every_truncation_of_a_real_packet_is_a_hep_error() -> None:
 def test_gzip_bomb_is_refused() -> None:
     with pytest.raises(HepError, match="inflates past"):
         decode_hep(hep3(chunk(0x0010, gzip.compress(bytes(4 << 20)))))
+
+
+def test_decode_hep_packet_matches_the_two_step_path() -> None:
+    from callwatch.capture.hep import HepAuthError, decode_hep_packet
+
+    data = hand_made()
+    assert decode_hep_packet(data, frame=3) == hep_to_packet(decode_hep(data), frame=3)
+    with pytest.raises(HepAuthError):
+        decode_hep_packet(data, auth_key=b"key")
+    assert decode_hep_packet(hep3(chunk(0x000B, b"\x04"), chunk(0x000F, INVITE))) is None
+    with pytest.raises(HepError, match="has no source address"):
+        decode_hep_packet(hep3(chunk(0x000F, INVITE)))

@@ -67,7 +67,6 @@ _IP_PROTOS = {"udp": 17, "tcp": 6, "sctp": 132, "tls": 22, "ws": 22, "wss": 22}
 
 _MAX_PAYLOAD = 1 << 20
 
-_CTRL = struct.Struct("!4sH")
 _CHUNK = struct.Struct("!HHH")
 _U8 = struct.Struct("!B")
 _U16 = struct.Struct("!H")
@@ -124,7 +123,7 @@ def decode_hep(data: bytes | bytearray | memoryview) -> HepMessage:
     """
     data = bytes(data)
     if data[:4] == b"HEP3":
-        return _decode_v3(data)
+        return HepMessage(3, *_fields_v3(data))
     if data[:1] in (b"\x01", b"\x02"):
         return _decode_v12(data)
     if not data:
@@ -132,32 +131,86 @@ def decode_hep(data: bytes | bytearray | memoryview) -> HepMessage:
     raise HepError(f"not a HEP packet: starts with {data[:4].hex(' ')}")
 
 
-def _decode_v3(data: bytes) -> HepMessage:
-    if len(data) < 6:
-        raise HepError(f"HEP3 packet of {len(data)} bytes is shorter than its 6-byte header")
-    total = _CTRL.unpack_from(data)[1]
-    if total < 6:
-        raise HepError(f"HEP3 total length {total} is shorter than its 6-byte header")
-    if total > len(data):
-        raise HepError(f"HEP3 packet truncated: length says {total} bytes, got {len(data)}")
-    f: dict[str, object] = {}
-    pos = 6
-    while pos < total:
-        if total - pos < 6:
-            raise HepError(f"HEP3 chunk header truncated at offset {pos}")
-        vendor, kind, length = _CHUNK.unpack_from(data, pos)
-        if length < 6:
-            raise HepError(f"HEP3 chunk 0x{kind:04x} at offset {pos} has bad length {length}")
-        end = pos + length
-        if end > total:
-            raise HepError(
-                f"HEP3 chunk 0x{kind:04x} at offset {pos} runs {end - total} bytes past the end"
-            )
-        if vendor == 0:
-            _chunk(f, kind, data[pos + 6 : end])
-        pos = end
-    return HepMessage(version=3, **f)  # type: ignore[arg-type]
+def decode_hep_packet(
+    data: bytes | bytearray | memoryview, *, auth_key: bytes | None = None, frame: int = 0
+) -> Packet | None:
+    """Decode one HEP packet straight to a :class:`Packet` (the live path's shortcut).
 
+    The same as :func:`decode_hep` then :func:`hep_to_packet`, with the same checks and
+    messages, without building the :class:`HepMessage` for HEP3. Returns None when the packet
+    carries a protocol other than SIP. Raises :class:`HepAuthError` when ``auth_key`` is given
+    and the packet's key (chunk 0x000e) differs, :class:`HepError` for anything else wrong.
+    """
+    data = bytes(data)
+    if data[:4] != b"HEP3":
+        msg = decode_hep(data)
+        if auth_key is not None and msg.auth_key != auth_key:
+            raise HepAuthError("HEP packet has a wrong or no authentication key")
+        return hep_to_packet(msg, frame=frame) if msg.is_sip else None
+    f = _fields_v3(data)
+    if auth_key is not None and f[_AUTH_KEY] != auth_key:
+        raise HepAuthError("HEP packet has a wrong or no authentication key")
+    proto = f[_PROTO_TYPE]
+    if proto is not None and proto != PROTO_SIP:
+        return None
+    src_ip, dst_ip, src_port, dst_port, sec, usec = f[_SRC_IP : _TS_USEC + 1]
+    payload = f[_PAYLOAD]
+    if (
+        src_ip is None
+        or dst_ip is None
+        or src_port is None
+        or dst_port is None
+        or sec is None
+        or payload is None
+    ):
+        return hep_to_packet(HepMessage(3, *f), frame=frame)  # raises, naming what is missing
+    return Packet(
+        sec * 1_000_000 + (usec or 0),  # type: ignore[operator]
+        (src_ip, src_port),  # type: ignore[arg-type]
+        (dst_ip, dst_port),  # type: ignore[arg-type]
+        _TRANSPORTS.get(f[_IP_PROTO] or 17, "udp"),  # type: ignore[arg-type]
+        payload,  # type: ignore[arg-type]
+        f[_CAPTURE_ID],  # type: ignore[arg-type]
+        f[_CORRELATION_ID],  # type: ignore[arg-type]
+        frame,
+    )
+
+
+class HepAuthError(HepError):
+    """A HEP packet whose authentication key is not the one required."""
+
+
+# HepMessage's fields after ``version``, in order: _fields_v3 fills a list of them.
+_FIELDS = (
+    "ip_family",
+    "ip_proto",
+    "src_ip",
+    "dst_ip",
+    "src_port",
+    "dst_port",
+    "ts_sec",
+    "ts_usec",
+    "proto_type",
+    "capture_id",
+    "keep_alive",
+    "auth_key",
+    "payload",
+    "compressed",
+    "correlation_id",
+    "vlan",
+    "capture_name",
+)
+_IP_PROTO = 1
+_SRC_IP = 2
+_TS_USEC = 7
+_PROTO_TYPE = 8
+_CAPTURE_ID = 9
+_AUTH_KEY = 11
+_PAYLOAD = 12
+_COMPRESSED = 13
+_CORRELATION_ID = 14
+_CAPTURE_NAME = 16
+_CAPTURE_ID_CHUNK = 0x000C
 
 _CHUNK_NAMES = {
     0x0001: "IP family",
@@ -175,63 +228,101 @@ _CHUNK_NAMES = {
     0x000D: "keep-alive timer",
     0x0012: "VLAN id",
 }
-# chunk type -> (field, size in bytes); the value is an unsigned big-endian integer
-_INT_CHUNKS = {
-    0x0001: ("ip_family", 1),
-    0x0002: ("ip_proto", 1),
-    0x0007: ("src_port", 2),
-    0x0008: ("dst_port", 2),
-    0x0009: ("ts_sec", 4),
-    0x000A: ("ts_usec", 4),
-    0x000B: ("proto_type", 1),
-    0x000C: ("capture_id", 4),
-    0x000D: ("keep_alive", 2),
-    0x0012: ("vlan", 2),
-}
 _INT_STRUCTS = {1: _U8, 2: _U16, 4: _U32}
+# chunk type -> (field index, body length + 6, Struct); the value is an unsigned big-endian int
+_INT_CHUNKS = {
+    kind: (_FIELDS.index(name), size + 6, _INT_STRUCTS[size])
+    for kind, name, size in (
+        (0x0001, "ip_family", 1),
+        (0x0002, "ip_proto", 1),
+        (0x0007, "src_port", 2),
+        (0x0008, "dst_port", 2),
+        (0x0009, "ts_sec", 4),
+        (0x000A, "ts_usec", 4),
+        (0x000B, "proto_type", 1),
+        (0x000C, "capture_id", 4),
+        (0x000D, "keep_alive", 2),
+        (0x0012, "vlan", 2),
+    )
+}
+# chunk type -> (field index, body length + 6, address family)
 _ADDR_CHUNKS = {
-    0x0003: ("src_ip", socket.AF_INET, 4),
-    0x0004: ("dst_ip", socket.AF_INET, 4),
-    0x0005: ("src_ip", socket.AF_INET6, 16),
-    0x0006: ("dst_ip", socket.AF_INET6, 16),
+    0x0003: (_SRC_IP, 4 + 6, socket.AF_INET),
+    0x0004: (_SRC_IP + 1, 4 + 6, socket.AF_INET),
+    0x0005: (_SRC_IP, 16 + 6, socket.AF_INET6),
+    0x0006: (_SRC_IP + 1, 16 + 6, socket.AF_INET6),
 }
 
 
-def _chunk(f: dict[str, object], kind: int, body: bytes) -> None:
-    spec = _INT_CHUNKS.get(kind)
-    if spec is not None:
-        name, size = spec
-        if len(body) != size:
-            # capture agent id is 32 bits in the spec; some agents send 16.
-            if kind == 0x000C and len(body) == 2:
-                f[name] = _U16.unpack(body)[0]
-                return
+def _fields_v3(data: bytes) -> list[object]:
+    """The values of HepMessage's fields after ``version``, in :data:`_FIELDS` order."""
+    size = len(data)
+    if size < 6:
+        raise HepError(f"HEP3 packet of {size} bytes is shorter than its 6-byte header")
+    total = _U16.unpack_from(data, 4)[0]
+    if total < 6:
+        raise HepError(f"HEP3 total length {total} is shorter than its 6-byte header")
+    if total > size:
+        raise HepError(f"HEP3 packet truncated: length says {total} bytes, got {size}")
+    f: list[object] = [None] * len(_FIELDS)
+    f[_COMPRESSED] = False
+    header = _CHUNK.unpack_from
+    ints = _INT_CHUNKS.get
+    addrs = _ADDR_CHUNKS.get
+    pos = 6
+    while pos < total:
+        if total - pos < 6:
+            raise HepError(f"HEP3 chunk header truncated at offset {pos}")
+        vendor, kind, length = header(data, pos)
+        if length < 6:
+            raise HepError(f"HEP3 chunk 0x{kind:04x} at offset {pos} has bad length {length}")
+        end = pos + length
+        if end > total:
             raise HepError(
-                f"HEP3 chunk 0x{kind:04x} ({_CHUNK_NAMES[kind]}) has {len(body)} bytes, "
-                f"expected {size}"
+                f"HEP3 chunk 0x{kind:04x} at offset {pos} runs {end - total} bytes past the end"
             )
-        f[name] = _INT_STRUCTS[size].unpack(body)[0]
-        return
-    addr = _ADDR_CHUNKS.get(kind)
-    if addr is not None:
-        name, family, size = addr
-        if len(body) != size:
-            raise HepError(
-                f"HEP3 chunk 0x{kind:04x} ({_CHUNK_NAMES[kind]}) has {len(body)} bytes, "
-                f"expected {size}"
-            )
-        f[name] = socket.inet_ntop(family, body)
-    elif kind == 0x000F:
-        f["payload"] = body
-    elif kind == 0x0010:
-        f["payload"] = _inflate(body)
-        f["compressed"] = True
+        if vendor == 0:
+            spec = ints(kind)
+            if spec is not None:
+                index, want, unpack = spec
+                if length == want:
+                    f[index] = unpack.unpack_from(data, pos + 6)[0]
+                # capture agent id is 32 bits in the spec; some agents send 16.
+                elif kind == _CAPTURE_ID_CHUNK and length == 8:
+                    f[index] = _U16.unpack_from(data, pos + 6)[0]
+                else:
+                    raise _size_error(kind, length - 6, want - 6)
+            elif kind == 0x000F:
+                f[_PAYLOAD] = data[pos + 6 : end]
+            else:
+                addr = addrs(kind)
+                if addr is not None:
+                    index, want, family = addr
+                    if length != want:
+                        raise _size_error(kind, length - 6, want - 6)
+                    f[index] = socket.inet_ntop(family, data[pos + 6 : end])
+                else:
+                    _other_chunk(f, kind, data[pos + 6 : end])
+        pos = end
+    return f
+
+
+def _size_error(kind: int, got: int, want: int) -> HepError:
+    return HepError(
+        f"HEP3 chunk 0x{kind:04x} ({_CHUNK_NAMES[kind]}) has {got} bytes, expected {want}"
+    )
+
+
+def _other_chunk(f: list[object], kind: int, body: bytes) -> None:
+    if kind == 0x0010:
+        f[_PAYLOAD] = _inflate(body)
+        f[_COMPRESSED] = True
     elif kind == 0x000E:
-        f["auth_key"] = body.rstrip(b"\x00")
+        f[_AUTH_KEY] = body.rstrip(b"\x00")
     elif kind == 0x0011:
-        f["correlation_id"] = body
+        f[_CORRELATION_ID] = body
     elif kind == 0x0013:
-        f["capture_name"] = body.rstrip(b"\x00").decode("utf-8", "replace")
+        f[_CAPTURE_NAME] = body.rstrip(b"\x00").decode("utf-8", "replace")
 
 
 def _inflate(body: bytes) -> bytes:
@@ -300,19 +391,26 @@ def hep_to_packet(msg: HepMessage, *, frame: int = 0) -> Packet:
     if not msg.is_sip:
         kind = PROTO_TYPES.get(msg.proto_type or 0, "unknown")
         raise HepError(f"HEP packet carries protocol type {msg.proto_type} ({kind}), not SIP")
-    missing = [
-        name
-        for name, value in (
-            ("source address", msg.src_ip),
-            ("destination address", msg.dst_ip),
-            ("source port", msg.src_port),
-            ("destination port", msg.dst_port),
-            ("timestamp", msg.ts_sec),
-            ("payload", msg.payload),
-        )
-        if value is None
-    ]
-    if missing:
+    if (
+        msg.src_ip is None
+        or msg.dst_ip is None
+        or msg.src_port is None
+        or msg.dst_port is None
+        or msg.ts_sec is None
+        or msg.payload is None
+    ):
+        missing = [
+            name
+            for name, value in (
+                ("source address", msg.src_ip),
+                ("destination address", msg.dst_ip),
+                ("source port", msg.src_port),
+                ("destination port", msg.dst_port),
+                ("timestamp", msg.ts_sec),
+                ("payload", msg.payload),
+            )
+            if value is None
+        ]
         raise HepError(f"HEPv{msg.version} packet has no {', '.join(missing)}")
     return Packet(
         ts=msg.ts,  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 
-from callwatch.capture.hep import HEP_PORT, decode_hep, hep_to_packet
+from callwatch.capture.hep import HEP_PORT, HepAuthError, decode_hep_packet
 from callwatch.capture.packet import HepError, Packet
 from callwatch.capture.stats import CaptureStats
 
@@ -75,20 +75,15 @@ class HepProtocol(asyncio.DatagramProtocol):
             self._drop("not_allowed", host)
             return
         try:
-            msg = decode_hep(data)
-        except HepError as exc:
-            self._drop("bad_hep", host, str(exc))
-            return
-        if self.auth_key is not None and msg.auth_key != self.auth_key:
+            packet = decode_hep_packet(data, auth_key=self.auth_key)
+        except HepAuthError:
             self._drop("bad_auth_key", host)
             return
-        if not msg.is_sip:
-            stats.skip("hep_non_sip")
-            return
-        try:
-            packet = hep_to_packet(msg)
         except HepError as exc:
             self._drop("bad_hep", host, str(exc))
+            return
+        if packet is None:
+            stats.skip("hep_non_sip")
             return
         stats.packets += 1
         try:
