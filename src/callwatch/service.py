@@ -367,6 +367,9 @@ class Service:
         self._ticker: asyncio.Task[None] | None = None
         self._stopped = False
         self._packet_sinks: list[Callable[[Packet], None]] = []
+        # Prometheus children resolved once: .labels() per item costs a lock and a lookup.
+        self._event_counters: dict[str, Any] = {}
+        self._sink_counters = [(s, self.metrics.sink_items.labels(s.name)) for s in self.sinks]
 
     # -- the core ------------------------------------------------------------------------
 
@@ -393,16 +396,23 @@ class Service:
 
     def _emit(self, out: list[Output]) -> None:
         metrics = self.metrics
+        events = self._event_counters
         for item in out:
             if isinstance(item, LegEvent):
-                metrics.events.labels(item.kind).inc()
+                counter = events.get(item.kind)
+                if counter is None:
+                    counter = events[item.kind] = metrics.events.labels(item.kind)
+                counter.inc()
             elif isinstance(item, JudgedCall):
                 metrics.calls.labels("true" if item.call.complete else "false").inc()
                 metrics.count_verdicts(item.verdicts)
             elif isinstance(item, CallbackNews):
                 metrics.count_verdicts(item.verdicts)
-        for sink in self.sinks:
-            metrics.sink_items.labels(sink.name).inc(len(out))
+        n = len(out)
+        if len(self._sink_counters) != len(self.sinks):  # sinks added after construction
+            self._sink_counters = [(s, metrics.sink_items.labels(s.name)) for s in self.sinks]
+        for sink, counter in self._sink_counters:
+            counter.inc(n)
             sink.submit(out)
 
     # -- lifecycle -----------------------------------------------------------------------
