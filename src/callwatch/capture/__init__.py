@@ -1,6 +1,13 @@
 """Bytes from the PBX to :class:`Packet` objects: HEPv2/v3, pcap and pcapng, a UDP listener."""
 
-from callwatch.capture.hep import HepMessage, decode_hep, encode_hep3, hep_to_packet
+from callwatch.capture.hep import (
+    HepAuthError,
+    HepMessage,
+    decode_hep,
+    decode_hep_packet,
+    encode_hep3,
+    hep_to_packet,
+)
 from callwatch.capture.packet import CaptureError, HepError, Packet, PcapError
 from callwatch.capture.pcap import read_capture
 from callwatch.capture.stats import CaptureStats
@@ -8,11 +15,13 @@ from callwatch.capture.stats import CaptureStats
 __all__ = [
     "CaptureError",
     "CaptureStats",
+    "HepAuthError",
     "HepError",
     "HepMessage",
     "Packet",
     "PcapError",
     "decode_hep",
+    "decode_hep_packet",
     "encode_hep3",
     "hep_to_packet",
     "read_capture",
