@@ -21,16 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-_SEPARATORS = str.maketrans("", "", "-. ()\t")
+from callwatch.calls.directory import normalize_number
+
 _SHOWN_TAIL = 4
 
 
 def mask_number(number: str) -> str:
     """``01012345678`` → ``010-****-5678``; short and non-numeric values unchanged."""
-    text = number.strip().translate(_SEPARATORS)
-    if text.startswith("+82"):
-        rest = text[3:]
-        text = rest if rest.startswith("0") else "0" + rest
+    text = normalize_number(number) or ""
     if not text.isdigit() or not text.isascii() or len(text) <= _SHOWN_TAIL:
         return number
     tail = text[-_SHOWN_TAIL:]

@@ -28,6 +28,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from callwatch.calls import directory
 from callwatch.calls.model import Call
 from callwatch.charter.errors import CallbackError
 from callwatch.charter.hours import BusinessHours
@@ -74,12 +75,10 @@ class Callback:
 
 def normalize_number(number: str | None) -> str | None:
     """Digits of a dialable number (``+82`` becomes a leading ``0``); None when not dialable."""
-    if number is None:
+    text = directory.normalize_number(number)  # separators and +82 as the directory reads them
+    if text is None:
         return None
-    text = number.strip().replace("-", "").replace(" ", "").replace("(", "").replace(")", "")
-    if text.startswith("+82"):
-        text = "0" + text[3:]
-    elif text.startswith("+"):
+    if text.startswith("+"):
         text = "00" + text[1:]
     if len(text) < _MIN_DIGITS or not text.isdigit():
         return None

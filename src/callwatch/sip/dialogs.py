@@ -464,7 +464,7 @@ class DialogTracker:
             if raw:
                 target = parse_name_addr(raw)
                 refer_to = target.user
-                replaces_text = _header_param(target.uri.headers, "replaces")
+                replaces_text = target.uri.headers.get("replaces")
                 if replaces_text:
                     rep = parse_replaces(replaces_text)
                     replaces, tags = rep.call_id, (rep.to_tag, rep.from_tag)
@@ -561,13 +561,6 @@ class DialogTracker:
         if kind not in self._warned:
             self._warned.add(kind)
             log.warning("%s (further %s problems are counted, not logged)", text, kind)
-
-
-def _header_param(headers, name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 _Builder = Callable[..., LegEvent | None]
