@@ -10,7 +10,7 @@ from callwatch.charter.callbacks import Callback
 from callwatch.charter.profile import Profile
 from callwatch.charter.verdict import Verdict
 from callwatch.sip.events import LegEvent
-from callwatch.timefmt import iso
+from callwatch.timefmt import iso, iso_or_none
 
 _EVENT_SKIP = {"at", "leg", "call_id", "from_user", "to_user"}
 
@@ -62,12 +62,12 @@ def callback_to_dict(cb: Callback | None) -> dict[str, Any] | None:
     if cb is None:
         return None
     return {
-        "due_at": _iso(cb.due_at),
-        "called_back_at": _iso(cb.called_back_at),
+        "due_at": iso_or_none(cb.due_at),
+        "called_back_at": iso_or_none(cb.called_back_at),
         "by": cb.by,
         "delay_seconds": cb.delay_seconds,
         "status": cb.status,
-        "opened_at": _iso(cb.opened_at),
+        "opened_at": iso_or_none(cb.opened_at),
         "number": cb.number,
     }
 
@@ -88,12 +88,12 @@ def call_to_dict(
         "department": call.department,
         "charter": profile.id,
         "started_at": iso(call.started_at),
-        "first_ring_at": _iso(call.first_ring_at),
-        "answered_at": _iso(call.answered_at),
+        "first_ring_at": iso_or_none(call.first_ring_at),
+        "answered_at": iso_or_none(call.answered_at),
         "answered_by": call.answered_by,
         "ring_seconds": ring,
         "rings": rules.rings_heard(ring, profile) if ring is not None else None,
-        "ended_at": _iso(call.ended_at),
+        "ended_at": iso_or_none(call.ended_at),
         "hangup_by": call.hangup_by,
         "missed": call.missed,
         "transfers": [_transfer(t) for t in call.transfers],
@@ -112,10 +112,6 @@ def _transfer(t: Transfer) -> dict[str, Any]:
         "from": t.from_ext,
         "to": t.to_ext,
         "started_at": iso(t.started_at),
-        "connected_at": _iso(t.connected_at),
+        "connected_at": iso_or_none(t.connected_at),
         "seconds": t.seconds,
     }
-
-
-def _iso(ts: int | None) -> str | None:
-    return None if ts is None else iso(ts)

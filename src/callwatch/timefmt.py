@@ -19,6 +19,11 @@ def iso(ts: int) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def iso_or_none(ts: int | None) -> str | None:
+    """:func:`iso`, passing None through (a time that has not happened)."""
+    return None if ts is None else iso(ts)
+
+
 def parse_iso(text: str) -> int:
     """Parse an ISO 8601 time (``Z`` or an offset; naive means UTC) into capture time."""
     value = text.strip()

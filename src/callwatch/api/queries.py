@@ -23,7 +23,7 @@ from callwatch.charter.callbacks import Callback
 from callwatch.pipeline import CallbackNews
 from callwatch.store import Store, codec, tables
 from callwatch.store.store import callback_from_row, chunks, judgements
-from callwatch.timefmt import iso
+from callwatch.timefmt import iso, iso_or_none
 
 _T = TypeVar("_T")
 
@@ -292,8 +292,8 @@ def callback_dict(cb: Callback) -> dict[str, Any]:
         "department": cb.department,
         "charter": cb.charter,
         "opened_at": iso(cb.opened_at),
-        "due_at": _iso(cb.due_at),
-        "called_back_at": _iso(cb.called_back_at),
+        "due_at": iso_or_none(cb.due_at),
+        "called_back_at": iso_or_none(cb.called_back_at),
         "by": cb.by,
         "status": cb.status,
         "attempts": cb.attempts,
@@ -362,12 +362,12 @@ def _skeleton(row: Any) -> dict[str, Any]:
         "department": row["department"],
         "charter": row["charter"],
         "started_at": iso(row["started_us"]),
-        "first_ring_at": _iso(row["first_ring_us"]),
-        "answered_at": _iso(row["answered_us"]),
+        "first_ring_at": iso_or_none(row["first_ring_us"]),
+        "answered_at": iso_or_none(row["answered_us"]),
         "answered_by": row["answered_by"],
         "ring_seconds": row["ring_seconds"],
         "rings": None,
-        "ended_at": _iso(row["ended_us"]),
+        "ended_at": iso_or_none(row["ended_us"]),
         "hangup_by": row["hangup_by"],
         "missed": bool(row["missed"]),
         "transfers": [],
@@ -383,10 +383,6 @@ def _skeleton(row: Any) -> dict[str, Any]:
 def _event(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored leg event in the ``callwatch ingest --events`` JSON."""
     return serialize.event_to_dict(codec.event_from_dict(stored))
-
-
-def _iso(ts: int | None) -> str | None:
-    return None if ts is None else iso(ts)
 
 
 def _reason(exc: DBAPIError) -> str:
