@@ -69,8 +69,7 @@ def ingest_rows(site: SiteConfig, packets: list[Packet]) -> dict[str, dict]:
     judged.extend(o for o in pipe.flush() if isinstance(o, JudgedCall))
     rows = {}
     for j in judged:
-        cb = pipe.book.get(j.call.id) if j.callback is not None else None
-        verdicts = j.verdicts + (pipe.judge_callback(cb) if cb is not None else [])
+        verdicts, cb = pipe.as_now(j)
         rows[j.call.id] = call_to_dict(j.call, j.profile, verdicts, cb)
     return rows
 

@@ -31,8 +31,7 @@ def judged_calls(pcap: Path, site_file: Path) -> list[dict]:
     judged.sort(key=lambda j: (j.call.started_at, j.call.id))
     rows = []
     for j in judged:
-        cb = pipe.book.get(j.call.id) if j.callback is not None else None
-        verdicts = j.verdicts + (pipe.judge_callback(cb) if cb is not None else [])
+        verdicts, cb = pipe.as_now(j)
         rows.append(call_to_dict(j.call, j.profile, verdicts, cb))
     return rows
 

@@ -103,6 +103,14 @@ class CallPipeline:
         self._book_tick(self.last_ts if as_of is None else as_of, out)
         return out
 
+    def as_now(self, judged: JudgedCall) -> tuple[list[Verdict], Callback | None]:
+        """A judged call's verdicts and callback as the book has them now: a missed call's
+        callback may have been kept, become late or missed since the call was judged."""
+        if judged.callback is None:
+            return judged.verdicts, None
+        cb = self.book.get(judged.call.id) or judged.callback
+        return judged.verdicts + self.judge_callback(cb), cb
+
     def judge_callback(self, cb: Callback) -> list[Verdict]:
         """The callback verdict of ``cb`` under its department's charter (none while open)."""
         return rules.callback(cb, self.site.profile_for(cb.department))
