@@ -73,7 +73,6 @@ leg_events = st.one_of(
         by=st.none() | side,
         reason=text,
         answered=st.booleans(),
-        extra=st.dictionaries(text, text, max_size=2),
     ),
 )
 legs = st.builds(
@@ -364,3 +363,30 @@ def test_a_batch_the_database_rejects_is_kept_aside(tmp_path: Path) -> None:
     kept = json.loads(line)
     assert "NOT NULL" in kept["error"] and decode_output(kept["items"][0]) == bad
     assert len(list(store.export_calls())) == 1
+
+
+def test_an_ended_event_stored_with_the_old_extra_field_still_reads():
+    from callwatch.store.codec import event_from_dict
+
+    old = {
+        "kind": "ended",
+        "at": 1,
+        "leg": "l",
+        "call_id": "c",
+        "from_user": None,
+        "to_user": None,
+        "by": "caller",
+        "reason": "bye",
+        "answered": True,
+        "extra": {},
+    }
+    assert event_from_dict(old) == ev.Ended(
+        at=1,
+        leg="l",
+        call_id="c",
+        from_user=None,
+        to_user=None,
+        by="caller",
+        reason="bye",
+        answered=True,
+    )

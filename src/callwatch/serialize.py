@@ -32,8 +32,6 @@ def event_to_dict(event: LegEvent) -> dict[str, Any]:
             value = [list(pair) for pair in value]
         elif name in ("src", "dst") and value is not None:
             value = f"[{value[0]}]:{value[1]}" if ":" in value[0] else f"{value[0]}:{value[1]}"
-        elif name == "extra" and not value:
-            continue
         out[name] = list(value) if isinstance(value, tuple) else value
     out["leg"] = event.leg
     return out

@@ -9,7 +9,7 @@ handle it without looking anything up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Side = Literal["caller", "callee"]
@@ -118,7 +118,6 @@ class Ended(LegEvent):
     by: Side | None = None
     reason: EndReason = "bye"
     answered: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 EVENT_KINDS = (Offered, Alerting, Answered, Held, Resumed, Referred, TransferProgress, Ended)

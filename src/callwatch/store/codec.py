@@ -75,6 +75,8 @@ def event_from_dict(data: Mapping[str, Any]) -> LegEvent:
     """The leg event of :func:`event_to_dict`."""
     fields = dict(data)
     kind = fields.pop("kind", None)
+    if kind == "ended":  # rows and spools from before the always-empty "extra" went
+        fields.pop("extra", None)
     cls = _EVENT_CLASSES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise CodecError(f"unknown leg event kind {kind!r}")
