@@ -87,6 +87,9 @@ class CallAssembler:
     reads ``header:<name as given>``.
     """
 
+    _now: int
+    _next_scan: int
+
     def __init__(
         self,
         directory: Directory,
@@ -307,7 +310,7 @@ class CallAssembler:
         caller = normalize_number(event.from_user)
         callee = normalize_number(event.to_user)
         dialled = normalize_number(event.dialled) if isinstance(event, Offered) else None
-        if not _is_number(caller):
+        if caller is None or not _is_number(caller):
             return None  # "anonymous" or a name ties nothing together
         if directory.is_staff(callee) or directory.is_staff(dialled):
             candidates = list(self._by_caller.get(caller, {}).values())
@@ -329,7 +332,7 @@ class CallAssembler:
                 return anchor.call, anchor.segment, "heuristic"
             return None
         target = dialled or callee
-        if _is_number(target) and not directory.is_ours(target):
+        if target is not None and _is_number(target) and not directory.is_ours(target):
             near = [
                 r
                 for r in self._by_dialled.get(target, {}).values()
@@ -444,8 +447,8 @@ class CallAssembler:
                 index[key].pop(id(rec), None)
                 if not index[key]:
                     del index[key]
-            for key in rec.keys:
-                self._by_key.pop(key, None)
+            for held_key in rec.keys:
+                self._by_key.pop(held_key, None)
             self._forget_holds(rec)
         self._referrals = [r for r in self._referrals if id(r.leg) not in gone]
 

@@ -140,7 +140,7 @@ def hangup(call: Call, profile: Profile) -> list[Verdict]:
     detail = f"first BYE from the {call.hangup_by}"
     if rule.staff_delay_s is not None:
         detail += f"; the {rule.staff_delay_s:g} s handset delay is not visible in signalling"
-    evidence = (f"hangup_by={call.hangup_by}",)
+    evidence: tuple[str, ...] = (f"hangup_by={call.hangup_by}",)
     if call.ended_at is not None:
         evidence = (f"ended@{call.ended_at}", *evidence)
     return [
@@ -169,7 +169,7 @@ def callback(cb: Callback, profile: Profile) -> list[Verdict]:
     evidence = [f"opened@{cb.opened_at}", f"due@{cb.due_at}"]
     if cb.called_back_at is not None:
         evidence.append(f"called_back@{cb.called_back_at}")
-    detail = cb.status
+    detail: str = cb.status
     if cb.by:
         detail += f" by {cb.by}"
     if cb.requested:

@@ -331,6 +331,7 @@ class DialogTracker:
         self, at: int, leg: _Leg, msg: SipMessage, from_tag: str | None, to_tag: str | None
     ) -> list[LegEvent]:
         status = msg.status
+        fingerprint: tuple[object, ...]
         if status is not None and status >= 200 and msg.cseq_method == "INVITE":
             fingerprint = (None, status // 100, msg.cseq, "INVITE")  # one final per CSeq
         else:
@@ -492,7 +493,10 @@ class DialogTracker:
             return None
         return TransferProgress(**self._base(leg, at), status=status)
 
-    def _ended(self, leg, at, signal, msg, side) -> LegEvent:
+    def _ended(
+        self, leg: _Leg, at: int, signal: Signal, msg: SipMessage | None, side: Side | None
+    ) -> LegEvent:
+        by: Side | None
         if signal is Signal.CANCEL:
             by, reason = "caller", "cancel"
         elif signal is Signal.BYE:
