@@ -31,6 +31,7 @@ import socket
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from callwatch.capture.framing import is_sip
 from callwatch.capture.packet import HepError, Packet
@@ -165,13 +166,13 @@ def decode_hep_packet(
     ):
         return hep_to_packet(HepMessage(3, *f), frame=frame)  # raises, naming what is missing
     return Packet(
-        sec * 1_000_000 + (usec or 0),  # type: ignore[operator]
-        (src_ip, src_port),  # type: ignore[arg-type]
-        (dst_ip, dst_port),  # type: ignore[arg-type]
-        _TRANSPORTS.get(f[_IP_PROTO] or 17, "udp"),  # type: ignore[arg-type]
-        payload,  # type: ignore[arg-type]
-        f[_CAPTURE_ID],  # type: ignore[arg-type]
-        f[_CORRELATION_ID],  # type: ignore[arg-type]
+        sec * 1_000_000 + (usec or 0),
+        (src_ip, src_port),
+        (dst_ip, dst_port),
+        _TRANSPORTS.get(f[_IP_PROTO] or 17, "udp"),
+        payload,
+        f[_CAPTURE_ID],
+        f[_CORRELATION_ID],
         frame,
     )
 
@@ -254,7 +255,7 @@ _ADDR_CHUNKS = {
 }
 
 
-def _fields_v3(data: bytes) -> list[object]:
+def _fields_v3(data: bytes) -> list[Any]:
     """The values of HepMessage's fields after ``version``, in :data:`_FIELDS` order."""
     size = len(data)
     if size < 6:
@@ -264,7 +265,7 @@ def _fields_v3(data: bytes) -> list[object]:
         raise HepError(f"HEP3 total length {total} is shorter than its 6-byte header")
     if total > size:
         raise HepError(f"HEP3 packet truncated: length says {total} bytes, got {size}")
-    f: list[object] = [None] * len(_FIELDS)
+    f: list[Any] = [None] * len(_FIELDS)  # each slot holds its HepMessage field's type
     f[_COMPRESSED] = False
     header = _CHUNK.unpack_from
     ints = _INT_CHUNKS.get
@@ -313,7 +314,7 @@ def _size_error(kind: int, got: int, want: int) -> HepError:
     )
 
 
-def _other_chunk(f: list[object], kind: int, body: bytes) -> None:
+def _other_chunk(f: list[Any], kind: int, body: bytes) -> None:
     if kind == 0x0010:
         f[_PAYLOAD] = _inflate(body)
         f[_COMPRESSED] = True

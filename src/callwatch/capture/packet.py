@@ -28,6 +28,23 @@ class Packet:
     correlation_id: bytes | None = None
     frame: int = 0
 
+    def __reduce__(self) -> tuple[type[Packet], tuple[object, ...]]:
+        # Pickled by its constructor arguments: the default (set each slot on an empty object)
+        # trips the frozen ``__setattr__`` once mypyc has compiled the class.
+        return (
+            Packet,
+            (
+                self.ts,
+                self.src,
+                self.dst,
+                self.transport,
+                self.payload,
+                self.capture_id,
+                self.correlation_id,
+                self.frame,
+            ),
+        )
+
 
 class CaptureError(Exception):
     """Base class of everything a capture decoder raises on bad input."""
