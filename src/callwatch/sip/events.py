@@ -9,8 +9,8 @@ handle it without looking anything up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
 Side = Literal["caller", "callee"]
 
@@ -25,7 +25,19 @@ class LegEvent:
     from_user: str | None
     to_user: str | None
 
-    kind = "event"
+    @property
+    def kind(self) -> str:
+        """What happened, as the store and the bus name it (``offered``, ``ended`` ...)."""
+        return "event"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled by field values: the service hands events to its store process, and a
+        # compiled (mypyc) frozen class has no state that pickle could set afterwards.
+        return (_rebuild, (type(self), tuple(getattr(self, f.name) for f in fields(self))))
+
+
+def _rebuild(cls: type[LegEvent], values: tuple[Any, ...]) -> LegEvent:
+    return cls(**{f.name: v for f, v in zip(fields(cls), values, strict=True)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,7 +50,6 @@ class Offered(LegEvent):
     lower-case names, in message order. ``correlation_id`` is the HEP correlation chunk.
     """
 
-    kind = "offered"
     dialled: str | None = None
     src: tuple[str, int] | None = None
     dst: tuple[str, int] | None = None
@@ -46,39 +57,55 @@ class Offered(LegEvent):
     headers: tuple[tuple[str, str], ...] = ()
     correlation_id: str | None = None
 
+    @property
+    def kind(self) -> str:
+        return "offered"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Alerting(LegEvent):
     """The first 180 (or 183) of the leg: a phone is ringing. ``by`` is the Contact user."""
 
-    kind = "alerting"
     status: int = 180
     by: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "alerting"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Answered(LegEvent):
     """The first 2xx to the leg's INVITE. ``by`` is the answering Contact's user part."""
 
-    kind = "answered"
     by: str | None = None
     to_tag: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "answered"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Held(LegEvent):
     """A re-INVITE or UPDATE from ``by`` offered sendonly/inactive media (or c=0.0.0.0)."""
 
-    kind = "held"
     by: Side = "caller"
+
+    @property
+    def kind(self) -> str:
+        return "held"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resumed(LegEvent):
     """A held leg was taken off hold by a re-INVITE or UPDATE from ``by``."""
 
-    kind = "resumed"
     by: Side = "caller"
+
+    @property
+    def kind(self) -> str:
+        return "resumed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,20 +116,26 @@ class Referred(LegEvent):
     with its tags in ``replaces_tags`` (to-tag, from-tag).
     """
 
-    kind = "referred"
     by: Side = "callee"
     refer_to: str | None = None
     referred_by: str | None = None
     replaces: str | None = None
     replaces_tags: tuple[str | None, str | None] = (None, None)
 
+    @property
+    def kind(self) -> str:
+        return "referred"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransferProgress(LegEvent):
     """A NOTIFY of the ``refer`` event package: ``status`` is the sipfrag's status code."""
 
-    kind = "transfer_progress"
     status: int = 100
+
+    @property
+    def kind(self) -> str:
+        return "transfer_progress"
 
 
 EndReason = str
@@ -114,10 +147,23 @@ class Ended(LegEvent):
     """The leg is over. ``by`` is the side that sent BYE/CANCEL or the failure response;
     None for a timeout. ``answered`` tells whether the leg had been answered."""
 
-    kind = "ended"
     by: Side | None = None
     reason: EndReason = "bye"
     answered: bool = False
 
+    @property
+    def kind(self) -> str:
+        return "ended"
 
-EVENT_KINDS = (Offered, Alerting, Answered, Held, Resumed, Referred, TransferProgress, Ended)
+
+EVENT_KINDS: dict[str, type[LegEvent]] = {
+    "offered": Offered,
+    "alerting": Alerting,
+    "answered": Answered,
+    "held": Held,
+    "resumed": Resumed,
+    "referred": Referred,
+    "transfer_progress": TransferProgress,
+    "ended": Ended,
+}
+"""Every kind of leg event by its :attr:`~LegEvent.kind` (what the store and the bus write)."""

@@ -28,8 +28,6 @@ from callwatch.store.rawsip import RawMessage
 StoreItem = LegEvent | JudgedCall | CallbackNews | RawMessage
 """What the store and its spool take: the pipeline's outputs and raw SIP messages."""
 
-_EVENT_CLASSES: dict[str, type[LegEvent]] = {cls.kind: cls for cls in EVENT_KINDS}
-
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
@@ -77,7 +75,7 @@ def event_from_dict(data: Mapping[str, Any]) -> LegEvent:
     kind = fields.pop("kind", None)
     if kind == "ended":  # rows and spools from before the always-empty "extra" went
         fields.pop("extra", None)
-    cls = _EVENT_CLASSES.get(kind) if isinstance(kind, str) else None
+    cls = EVENT_KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise CodecError(f"unknown leg event kind {kind!r}")
     return _build(cls, fields)
