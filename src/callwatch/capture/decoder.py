@@ -15,7 +15,7 @@ import logging
 import socket
 import struct
 
-from callwatch.capture.framing import is_sip
+from callwatch.capture.framing import START_LINE, is_sip
 from callwatch.capture.hep import HEP_PORT, decode_hep, hep_to_packet
 from callwatch.capture.packet import HepError, Packet
 from callwatch.capture.reassembly import IpFragments
@@ -35,6 +35,12 @@ _IPV4 = struct.Struct("!BxHHHxB")  # ver/ihl, total length, id, flags/offset, pr
 _IPV6 = struct.Struct("!HB")  # payload length, next header (at offset 4)
 _UDP = struct.Struct("!HHH")
 _TCP = struct.Struct("!HHI4xBB")  # ports, seq, (ack skipped to) data offset, flags
+# from an option-less IPv4 header's total length on: total length, flags/offset, protocol,
+# source, destination, then the UDP header's ports and length
+_IPV4_UDP = struct.Struct("!H2xHxB2x4s4sHHH")
+_IPV4_ETHERTYPE = b"\x08\x00"
+_RAW_IP = (101, 12, 14, 228, 229)
+_sip_start = START_LINE.match
 
 _IPV6_EXT = {0, 43, 60}  # hop-by-hop, routing, destination options: (n + 1) * 8 bytes
 _IPV6_AH = 51
@@ -88,6 +94,44 @@ class FrameDecoder:
         """Decode one frame of link type ``linktype``, appending finished SIP packets to ``out``."""
         self._frame = frame
         n = len(data)
+        # The fast path: an IPv4 datagram with no options, not a fragment, carrying UDP, right
+        # after an untagged Ethernet header, a Linux cooked header or nothing. What it does not
+        # take (or finds not to fit) goes the general way below, which decides the same.
+        if linktype == 1:
+            off = 14 if data[12:14] == _IPV4_ETHERTYPE else -1
+        elif linktype == 113:
+            off = 16 if data[14:16] == _IPV4_ETHERTYPE else -1
+        elif linktype == 276:
+            off = 20 if data[:2] == _IPV4_ETHERTYPE else -1
+        else:
+            off = 0 if linktype in _RAW_IP else -1
+        if off >= 0 and n - off >= 28 and data[off] == 0x45:
+            total, frag, proto, src, dst, sport, dport, length = _IPV4_UDP.unpack_from(
+                data, off + 2
+            )
+            if proto == 17 and not frag & 0x3FFF and 28 <= total <= n - off:
+                start = off + 28
+                end = off + total
+                if 8 <= length <= total - 20:
+                    end = start - 8 + length
+                payload = data[start:end]
+                if _sip_start(payload) is None:
+                    self._udp_other(payload, sport, dport, frame, out)
+                    return
+                names = self._names
+                out.append(
+                    Packet(
+                        ts,
+                        (names.get(src) or self._name(src), sport),
+                        (names.get(dst) or self._name(dst), dport),
+                        "udp",
+                        payload,
+                        None,
+                        None,
+                        frame,
+                    )
+                )
+                return
         if linktype == 1:
             if n < 14:
                 self.error("truncated_frame", "shorter than an Ethernet header")
@@ -299,6 +343,12 @@ class FrameDecoder:
                 )
             )
             return
+        self._udp_other(payload, sport, dport, frame, out)
+
+    def _udp_other(
+        self, payload: bytes, sport: int, dport: int, frame: int, out: list[Packet]
+    ) -> None:
+        """A UDP payload that is not SIP: HEP carrying SIP, or counted as skipped."""
         if payload[:4] == b"HEP3" or (
             payload[:1] in (b"\x01", b"\x02") and HEP_PORT in (dport, sport)
         ):

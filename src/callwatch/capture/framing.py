@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 
-_START_LINE = re.compile(
+START_LINE = re.compile(
     rb"(?:[A-Za-z][A-Za-z0-9._!%*+`'~-]* [^ \r\n]+ SIP/2\.0\r?\n|SIP/2\.0 [1-7][0-9][0-9][ \r\n])"
 )
+"""A SIP request line or status line: what :func:`is_sip` matches at a payload's start."""
 _CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([0-9]{1,9})[ \t]*\r?$")
 
 MAX_MESSAGE = 1 << 20
@@ -21,7 +22,7 @@ MAX_MESSAGE = 1 << 20
 
 def is_sip(payload: bytes) -> bool:
     """True when ``payload`` starts with a SIP request line or status line."""
-    return _START_LINE.match(payload) is not None
+    return START_LINE.match(payload) is not None
 
 
 class FramingError(ValueError):
