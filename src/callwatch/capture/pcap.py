@@ -64,8 +64,9 @@ def read_capture(source: Source, stats: CaptureStats | None = None) -> Iterator[
     try:
         magic = f.read(4)
         if magic in _PCAP_MAGIC:
-            records = _pcap_records(f, magic, name)
-        elif magic == _PCAPNG_SHB:
+            record, linktype, nano = _pcap_header(f, magic, name)
+            return _pcap_packets(f, record, linktype, nano, f if owned else None, name, stats)
+        if magic == _PCAPNG_SHB:
             records = _pcapng_records(f, name)
         else:
             shown = magic.hex(" ") if magic else "nothing: the file is empty"
@@ -127,33 +128,58 @@ def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:
     return data
 
 
-def _pcap_records(f: BinaryIO, magic: bytes, name: str) -> Iterator[tuple[int, int, bytes]]:
+def _pcap_header(f: BinaryIO, magic: bytes, name: str) -> tuple[struct.Struct, int, bool]:
+    """Read the rest of a pcap file header: the record header's layout, link type, nanos."""
     order, nano = _PCAP_MAGIC[magic]
     head = f.read(20)
     if len(head) != 20:
         raise PcapError(f"{name}: pcap file header is truncated ({4 + len(head)} of 24 bytes)")
     linktype = struct.unpack(order + "HHiIII", head)[5] & 0xFFFF
-    return _pcap_body(f, struct.Struct(order + "IIII"), linktype, nano)
+    return struct.Struct(order + "IIII"), linktype, nano
 
 
-def _pcap_body(
-    f: BinaryIO, record: struct.Struct, linktype: int, nano: bool
-) -> Iterator[tuple[int, int, bytes]]:
+def _pcap_packets(
+    f: BinaryIO,
+    record: struct.Struct,
+    linktype: int,
+    nano: bool,
+    owned: BinaryIO | None,
+    name: str,
+    stats: CaptureStats,
+) -> Iterator[Packet]:
+    """:func:`_packets` over a pcap file's records, read in the same loop (the common case)."""
+    decoder = FrameDecoder(stats, name)
+    decode = decoder.decode
     read = f.read
     unpack = record.unpack
-    while True:
-        head = read(16)
-        if len(head) != 16:
-            if head:
-                raise _Truncated("truncated_file", "file ends inside a record header")
-            return
-        sec, frac, caplen, _ = unpack(head)
-        if caplen > _MAX_RECORD:
-            raise _Truncated("bad_record", f"record length {caplen} is not believable")
-        data = read(caplen)
-        if len(data) != caplen:
-            raise _Truncated("truncated_file", "file ends inside a frame")
-        yield linktype, sec * 1_000_000 + (frac // 1000 if nano else frac), data
+    out: list[Packet] = []
+    frame = 0
+    try:
+        while True:
+            head = read(16)
+            if len(head) != 16:
+                if head:
+                    raise _Truncated("truncated_file", "file ends inside a record header")
+                return
+            sec, frac, caplen, _ = unpack(head)
+            if caplen > _MAX_RECORD:
+                raise _Truncated("bad_record", f"record length {caplen} is not believable")
+            data = read(caplen)
+            if len(data) != caplen:
+                raise _Truncated("truncated_file", "file ends inside a frame")
+            frame += 1
+            stats.frames += 1
+            stats.bytes += caplen
+            decode(linktype, data, sec * 1_000_000 + (frac // 1000 if nano else frac), frame, out)
+            if out:
+                stats.packets += len(out)
+                yield from out
+                out.clear()
+    except _Truncated as cut:
+        decoder.error(cut.kind, str(cut), frame + 1)
+    finally:
+        if owned is not None:
+            owned.close()
 
 
 class _Interface:
