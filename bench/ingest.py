@@ -86,7 +86,7 @@ def generate(path: Path, calls: int, rate: int) -> None:
 
 
 def run_ours(path: Path, stage: str) -> tuple[int, int, float]:
-    """Return (SIP messages, events or calls, seconds) for our chain on ``path``."""
+    """Return (SIP messages, leg events or judged calls, seconds) for our chain on ``path``."""
     from callwatch.capture import CaptureStats, read_capture
     from callwatch.sip.feed import LegEventFeed
 
@@ -100,14 +100,16 @@ def run_ours(path: Path, stage: str) -> tuple[int, int, float]:
         produced += len(feed.flush())
     else:
         from callwatch.config import load_site
-        from callwatch.pipeline import CallPipeline
+        from callwatch.pipeline import CallPipeline, JudgedCall
 
         site = load_site(Path(__file__).resolve().parents[1] / "examples" / "site.toml")
         pipe = CallPipeline(site)
         produced = 0
         for packet in read_capture(path, stats):
-            produced += len(pipe.push(packet))
-        produced += len(pipe.flush())
+            for item in pipe.push(packet):
+                if item.__class__ is JudgedCall:
+                    produced += 1
+        produced += sum(1 for item in pipe.flush() if isinstance(item, JudgedCall))
     return stats.packets, produced, time.perf_counter() - start
 
 
@@ -245,9 +247,11 @@ def main() -> None:
     size = path.stat().st_size
     messages, produced, secs = run_ours(path, args.stage)
     ours = messages / secs
+    from callwatch import core_build
+
     print(
         f"file: {path.name} ({size / 1e6:.1f} MB), stage: {args.stage}, "
-        f"gc thresholds: {'/'.join(map(str, gc.get_threshold()))}"
+        f"gc thresholds: {'/'.join(map(str, gc.get_threshold()))}, core: {core_build()}"
     )
     print(
         f"callwatch: {messages} SIP messages, {produced} {args.stage} in {secs:.2f} s "

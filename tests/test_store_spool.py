@@ -353,7 +353,10 @@ def test_a_batch_the_database_rejects_is_kept_aside(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     store.upgrade()
     writer = StoreWriter(store, Spool(tmp_path / "spool"), batch_size=1, clock=FakeClock())
-    bad = ev.Alerting(at=1, leg="l1", call_id=None, from_user=None, to_user=None)  # type: ignore[arg-type]
+    try:
+        bad = ev.Alerting(at=1, leg="l1", call_id=None, from_user=None, to_user=None)  # type: ignore[arg-type]
+    except TypeError:
+        pytest.skip("a compiled core checks field types, so this event cannot be built")
     good = fx.outputs(fx.FIXTURES / "busy.pcap")
     writer.add([bad, *good])
     writer.close()

@@ -1,3 +1,11 @@
 """callwatch: checks an office PBX's calls against its service charter, from SIP signalling."""
 
 __version__ = "0.1.0"
+
+
+def core_build() -> str:
+    """``compiled`` when the per-packet core was built with mypyc (``CALLWATCH_COMPILE=1``),
+    else ``interpreted``."""
+    from callwatch import pipeline
+
+    return "interpreted" if pipeline.__file__.endswith(".py") else "compiled"

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from callwatch import __version__
+from callwatch import __version__, core_build
 from callwatch.capture import CaptureError, CaptureStats, Packet, read_capture
 from callwatch.config import ConfigError, check_config, load_site
 from callwatch.pipeline import CallPipeline, JudgedCall
@@ -440,7 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callwatch", description="Checks PBX calls against the office's service charter."
     )
-    parser.add_argument("--version", action="version", version=f"callwatch {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"callwatch {__version__} ({core_build()} core)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -38,7 +38,7 @@ class JudgedCall:
     callback: Callback | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallbackNews:
     """A callback opened, kept, late or missed, with its verdict once it is decided."""
 

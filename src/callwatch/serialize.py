@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from callwatch.calls.model import Call, Transfer
@@ -24,7 +25,8 @@ def event_to_dict(event: LegEvent) -> dict[str, Any]:
         "from": event.from_user,
         "to": event.to_user,
     }
-    for name in event.__slots__:
+    for field in fields(event):
+        name = field.name
         if name in _EVENT_SKIP:
             continue
         value = getattr(event, name)

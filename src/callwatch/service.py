@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 import uvicorn
 
+from callwatch import core_build
 from callwatch.capture.listener import HepProtocol, start_hep_listener
 from callwatch.capture.packet import Packet
 from callwatch.capture.stats import CaptureStats
@@ -608,7 +609,7 @@ def serve(site: SiteConfig, settings: Settings) -> None:
         parts = ", ".join(f"{name}: {p.detail}" for name, p in svc.readiness().items())
         print(
             f"callwatch: serving {site.name}: HEP udp {hep_host}:{hep_port}, "
-            f"HTTP http://{http[0]}:{http[1]}/ ({parts})",
+            f"HTTP http://{http[0]}:{http[1]}/ ({parts}; {core_build()} core)",
             file=sys.stderr,
             flush=True,
         )

@@ -20,5 +20,6 @@ class DirectoryError(CallsError):
         super().__init__("; ".join(self.problems))
 
 
-class AssemblerError(CallsError):
-    """Something that is not a leg event was fed to the call assembler."""
+class AssemblerError(CallsError, TypeError):
+    """Something that is not a leg event was fed to the call assembler. (A compiled core
+    refuses it at the call itself, with a plain TypeError that names both types.)"""
