@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+from typing import Final
 
 from callwatch.capture.framing import START_LINE, is_sip
 from callwatch.capture.hep import HEP_PORT, decode_hep, hep_to_packet
@@ -24,28 +25,28 @@ from callwatch.capture.streams import TcpStreams
 
 log = logging.getLogger(__name__)
 
-_ETH_IPV4 = 0x0800
-_ETH_IPV6 = 0x86DD
-_ETH_VLAN = (0x8100, 0x88A8, 0x9100, 0x9200)
+_ETH_IPV4: Final = 0x0800
+_ETH_IPV6: Final = 0x86DD
+_ETH_VLAN: Final = (0x8100, 0x88A8, 0x9100, 0x9200)
 
-_U16 = struct.Struct("!H")
-_U32 = struct.Struct("!I")
-_U32_LE = struct.Struct("<I")
-_IPV4 = struct.Struct("!BxHHHxB")  # ver/ihl, total length, id, flags/offset, protocol
-_IPV6 = struct.Struct("!HB")  # payload length, next header (at offset 4)
-_UDP = struct.Struct("!HHH")
-_TCP = struct.Struct("!HHI4xBB")  # ports, seq, (ack skipped to) data offset, flags
+_U16: Final = struct.Struct("!H")
+_U32: Final = struct.Struct("!I")
+_U32_LE: Final = struct.Struct("<I")
+_IPV4: Final = struct.Struct("!BxHHHxB")  # ver/ihl, total length, id, flags/offset, protocol
+_IPV6: Final = struct.Struct("!HB")  # payload length, next header (at offset 4)
+_UDP: Final = struct.Struct("!HHH")
+_TCP: Final = struct.Struct("!HHI4xBB")  # ports, seq, (ack skipped to) data offset, flags
 # from an option-less IPv4 header's total length on: total length, flags/offset, protocol,
 # source, destination, then the UDP header's ports and length
-_IPV4_UDP = struct.Struct("!H2xHxB2x4s4sHHH")
-_IPV4_ETHERTYPE = b"\x08\x00"
-_RAW_IP = (101, 12, 14, 228, 229)
-_sip_start = START_LINE.match
+_IPV4_UDP: Final = struct.Struct("!H2xHxB2x4s4sHHH")
+_IPV4_ETHERTYPE: Final = b"\x08\x00"
+_RAW_IP: Final = (101, 12, 14, 228, 229)
+_sip_start: Final = START_LINE.match
 
-_IPV6_EXT = {0, 43, 60}  # hop-by-hop, routing, destination options: (n + 1) * 8 bytes
-_IPV6_AH = 51
-_IPV6_FRAG = 44
-_PROTO_NAMES = {1: "icmp", 2: "igmp", 47: "gre", 50: "esp", 58: "icmpv6", 132: "sctp"}
+_IPV6_EXT: Final = {0, 43, 60}  # hop-by-hop, routing, destination options: (n + 1) * 8 bytes
+_IPV6_AH: Final = 51
+_IPV6_FRAG: Final = 44
+_PROTO_NAMES: Final = {1: "icmp", 2: "igmp", 47: "gre", 50: "esp", 58: "icmpv6", 132: "sctp"}
 
 
 class FrameDecoder:

@@ -9,12 +9,15 @@ section 18.3; the compact form ``l:`` and any letter case are accepted).
 from __future__ import annotations
 
 import re
+from typing import Final
 
 START_LINE = re.compile(
     rb"(?:[A-Za-z][A-Za-z0-9._!%*+`'~-]* [^ \r\n]+ SIP/2\.0\r?\n|SIP/2\.0 [1-7][0-9][0-9][ \r\n])"
 )
 """A SIP request line or status line: what :func:`is_sip` matches at a payload's start."""
-_CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([0-9]{1,9})[ \t]*\r?$")
+_CONTENT_LENGTH: Final = re.compile(
+    rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([0-9]{1,9})[ \t]*\r?$"
+)
 
 MAX_MESSAGE = 1 << 20
 """Largest SIP message accepted from a stream (headers and body), in bytes."""

@@ -31,7 +31,7 @@ import socket
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from callwatch.capture.framing import is_sip
 from callwatch.capture.packet import HepError, Packet
@@ -62,22 +62,22 @@ PROTO_TYPES = {
 }
 """Names of HEP protocol types, for messages."""
 
-_TRANSPORTS = {6: "tcp", 17: "udp", 22: "tls", 132: "sctp"}
+_TRANSPORTS: Final = {6: "tcp", 17: "udp", 22: "tls", 132: "sctp"}
 # Kamailio marks TLS, WS and WSS with IP protocol 22 (IDP); callwatch's encoder does the same.
-_IP_PROTOS = {"udp": 17, "tcp": 6, "sctp": 132, "tls": 22, "ws": 22, "wss": 22}
+_IP_PROTOS: Final = {"udp": 17, "tcp": 6, "sctp": 132, "tls": 22, "ws": 22, "wss": 22}
 
-_MAX_PAYLOAD = 1 << 20
+_MAX_PAYLOAD: Final = 1 << 20
 
-_CHUNK = struct.Struct("!HHH")
-_U8 = struct.Struct("!B")
-_U16 = struct.Struct("!H")
-_U32 = struct.Struct("!I")
-_V12_HEAD = struct.Struct("!BBBBHH")
-_V2_TIME_LE = struct.Struct("<IIH")
-_V2_TIME_BE = struct.Struct(">IIH")
+_CHUNK: Final = struct.Struct("!HHH")
+_U8: Final = struct.Struct("!B")
+_U16: Final = struct.Struct("!H")
+_U32: Final = struct.Struct("!I")
+_V12_HEAD: Final = struct.Struct("!BBBBHH")
+_V2_TIME_LE: Final = struct.Struct("<IIH")
+_V2_TIME_BE: Final = struct.Struct(">IIH")
 
-_AF_INET = 2
-_AF_INET6 = {10, 24, 28, 30}  # Linux, NetBSD/OpenBSD, FreeBSD, macOS
+_AF_INET: Final = 2
+_AF_INET6: Final = {10, 24, 28, 30}  # Linux, NetBSD/OpenBSD, FreeBSD, macOS
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +182,7 @@ class HepAuthError(HepError):
 
 
 # HepMessage's fields after ``version``, in order: _fields_v3 fills a list of them.
-_FIELDS = (
+_FIELDS: Final = (
     "ip_family",
     "ip_proto",
     "src_ip",
@@ -201,19 +201,19 @@ _FIELDS = (
     "vlan",
     "capture_name",
 )
-_IP_PROTO = 1
-_SRC_IP = 2
-_TS_USEC = 7
-_PROTO_TYPE = 8
-_CAPTURE_ID = 9
-_AUTH_KEY = 11
-_PAYLOAD = 12
-_COMPRESSED = 13
-_CORRELATION_ID = 14
-_CAPTURE_NAME = 16
-_CAPTURE_ID_CHUNK = 0x000C
+_IP_PROTO: Final = 1
+_SRC_IP: Final = 2
+_TS_USEC: Final = 7
+_PROTO_TYPE: Final = 8
+_CAPTURE_ID: Final = 9
+_AUTH_KEY: Final = 11
+_PAYLOAD: Final = 12
+_COMPRESSED: Final = 13
+_CORRELATION_ID: Final = 14
+_CAPTURE_NAME: Final = 16
+_CAPTURE_ID_CHUNK: Final = 0x000C
 
-_CHUNK_NAMES = {
+_CHUNK_NAMES: Final = {
     0x0001: "IP family",
     0x0002: "IP protocol id",
     0x0003: "IPv4 source",
@@ -229,9 +229,9 @@ _CHUNK_NAMES = {
     0x000D: "keep-alive timer",
     0x0012: "VLAN id",
 }
-_INT_STRUCTS = {1: _U8, 2: _U16, 4: _U32}
+_INT_STRUCTS: Final = {1: _U8, 2: _U16, 4: _U32}
 # chunk type -> (field index, body length + 6, Struct); the value is an unsigned big-endian int
-_INT_CHUNKS = {
+_INT_CHUNKS: Final = {
     kind: (_FIELDS.index(name), size + 6, _INT_STRUCTS[size])
     for kind, name, size in (
         (0x0001, "ip_family", 1),
@@ -247,7 +247,7 @@ _INT_CHUNKS = {
     )
 }
 # chunk type -> (field index, body length + 6, address family)
-_ADDR_CHUNKS = {
+_ADDR_CHUNKS: Final = {
     0x0003: (_SRC_IP, 4 + 6, socket.AF_INET),
     0x0004: (_SRC_IP + 1, 4 + 6, socket.AF_INET),
     0x0005: (_SRC_IP, 16 + 6, socket.AF_INET6),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 Address = tuple[str, int]
 """An (IP address text, port) pair; IPv6 addresses without brackets."""
@@ -77,14 +77,14 @@ def _slot_setter(name: str) -> Callable[[Packet, Any], None]:
     return setter
 
 
-_set_ts = _slot_setter("ts")
-_set_src = _slot_setter("src")
-_set_dst = _slot_setter("dst")
-_set_transport = _slot_setter("transport")
-_set_payload = _slot_setter("payload")
-_set_capture_id = _slot_setter("capture_id")
-_set_correlation_id = _slot_setter("correlation_id")
-_set_frame = _slot_setter("frame")
+_set_ts: Final = _slot_setter("ts")
+_set_src: Final = _slot_setter("src")
+_set_dst: Final = _slot_setter("dst")
+_set_transport: Final = _slot_setter("transport")
+_set_payload: Final = _slot_setter("payload")
+_set_capture_id: Final = _slot_setter("capture_id")
+_set_correlation_id: Final = _slot_setter("correlation_id")
+_set_frame: Final = _slot_setter("frame")
 
 
 class CaptureError(Exception):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from callwatch.capture.decoder import FrameDecoder
 from callwatch.capture.packet import Packet, PcapError
@@ -24,22 +24,22 @@ from callwatch.capture.stats import CaptureStats
 
 __all__ = ["CaptureStats", "read_capture"]
 
-_PCAP_MAGIC = {
+_PCAP_MAGIC: Final = {
     b"\xd4\xc3\xb2\xa1": ("<", False),
     b"\xa1\xb2\xc3\xd4": (">", False),
     b"\x4d\x3c\xb2\xa1": ("<", True),
     b"\xa1\xb2\x3c\x4d": (">", True),
 }
-_PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
-_BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
+_PCAPNG_SHB: Final = b"\x0a\x0d\x0d\x0a"
+_BOM: Final = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
 
-_MAX_RECORD = 1 << 24
+_MAX_RECORD: Final = 1 << 24
 """Largest frame or block accepted (16 MiB): anything bigger is a corrupt length."""
 
-_BLOCK_IDB = 1
-_BLOCK_OPB = 2
-_BLOCK_SPB = 3
-_BLOCK_EPB = 6
+_BLOCK_IDB: Final = 1
+_BLOCK_OPB: Final = 2
+_BLOCK_SPB: Final = 3
+_BLOCK_EPB: Final = 6
 
 Source = str | os.PathLike[str] | BinaryIO
 
@@ -117,8 +117,8 @@ class _Truncated(Exception):
 
 
 # negative link types mark records that are counted as errors but do not stop reading
-_BAD_INTERFACE = -1
-_RECORD_ERRORS = {_BAD_INTERFACE: "bad_interface"}
+_BAD_INTERFACE: Final = -1
+_RECORD_ERRORS: Final = {_BAD_INTERFACE: "bad_interface"}
 
 
 def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:

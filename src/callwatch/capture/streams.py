@@ -21,20 +21,21 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Callable
+from typing import Final
 
 from callwatch.capture.framing import MAX_MESSAGE, FramingError, is_sip, split_sip
 from callwatch.capture.packet import Address, Packet
 
 _PROBE, _SIP, _WS, _SKIP_HTTP = 0, 1, 2, 3
 
-_MAX_PENDING_SEGMENTS = 64
-_MAX_PENDING_BYTES = 1 << 20
-_MAX_STREAMS = 4096
-_MAX_HTTP_HEAD = 16_384
+_MAX_PENDING_SEGMENTS: Final = 64
+_MAX_PENDING_BYTES: Final = 1 << 20
+_MAX_STREAMS: Final = 4096
+_MAX_HTTP_HEAD: Final = 16_384
 
-_U16 = struct.Struct("!H")
-_U64 = struct.Struct("!Q")
-_UPGRADE = re.compile(rb"(?im)^upgrade[ \t]*:[ \t]*websocket")
+_U16: Final = struct.Struct("!H")
+_U64: Final = struct.Struct("!Q")
+_UPGRADE: Final = re.compile(rb"(?im)^upgrade[ \t]*:[ \t]*websocket")
 
 
 class _Stream:
