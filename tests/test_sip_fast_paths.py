@@ -6,6 +6,8 @@ sample messages and on random mutations of them.
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,9 +57,8 @@ def test_via_count_is_the_number_of_readable_vias():
 
 def test_via_count_of_a_hand_built_message_counts_its_vias():
     msg = parse_message(VALID[0])
-    fields = {name: getattr(msg, name) for name in SipMessage.__dataclass_fields__}
-    fields.pop("_first")
-    fields["vias"] = fields["vias"][:1]
+    fields = {f.name: getattr(msg, f.name) for f in dataclasses.fields(SipMessage) if f.init}
+    fields["vias"] = msg.vias[:1]
     assert SipMessage(**fields).via_count == 1
 
 

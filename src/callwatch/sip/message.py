@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
+from typing import Final
 
 from callwatch.sip.uri import (
     NameAddr,
     Replaces,
     SipParseError,
     Uri,
-    _new_name_addr,
     cached_uri,
     parse_name_addr,
     parse_replaces,
@@ -75,23 +74,27 @@ COMPACT_FORMS: Mapping[str, str] = {
 }
 """Compact header forms → canonical (lower-case long) names."""
 
-_CACHE_LIMIT = 4096
-_names: dict[str, str] = {}
-_name_addrs: dict[str, NameAddr] = {}
-_vias: dict[str, tuple[Via, ...]] = {}
-_cseqs: dict[str, tuple[int, str]] = {}
-_via_heads: dict[str, bool] = {}
-_starts: dict[str, tuple[str | None, Uri | None, int | None, str | None]] = {}
-_lines: dict[str, tuple[str, str]] = {}
-_TAGGED = re.compile(r"([^\"<>]*<[^\"<>]*>);tag=([-.!%*_+`'~0-9A-Za-z]+)")
+_StartLine = tuple[str | None, Uri | None, int | None, str | None]
+"""(method, Request-URI, status, reason) of a start line."""
+
+# Caches of values read from text (all immutable), cleared when full.
+_CACHE_LIMIT: Final = 4096
+_LINE_CACHE_LIMIT: Final = 16384
+_names: Final[dict[str, str]] = {}
+_name_addrs: Final[dict[str, NameAddr]] = {}
+_vias: Final[dict[str, tuple[Via, ...]]] = {}
+_cseqs: Final[dict[str, tuple[int, str]]] = {}
+_via_heads: Final[dict[str, bool]] = {}
+_starts: Final[dict[str, _StartLine]] = {}
+_lines: Final[dict[str, tuple[str, str]]] = {}
+_TAGGED: Final = re.compile(r"([^\"<>]*<[^\"<>]*>);tag=([-.!%*_+`'~0-9A-Za-z]+)")
 """A name-addr with ``<>``, no quotes and one ``tag`` parameter (a token) after it."""
-_LINE_CACHE_LIMIT = 16384
-_CRLF = (b"\r", b"\n")
-_FOLD_START = (" ", "\t")
-_EMPTY: Mapping[str, str] = MappingProxyType({})
+_CRLF: Final = (b"\r", b"\n")
+_FOLD_START: Final = (" ", "\t")
+_EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Via:
     """One Via value. ``transport`` upper-case (``UDP``, ``TCP``, ``TLS``, ``WSS``...);
     ``host`` lower-case, IPv6 without brackets; ``params`` holds every parameter, branch
@@ -103,8 +106,23 @@ class Via:
     branch: str | None
     params: Mapping[str, str] = field(hash=False)
 
+    def __init__(
+        self,
+        transport: str,
+        host: str,
+        port: int | None,
+        branch: str | None,
+        params: Mapping[str, str],
+    ) -> None:
+        # Written out (the dataclass would generate the same): compiled, these are plain stores.
+        object.__setattr__(self, "transport", transport)
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "port", port)
+        object.__setattr__(self, "branch", branch)
+        object.__setattr__(self, "params", params)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False, repr=False, eq=False)
 class SipMessage:
     """One SIP request or response.
 
@@ -112,7 +130,11 @@ class SipMessage:
     order, compact forms expanded and folded lines joined; values are stripped text.
     ``body`` is exactly Content-Length bytes, or fewer when the capture holds fewer, or
     everything after the blank line when Content-Length is absent or unreadable.
-    ``vias`` holds every Via value, comma-joined ones split, top first.
+    :attr:`vias` holds every Via value, comma-joined ones split, top first.
+
+    Built by hand, ``vias`` may be left out (None): it is then read from the Via headers on
+    first access, as for parsed messages (and for ``dataclasses.replace``, which passes only
+    the dataclass fields). Equality, hashing and ``repr`` cover the fields and ``vias``.
     """
 
     method: str | None
@@ -126,13 +148,77 @@ class SipMessage:
     cseq_method: str
     from_: NameAddr
     to: NameAddr
-    vias: tuple[Via, ...]
-    _first: dict[str, str] = field(init=False, repr=False, compare=False, hash=False)
+    _vias: tuple[Via, ...] | None = field(init=False)
+    _first: dict[str, str] = field(init=False)
 
-    def __post_init__(self) -> None:
-        # Messages built by hand (tests, dataclasses.replace) get their header index here;
-        # parse_message builds it while reading and skips this.
-        object.__setattr__(self, "_first", dict(reversed(self.headers)))
+    def __init__(
+        self,
+        method: str | None,
+        request_uri: Uri | None,
+        status: int | None,
+        reason: str | None,
+        headers: tuple[tuple[str, str], ...],
+        body: bytes,
+        call_id: str,
+        cseq: int,
+        cseq_method: str,
+        from_: NameAddr,
+        to: NameAddr,
+        vias: tuple[Via, ...] | None = None,
+        _first: dict[str, str] | None = None,
+    ) -> None:
+        # ``_first`` is the header index: the parser passes the one it built while reading.
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "request_uri", request_uri)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "cseq", cseq)
+        object.__setattr__(self, "cseq_method", cseq_method)
+        object.__setattr__(self, "from_", from_)
+        object.__setattr__(self, "to", to)
+        object.__setattr__(self, "_vias", vias)
+        object.__setattr__(self, "_first", dict(reversed(headers)) if _first is None else _first)
+
+    @property
+    def vias(self) -> tuple[Via, ...]:
+        """Every readable Via value, comma-joined ones split, top first. The parser leaves
+        them to be read here, on first access: the tracker needs them for few messages."""
+        vias = self._vias
+        if vias is None:
+            vias = _vias_of(self.headers)
+            object.__setattr__(self, "_vias", vias)
+        return vias
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.method,
+            self.request_uri,
+            self.status,
+            self.reason,
+            self.headers,
+            self.body,
+            self.call_id,
+            self.cseq,
+            self.cseq_method,
+            self.from_,
+            self.to,
+            self.vias,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SipMessage) and other.__class__ is self.__class__:
+            return self._key() == other._key()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        pairs = zip(_REPR_NAMES, self._key(), strict=True)
+        return f"{type(self).__qualname__}({', '.join([f'{n}={v!r}' for n, v in pairs])})"
 
     @property
     def is_request(self) -> bool:
@@ -163,7 +249,7 @@ class SipMessage:
     def via_count(self) -> int:
         """``len(self.vias)``, without building the Via values when they were not read yet
         (the tracker compares hop counts on every INVITE, CANCEL and failure)."""
-        vias = _VIAS_SLOT.__get__(self, SipMessage)
+        vias = self._vias
         if vias is not None:
             return len(vias)
         return sum([_via_count(value) for name, value in self.headers if name == "via"])
@@ -177,31 +263,21 @@ class SipMessage:
         return value.partition(";")[0].strip().lower() or None
 
 
-class _LazyVias:
-    """The ``vias`` field of :class:`SipMessage`. The parser leaves the slot None and the
-    Via headers are read on first access: the tracker needs them for few messages. Equality,
-    hashing, ``repr`` and ``dataclasses.replace`` all read the field, so none can tell."""
-
-    __slots__ = ("_slot",)
-
-    def __init__(self, slot: Any) -> None:
-        self._slot = slot
-
-    def __get__(self, obj: SipMessage | None, owner: type | None = None) -> Any:
-        if obj is None:
-            return self._slot
-        vias = self._slot.__get__(obj, owner)
-        if vias is None:
-            vias = _vias_of(obj.headers)
-            self._slot.__set__(obj, vias)
-        return vias
-
-    def __set__(self, obj: SipMessage, value: tuple[Via, ...] | None) -> None:
-        self._slot.__set__(obj, value)
-
-
-_VIAS_SLOT = SipMessage.__dict__["vias"]
-SipMessage.vias = _LazyVias(_VIAS_SLOT)  # type: ignore[assignment,misc]
+_REPR_NAMES: Final = (
+    "method",
+    "request_uri",
+    "status",
+    "reason",
+    "headers",
+    "body",
+    "call_id",
+    "cseq",
+    "cseq_method",
+    "from_",
+    "to",
+    "vias",
+)
+"""The names ``repr(SipMessage)`` shows, in the order of ``SipMessage._key()``."""
 
 
 def canonical_name(name: str) -> str:
@@ -252,14 +328,14 @@ def _parse(data: bytes) -> SipMessage:
     if cseq_text is None:
         raise SipParseError("missing CSeq header")
     cseq, cseq_method = _cseqs.get(cseq_text) or _cseq(cseq_text)
-    value = get("from")
-    from_ = _name_addrs.get(value) if value is not None else None  # type: ignore[arg-type]
+    text = get("from")
+    from_ = _name_addrs.get(text) if text is not None else None
     if from_ is None:
-        from_ = _required_name_addr(value, "From")
-    value = get("to")
-    to = _name_addrs.get(value) if value is not None else None  # type: ignore[arg-type]
+        from_ = _required_name_addr(text, "From")
+    text = get("to")
+    to = _name_addrs.get(text) if text is not None else None
     if to is None:
-        to = _required_name_addr(value, "To")
+        to = _required_name_addr(text, "To")
 
     length = get("content-length")
     if length is not None and length.isdigit() and length.isascii() and len(length) <= 10:
@@ -441,7 +517,7 @@ def _name_addr(text: str) -> NameAddr:
             except SipParseError:
                 base = None
             if base is not None and not base.params:
-                value = _new_name_addr(base.display, base.uri, MappingProxyType({"tag": tagged[2]}))
+                value = NameAddr(base.display, base.uri, MappingProxyType({"tag": tagged[2]}))
         if value is None:
             value = parse_name_addr(text)
         if len(_name_addrs) >= _CACHE_LIMIT:
@@ -488,7 +564,7 @@ def _via_count(text: str) -> int:
 def _lenient_vias(text: str) -> list[Via]:
     """The readable Via values of one header; unreadable ones are skipped (the header's
     text stays in :attr:`SipMessage.headers`)."""
-    out = []
+    out: list[Via] = []
     for part in split_commas(text):
         if part.strip():
             try:
@@ -513,7 +589,7 @@ def _via_one(text: str) -> Via:
     host, port = split_host_port(sent_by)
     if not host:
         raise SipParseError(f"Via without a host: {text.strip()[:80]!r}")
-    return _new_via(transport, host, port, params.get("branch"), params)
+    return Via(transport, host, port, params.get("branch"), params)
 
 
 def _via_params(text: str) -> Mapping[str, str]:
@@ -526,29 +602,15 @@ def _via_params(text: str) -> Mapping[str, str]:
     return MappingProxyType(out)
 
 
-# Construction fast path. The generated __init__ of a frozen dataclass sets each field
-# through object.__setattr__, which cost a tenth of the parse time. These builders have the
-# same slots and a plain __init__, and turn themselves into the real class at the end
-# (CPython allows __class__ assignment between classes of identical slot layout). The
-# result is an ordinary, frozen SipMessage/Via; tests check the two routes give equal objects.
-
-
-class _ViaBuilder:
-    __slots__ = Via.__slots__  # type: ignore[attr-defined]
-
-    def __init__(
-        self, transport: str, host: str, port: int | None, branch: str | None, params: object
-    ) -> None:
-        self.transport = transport
-        self.host = host
-        self.port = port
-        self.branch = branch
-        self.params = params
-        self.__class__ = Via  # type: ignore[assignment]
+# Construction fast path for the interpreter, where a frozen dataclass sets each field through
+# object.__setattr__: a fifth of the parse time. _MessageBuilder has the same slots and a plain
+# __init__ and turns itself into a SipMessage at the end (CPython allows __class__ assignment
+# between classes of identical slot layout); the result is an ordinary SipMessage. Compiled,
+# SipMessage.__init__ is already plain stores and the builder is not used (nor could it be).
 
 
 class _MessageBuilder:
-    __slots__ = SipMessage.__slots__  # type: ignore[attr-defined]
+    __slots__ = tuple([f.name for f in fields(SipMessage)])
 
     def __init__(
         self,
@@ -563,7 +625,7 @@ class _MessageBuilder:
         cseq_method: str,
         from_: NameAddr,
         to: NameAddr,
-        vias: tuple[Via, ...],
+        vias: tuple[Via, ...] | None,
         first: dict[str, str],
     ) -> None:
         self.method = method
@@ -577,10 +639,12 @@ class _MessageBuilder:
         self.cseq_method = cseq_method
         self.from_ = from_
         self.to = to
-        self.vias = vias
+        self._vias = vias
         self._first = first
         self.__class__ = SipMessage  # type: ignore[assignment]
 
 
-_new_via: Callable[..., Via] = _ViaBuilder  # type: ignore[assignment]
-_new_message: Callable[..., SipMessage] = _MessageBuilder  # type: ignore[assignment]
+_INTERPRETED: Final = __file__.endswith(".py")
+_new_message: Final[Callable[..., SipMessage]] = (
+    _MessageBuilder if _INTERPRETED else SipMessage  # type: ignore[assignment]
+)

@@ -7,7 +7,9 @@ look for.
 
 from __future__ import annotations
 
-_DIRECTIONS = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
+from typing import Final
+
+_DIRECTIONS: Final = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
 
 
 def sdp_direction(body: bytes) -> str | None:

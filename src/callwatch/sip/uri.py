@@ -15,9 +15,10 @@ sends is accepted, and only text that has no usable meaning raises :class:`SipPa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Final
 from urllib.parse import unquote
 
 
@@ -25,9 +26,9 @@ class SipParseError(ValueError):
     """SIP text that cannot be read; the message names what is wrong and where."""
 
 
-_EMPTY: Mapping[str, str] = MappingProxyType({})
-_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+-.")
-_CACHE_LIMIT = 4096
+_EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
+_SCHEME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+-.")
+_CACHE_LIMIT: Final = 4096
 
 
 def _no_params() -> Mapping[str, str]:
@@ -58,7 +59,7 @@ class _UriHeaders(Mapping[str, str]):
         return repr(self._items)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Uri:
     """A URI as found in a Request-URI, From, To, Contact or Refer-To.
 
@@ -75,11 +76,30 @@ class Uri:
     headers: Mapping[str, str] = field(default_factory=_no_params, hash=False)
     raw: str = field(default="", compare=False)
 
+    def __init__(
+        self,
+        scheme: str,
+        user: str | None,
+        host: str | None,
+        port: int | None,
+        params: Mapping[str, str] = _EMPTY,
+        headers: Mapping[str, str] = _EMPTY,
+        raw: str = "",
+    ) -> None:
+        # Written out (the dataclass would generate the same): compiled, these are plain stores.
+        object.__setattr__(self, "scheme", scheme)
+        object.__setattr__(self, "user", user)
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "port", port)
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "raw", raw)
+
     def __str__(self) -> str:
         return self.raw
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class NameAddr:
     """A From/To/Contact/Refer-To value: optional display name, URI, header parameters.
 
@@ -90,6 +110,11 @@ class NameAddr:
     display: str | None
     uri: Uri
     params: Mapping[str, str] = field(default_factory=_no_params, hash=False)
+
+    def __init__(self, display: str | None, uri: Uri, params: Mapping[str, str] = _EMPTY) -> None:
+        object.__setattr__(self, "display", display)
+        object.__setattr__(self, "uri", uri)
+        object.__setattr__(self, "params", params)
 
     @property
     def tag(self) -> str | None:
@@ -125,7 +150,7 @@ def parse_uri(text: str) -> Uri:
         return _tel_uri(raw[colon + 1 :], raw)
     if not scheme[0].isalpha() or not _SCHEME_CHARS.issuperset(scheme):
         raise SipParseError(f"not a URI (bad scheme {scheme[:20]!r}): {raw[:80]!r}")
-    return _new_uri(scheme, None, None, None, _EMPTY, _EMPTY, raw)
+    return Uri(scheme, None, None, None, _EMPTY, _EMPTY, raw)
 
 
 def cached_uri(text: str) -> Uri:
@@ -164,12 +189,12 @@ def parse_name_addr(text: str) -> NameAddr:
     else:
         semi = s.find(";")
         if semi < 0:
-            return _new_name_addr(None, cached_uri(s), _EMPTY)
+            return NameAddr(None, cached_uri(s), _EMPTY)
         uri = cached_uri(s[:semi])
         tail = s[semi:]
     semi = tail.find(";")
     params = _params(tail[semi + 1 :]) if semi >= 0 else _EMPTY
-    return _new_name_addr(display, uri, params)
+    return NameAddr(display, uri, params)
 
 
 def parse_replaces(text: str) -> Replaces:
@@ -273,8 +298,8 @@ def _sip_uri(scheme: str, rest: str, raw: str) -> Uri:
     if not host:
         if user is None:
             raise SipParseError(f"SIP URI without user or host: {raw[:80]!r}")
-        return _new_uri(scheme, user, None, port, params, headers, raw)  # "sip:2001@:5060"
-    return _new_uri(scheme, user, host, port, params, headers, raw)
+        return Uri(scheme, user, None, port, params, headers, raw)  # "sip:2001@:5060"
+    return Uri(scheme, user, host, port, params, headers, raw)
 
 
 def _tel_uri(rest: str, raw: str) -> Uri:
@@ -284,7 +309,7 @@ def _tel_uri(rest: str, raw: str) -> Uri:
         number = unquote(number)
     if not number:
         raise SipParseError(f"tel URI without a number: {raw[:80]!r}")
-    return _new_uri("tel", number, None, None, _params(tail) if tail else _EMPTY, _EMPTY, raw)
+    return Uri("tel", number, None, None, _params(tail) if tail else _EMPTY, _EMPTY, raw)
 
 
 def _params(text: str) -> Mapping[str, str]:
@@ -358,45 +383,4 @@ def _quoted(s: str, start: int) -> tuple[str, int]:
     return "".join(chars), n
 
 
-_uri_cache: dict[str, Uri] = {}
-
-
-# Construction fast path (see the note in callwatch.sip.message): builders with the same
-# slots as the frozen dataclass and a plain __init__ that turn into the real class.
-
-
-class _UriBuilder:
-    __slots__ = Uri.__slots__  # type: ignore[attr-defined]
-
-    def __init__(
-        self,
-        scheme: str,
-        user: str | None,
-        host: str | None,
-        port: int | None,
-        params: Mapping[str, str],
-        headers: Mapping[str, str],
-        raw: str,
-    ) -> None:
-        self.scheme = scheme
-        self.user = user
-        self.host = host
-        self.port = port
-        self.params = params
-        self.headers = headers
-        self.raw = raw
-        self.__class__ = Uri  # type: ignore[assignment]
-
-
-class _NameAddrBuilder:
-    __slots__ = NameAddr.__slots__  # type: ignore[attr-defined]
-
-    def __init__(self, display: str | None, uri: Uri, params: Mapping[str, str]) -> None:
-        self.display = display
-        self.uri = uri
-        self.params = params
-        self.__class__ = NameAddr  # type: ignore[assignment]
-
-
-_new_uri: Callable[..., Uri] = _UriBuilder  # type: ignore[assignment]
-_new_name_addr: Callable[..., NameAddr] = _NameAddrBuilder  # type: ignore[assignment]
+_uri_cache: Final[dict[str, Uri]] = {}
