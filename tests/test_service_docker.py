@@ -19,12 +19,19 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 BIN = Path(sys.executable).parent
 
 
-def instruction(name: str) -> str:
-    """The text of one Dockerfile instruction, continuation lines joined."""
+def instructions(name: str) -> list[str]:
+    """The text of every ``name`` instruction of the Dockerfile, continuation lines joined."""
     joined = re.sub(r"\\\n\s*", " ", DOCKERFILE)
-    found = [line for line in joined.splitlines() if line.startswith(name + " ")]
+    return [
+        line[len(name) + 1 :].strip() for line in joined.splitlines() if line.startswith(name + " ")
+    ]
+
+
+def instruction(name: str) -> str:
+    """The text of the one ``name`` instruction of the Dockerfile."""
+    found = instructions(name)
     assert len(found) == 1, f"{name}: {found}"
-    return found[0][len(name) + 1 :].strip()
+    return found[0]
 
 
 def free_port(kind: int) -> int:
@@ -34,7 +41,11 @@ def free_port(kind: int) -> int:
 
 
 def test_dockerfile_runs_as_non_root_exposes_ports_and_checks_health() -> None:
-    assert instruction("FROM") == "python:3.11-slim"
+    # a build stage compiles the core; the image itself is slim, without a compiler
+    assert instructions("FROM") == ["python:3.11-slim AS build", "python:3.11-slim"]
+    build, image = DOCKERFILE.split("\nFROM python:3.11-slim\n")
+    assert "CALLWATCH_COMPILE=1 pip wheel" in build and "gcc" in build
+    assert "COPY --from=build /wheels" in image and "gcc" not in image
     user = instruction("USER")
     assert user not in ("root", "0") and "useradd" in DOCKERFILE and user in DOCKERFILE
     assert instruction("EXPOSE").split() == ["9060/udp", "8080"]
