@@ -121,3 +121,29 @@ async def test_failing_callback_is_counted() -> None:
     finally:
         transport.close()
         h.sock.close()
+
+
+async def test_a_burst_is_read_in_batches_in_order_without_starving_the_loop() -> None:
+    from callwatch.capture.listener import DRAIN_BATCH
+
+    loop = asyncio.get_running_loop()
+    h = Harness()
+    seen_by_other_task: list[int] = []
+
+    def on_packet(p: Packet) -> None:
+        if not h.got:  # work scheduled during the first batch runs right after that batch
+            loop.call_soon(lambda: seen_by_other_task.append(len(h.got)))
+        h.got.append(p)
+
+    transport, _ = await start_hep_listener(on_packet, "127.0.0.1", 0, stats=h.stats)
+    h.port = transport.get_extra_info("sockname")[1]
+    burst = DRAIN_BATCH + 36  # all queued in the kernel before the loop reads any of it
+    try:
+        for n in range(burst):
+            h.send(encode_hep3(packet(n), capture_id=5))
+        await h.settle(burst)
+        assert h.got == [packet(n) for n in range(burst)]
+        assert seen_by_other_task == [DRAIN_BATCH]
+    finally:
+        transport.close()
+        h.sock.close()

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import uvicorn
 
 from callwatch import core_build
-from callwatch.capture.listener import HepProtocol, start_hep_listener
+from callwatch.capture.listener import HepListener, HepProtocol, start_hep_listener
 from callwatch.capture.packet import Packet
 from callwatch.capture.stats import CaptureStats
 from callwatch.charter.callbacks import Callback
@@ -363,7 +363,7 @@ class Service:
         self.hep_address: tuple[str, int] | None = None
         self._wall = wall_clock or (lambda: time.time_ns() // 1000)
         self._watermark = 0
-        self._hep: asyncio.DatagramTransport | None = None
+        self._hep: HepListener | None = None
         self._sniffer: _Closable | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._stopped = False
@@ -539,7 +539,7 @@ class Service:
     @property
     def hep_protocol(self) -> HepProtocol | None:
         """The listener's protocol object (its stats are ``sources['hep']``)."""
-        return self._hep.get_protocol() if self._hep is not None else None  # type: ignore[return-value]
+        return self._hep.get_protocol() if self._hep is not None else None
 
 
 async def run(
@@ -659,7 +659,7 @@ class _Closable(Protocol):
     def close(self) -> None: ...
 
 
-def _grow_receive_buffer(transport: asyncio.DatagramTransport) -> None:
+def _grow_receive_buffer(transport: HepListener) -> None:
     """Ask for a large socket receive buffer so bursts wait in the kernel, not on the floor."""
     sock = transport.get_extra_info("socket")
     if sock is None:

@@ -1,9 +1,13 @@
-"""The live HEP source: an asyncio UDP endpoint that turns HEP datagrams into packets.
+"""The live HEP source: a UDP socket on the asyncio loop that turns HEP datagrams into packets.
 
 Timestamps come from the HEP packets, never from the time of receipt. A datagram from a source
 outside ``allow``, with the wrong authentication key, that does not decode, or that carries
 something other than SIP is counted in the stats and dropped; nothing a sender does makes the
 endpoint raise.
+
+Under load the socket is drained in batches: each time the loop reports it readable, up to
+:data:`DRAIN_BATCH` datagrams are read before the loop runs anything else (asyncio's own
+datagram transport reads one per wake-up, paying a loop iteration per datagram).
 """
 
 from __future__ import annotations
@@ -11,13 +15,19 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import socket
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from callwatch.capture.hep import HEP_PORT, HepAuthError, decode_hep_packet
 from callwatch.capture.packet import HepError, Packet
 from callwatch.capture.stats import CaptureStats
 
 log = logging.getLogger(__name__)
+
+DRAIN_BATCH = 64
+"""Datagrams read per wake-up at most, so a flood cannot starve the HTTP side of the loop."""
+_MAX_DATAGRAM = 65_535
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -97,6 +107,58 @@ class HepProtocol(asyncio.DatagramProtocol):
         self.stats.error("socket_error")
 
 
+class HepListener:
+    """A bound UDP socket read on the running loop; hands each datagram to its protocol.
+
+    Offers the part of :class:`asyncio.DatagramTransport` the service uses: ``close``,
+    ``is_closing``, ``get_extra_info("socket" | "sockname")`` and ``get_protocol``.
+    """
+
+    def __init__(
+        self, sock: socket.socket, protocol: HepProtocol, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self._sock = sock
+        self._protocol = protocol
+        self._loop = loop
+        self._closing = False
+        sock.setblocking(False)
+        loop.add_reader(sock.fileno(), self._read_ready)
+
+    def _read_ready(self) -> None:
+        recvfrom = self._sock.recvfrom
+        received = self._protocol.datagram_received
+        for _ in range(DRAIN_BATCH):
+            try:
+                data, addr = recvfrom(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. ICMP port unreachable reported on the socket
+                self._protocol.error_received(exc)
+                continue
+            received(data, addr)
+
+    def close(self) -> None:
+        """Stop reading and close the socket (idempotent)."""
+        if self._closing:
+            return
+        self._closing = True
+        self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def get_protocol(self) -> HepProtocol:
+        return self._protocol
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "socket":
+            return self._sock
+        if name == "sockname":
+            return self._sock.getsockname() if not self._closing else default
+        return default
+
+
 async def start_hep_listener(
     on_packet: Callable[[Packet], None],
     host: str = "0.0.0.0",
@@ -105,15 +167,22 @@ async def start_hep_listener(
     allow: Sequence[Network] | None = None,
     auth_key: bytes | None = None,
     stats: CaptureStats | None = None,
-) -> tuple[asyncio.DatagramTransport, HepProtocol]:
-    """Listen for HEP on UDP ``host``:``port``; returns the transport and the protocol.
+) -> tuple[HepListener, HepProtocol]:
+    """Listen for HEP on UDP ``host``:``port``; returns the listener and its protocol.
 
     ``allow`` limits the sources accepted (None: any); ``auth_key`` requires HEP3 chunk 0x000e
-    to equal it. Close the transport to stop.
+    to equal it. Close the listener to stop. Raises OSError when the address cannot be bound.
     """
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_datagram_endpoint(
-        lambda: HepProtocol(on_packet, allow=allow, auth_key=auth_key, stats=stats),
-        local_addr=(host, port),
-    )
-    return transport, protocol
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    if not infos:
+        raise OSError(f"cannot resolve {host!r}")
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    protocol = HepProtocol(on_packet, allow=allow, auth_key=auth_key, stats=stats)
+    return HepListener(sock, protocol, loop), protocol
