@@ -39,7 +39,6 @@ _TCP: Final = struct.Struct("!HHI4xBB")  # ports, seq, (ack skipped to) data off
 # from an option-less IPv4 header's total length on: total length, flags/offset, protocol,
 # source, destination, then the UDP header's ports and length
 _IPV4_UDP: Final = struct.Struct("!H2xHxB2x4s4sHHH")
-_IPV4_ETHERTYPE: Final = b"\x08\x00"
 _RAW_IP: Final = (101, 12, 14, 228, 229)
 _sip_start: Final = START_LINE.match
 
@@ -99,14 +98,18 @@ class FrameDecoder:
         # after an untagged Ethernet header, a Linux cooked header or nothing. What it does not
         # take (or finds not to fit) goes the general way below, which decides the same.
         if linktype == 1:
-            off = 14 if data[12:14] == _IPV4_ETHERTYPE else -1
+            off = 14 if n >= 42 and data[12] == 8 and data[13] == 0 else -1
         elif linktype == 113:
-            off = 16 if data[14:16] == _IPV4_ETHERTYPE else -1
+            off = 16 if n >= 44 and data[14] == 8 and data[15] == 0 else -1
         elif linktype == 276:
-            off = 20 if data[:2] == _IPV4_ETHERTYPE else -1
+            off = 20 if n >= 48 and data[0] == 8 and data[1] == 0 else -1
         else:
             off = 0 if linktype in _RAW_IP else -1
         if off >= 0 and n - off >= 28 and data[off] == 0x45:
+            total: int
+            frag: int
+            proto: int
+            length: int
             total, frag, proto, src, dst, sport, dport, length = _IPV4_UDP.unpack_from(
                 data, off + 2
             )

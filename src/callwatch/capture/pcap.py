@@ -149,11 +149,13 @@ def _pcap_packets(
 ) -> Iterator[Packet]:
     """:func:`_packets` over a pcap file's records, read in the same loop (the common case)."""
     decoder = FrameDecoder(stats, name)
-    decode = decoder.decode
     read = f.read
     unpack = record.unpack
     out: list[Packet] = []
     frame = 0
+    sec: int
+    frac: int
+    caplen: int
     try:
         while True:
             head = read(16)
@@ -170,7 +172,8 @@ def _pcap_packets(
             frame += 1
             stats.frames += 1
             stats.bytes += caplen
-            decode(linktype, data, sec * 1_000_000 + (frac // 1000 if nano else frac), frame, out)
+            ts = sec * 1_000_000 + (frac // 1000 if nano else frac)
+            decoder.decode(linktype, data, ts, frame, out)
             if out:
                 stats.packets += len(out)
                 yield from out
