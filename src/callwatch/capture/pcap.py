@@ -55,7 +55,7 @@ def read_capture(source: Source, stats: CaptureStats | None = None) -> Iterator[
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
         try:
-            f: BinaryIO = open(name, "rb")  # noqa: SIM115 - closed by the generator
+            f: BinaryIO = open(name, "rb", buffering=1 << 18)  # noqa: SIM115 - closed by the generator
         except OSError as exc:
             raise PcapError(f"cannot open {name}: {exc.strerror}") from None
         owned = True
