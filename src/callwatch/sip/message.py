@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from callwatch.sip.uri import (
     NameAddr,
@@ -86,7 +86,9 @@ _vias: Final[dict[str, tuple[Via, ...]]] = {}
 _cseqs: Final[dict[str, tuple[int, str]]] = {}
 _via_heads: Final[dict[str, bool]] = {}
 _starts: Final[dict[str, _StartLine]] = {}
-_lines: Final[dict[str, tuple[str, str]]] = {}
+_lines: Final[dict[str, Any]] = {}
+"""Header line → (canonical name, stripped value). Typed Any, not tuple[str, str], so that
+compiled code passes the shared tuple on instead of copying it into a new one."""
 _TAGGED: Final = re.compile(r"([^\"<>]*<[^\"<>]*>);tag=([-.!%*_+`'~0-9A-Za-z]+)")
 """A name-addr with ``<>``, no quotes and one ``tag`` parameter (a token) after it."""
 _CRLF: Final = (b"\r", b"\n")
@@ -311,33 +313,39 @@ def _parse(data: bytes) -> SipMessage:
     if data[:1] in _CRLF:
         data = data.lstrip(b"\r\n")
     lines, body_start = _header_lines(data)
-    method, request_uri, status, reason = _starts.get(lines[0]) or _start_line(lines[0])
+    start = _starts.get(lines[0])
+    if start is None:
+        start = _start_line(lines[0])
+    method, request_uri, status, reason = start
 
-    known = _lines.get
     try:
-        headers = [known(line) or _header_line(line) for line in lines[1:]]
+        headers: list[tuple[str, str]] = [
+            _lines.get(line) or _header_line(line) for line in lines[1:]
+        ]
     except _Irregular:
         headers = _irregular_headers(lines)
     first = dict(reversed(headers))
-    get = first.get
 
-    call_id = get("call-id")
+    call_id = first.get("call-id")
     if not call_id:
         raise SipParseError("missing Call-ID header")
-    cseq_text = get("cseq")
+    cseq_text = first.get("cseq")
     if cseq_text is None:
         raise SipParseError("missing CSeq header")
-    cseq, cseq_method = _cseqs.get(cseq_text) or _cseq(cseq_text)
-    text = get("from")
+    cseq_pair = _cseqs.get(cseq_text)
+    if cseq_pair is None:
+        cseq_pair = _cseq(cseq_text)
+    cseq, cseq_method = cseq_pair
+    text = first.get("from")
     from_ = _name_addrs.get(text) if text is not None else None
     if from_ is None:
         from_ = _required_name_addr(text, "From")
-    text = get("to")
+    text = first.get("to")
     to = _name_addrs.get(text) if text is not None else None
     if to is None:
         to = _required_name_addr(text, "To")
 
-    length = get("content-length")
+    length = first.get("content-length")
     if length is not None and length.isdigit() and length.isascii() and len(length) <= 10:
         body = data[body_start : body_start + int(length)]
     else:
