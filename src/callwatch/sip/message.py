@@ -16,10 +16,10 @@ See docs/sip-parser.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from callwatch.sip.uri import (
     NameAddr,
@@ -649,10 +649,8 @@ class _MessageBuilder:
         self.to = to
         self._vias = vias
         self._first = first
-        self.__class__ = SipMessage  # type: ignore[assignment]
+        object.__setattr__(self, "__class__", SipMessage)
 
 
 _INTERPRETED: Final = __file__.endswith(".py")
-_new_message: Final[Callable[..., SipMessage]] = (
-    _MessageBuilder if _INTERPRETED else SipMessage  # type: ignore[assignment]
-)
+_new_message: Final = SipMessage if not _INTERPRETED else cast(type[SipMessage], _MessageBuilder)
