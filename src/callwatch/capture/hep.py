@@ -103,6 +103,11 @@ class HepMessage:
     vlan: int | None = None
     capture_name: str | None = None
 
+    def __reduce__(self) -> tuple[type[HepMessage], tuple[object, ...]]:
+        # Pickled by its constructor arguments, as Packet is: the default trips the frozen
+        # ``__setattr__`` once mypyc has compiled the class.
+        return (HepMessage, (self.version, *[getattr(self, name) for name in _FIELDS]))
+
     @property
     def ts(self) -> int | None:
         """Capture time in microseconds since the epoch, or None without a timestamp."""
