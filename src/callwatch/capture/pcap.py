@@ -215,8 +215,13 @@ def _pcapng_body(f: BinaryIO, first: bytes) -> Iterator[tuple[int, int, bytes]]:
     last_ts = 0
     _new_section(f, first, interfaces)
     u32 = struct.Struct(order + "I")
+    u32x2 = struct.Struct(order + "II")
     epb = struct.Struct(order + "IIIII")
     opb = struct.Struct(order + "HHIIII")
+    kind: int
+    total: int
+    iface: int
+    caplen: int
     while True:
         head = read(8)
         if len(head) != 8:
@@ -229,50 +234,54 @@ def _pcapng_body(f: BinaryIO, first: bytes) -> Iterator[tuple[int, int, bytes]]:
                 raise _Truncated("bad_block", "section header without byte-order magic")
             order = _BOM[rest[4:8]]
             u32 = struct.Struct(order + "I")
+            u32x2 = struct.Struct(order + "II")
             epb = struct.Struct(order + "IIIII")
             opb = struct.Struct(order + "HHIIII")
             _new_section(f, rest, interfaces)
             continue
-        kind = u32.unpack_from(head)[0]
-        total = u32.unpack_from(head, 4)[0]
+        kind, total = u32x2.unpack(head)
         if total < 12 or total % 4 or total > _MAX_RECORD:
             raise _Truncated("bad_block", f"block length {total} is not valid")
-        body = _read_exact(f, total - 8, "a block")
-        if u32.unpack_from(body, len(body) - 4)[0] != total:
+        body = read(total - 8)
+        if len(body) != total - 8:
+            raise _Truncated("truncated_file", "file ends inside a block")
+        size = total - 12  # the block's fields, without its trailing length
+        if u32.unpack_from(body, size)[0] != total:
             raise _Truncated("bad_block", "block's trailing length does not match its header")
-        body = body[:-4]
         if kind in (_BLOCK_EPB, _BLOCK_OPB):
-            if len(body) < 20:
+            if size < 20:
                 raise _Truncated("bad_block", "packet block shorter than its fields")
             if kind == _BLOCK_EPB:
                 iface, high, low, caplen, _ = epb.unpack_from(body)
             else:
                 iface, _, high, low, caplen, _ = opb.unpack_from(body)
-            if caplen > len(body) - 20:
+            if caplen > size - 20:
                 raise _Truncated("bad_block", "packet block's captured length exceeds the block")
             if iface >= len(interfaces):
                 yield _BAD_INTERFACE, last_ts, b""
                 continue
             itf = interfaces[iface]
-            last_ts = itf.micros(high << 32 | low)
+            units = high << 32 | low
+            per = itf.per_second
+            last_ts = units + itf.offset_us if per == 1_000_000 else itf.micros(units)
             yield itf.linktype, last_ts, body[20 : 20 + caplen]
         elif kind == _BLOCK_SPB:
-            if len(body) < 4 or not interfaces:
+            if size < 4 or not interfaces:
                 yield _BAD_INTERFACE, last_ts, b""
                 continue
             origlen = u32.unpack_from(body)[0]
             itf = interfaces[0]
-            caplen = min(origlen, len(body) - 4)
+            caplen = min(origlen, size - 4)
             if itf.snaplen:
                 caplen = min(caplen, itf.snaplen)
             # a simple packet block has no timestamp: it takes the previous packet's
             yield itf.linktype, last_ts, body[4 : 4 + caplen]
         elif kind == _BLOCK_IDB:
-            if len(body) < 8:
+            if size < 8:
                 raise _Truncated("bad_block", "interface description block too short")
             linktype, _, snaplen = struct.unpack_from(order + "HHI", body)
             itf = _Interface(linktype, snaplen)
-            _interface_options(itf, body, order)
+            _interface_options(itf, body[:size], order)
             interfaces.append(itf)
 
 
