@@ -106,7 +106,7 @@ class FrameDecoder:
         else:
             off = 0 if linktype in _RAW_IP else -1
         if off >= 0 and n - off >= 28 and data[off] == 0x45:
-            total: int
+            total: int  # declared, so that compiled code checks them once and keeps them native
             frag: int
             proto: int
             length: int

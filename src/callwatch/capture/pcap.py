@@ -153,7 +153,7 @@ def _pcap_packets(
     unpack = record.unpack
     out: list[Packet] = []
     frame = 0
-    sec: int
+    sec: int  # declared, so that compiled code keeps the unpacked fields native
     frac: int
     caplen: int
     try:
@@ -218,7 +218,7 @@ def _pcapng_body(f: BinaryIO, first: bytes) -> Iterator[tuple[int, int, bytes]]:
     u32x2 = struct.Struct(order + "II")
     epb = struct.Struct(order + "IIIII")
     opb = struct.Struct(order + "HHIIII")
-    kind: int
+    kind: int  # declared, so that compiled code keeps the unpacked fields native
     total: int
     iface: int
     caplen: int
