@@ -301,7 +301,7 @@ def parse_via(value: str) -> tuple[Via, ...]:
 def parse_message(data: bytes | bytearray | memoryview) -> SipMessage:
     """Read one SIP message from its bytes; raise SipParseError when it is not one."""
     try:
-        return _parse(data if data.__class__ is bytes else bytes(data))
+        return _parse(data if type(data) is bytes else bytes(data))
     except SipParseError:
         raise
     except (ValueError, LookupError, TypeError, AttributeError) as exc:  # pragma: no cover
