@@ -7,9 +7,10 @@ no space after the colon, folded lines, LF-only or mixed line ends, comma-joined
 shorter than their Content-Length, invalid UTF-8. A message needs a start line, Call-ID,
 CSeq, From and To; without them it is rejected with a message naming what is missing.
 
-From, To, Call-ID, CSeq and Via are read eagerly; everything else is kept as text and read
-on demand (:attr:`SipMessage.contact`, :meth:`SipMessage.header`). Values read from the same
-text are shared (they are immutable), which makes a dialog's later messages cheap.
+From, To, Call-ID and CSeq are read eagerly; everything else is kept as text and read on
+demand (:attr:`SipMessage.vias`, :attr:`SipMessage.contact`, :meth:`SipMessage.header`).
+Values read from the same text are shared (they are immutable), which makes a dialog's later
+messages cheap. The module compiles with mypyc; interpreted, it stays the default.
 See docs/sip-parser.md.
 """
 
@@ -653,4 +654,5 @@ class _MessageBuilder:
 
 
 _INTERPRETED: Final = __file__.endswith(".py")
-_new_message: Final = SipMessage if not _INTERPRETED else cast(type[SipMessage], _MessageBuilder)
+"""False when this module runs compiled (mypyc): its file is then an extension module."""
+_new_message: Final = cast(type[SipMessage], _MessageBuilder) if _INTERPRETED else SipMessage
