@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from callwatch.capture.hep import decode_hep, encode_hep3, hep_to_packet
+from callwatch.capture.hep import _COMMON_PREFIX, decode_hep, encode_hep3, hep_to_packet
 from callwatch.capture.packet import HepError, Packet
 
 INVITE = (
@@ -267,3 +267,97 @@ def test_decode_hep_packet_matches_the_two_step_path() -> None:
     assert decode_hep_packet(hep3(chunk(0x000B, b"\x04"), chunk(0x000F, INVITE))) is None
     with pytest.raises(HepError, match="has no source address"):
         decode_hep_packet(hep3(chunk(0x000F, INVITE)))
+
+
+def _two_step(data: bytes, auth_key: bytes | None = None, frame: int = 0) -> object:
+    """What decode_hep_packet must give, from the general decoder: a Packet, None or an error."""
+    try:
+        msg = decode_hep(data)
+        if auth_key is not None and msg.auth_key != auth_key:
+            return "HepAuthError"
+        return hep_to_packet(msg, frame=frame) if msg.is_sip else None
+    except HepError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _one_step(data: bytes, auth_key: bytes | None = None, frame: int = 0) -> object:
+    from callwatch.capture.hep import HepAuthError, decode_hep_packet
+
+    try:
+        return decode_hep_packet(data, auth_key=auth_key, frame=frame)
+    except HepAuthError:
+        return "HepAuthError"
+    except HepError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+KAMAILIO = [1, 2, 3, 5, 4, 6, 7, 8, 9, 10, 11, 12, 0x11, 0x0E, 0x0F, 0x10]
+ASTERISK = [1, 2, 7, 8, 9, 10, 11, 12, 3, 5, 4, 6, 0x0E, 0x11, 0x0F, 0x10]
+
+
+def _in_order(data: bytes, order: list[int]) -> bytes:
+    by_kind = {struct.unpack_from("!H", c, 2)[0]: c for c in _chunks_of(data)}
+    return hep3(*[by_kind[kind] for kind in order if kind in by_kind])
+
+
+@pytest.mark.parametrize("order", [KAMAILIO, ASTERISK])
+@pytest.mark.parametrize("src", [("10.0.0.1", 5060), ("2001:db8::1", 5062), ("::ffff:10.0.0.1", 1)])
+@pytest.mark.parametrize("compress", [False, True])
+def test_decode_hep_packet_agent_layouts(
+    order: list[int], src: tuple[str, int], compress: bool
+) -> None:
+    dst = ("2001:db8::2", 5060) if ":" in src[0] else ("10.0.0.2", 5060)
+    packet = Packet(TS, src, dst, "tcp", INVITE, 9, b"x-corr")
+    data = _in_order(
+        encode_hep3(packet, capture_id=70_000, auth_key=b"k\x00", compress=compress), order
+    )
+    expected = Packet(TS, src, dst, "tcp", INVITE, 70_000, b"x-corr", 4)
+    assert _one_step(data, b"k", 4) == _two_step(data, b"k", 4) == expected
+    assert _one_step(data, b"other") == "HepAuthError"
+    assert _one_step(data) == Packet(TS, src, dst, "tcp", INVITE, 70_000, b"x-corr")
+    assert _COMMON_PREFIX.match(data) is not None  # the fast path's layouts
+    for cut in range(len(data)):
+        assert _one_step(data[:cut], b"k") == _two_step(data[:cut], b"k")
+
+
+def test_decode_hep_packet_unusual_chunks_after_the_common_ones() -> None:
+    base = _chunks_of(
+        encode_hep3(Packet(TS, ("10.0.0.1", 5060), ("10.0.0.2", 5060), "udp", INVITE))
+    )
+    common, payload = base[:-1], base[-1]
+    extras = [
+        chunk(0x0007, struct.pack("!H", 9)),  # a fixed-size chunk again: the last one wins
+        chunk(0x0003, b"\x01\x02\x03\x04"),
+        chunk(0x000D, b"\x01"),  # wrong size
+        chunk(0x0012, struct.pack("!H", 42)),
+        chunk(0x0013, b"pbx\x00"),
+        chunk(0x0099, b"unknown"),
+        chunk(0x0000, b""),
+        chunk(0x000F, b"vendor payload", vendor=7),
+        chunk(0x000B, b"\x05"),
+        chunk(0x0010, b"not gzip"),
+        chunk(0x000F, b"first payload"),
+    ]
+    cases = [hep3(*common, extra, payload) for extra in extras]
+    cases += [hep3(*common, payload, extra) for extra in extras]
+    cases.append(hep3(*common))  # no payload
+    cases.append(hep3(*common, chunk(0x000B, b"\x04")))  # not SIP and no payload
+    whole = hep3(*common, payload)
+    cases.append(whole[:4] + struct.pack("!H", 60) + whole[6:])  # total inside the fixed chunks
+    cases.append(whole + b"\x00\x00\x00")  # bytes after the total length
+    cases.append(whole[:-3] + b"\x00\x00\x00\x0f\x00\x09")  # a chunk running past the end
+    for data in cases:
+        for key in (None, b"", b"k"):
+            assert _one_step(data, key) == _two_step(data, key), data
+
+
+def test_decode_hep_packet_takes_bytearray_and_memoryview() -> None:
+    from callwatch.capture.hep import decode_hep_packet
+
+    data = _in_order(
+        encode_hep3(Packet(TS, ("10.0.0.1", 1), ("10.0.0.2", 2), "udp", INVITE)), ASTERISK
+    )
+    for view in (bytearray(data), memoryview(data)):
+        packet = decode_hep_packet(view)
+        assert packet is not None and type(packet.payload) is bytes
+        assert packet == decode_hep_packet(data)

@@ -27,6 +27,7 @@ compiler, then the payload.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import zlib
@@ -143,11 +144,83 @@ def decode_hep_packet(
     """Decode one HEP packet straight to a :class:`Packet` (the live path's shortcut).
 
     The same as :func:`decode_hep` then :func:`hep_to_packet`, with the same checks and
-    messages, without building the :class:`HepMessage` for HEP3. Returns None when the packet
-    carries a protocol other than SIP. Raises :class:`HepAuthError` when ``auth_key`` is given
-    and the packet's key (chunk 0x000e) differs, :class:`HepError` for anything else wrong.
+    messages, without building the :class:`HepMessage`. Returns None when the packet carries
+    a protocol other than SIP. Raises :class:`HepAuthError` when ``auth_key`` is given and
+    the packet's key (chunk 0x000e) differs, :class:`HepError` for anything else wrong.
     """
     data = bytes(data)
+    # Fast path: the ten fixed-size generic chunks in the order Kamailio (and encode_hep3) or
+    # Asterisk and captagent send them, checked by one regex and read by one unpack; then
+    # the variable chunks. Anything unusual goes to _decode_packet, which decides it afresh.
+    m = _COMMON_PREFIX.match(data)
+    if m is None:
+        return _decode_packet(data, auth_key, frame)
+    layout = m.lastindex
+    pos = m.end()
+    total = (data[4] << 8) | data[5]
+    if total < pos or total > len(data):
+        return _decode_packet(data, auth_key, frame)
+    proto: int
+    sport: int
+    dport: int
+    sec: int
+    usec: int
+    ptype: int
+    capture_id: int
+    src: bytes
+    dst: bytes
+    if layout == 1:
+        proto, src, dst, sport, dport, sec, usec, ptype, capture_id = _KAMAILIO_V4(data)
+    elif layout == 2:
+        proto, src, dst, sport, dport, sec, usec, ptype, capture_id = _KAMAILIO_V6(data)
+    elif layout == 3:
+        proto, sport, dport, sec, usec, ptype, capture_id, src, dst = _ASTERISK_V4(data)
+    else:
+        proto, sport, dport, sec, usec, ptype, capture_id, src, dst = _ASTERISK_V6(data)
+    payload: bytes | None = None
+    key: bytes | None = None
+    correlation_id: bytes | None = None
+    header = _CHUNK_HEADER
+    while pos < total:
+        if total - pos < 6:
+            return _decode_packet(data, auth_key, frame)
+        vendor, kind, length = header(data, pos)
+        end = pos + length
+        if length < 6 or end > total:
+            return _decode_packet(data, auth_key, frame)
+        if vendor == 0:
+            if kind == 0x000F:
+                payload = data[pos + 6 : end]
+            elif kind == 0x0011:
+                correlation_id = data[pos + 6 : end]
+            elif kind == 0x000E:
+                key = data[pos + 6 : end].rstrip(b"\x00")
+            elif kind == 0x0010:
+                payload = _inflate(data[pos + 6 : end])  # raises as _decode_packet would here
+            elif 0 < kind < 0x0013:
+                return _decode_packet(data, auth_key, frame)  # a fixed-size chunk again
+            # other generic chunks (capture agent name, unknown types) mean nothing here
+        pos = end
+    if auth_key is not None and key != auth_key:
+        raise HepAuthError("HEP packet has a wrong or no authentication key")
+    if ptype != PROTO_SIP:
+        return None
+    if payload is None:
+        return _decode_packet(data, auth_key, frame)  # raises, naming what is missing
+    return Packet(
+        sec * 1_000_000 + usec,
+        (_IP_TEXT.get(src) or _ip_text(src), sport),
+        (_IP_TEXT.get(dst) or _ip_text(dst), dport),
+        _TRANSPORT_OF_PROTO[proto],
+        payload,
+        capture_id,
+        correlation_id,
+        frame,
+    )
+
+
+def _decode_packet(data: bytes, auth_key: bytes | None, frame: int) -> Packet | None:
+    """decode_hep_packet for any packet: every chunk order, every version, every error."""
     if data[:4] != b"HEP3":
         msg = decode_hep(data)
         if auth_key is not None and msg.auth_key != auth_key:
@@ -180,6 +253,22 @@ def decode_hep_packet(
         f[_CORRELATION_ID],
         frame,
     )
+
+
+def _prefix(*chunks: tuple[int, int]) -> bytes:
+    """A regex matching generic chunks of these (type, body size), any body bytes."""
+    return b"".join(
+        [re.escape(_CHUNK.pack(0, kind, 6 + size)) + b".{%d}" % size for kind, size in chunks]
+    )
+
+
+def _ip_text(raw: bytes) -> str:
+    """The text of a 4- or 16-byte address, remembered (a capture sees few addresses)."""
+    if len(_IP_TEXT) >= 4096:
+        _IP_TEXT.clear()
+    text = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+    _IP_TEXT[raw] = text
+    return text
 
 
 class HepAuthError(HepError):
@@ -258,6 +347,36 @@ _ADDR_CHUNKS: Final = {
     0x0005: (_SRC_IP, 16 + 6, socket.AF_INET6),
     0x0006: (_SRC_IP + 1, 16 + 6, socket.AF_INET6),
 }
+
+
+_GENERIC: Final = ((0x0007, 2), (0x0008, 2), (0x0009, 4), (0x000A, 4), (0x000B, 1), (0x000C, 4))
+_V4: Final = ((0x0003, 4), (0x0004, 4))
+_V6: Final = ((0x0005, 16), (0x0006, 16))
+_FAMILY: Final = ((0x0001, 1), (0x0002, 1))
+# Kamailio siptrace and encode_hep3: family, protocol, addresses, ports, time, type, agent id;
+# Asterisk res_hep and captagent: the addresses after the agent id. Group n tells layout n.
+_COMMON_PREFIX: Final = re.compile(
+    b"HEP3..(?:"
+    + b"()|".join(
+        (
+            _prefix(*_FAMILY, *_V4, *_GENERIC),
+            _prefix(*_FAMILY, *_V6, *_GENERIC),
+            _prefix(*_FAMILY, *_GENERIC, *_V4),
+            _prefix(*_FAMILY, *_GENERIC, *_V6),
+        )
+    )
+    + b"())",
+    re.DOTALL,
+)
+# ip protocol, addresses, ports, seconds, microseconds, protocol type, capture agent id
+_KAMAILIO_V4: Final = struct.Struct("!19xB6x4s6x4s6xH6xH6xI6xI6xB6xI").unpack_from
+_KAMAILIO_V6: Final = struct.Struct("!19xB6x16s6x16s6xH6xH6xI6xI6xB6xI").unpack_from
+# ip protocol, ports, seconds, microseconds, protocol type, capture agent id, addresses
+_ASTERISK_V4: Final = struct.Struct("!19xB6xH6xH6xI6xI6xB6xI6x4s6x4s").unpack_from
+_ASTERISK_V6: Final = struct.Struct("!19xB6xH6xH6xI6xI6xB6xI6x16s6x16s").unpack_from
+_CHUNK_HEADER: Final = _CHUNK.unpack_from
+_TRANSPORT_OF_PROTO: Final = tuple([_TRANSPORTS.get(p or 17, "udp") for p in range(256)])
+_IP_TEXT: Final[dict[bytes, str]] = {}
 
 
 def _fields_v3(data: bytes) -> list[Any]:
