@@ -155,11 +155,10 @@ def decode_hep_packet(
     m = _COMMON_PREFIX.match(data)
     if m is None:
         return _decode_packet(data, auth_key, frame)
-    layout = m.lastindex
-    pos = m.end()
     total = (data[4] << 8) | data[5]
-    if total < pos or total > len(data):
+    if total > len(data):
         return _decode_packet(data, auth_key, frame)
+    layout = m.lastindex
     proto: int
     sport: int
     dport: int
@@ -170,13 +169,19 @@ def decode_hep_packet(
     src: bytes
     dst: bytes
     if layout == 1:
+        pos = _V4_END
         proto, src, dst, sport, dport, sec, usec, ptype, capture_id = _KAMAILIO_V4(data)
     elif layout == 2:
+        pos = _V6_END
         proto, src, dst, sport, dport, sec, usec, ptype, capture_id = _KAMAILIO_V6(data)
     elif layout == 3:
+        pos = _V4_END
         proto, sport, dport, sec, usec, ptype, capture_id, src, dst = _ASTERISK_V4(data)
     else:
+        pos = _V6_END
         proto, sport, dport, sec, usec, ptype, capture_id, src, dst = _ASTERISK_V6(data)
+    if total < pos:
+        return _decode_packet(data, auth_key, frame)
     payload: bytes | None = None
     key: bytes | None = None
     correlation_id: bytes | None = None
@@ -257,8 +262,9 @@ def _decode_packet(data: bytes, auth_key: bytes | None, frame: int) -> Packet | 
 
 def _prefix(*chunks: tuple[int, int]) -> bytes:
     """A regex matching generic chunks of these (type, body size), any body bytes."""
+    # ``....`` matches faster than ``.{4}``
     return b"".join(
-        [re.escape(_CHUNK.pack(0, kind, 6 + size)) + b".{%d}" % size for kind, size in chunks]
+        [re.escape(_CHUNK.pack(0, kind, 6 + size)) + b"." * size for kind, size in chunks]
     )
 
 
@@ -374,6 +380,8 @@ _KAMAILIO_V6: Final = struct.Struct("!19xB6x16s6x16s6xH6xH6xI6xI6xB6xI").unpack_
 # ip protocol, ports, seconds, microseconds, protocol type, capture agent id, addresses
 _ASTERISK_V4: Final = struct.Struct("!19xB6xH6xH6xI6xI6xB6xI6x4s6x4s").unpack_from
 _ASTERISK_V6: Final = struct.Struct("!19xB6xH6xH6xI6xI6xB6xI6x16s6x16s").unpack_from
+_V4_END: Final = 93  # where the ten chunks end: 6 + 10 chunk headers + 27 value bytes
+_V6_END: Final = 117
 _CHUNK_HEADER: Final = _CHUNK.unpack_from
 _TRANSPORT_OF_PROTO: Final = tuple([_TRANSPORTS.get(p or 17, "udp") for p in range(256)])
 _IP_TEXT: Final[dict[bytes, str]] = {}
