@@ -27,6 +27,7 @@ from callwatch.sip.uri import (
     Replaces,
     SipParseError,
     Uri,
+    _new_name_addr,
     cached_uri,
     parse_name_addr,
     parse_replaces,
@@ -526,7 +527,7 @@ def _name_addr(text: str) -> NameAddr:
             except SipParseError:
                 base = None
             if base is not None and not base.params:
-                value = NameAddr(base.display, base.uri, MappingProxyType({"tag": tagged[2]}))
+                value = _new_name_addr(base.display, base.uri, MappingProxyType({"tag": tagged[2]}))
         if value is None:
             value = parse_name_addr(text)
         if len(_name_addrs) >= _CACHE_LIMIT:
@@ -650,9 +651,11 @@ class _MessageBuilder:
         self.to = to
         self._vias = vias
         self._first = first
-        object.__setattr__(self, "__class__", SipMessage)
+        self.__class__ = _AS_MESSAGE
 
 
+_AS_MESSAGE: Final = cast(type[_MessageBuilder], SipMessage)
+"""SipMessage, typed as what a builder's ``__class__`` may be assigned."""
 _INTERPRETED: Final = __file__.endswith(".py")
 """False when this module runs compiled (mypyc): its file is then an extension module."""
 _new_message: Final = cast(type[SipMessage], _MessageBuilder) if _INTERPRETED else SipMessage

@@ -16,9 +16,9 @@ sends is accepted, and only text that has no usable meaning raises :class:`SipPa
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Final
+from typing import Final, cast
 from urllib.parse import unquote
 
 
@@ -189,12 +189,12 @@ def parse_name_addr(text: str) -> NameAddr:
     else:
         semi = s.find(";")
         if semi < 0:
-            return NameAddr(None, cached_uri(s), _EMPTY)
+            return _new_name_addr(None, cached_uri(s), _EMPTY)
         uri = cached_uri(s[:semi])
         tail = s[semi:]
     semi = tail.find(";")
     params = _params(tail[semi + 1 :]) if semi >= 0 else _EMPTY
-    return NameAddr(display, uri, params)
+    return _new_name_addr(display, uri, params)
 
 
 def parse_replaces(text: str) -> Replaces:
@@ -384,3 +384,24 @@ def _quoted(s: str, start: int) -> tuple[str, int]:
 
 
 _uri_cache: Final[dict[str, Uri]] = {}
+
+
+# Construction fast path for the interpreter (see the note in callwatch.sip.message): a new
+# From/To tag makes a NameAddr for every new dialog. Compiled, NameAddr itself is used.
+
+
+class _NameAddrBuilder:
+    __slots__ = tuple([f.name for f in fields(NameAddr)])
+
+    def __init__(self, display: str | None, uri: Uri, params: Mapping[str, str]) -> None:
+        self.display = display
+        self.uri = uri
+        self.params = params
+        self.__class__ = _AS_NAME_ADDR
+
+
+_AS_NAME_ADDR: Final = cast(type[_NameAddrBuilder], NameAddr)
+"""NameAddr, typed as what a builder's ``__class__`` may be assigned."""
+_INTERPRETED: Final = __file__.endswith(".py")
+"""False when this module runs compiled (mypyc): its file is then an extension module."""
+_new_name_addr: Final = cast(type[NameAddr], _NameAddrBuilder) if _INTERPRETED else NameAddr
