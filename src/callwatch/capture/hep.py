@@ -148,16 +148,16 @@ def decode_hep_packet(
     a protocol other than SIP. Raises :class:`HepAuthError` when ``auth_key`` is given and
     the packet's key (chunk 0x000e) differs, :class:`HepError` for anything else wrong.
     """
-    data = bytes(data)
+    raw = data if type(data) is bytes else bytes(data)  # bytes(raw) is raw, but costs a call
     # Fast path: the ten fixed-size generic chunks in the order Kamailio (and encode_hep3) or
     # Asterisk and captagent send them, checked by one regex and read by one unpack; then
     # the variable chunks. Anything unusual goes to _decode_packet, which decides it afresh.
-    m = _COMMON_PREFIX.match(data)
+    m = _COMMON_PREFIX.match(raw)
     if m is None:
-        return _decode_packet(data, auth_key, frame)
-    total = (data[4] << 8) | data[5]
-    if total > len(data):
-        return _decode_packet(data, auth_key, frame)
+        return _decode_packet(raw, auth_key, frame)
+    total = (raw[4] << 8) | raw[5]
+    if total > len(raw):
+        return _decode_packet(raw, auth_key, frame)
     layout = m.lastindex
     proto: int
     sport: int
@@ -170,48 +170,47 @@ def decode_hep_packet(
     dst: bytes
     if layout == 1:
         pos = _V4_END
-        proto, src, dst, sport, dport, sec, usec, ptype, capture_id = _KAMAILIO_V4(data)
+        proto, src, dst, sport, dport, sec, usec, ptype, capture_id = _KAMAILIO_V4(raw)
     elif layout == 2:
         pos = _V6_END
-        proto, src, dst, sport, dport, sec, usec, ptype, capture_id = _KAMAILIO_V6(data)
+        proto, src, dst, sport, dport, sec, usec, ptype, capture_id = _KAMAILIO_V6(raw)
     elif layout == 3:
         pos = _V4_END
-        proto, sport, dport, sec, usec, ptype, capture_id, src, dst = _ASTERISK_V4(data)
+        proto, sport, dport, sec, usec, ptype, capture_id, src, dst = _ASTERISK_V4(raw)
     else:
         pos = _V6_END
-        proto, sport, dport, sec, usec, ptype, capture_id, src, dst = _ASTERISK_V6(data)
+        proto, sport, dport, sec, usec, ptype, capture_id, src, dst = _ASTERISK_V6(raw)
     if total < pos:
-        return _decode_packet(data, auth_key, frame)
+        return _decode_packet(raw, auth_key, frame)
     payload: bytes | None = None
     key: bytes | None = None
     correlation_id: bytes | None = None
     header = _CHUNK_HEADER
     while pos < total:
         if total - pos < 6:
-            return _decode_packet(data, auth_key, frame)
-        vendor, kind, length = header(data, pos)
+            return _decode_packet(raw, auth_key, frame)
+        kind, length = header(raw, pos)  # kind: vendor id << 16 | type id
         end = pos + length
         if length < 6 or end > total:
-            return _decode_packet(data, auth_key, frame)
-        if vendor == 0:
-            if kind == 0x000F:
-                payload = data[pos + 6 : end]
-            elif kind == 0x0011:
-                correlation_id = data[pos + 6 : end]
-            elif kind == 0x000E:
-                key = data[pos + 6 : end].rstrip(b"\x00")
-            elif kind == 0x0010:
-                payload = _inflate(data[pos + 6 : end])  # raises as _decode_packet would here
-            elif 0 < kind < 0x0013:
-                return _decode_packet(data, auth_key, frame)  # a fixed-size chunk again
-            # other generic chunks (capture agent name, unknown types) mean nothing here
+            return _decode_packet(raw, auth_key, frame)
+        if kind == 0x000F:
+            payload = raw[pos + 6 : end]
+        elif kind == 0x0011:
+            correlation_id = raw[pos + 6 : end]
+        elif kind == 0x000E:
+            key = raw[pos + 6 : end].rstrip(b"\x00")
+        elif kind == 0x0010:
+            payload = _inflate(raw[pos + 6 : end])  # raises as _decode_packet would here
+        elif 0 < kind < 0x0013:
+            return _decode_packet(raw, auth_key, frame)  # a fixed-size chunk again
+        # vendor chunks and other generic ones (agent name, unknown types) mean nothing here
         pos = end
     if auth_key is not None and key != auth_key:
         raise HepAuthError("HEP packet has a wrong or no authentication key")
     if ptype != PROTO_SIP:
         return None
     if payload is None:
-        return _decode_packet(data, auth_key, frame)  # raises, naming what is missing
+        return _decode_packet(raw, auth_key, frame)  # raises, naming what is missing
     return Packet(
         sec * 1_000_000 + usec,
         (_IP_TEXT.get(src) or _ip_text(src), sport),
@@ -382,7 +381,7 @@ _ASTERISK_V4: Final = struct.Struct("!19xB6xH6xH6xI6xI6xB6xI6x4s6x4s").unpack_fr
 _ASTERISK_V6: Final = struct.Struct("!19xB6xH6xH6xI6xI6xB6xI6x16s6x16s").unpack_from
 _V4_END: Final = 93  # where the ten chunks end: 6 + 10 chunk headers + 27 value bytes
 _V6_END: Final = 117
-_CHUNK_HEADER: Final = _CHUNK.unpack_from
+_CHUNK_HEADER: Final = struct.Struct("!IH").unpack_from  # vendor and type id as one
 _TRANSPORT_OF_PROTO: Final = tuple([_TRANSPORTS.get(p or 17, "udp") for p in range(256)])
 _IP_TEXT: Final[dict[bytes, str]] = {}
 
