@@ -330,6 +330,7 @@ def test_decode_hep_packet_unusual_chunks_after_the_common_ones() -> None:
         chunk(0x0003, b"\x01\x02\x03\x04"),
         chunk(0x000D, b"\x01"),  # wrong size
         chunk(0x0012, struct.pack("!H", 42)),
+        chunk(0x0012, b"\x01"),
         chunk(0x0013, b"pbx\x00"),
         chunk(0x0099, b"unknown"),
         chunk(0x0000, b""),
@@ -361,3 +362,34 @@ def test_decode_hep_packet_takes_bytearray_and_memoryview() -> None:
         packet = decode_hep_packet(view)
         assert packet is not None and type(packet.payload) is bytes
         assert packet == decode_hep_packet(data)
+
+
+def test_decode_hep_packet_matches_the_two_step_path_on_mutations() -> None:
+    import random
+
+    rng = random.Random(7)
+    packets = [
+        Packet(TS, ("10.0.0.1", 5060), ("10.0.0.2", 5060), "udp", INVITE, 1, b"c-1"),
+        Packet(TS, ("2001:db8::1", 5060), ("2001:db8::2", 5080), "tcp", INVITE),
+    ]
+    samples = [
+        _in_order(encode_hep3(p, auth_key=b"k", compress=z), order)
+        for p in packets
+        for z in (False, True)
+        for order in (KAMAILIO, ASTERISK)
+    ]
+    for _ in range(3000):
+        data = bytearray(rng.choice(samples))
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(data))
+            action = rng.random()
+            if action < 0.6:
+                data[pos] = rng.choice([0, 1, 6, 7, 0x0F, 0x10, 0x11, 0xFF, rng.randrange(256)])
+            elif action < 0.8:
+                del data[pos : pos + rng.randint(1, 8)]
+            else:
+                data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        if rng.random() < 0.7:  # keep the total length right, so that the chunks are looked at
+            data[4:6] = struct.pack("!H", len(data))
+        for key in (None, b"k"):
+            assert _one_step(bytes(data), key) == _two_step(bytes(data), key), bytes(data)
