@@ -3,9 +3,9 @@
 Starts ``callwatch serve`` (a subprocess, temp SQLite store, ephemeral ports) and:
 
 1. **Ramp**: sends HEP datagrams on loopback at rising rates, each step for ``--step-seconds``,
-   built from a fixture call repeated with fresh Call-IDs, and reads the service's own
-   ``callwatch_frames_total`` to count what arrived. Reports every step and the highest rate
-   with zero loss (target ≥ 20,000 packets/s). The sender is bounded: it stops at
+   built from a fixture call repeated with fresh Call-IDs and caller numbers, and reads the
+   service's own ``callwatch_frames_total`` to count what arrived. Reports every step and the
+   highest rate with zero loss (target ≥ 20,000 packets/s). The sender is bounded: it stops at
    ``--max-rate`` or at the first step with loss.
 2. **Latency** (needs Mosquitto, default 127.0.0.1:1883): calls whose agent hangs up first (a
    hang-up breach each, 3.5 s long) are sent 14 s apart in capture time but back to back in
@@ -53,21 +53,29 @@ def _free_port(kind: int) -> int:
         return s.getsockname()[1]
 
 
+FIXTURE_CALLER = b"01012345678"
+"""The customer's number in the fixture calls used here (From, Contact, SDP origin)."""
+
+
 def _calls(fixture: str, call_id: bytes, n: int, start: int, spacing: int) -> list[list[bytes]]:
-    """``n`` copies of a fixture call as HEP datagrams, Call-IDs made unique, ``spacing`` µs
-    apart in capture time, the packets of each call keeping their own intervals."""
+    """``n`` copies of a fixture call as HEP datagrams, ``spacing`` µs apart in capture time,
+    the packets of each call keeping their own intervals. Each copy has its own Call-ID and
+    its own caller number (``010`` and 8 digits, the same length, so Content-Length holds):
+    many customers, as on a real trunk. (One number ringing hundreds of times at once would
+    rightly be tied into one call by the B2BUA rule, which is not the load to measure.)"""
     pk = list(read_capture(FIXTURES / f"{fixture}.pcap"))
     base = pk[0].ts
     out = []
     for i in range(n):
         fresh = f"b{i}-{uuid.uuid4().hex[:6]}@bench".encode()
+        caller = b"010" + f"{i % 10**8:08d}".encode()
         out.append(
             [
                 encode_hep3(
                     replace(
                         p,
                         ts=start + i * spacing + (p.ts - base),
-                        payload=p.payload.replace(call_id, fresh),
+                        payload=p.payload.replace(call_id, fresh).replace(FIXTURE_CALLER, caller),
                     )
                 )
                 for p in pk

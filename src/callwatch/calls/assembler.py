@@ -132,6 +132,7 @@ class CallAssembler:
             self._note_refer(rec, event)
         elif isinstance(event, Ended):
             self._forget_holds(rec)
+            self._unindex_parties(rec)  # rules 5 and 6 only look for legs still up
             if call.all_ended():
                 heapq.heappush(self._due, (call.last_end() + self._linger_us, call.seq))
         return self.tick(event.at)
@@ -182,8 +183,10 @@ class CallAssembler:
         self._seq = 0
         self._calls: dict[int, CallRecord] = {}
         self._legs: dict[str, LegRecord] = {}
-        # Indexes of open legs: key → {id(record): record}, so a closing call unindexes its
-        # legs in O(1) however many other legs share the key (a busy ring group).
+        # Indexes of the legs of open calls: key → {id(record): record}, so a closing call
+        # unindexes its legs in O(1) however many other legs share the key (a busy ring
+        # group). By caller and by dialled number only legs still up are kept: the B2BUA
+        # and IVR rules look for nothing else, and a number's ended legs would pile up there.
         self._by_call_id: dict[str, dict[int, LegRecord]] = {}
         self._by_key: dict[tuple[str, str], LegRecord] = {}
         self._by_caller: dict[str, dict[int, LegRecord]] = {}
@@ -437,20 +440,29 @@ class CallAssembler:
             self._legs.pop(leg.leg, None)
             self._closed.add(leg.leg)
             self._closed_order.append((self._now, leg.leg))
-            for index, key in (
-                (self._by_call_id, leg.call_id),
-                (self._by_caller, normalize_number(leg.from_user)),
-                (self._by_dialled, normalize_number(leg.dialled or leg.to_user)),
-            ):
-                if key is None or key not in index:
-                    continue
-                index[key].pop(id(rec), None)
-                if not index[key]:
-                    del index[key]
+            _drop(self._by_call_id, leg.call_id, rec)
+            self._unindex_parties(rec)
             for held_key in rec.keys:
                 self._by_key.pop(held_key, None)
             self._forget_holds(rec)
         self._referrals = [r for r in self._referrals if id(r.leg) not in gone]
+
+    def _unindex_parties(self, rec: LegRecord) -> None:
+        """Take a leg out of the caller and dialled indexes (it ended, or its call closed)."""
+        leg = rec.leg
+        _drop(self._by_caller, normalize_number(leg.from_user), rec)
+        _drop(self._by_dialled, normalize_number(leg.dialled or leg.to_user), rec)
+
+
+def _drop(index: dict[str, dict[int, LegRecord]], key: str | None, rec: LegRecord) -> None:
+    """Remove ``rec`` from ``index[key]``, and the key once no leg is left under it."""
+    if key is None:
+        return
+    legs = index.get(key)
+    if legs is not None:
+        legs.pop(id(rec), None)
+        if not legs:
+            del index[key]
 
 
 def _is_number(user: str | None) -> bool:
