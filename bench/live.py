@@ -253,12 +253,21 @@ def main() -> None:
     parser.add_argument("--min-rate", type=int, default=5_000)
     parser.add_argument("--max-rate", type=int, default=60_000)
     parser.add_argument("--rate-step", type=int, default=5_000)
-    parser.add_argument("--step-seconds", type=int, default=3)
+    parser.add_argument(
+        "--step-seconds",
+        type=int,
+        default=10,
+        help="long enough that the socket's receive buffer cannot hide a shortfall",
+    )
     parser.add_argument("--calls", type=int, default=300, help="breaches for the latency run")
     parser.add_argument("--calls-per-second", type=float, default=50)
     parser.add_argument("--mqtt", default="127.0.0.1:1883", help="broker host:port, or ''")
     parser.add_argument("--skip-ramp", action="store_true")
     args = parser.parse_args()
+    version = subprocess.run(
+        [str(BIN / "callwatch"), "--version"], capture_output=True, text=True, check=True
+    )
+    print(f"serving with: {version.stdout.strip()}")
     if not args.skip_ramp:
         ramp(args)
     if args.mqtt:
