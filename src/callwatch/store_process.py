@@ -111,6 +111,16 @@ class StoreProcess:
     def call(self, method: str, *args: object) -> Any:
         """Run ``method`` in the child and return its result; raises
         :class:`StoreProcessError` when it failed (the child is restarted on the next call)."""
+        return self.send(self.encode(method, *args))
+
+    @staticmethod
+    def encode(method: str, *args: object) -> bytes:
+        """A request for :meth:`send`: the pickling, CPU work, apart from the waiting, so a
+        caller can do it on its own thread and leave only the pipe to a worker thread."""
+        return pickle.dumps((method, args), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def send(self, request: bytes) -> Any:
+        """Run a request made by :meth:`encode` in the child; return its result (as ``call``)."""
         if not self.alive:
             if self._started:
                 self._kill()
@@ -119,7 +129,7 @@ class StoreProcess:
             self.start()
         assert self._conn is not None
         try:
-            self._conn.send_bytes(pickle.dumps((method, args), protocol=pickle.HIGHEST_PROTOCOL))
+            self._conn.send_bytes(request)
         except (OSError, ValueError) as exc:
             self._kill()
             raise StoreProcessError(f"store process unreachable: {exc}") from None
