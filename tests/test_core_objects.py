@@ -57,3 +57,17 @@ def test_events_stay_immutable_and_hashable() -> None:
     with pytest.raises(AttributeError):
         event.at = 0  # type: ignore[misc]
     assert hash(event) == hash(pickle.loads(pickle.dumps(event)))
+
+
+def test_a_packet_rebuilds_from_its_args_which_the_collector_stops_tracking() -> None:
+    import gc
+
+    from callwatch.capture.packet import Packet
+
+    packets = list(read_capture(FIXTURES / "blind_transfer.pcap", CaptureStats()))
+    queued = [p.args() for p in packets]
+    assert [Packet(*args) for args in queued] == packets
+    gc.collect()  # first the (host, port) pairs inside, then the tuples holding them
+    gc.collect()
+    assert not any(gc.is_tracked(args) for args in queued)
+    assert all(gc.is_tracked(p) for p in packets)

@@ -223,12 +223,14 @@ class _Backend:
             return Prepared()
 
     def write(self, batch: list[object]) -> None:
-        """Write (or spool) a batch of outputs and raw packets."""
+        """Write (or spool) a batch of outputs and raw packets (Packets or their args())."""
         from callwatch.sip.message import SipParseError, parse_message
         from callwatch.store import RawMessage
 
         items: list[object] = []
         for item in batch:
+            if isinstance(item, tuple):  # a raw packet as Packet.args() (StoreSink)
+                item = Packet(*item)
             if isinstance(item, Packet):
                 try:
                     items.append(RawMessage.from_packet(item, parse_message(item.payload)))

@@ -9,6 +9,9 @@ from typing import Any, Final
 Address = tuple[str, int]
 """An (IP address text, port) pair; IPv6 addresses without brackets."""
 
+PacketArgs = tuple[int, Address, Address, str, bytes, int | None, bytes | None, int]
+"""A :class:`Packet` as its constructor arguments (see :meth:`Packet.args`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Packet:
@@ -53,22 +56,24 @@ class Packet:
         _set_correlation_id(self, correlation_id)
         _set_frame(self, frame)
 
-    def __reduce__(self) -> tuple[type[Packet], tuple[object, ...]]:
+    def args(self) -> PacketArgs:
+        """The constructor arguments, ``Packet(*p.args()) == p``: a tuple of plain values,
+        which the garbage collector stops tracking (a long queue of them costs it nothing)."""
+        return (
+            self.ts,
+            self.src,
+            self.dst,
+            self.transport,
+            self.payload,
+            self.capture_id,
+            self.correlation_id,
+            self.frame,
+        )
+
+    def __reduce__(self) -> tuple[type[Packet], PacketArgs]:
         # Pickled by its constructor arguments: the default (set each slot on an empty object)
         # trips the frozen ``__setattr__`` once mypyc has compiled the class.
-        return (
-            Packet,
-            (
-                self.ts,
-                self.src,
-                self.dst,
-                self.transport,
-                self.payload,
-                self.capture_id,
-                self.correlation_id,
-                self.frame,
-            ),
-        )
+        return (Packet, self.args())
 
 
 def _slot_setter(name: str) -> Callable[[Packet, Any], None]:
