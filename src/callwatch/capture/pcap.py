@@ -64,9 +64,8 @@ def read_capture(source: Source, stats: CaptureStats | None = None) -> Iterator[
     try:
         magic = f.read(4)
         if magic in _PCAP_MAGIC:
-            record, linktype, nano = _pcap_header(f, magic, name)
-            return _pcap_packets(f, record, linktype, nano, f if owned else None, name, stats)
-        if magic == _PCAPNG_SHB:
+            records = _pcap_body(f, *_pcap_header(f, magic, name))
+        elif magic == _PCAPNG_SHB:
             records = _pcapng_records(f, name)
         else:
             shown = magic.hex(" ") if magic else "nothing: the file is empty"
@@ -138,51 +137,27 @@ def _pcap_header(f: BinaryIO, magic: bytes, name: str) -> tuple[struct.Struct, i
     return struct.Struct(order + "IIII"), linktype, nano
 
 
-def _pcap_packets(
-    f: BinaryIO,
-    record: struct.Struct,
-    linktype: int,
-    nano: bool,
-    owned: BinaryIO | None,
-    name: str,
-    stats: CaptureStats,
-) -> Iterator[Packet]:
-    """:func:`_packets` over a pcap file's records, read in the same loop (the common case)."""
-    decoder = FrameDecoder(stats, name)
+def _pcap_body(
+    f: BinaryIO, record: struct.Struct, linktype: int, nano: bool
+) -> Iterator[tuple[int, int, bytes]]:
     read = f.read
     unpack = record.unpack
-    out: list[Packet] = []
-    frame = 0
     sec: int  # declared, so that compiled code keeps the unpacked fields native
     frac: int
     caplen: int
-    try:
-        while True:
-            head = read(16)
-            if len(head) != 16:
-                if head:
-                    raise _Truncated("truncated_file", "file ends inside a record header")
-                return
-            sec, frac, caplen, _ = unpack(head)
-            if caplen > _MAX_RECORD:
-                raise _Truncated("bad_record", f"record length {caplen} is not believable")
-            data = read(caplen)
-            if len(data) != caplen:
-                raise _Truncated("truncated_file", "file ends inside a frame")
-            frame += 1
-            stats.frames += 1
-            stats.bytes += caplen
-            ts = sec * 1_000_000 + (frac // 1000 if nano else frac)
-            decoder.decode(linktype, data, ts, frame, out)
-            if out:
-                stats.packets += len(out)
-                yield from out
-                out.clear()
-    except _Truncated as cut:
-        decoder.error(cut.kind, str(cut), frame + 1)
-    finally:
-        if owned is not None:
-            owned.close()
+    while True:
+        head = read(16)
+        if len(head) != 16:
+            if head:
+                raise _Truncated("truncated_file", "file ends inside a record header")
+            return
+        sec, frac, caplen, _ = unpack(head)
+        if caplen > _MAX_RECORD:
+            raise _Truncated("bad_record", f"record length {caplen} is not believable")
+        data = read(caplen)
+        if len(data) != caplen:
+            raise _Truncated("truncated_file", "file ends inside a frame")
+        yield linktype, sec * 1_000_000 + (frac // 1000 if nano else frac), data
 
 
 class _Interface:
@@ -261,9 +236,7 @@ def _pcapng_body(f: BinaryIO, first: bytes) -> Iterator[tuple[int, int, bytes]]:
                 yield _BAD_INTERFACE, last_ts, b""
                 continue
             itf = interfaces[iface]
-            units = high << 32 | low
-            per = itf.per_second
-            last_ts = units + itf.offset_us if per == 1_000_000 else itf.micros(units)
+            last_ts = itf.micros(high << 32 | low)
             yield itf.linktype, last_ts, body[20 : 20 + caplen]
         elif kind == _BLOCK_SPB:
             if size < 4 or not interfaces:
