@@ -16,7 +16,7 @@ import socket
 import struct
 from typing import Final
 
-from callwatch.capture.framing import START_LINE, is_sip
+from callwatch.capture.framing import is_sip
 from callwatch.capture.hep import HEP_PORT, decode_hep, hep_to_packet
 from callwatch.capture.packet import HepError, Packet
 from callwatch.capture.reassembly import IpFragments
@@ -40,7 +40,6 @@ _TCP: Final = struct.Struct("!HHI4xBB")  # ports, seq, (ack skipped to) data off
 # source, destination, then the UDP header's ports and length
 _IPV4_UDP: Final = struct.Struct("!H2xHxB2x4s4sHHH")
 _RAW_IP: Final = (101, 12, 14, 228, 229)
-_sip_start: Final = START_LINE.match
 
 _IPV6_EXT: Final = {0, 43, 60}  # hop-by-hop, routing, destination options: (n + 1) * 8 bytes
 _IPV6_AH: Final = 51
@@ -118,23 +117,7 @@ class FrameDecoder:
                 end = off + total
                 if 8 <= length <= total - 20:
                     end = start - 8 + length
-                payload = data[start:end]
-                if _sip_start(payload) is None:
-                    self._udp_other(payload, sport, dport, frame, out)
-                    return
-                names = self._names
-                out.append(
-                    Packet(
-                        ts,
-                        (names.get(src) or self._name(src), sport),
-                        (names.get(dst) or self._name(dst), dport),
-                        "udp",
-                        payload,
-                        None,
-                        None,
-                        frame,
-                    )
-                )
+                self._udp(data[start:end], src, sport, dst, dport, ts, frame, out)
                 return
         if linktype == 1:
             if n < 14:
@@ -347,12 +330,6 @@ class FrameDecoder:
                 )
             )
             return
-        self._udp_other(payload, sport, dport, frame, out)
-
-    def _udp_other(
-        self, payload: bytes, sport: int, dport: int, frame: int, out: list[Packet]
-    ) -> None:
-        """A UDP payload that is not SIP: HEP carrying SIP, or counted as skipped."""
         if payload[:4] == b"HEP3" or (
             payload[:1] in (b"\x01", b"\x02") and HEP_PORT in (dport, sport)
         ):
