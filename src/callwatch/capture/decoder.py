@@ -12,13 +12,12 @@ unwrapped and its SIP taken with the HEP timestamp and addresses. TCP goes to
 from __future__ import annotations
 
 import logging
-import socket
 import struct
 from typing import Final
 
 from callwatch.capture.framing import is_sip
 from callwatch.capture.hep import HEP_PORT, decode_hep, hep_to_packet
-from callwatch.capture.packet import HepError, Packet
+from callwatch.capture.packet import HepError, Packet, address_text
 from callwatch.capture.reassembly import IpFragments
 from callwatch.capture.stats import CaptureStats
 from callwatch.capture.streams import TcpStreams
@@ -59,7 +58,6 @@ class FrameDecoder:
         self.source = source
         self._logged: set[str] = set()
         self._frame = 0
-        self._names: dict[bytes, str] = {}
         self._frags = IpFragments(self.error)
         self._tcp = TcpStreams(stats.skip, self.error)
 
@@ -78,16 +76,6 @@ class FrameDecoder:
                 kind,
                 extra,
             )
-
-    def _name(self, raw: bytes) -> str:
-        names = self._names
-        text = names.get(raw)
-        if text is None:
-            if len(names) > 65_536:
-                names.clear()
-            family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6
-            text = names[raw] = socket.inet_ntop(family, raw)
-        return text
 
     def decode(self, linktype: int, data: bytes, ts: int, frame: int, out: list[Packet]) -> None:
         """Decode one frame of link type ``linktype``, appending finished SIP packets to ``out``."""
@@ -293,8 +281,8 @@ class FrameDecoder:
                 return
             self._tcp.segment(
                 (src, sport, dst, dport),
-                (self._name(src), sport),
-                (self._name(dst), dport),
+                (address_text(src), sport),
+                (address_text(dst), dport),
                 seq,
                 flags,
                 payload,
@@ -320,8 +308,8 @@ class FrameDecoder:
             out.append(
                 Packet(
                     ts,
-                    (self._name(src), sport),
-                    (self._name(dst), dport),
+                    (address_text(src), sport),
+                    (address_text(dst), dport),
                     "udp",
                     payload,
                     None,

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from callwatch.capture.framing import is_sip
-from callwatch.capture.packet import HepError, Packet
+from callwatch.capture.packet import HepError, Packet, address_text
 
 HEP_PORT = 9060
 """The port HEP agents send to by default."""
@@ -213,8 +213,8 @@ def decode_hep_packet(
         return _decode_packet(raw, auth_key, frame)  # raises, naming what is missing
     return Packet(
         sec * 1_000_000 + usec,
-        (_IP_TEXT.get(src) or _ip_text(src), sport),
-        (_IP_TEXT.get(dst) or _ip_text(dst), dport),
+        (address_text(src), sport),
+        (address_text(dst), dport),
         _TRANSPORT_OF_PROTO[proto],
         payload,
         capture_id,
@@ -265,15 +265,6 @@ def _prefix(*chunks: tuple[int, int]) -> bytes:
     return b"".join(
         [re.escape(_CHUNK.pack(0, kind, 6 + size)) + b"." * size for kind, size in chunks]
     )
-
-
-def _ip_text(raw: bytes) -> str:
-    """The text of a 4- or 16-byte address, remembered (a capture sees few addresses)."""
-    if len(_IP_TEXT) >= 4096:
-        _IP_TEXT.clear()
-    text = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
-    _IP_TEXT[raw] = text
-    return text
 
 
 class HepAuthError(HepError):
@@ -383,7 +374,6 @@ _V4_END: Final = 93  # where the ten chunks end: 6 + 10 chunk headers + 27 value
 _V6_END: Final = 117
 _CHUNK_HEADER: Final = struct.Struct("!IH").unpack_from  # vendor and type id as one
 _TRANSPORT_OF_PROTO: Final = tuple([_TRANSPORTS.get(p or 17, "udp") for p in range(256)])
-_IP_TEXT: Final[dict[bytes, str]] = {}
 
 
 def _fields_v3(data: bytes) -> list[Any]:

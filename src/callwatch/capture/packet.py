@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 Address = tuple[str, int]
 """An (IP address text, port) pair; IPv6 addresses without brackets."""
+
+_ADDRESS_TEXT: Final[dict[bytes, str]] = {}
+
+
+def address_text(raw: bytes) -> str:
+    """The text of a 4- or 16-byte IP address, remembered (a capture sees few addresses)."""
+    text = _ADDRESS_TEXT.get(raw)
+    if text is None:
+        if len(_ADDRESS_TEXT) >= 65_536:
+            _ADDRESS_TEXT.clear()
+        family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6
+        text = _ADDRESS_TEXT[raw] = socket.inet_ntop(family, raw)
+    return text
+
 
 PacketArgs = tuple[int, Address, Address, str, bytes, int | None, bytes | None, int]
 """A :class:`Packet` as its constructor arguments (see :meth:`Packet.args`)."""
