@@ -258,17 +258,17 @@ class StoreSink(BatchSink):
     def submit_packet(self, packet: Packet) -> None:
         """Keep a raw SIP packet for the ladder view (parsed and stored in the store process).
 
-        Queued as its constructor arguments: when the store falls behind in a burst, a
-        backlog of plain tuples is invisible to the garbage collector, whose passes over a
-        backlog of Packet objects stalled the HEP reader."""
+        Queued as its constructor arguments: when the store falls behind in a burst, the
+        backlog is plain tuples, which the garbage collector stops tracking, not Packets it
+        would scan on every pass."""
         self.submit((packet.args(),))  # type: ignore[arg-type]
 
     async def deliver(self, batch: list[Output]) -> None:
         """Hand the batch to the store process; returns once it is written or spooled.
 
-        The batch is pickled here, on the loop's thread; the worker thread only waits on the
-        pipe. Pickled there, it held the interpreter lock against the HEP reader, which takes
-        the lock back after every datagram's system call (and lost datagrams at 20,000/s)."""
+        The batch is pickled here, on the loop's thread, so the worker thread only waits on
+        the pipe and does not hold the interpreter lock while the HEP reader, which releases
+        it for every datagram's system call, wants it back."""
         request = self.process.encode("write", batch)
         await self._in_thread(self.process.send, request)
 
