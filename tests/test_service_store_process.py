@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tests.test_service_core import FILES, NOW, SITE, offline, packets, send, settings
 
+from callwatch.pipeline import CallPipeline
 from callwatch.service import Service, StoreSink
 from callwatch.store import Store
 from callwatch.store_process import StoreProcess, StoreProcessError
@@ -59,3 +60,63 @@ def test_failed_request_is_a_clear_error_and_the_process_lives_on(tmp_path: Path
     finally:
         proc.close()
     assert not proc.alive
+
+
+async def test_a_backlog_past_its_memory_limit_goes_through_files_in_order(
+    tmp_path: Path,
+) -> None:
+    pk = packets(*FILES)
+    s = settings(tmp_path)
+    service = Service(SITE, s, wall_clock=lambda: NOW)
+    store = StoreSink(SITE, s)
+    store.backlog.memory_limit = 0  # every batch waits in a file
+    service.sinks.append(store)
+    await service.start()
+    await send(service, pk)
+    await service.stop()
+    calls, counts = stored(s.store_url)
+    assert sorted(calls) == sorted(j.call.id for j in offline(pk))
+    assert counts["sip_messages"] == len({(p.ts, p.payload) for p in pk})
+    assert store.pending() == 0 and not list(store.backlog_dir.glob("*.batch"))
+
+
+async def test_a_backlog_left_by_a_killed_service_is_stored_on_the_next_start(
+    tmp_path: Path,
+) -> None:
+    pk = packets(*FILES)
+    s = settings(tmp_path)
+    killed = StoreSink(SITE, s)
+    killed.backlog.memory_limit = 0
+    killed.max_batch = 7
+    pipe = CallPipeline(SITE)
+    for p in pk:  # what the service queued before it was killed, never delivered
+        killed.submit(pipe.push(p))
+        killed.submit_packet(p)
+    killed.submit(pipe.flush())
+    killed._seal()  # the last, partial batch too
+    assert killed.backlog.on_disk == killed.backlog.batches > 1
+    killed.store.close()
+    (killed.backlog_dir / "999999999999.batch").write_bytes(b"CWB1" + bytes(20) + b"junk")
+    again = StoreSink(SITE, s)
+    assert again.backlog.stale == 1  # another version's header: set aside, not retried
+    await again.start()
+    await again.close()
+    calls, counts = stored(s.store_url)
+    assert sorted(calls) == sorted(j.call.id for j in offline(pk))
+    assert counts["sip_messages"] == len({(p.ts, p.payload) for p in pk})
+    assert not list(again.backlog_dir.glob("*.batch"))
+
+
+async def test_a_request_the_store_process_cannot_read_is_set_aside_not_retried(
+    tmp_path: Path,
+) -> None:
+    s = settings(tmp_path)
+    store = StoreSink(SITE, s)
+    await store.start()
+    store.backlog.push(1, b"not a pickle")
+    store.submit(packets("busy"))
+    await store.close()
+    assert store.unreadable == 1
+    aside = list((store.backlog_dir / "unreadable").iterdir())
+    assert [p.read_bytes() for p in aside] == [b"not a pickle"]
+    assert store.written == len(packets("busy")) and store.pending() == 0

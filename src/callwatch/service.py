@@ -30,7 +30,6 @@ import signal
 import socket
 import sys
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any, Protocol
 import uvicorn
 
 from callwatch import core_build
+from callwatch.backlog import Backlog
 from callwatch.capture.listener import HepListener, HepProtocol, start_hep_listener
 from callwatch.capture.packet import Packet
 from callwatch.capture.stats import CaptureStats
@@ -102,6 +102,8 @@ class Sink(Protocol):
 class BatchSink:
     """A sink that queues outputs and delivers them in batches from a task of its own.
 
+    Outputs gather in an open batch; at ``max_batch`` items (or when the delivery task is idle)
+    it is sealed by :meth:`seal` and queued in a :class:`~callwatch.backlog.Backlog`.
     Subclasses implement :meth:`deliver`; a failed delivery is retried with backoff (the batch
     is kept, in order), so a sink whose backend spools or retries itself never loses a batch
     here. ``latency`` observes each delivery's duration in seconds.
@@ -110,8 +112,13 @@ class BatchSink:
     name = "sink"
     max_batch = 500
 
-    def __init__(self, latency: Callable[[float], None] | None = None) -> None:
-        self._queue: deque[Output] = deque()
+    def __init__(
+        self,
+        latency: Callable[[float], None] | None = None,
+        backlog: Backlog | None = None,
+    ) -> None:
+        self._open: list[Output] = []
+        self._backlog = backlog if backlog is not None else Backlog(None)
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -126,22 +133,29 @@ class BatchSink:
 
     def submit(self, outputs: Sequence[Output]) -> None:
         """Queue ``outputs``; the delivery task picks them up."""
-        self._queue.extend(outputs)
+        self._open.extend(outputs)
+        if len(self._open) >= self.max_batch:
+            self._seal()
         self._wake.set()
 
-    async def deliver(self, batch: list[Output]) -> None:
-        """Deliver one batch; raise to have it retried."""
+    def seal(self, batch: list[Output]) -> Any:
+        """What a batch waits as until :meth:`deliver` gets it: the list itself by default;
+        ``bytes`` go to the backlog, which keeps them compact and can spill them to disk."""
+        return batch
+
+    async def deliver(self, batch: Any) -> None:
+        """Deliver one sealed batch; raise to have it retried."""
         raise NotImplementedError
 
     def pending(self) -> int:
-        """Outputs queued in memory, not yet delivered."""
-        return len(self._queue)
+        """Outputs queued (in memory or in backlog files), not yet delivered."""
+        return len(self._open) + self._backlog.items
 
     def status(self) -> PartStatus:
         """Ready unless the last delivery failed."""
         ready = not self.last_error
         detail = "ok" if ready else f"retrying: {self.last_error}"
-        return PartStatus(ready, detail, extra={"queued": len(self._queue)})
+        return PartStatus(ready, detail, extra={"queued": self.pending()})
 
     async def close(self) -> None:
         """Deliver what is queued, then stop the task."""
@@ -154,17 +168,26 @@ class BatchSink:
     async def shutdown(self) -> None:
         """Release the backend once everything is delivered (subclasses)."""
 
+    def _seal(self) -> None:
+        while self._open:
+            batch = self._open[: self.max_batch]
+            del self._open[: len(batch)]
+            self._backlog.push(len(batch), self.seal(batch))
+
     async def _run(self) -> None:
         backoff = 0.1
         while True:
-            if not self._queue:
+            head = self._backlog.peek()
+            if head is None:
+                if self._open:
+                    self._seal()
+                    continue
                 if self._closing:
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            n = min(len(self._queue), self.max_batch)
-            batch = [self._queue[i] for i in range(n)]
+            n, batch = head
             started = time.perf_counter()
             try:
                 await self.deliver(batch)
@@ -184,8 +207,7 @@ class BatchSink:
                 log.warning("%s: delivering again", self.name)
             self.last_error = ""
             backoff = 0.1
-            for _ in range(n):
-                self._queue.popleft()
+            self._backlog.pop()
             self.delivered += n
 
 
@@ -199,9 +221,15 @@ class StoreSink(BatchSink):
     core come first and the store catches up after. Raw SIP packets are kept too (parsed
     there) for the ladder view. A batch leaves the queue only once the store process wrote or
     spooled it; when the process dies the batch is retried on a new one.
+
+    Each batch is pickled into its request as it is sealed, so what waits while the store
+    catches up is one ``bytes`` object per batch: the collector never scans it, and past
+    ``memory_limit`` bytes it goes to files under ``SPOOL/backlog`` (see
+    :class:`~callwatch.backlog.Backlog`) instead of growing memory.
     """
 
     name = "store"
+    memory_limit = 64 << 20
     _POLL_SECONDS = 0.5
     _MAINTENANCE_SECONDS = 300.0
 
@@ -211,7 +239,8 @@ class StoreSink(BatchSink):
         settings: Settings,
         latency: Callable[[float], None] | None = None,
     ) -> None:
-        super().__init__(latency)
+        self.backlog_dir = settings.spool_path / "backlog"
+        super().__init__(latency, Backlog(self.backlog_dir, self.memory_limit))
         from callwatch.store import Store
         from callwatch.store_process import StoreProcess
 
@@ -223,6 +252,7 @@ class StoreSink(BatchSink):
         self.process = StoreProcess(site, settings, nice=_STORE_NICE)
         self.recovered = 0
         self.open_callbacks: list[Callback] = []
+        self.unreadable = 0
         self._next_maintenance = 0.0
         self._lock = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
@@ -232,6 +262,11 @@ class StoreSink(BatchSink):
     def written(self) -> int:
         """Items the store process has written to the database."""
         return self.process.figures.written
+
+    @property
+    def backlog(self) -> Backlog:
+        """The batches waiting for the store process."""
+        return self._backlog
 
     async def start(self) -> None:
         """Start the store process; upgrade the embedded database, sync the directory,
@@ -258,19 +293,31 @@ class StoreSink(BatchSink):
     def submit_packet(self, packet: Packet) -> None:
         """Keep a raw SIP packet for the ladder view (parsed and stored in the store process).
 
-        Queued as its constructor arguments: when the store falls behind in a burst, the
-        backlog is plain tuples, which the garbage collector stops tracking, not Packets it
-        would scan on every pass."""
+        Queued as its constructor arguments, which pickle smaller and faster than a Packet."""
         self.submit((packet.args(),))  # type: ignore[arg-type]
 
-    async def deliver(self, batch: list[Output]) -> None:
-        """Hand the batch to the store process; returns once it is written or spooled.
+    def seal(self, batch: list[Output]) -> bytes:
+        """The batch as the store process's ``write`` request, pickled now, on the loop's
+        thread: the worker thread then only waits on the pipe and does not hold the
+        interpreter lock while the HEP reader wants it, and the backlog is compact."""
+        return self.process.encode("write", batch)
 
-        The batch is pickled here, on the loop's thread, so the worker thread only waits on
-        the pipe and does not hold the interpreter lock while the HEP reader, which releases
-        it for every datagram's system call, wants it back."""
-        request = self.process.encode("write", batch)
-        await self._in_thread(self.process.send, request)
+    async def deliver(self, batch: bytes) -> None:
+        """Hand the request to the store process; returns once it is written or spooled.
+
+        A request the process cannot read (a backlog file from another build) is set aside
+        in ``backlog/unreadable/``, logged and counted, instead of being retried forever."""
+        from callwatch.store_process import StoreRequestUnreadable
+
+        try:
+            await self._in_thread(self.process.send, batch)
+        except StoreRequestUnreadable as exc:
+            self.unreadable += 1
+            aside = self.backlog_dir / "unreadable"
+            aside.mkdir(parents=True, exist_ok=True)
+            path = aside / f"{time.time_ns()}.request"
+            path.write_bytes(batch)
+            log.error("store: a queued batch could not be read (%s); kept in %s", exc, path)
 
     async def _poll_forever(self) -> None:
         while True:
@@ -306,7 +353,13 @@ class StoreSink(BatchSink):
         """Ready when writing, or when spooling to disk while the database is away."""
         figures = self.process.figures
         depth = figures.spool_depth
-        extra: dict[str, object] = {"written": figures.written, "queued": self.pending()}
+        backlog = self._backlog
+        extra: dict[str, object] = {
+            "written": figures.written,
+            "queued": self.pending(),
+            "backlog_bytes": backlog.memory_bytes,
+            "backlog_files": backlog.on_disk,
+        }
         if self._schema_error:
             return PartStatus(False, self._schema_error, depth, extra)
         if self.last_error:

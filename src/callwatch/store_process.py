@@ -12,7 +12,8 @@ Theory of operation:
   pair) and talks to it over that pair, one request at a time: the
   parent sends ``(method, args)``, the child runs it on its :class:`_Backend` (a
   :class:`~callwatch.store.StoreWriter` with its :class:`~callwatch.store.Spool`, and the
-  maintenance jobs) and answers ``(ok, result, stats)``.
+  maintenance jobs) and answers ``(ok, result, stats)``; ``ok`` is None for a request it
+  could not unpickle (:class:`StoreRequestUnreadable`: retrying it cannot help).
 * Nothing is lost: a batch is answered only once the writer wrote it or appended it to the
   on-disk spool (or, spool full, refused it: the caller keeps it and retries). If the child dies
   mid-batch, the call raises :class:`StoreProcessError`, the caller keeps the batch, and the
@@ -48,6 +49,10 @@ _START_TIMEOUT = 60.0
 
 class StoreProcessError(Exception):
     """The store process failed a request, died, or did not start."""
+
+
+class StoreRequestUnreadable(StoreProcessError):
+    """The store process could not unpickle a request: retrying it cannot help."""
 
 
 @dataclass(slots=True)
@@ -157,6 +162,8 @@ class StoreProcess:
             self._kill()
             raise StoreProcessError(f"store process died: {str(exc) or 'end of pipe'}") from None
         self.figures = figures
+        if ok is None:
+            raise StoreRequestUnreadable(result)
         if not ok:
             raise StoreProcessError(result)
         return result
@@ -275,10 +282,16 @@ def _child_main(fd: int) -> None:
     conn.send_bytes(pickle.dumps((True, None, backend.figures())))
     while True:
         try:
-            method, args = pickle.loads(conn.recv_bytes())
+            request = conn.recv_bytes()
         except (EOFError, OSError):
             backend.close()  # the parent is gone: keep what we hold
             return
+        try:
+            method, args = pickle.loads(request)
+        except Exception as exc:  # made by another build: say so, never retry it
+            reply = (None, f"{type(exc).__name__}: {exc}", backend.figures())
+            conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+            continue
         try:
             result = getattr(backend, method)(*args)
             reply = (True, result, backend.figures())
