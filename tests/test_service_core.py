@@ -4,7 +4,9 @@ the store sink on SQLite and the HTTP endpoints."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
+import re
 import socket
 from dataclasses import replace
 from pathlib import Path
@@ -247,8 +249,13 @@ async def test_http_endpoints(tmp_path: Path) -> None:
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
         assert set(ready.json()["parts"]) == {"hep", "recorder"}
+        gc.collect()
+        live = (await client.get("/metrics")).text
         await service.stop()
         text = (await client.get("/metrics")).text
+    assert 'callwatch_kernel_drops_total{source="hep"} 0.0' in live
+    assert re.search(r'callwatch_sink_queued\{sink="recorder"\} \d', live)
+    assert re.search(r'callwatch_gc_pause_seconds_count\{generation="2"\} [1-9]', live)
     assert f'callwatch_packets_total{{source="hep"}} {float(len(pk))}' in text
     assert 'callwatch_events_total{event="answered"} 1.0' in text
     assert 'callwatch_calls_total{complete="true"} 1.0' in text

@@ -21,6 +21,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from callwatch.capture.stats import CaptureStats
+from callwatch.gcwatch import BUCKETS as GC_BUCKETS
+from callwatch.gcwatch import GcWatch
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -43,6 +45,10 @@ class Snapshot:
     broker_connected: bool | None = None
     broker_latency: tuple[Sequence[float], Sequence[int], float] | None = None
     """Bucket upper bounds (s), counts per bucket (the last is +Inf) and the sum."""
+    kernel_drops: dict[str, int] = field(default_factory=dict)
+    """Datagrams or frames the kernel dropped before they were read, by source."""
+    sink_queued: dict[str, int] = field(default_factory=dict)
+    gc_pauses: GcWatch | None = None
 
 
 class _LiveCollector(Collector):
@@ -81,6 +87,14 @@ class _LiveCollector(Collector):
         for kind, n in snap.parse_errors.items():
             errors.add_metric(["sip", kind], n)
         yield from (frames, packets, size, errors, skipped)
+        drops = CounterMetricFamily(
+            "callwatch_kernel_drops",
+            "Datagrams or frames the kernel dropped before callwatch read them, by source",
+            labels=["source"],
+        )
+        for name, n in snap.kernel_drops.items():
+            drops.add_metric([name], n)
+        yield drops
         yield _gauge("callwatch_dialogs_open", "SIP dialogs being tracked", snap.dialogs_open)
         yield _gauge("callwatch_calls_open", "Customer calls not yet finished", snap.calls_open)
         yield _gauge(
@@ -92,6 +106,28 @@ class _LiveCollector(Collector):
         for sink, n in snap.spool_depth.items():
             depth.add_metric([sink], n)
         yield depth
+        queued = GaugeMetricFamily(
+            "callwatch_sink_queued",
+            "Items waiting for a sink (in memory or in backlog files), by sink",
+            labels=["sink"],
+        )
+        for sink, n in snap.sink_queued.items():
+            queued.add_metric([sink], n)
+        yield queued
+        if snap.gc_pauses is not None:
+            pauses = HistogramMetricFamily(
+                "callwatch_gc_pause_seconds",
+                "Garbage collector pauses of the service process, by generation",
+                labels=["generation"],
+            )
+            watch = snap.gc_pauses
+            for generation in range(3):
+                pauses.add_metric(
+                    [str(generation)],
+                    _buckets(GC_BUCKETS, watch.counts[generation]),
+                    watch.sums[generation],
+                )
+            yield pauses
         if snap.stored is not None:
             yield CounterMetricFamily(
                 "callwatch_stored_items", "Items committed to the database", value=snap.stored
@@ -117,16 +153,21 @@ class _LiveCollector(Collector):
             )
         if snap.broker_latency is not None:
             bounds, counts, total = snap.broker_latency
-            buckets, running = [], 0
-            for bound, n in zip((*bounds, float("inf")), counts, strict=True):
-                running += n
-                buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))
             yield HistogramMetricFamily(
                 "callwatch_broker_latency_seconds",
                 "Time from submit to the broker's acknowledgement",
-                buckets=buckets,
+                buckets=_buckets(bounds, counts),
                 sum_value=total,
             )
+
+
+def _buckets(bounds: Sequence[float], counts: Sequence[int]) -> list[tuple[str, float]]:
+    """Cumulative Prometheus buckets from per-bucket ``counts`` (the last one is +Inf)."""
+    buckets, running = [], 0
+    for bound, n in zip((*bounds, float("inf")), counts, strict=True):
+        running += n
+        buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))
+    return buckets
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

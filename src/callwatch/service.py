@@ -44,6 +44,7 @@ from callwatch.capture.packet import Packet
 from callwatch.capture.stats import CaptureStats
 from callwatch.charter.callbacks import Callback
 from callwatch.config import SiteConfig
+from callwatch.gcwatch import GcWatch
 from callwatch.metrics import Metrics, Snapshot
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
 from callwatch.settings import Settings
@@ -434,6 +435,7 @@ class Service:
         # Prometheus children resolved once: .labels() per item costs a lock and a lookup.
         self._event_counters: dict[str, Any] = {}
         self._sink_counters = [(s, self.metrics.sink_items.labels(s.name)) for s in self.sinks]
+        self.gc_watch = GcWatch()
 
     # -- the core ------------------------------------------------------------------------
 
@@ -483,6 +485,7 @@ class Service:
 
     async def start(self) -> None:
         """Start the sinks, bind the sources, start the ticker."""
+        self.gc_watch.install()
         for sink in self.sinks:
             await sink.start()
             keep = getattr(sink, "submit_packet", None)
@@ -551,6 +554,7 @@ class Service:
                 await sink.close()
             except Exception:
                 log.exception("%s: close failed", sink.name)
+        self.gc_watch.uninstall()
 
     # -- health --------------------------------------------------------------------------
 
@@ -583,8 +587,20 @@ class Service:
             dialogs_open=pipe.legs.tracker.open_legs(),
             calls_open=pipe.assembler.open_calls,
             callbacks_open=len(pipe.book.open_callbacks()),
+            gc_pauses=self.gc_watch,
         )
+        for name, source in (
+            ("hep", self._hep),
+            (f"interface:{self.settings.interface}", self._sniffer),
+        ):
+            drops = getattr(source, "kernel_drops", None)
+            n = drops() if drops is not None else None
+            if n is not None:
+                snap.kernel_drops[name] = n
         for sink in self.sinks:
+            pending = getattr(sink, "pending", None)
+            if pending is not None:
+                snap.sink_queued[sink.name] = pending()
             with contextlib.suppress(Exception):
                 snap.spool_depth[sink.name] = sink.status().spool_depth
             if isinstance(sink, StoreSink):

@@ -19,6 +19,7 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from callwatch.capture.drops import udp_socket_drops
 from callwatch.capture.hep import HEP_PORT, HepAuthError, decode_hep_packet
 from callwatch.capture.packet import HepError, Packet
 from callwatch.capture.stats import CaptureStats
@@ -147,6 +148,10 @@ class HepListener:
 
     def is_closing(self) -> bool:
         return self._closing
+
+    def kernel_drops(self) -> int | None:
+        """Datagrams the kernel dropped on this socket (buffer full); None when unknown."""
+        return None if self._closing else udp_socket_drops(self._sock)
 
     def get_protocol(self) -> HepProtocol:
         return self._protocol

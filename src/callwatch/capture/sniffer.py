@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from callwatch.capture.decoder import FrameDecoder
+from callwatch.capture.drops import PacketDrops
 from callwatch.capture.packet import CaptureError, Packet
 from callwatch.capture.stats import CaptureStats
 
@@ -166,6 +167,7 @@ class Sniffer:
         self._cmsg = socket.CMSG_SPACE(_TIMESPEC.size)
         self._frame = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._drops = PacketDrops()
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start reading in ``loop``."""
@@ -200,6 +202,10 @@ class Sniffer:
                 self.on_packet(packet)
             except Exception:
                 self.stats.error("on_packet_failed")
+
+    def kernel_drops(self) -> int | None:
+        """Frames the kernel dropped on this socket (buffer full); None when unknown."""
+        return None if self.closed else self._drops.read(self.sock)
 
     def close(self) -> None:
         """Stop reading and close the socket."""
