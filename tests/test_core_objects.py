@@ -7,6 +7,8 @@ every output of every fixture must come back equal, and every event must name it
 
 from __future__ import annotations
 
+import copyreg
+import dataclasses
 import json
 import pickle
 from pathlib import Path
@@ -71,3 +73,25 @@ def test_a_packet_rebuilds_from_its_args_which_the_collector_stops_tracking() ->
     gc.collect()
     assert not any(gc.is_tracked(args) for args in queued)
     assert all(gc.is_tracked(p) for p in packets)
+
+
+def test_outputs_pickle_by_their_fields_which_must_all_be_parameters() -> None:
+    """The reducers read the field list, so no field can be left out; the round trip of every
+    fixture's outputs above checks the values."""
+    from callwatch.calls.model import Call, Leg, Transfer
+    from callwatch.charter.callbacks import Callback
+    from callwatch.charter.verdict import Verdict
+    from callwatch.fieldpickle import pickle_by_fields
+    from callwatch.pipeline import CallbackNews, JudgedCall
+
+    registered = [*EVENT_KINDS.values(), Leg, Transfer, Call, Verdict, Callback]
+    for cls in [*registered, JudgedCall, CallbackNews]:
+        assert cls in copyreg.dispatch_table, cls
+
+    @dataclasses.dataclass
+    class Derived:
+        a: int
+        b: int = dataclasses.field(init=False, default=0)
+
+    with pytest.raises(TypeError, match="every field"):
+        pickle_by_fields(Derived)

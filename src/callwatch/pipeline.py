@@ -17,6 +17,7 @@ from callwatch.charter.callbacks import Callback
 from callwatch.charter.profile import Profile
 from callwatch.charter.verdict import Verdict
 from callwatch.config import SiteConfig
+from callwatch.fieldpickle import pickle_by_fields
 from callwatch.sip.dialogs import Timeouts
 from callwatch.sip.events import LegEvent
 from callwatch.sip.feed import LegEventFeed
@@ -132,3 +133,6 @@ class CallPipeline:
         self._next_book_tick = now + _SECOND
         for cb in self.book.tick(now):
             out.append(CallbackNews(cb, self.judge_callback(cb)))
+
+
+pickle_by_fields(JudgedCall, CallbackNews)  # the service hands them to its store process

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from callwatch.fieldpickle import pickle_by_fields
 from callwatch.sip.events import LegEvent, Side
 
 Direction = Literal["inbound", "outbound", "internal", "external"]
@@ -117,3 +118,6 @@ class Call:
     def events(self) -> list[LegEvent]:
         """Every leg event of the call on one time line."""
         return sorted((e for leg in self.legs for e in leg.events), key=lambda e: e.at)
+
+
+pickle_by_fields(Leg, Transfer, Call)  # the service hands calls to its store process

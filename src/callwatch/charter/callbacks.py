@@ -33,6 +33,7 @@ from callwatch.calls.model import Call
 from callwatch.charter.errors import CallbackError
 from callwatch.charter.hours import BusinessHours
 from callwatch.charter.profile import Profile
+from callwatch.fieldpickle import pickle_by_fields
 
 CallbackStatus = Literal["open", "kept", "late", "missed"]
 
@@ -71,6 +72,9 @@ class Callback:
         if self.due_at is None:
             return None
         return round((self.due_at - self.opened_at) / 1_000_000, 6)
+
+
+pickle_by_fields(Callback)  # the service hands callbacks to its store process
 
 
 def normalize_number(number: str | None) -> str | None:

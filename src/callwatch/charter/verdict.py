@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from callwatch.fieldpickle import pickle_by_fields
+
 Rule = Literal["answer", "transfer", "hangup", "callback"]
 
 
@@ -27,3 +29,6 @@ class Verdict:
     rings: int | None = None
     limit_rings: int | None = None
     evidence: tuple[str, ...] = ()
+
+
+pickle_by_fields(Verdict)  # the service hands verdicts to its store process

@@ -9,8 +9,10 @@ handle it without looking anything up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
+
+from callwatch.fieldpickle import pickle_by_fields
 
 Side = Literal["caller", "callee"]
 
@@ -29,15 +31,6 @@ class LegEvent:
     def kind(self) -> str:
         """What happened, as the store and the bus name it (``offered``, ``ended`` ...)."""
         return "event"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Pickled by field values: the service hands events to its store process, and a
-        # compiled (mypyc) frozen class has no state that pickle could set afterwards.
-        return (_rebuild, (type(self), tuple(getattr(self, f.name) for f in fields(self))))
-
-
-def _rebuild(cls: type[LegEvent], values: tuple[Any, ...]) -> LegEvent:
-    return cls(**{f.name: v for f, v in zip(fields(cls), values, strict=True)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,3 +160,5 @@ EVENT_KINDS: dict[str, type[LegEvent]] = {
     "ended": Ended,
 }
 """Every kind of leg event by its :attr:`~LegEvent.kind` (what the store and the bus write)."""
+
+pickle_by_fields(*EVENT_KINDS.values())  # the service hands events to its store process
