@@ -123,11 +123,32 @@ class Server:
             time.sleep(0.1)
         raise SystemExit("callwatch serve did not become ready")
 
-    def frames(self) -> int:
+    def metrics(self) -> dict[str, float]:
+        """Every sample of ``/metrics``, by its name and labels as printed."""
+        out = {}
         for line in httpx.get(f"{self.url}/metrics").text.splitlines():
-            if line.startswith('callwatch_frames_total{source="hep"}'):
-                return int(float(line.rsplit(" ", 1)[1]))
-        return 0
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+    def frames(self) -> int:
+        return int(self.metrics().get('callwatch_frames_total{source="hep"}', 0))
+
+    def health(self) -> tuple[int, int, int]:
+        """Kernel drops on the HEP socket, items queued for the store, and collector pauses
+        of 50 ms or more, so far."""
+        m = self.metrics()
+        long_pauses = 0
+        for g in range(3):
+            total = m.get(f'callwatch_gc_pause_seconds_count{{generation="{g}"}}', 0)
+            short = m.get(f'callwatch_gc_pause_seconds_bucket{{generation="{g}",le="0.05"}}', 0)
+            long_pauses += int(total - short)
+        return (
+            int(m.get('callwatch_kernel_drops_total{source="hep"}', 0)),
+            int(m.get('callwatch_sink_queued{sink="store"}', 0)),
+            long_pauses,
+        )
 
     def settle(self) -> int:
         """Frames received once the count stops moving."""
@@ -171,17 +192,25 @@ def ramp(args: argparse.Namespace) -> None:
         addr = ("127.0.0.1", server.hep_port)
         start = time.time_ns() // 1000
         best = 0
-        print("rate (pkt/s)  achieved  sent     received  lost")
+        print(
+            "rate (pkt/s)  achieved  sent     received  lost  kernel-drops  store-queued"
+            "  gc-pauses>=50ms"
+        )
         for rate in range(args.min_rate, args.max_rate + 1, args.rate_step):
             n_calls = max(1, rate * args.step_seconds // 6)
             calls = _calls("answered_3rd_ring", b"answered3@callwatch.test", n_calls, start, 20_000)
             start += n_calls * 20_000 + 60_000_000
             grams = [g for call in calls for g in call]
             before = server.frames()
+            drops_before, _, pauses_before = server.health()
             achieved = _send_paced(sock, addr, grams, rate)
+            drops, queued, pauses = server.health()  # as the step's last datagram leaves
             got = server.settle() - before
             lost = len(grams) - got
-            print(f"{rate:>12,}  {achieved:>8,.0f}  {len(grams):>7,}  {got:>8,}  {lost}")
+            print(
+                f"{rate:>12,}  {achieved:>8,.0f}  {len(grams):>7,}  {got:>8,}  {lost:>4}"
+                f"  {drops - drops_before:>12}  {queued:>12,}  {pauses - pauses_before:>15}"
+            )
             if lost:
                 break
             best = rate
