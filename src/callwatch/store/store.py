@@ -1,6 +1,7 @@
 """The store: pipeline outputs in, calls (in ``callwatch ingest``'s JSON) out.
 
-Synchronous SQLAlchemy Core, one transaction per :meth:`Store.save` batch. Saving is
+Synchronous SQLAlchemy Core, one transaction per :meth:`Store.save` batch (whose rows go
+to the driver through the statements of :mod:`callwatch.store.bulk`). Saving is
 idempotent, so a replayed batch, a capture ingested twice or the same packets from two capture
 agents leave one copy of everything:
 
@@ -20,30 +21,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Table, and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from callwatch import serialize
-from callwatch.calls.model import Call
 from callwatch.charter.callbacks import Callback
 from callwatch.charter.verdict import Verdict
 from callwatch.config import SiteConfig
 from callwatch.pipeline import CallbackNews, JudgedCall
 from callwatch.sip.events import LegEvent
 from callwatch.store import codec, tables
+from callwatch.store.bulk import Bulk, Row
 from callwatch.store.database import current_revision, make_engine, migrate
 from callwatch.store.errors import StoreError, StoreUnavailable
-from callwatch.store.rawsip import RawMessage, address_text
+from callwatch.store.rawsip import RawMessage
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CHUNK = 500
 _STATUS_RANK = {"open": 0, "missed": 1, "kept": 2, "late": 2}
-_EVENT_COLUMNS = ("kind", "at", "leg", "call_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +65,14 @@ class Store:
         dialect = engine.dialect.name
         if dialect not in ("sqlite", "postgresql"):
             raise StoreError(f"unsupported database {dialect!r} (use SQLite or PostgreSQL)")
-        self._insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        self._bulk: Bulk | None = None
+
+    @property
+    def bulk(self) -> Bulk:
+        """The write path's statements for this store's database, compiled on first use."""
+        if self._bulk is None:
+            self._bulk = Bulk(self.engine.dialect)
+        return self._bulk
 
     @classmethod
     def open(cls, url: str, *, site: str = "") -> Store:
@@ -324,36 +328,43 @@ class Store:
 
 
 class _Batch:
-    """One save: the batch's rows gathered by table, then written table by table."""
+    """One save: the batch's rows gathered by table, then written table by table.
+
+    Rows go to the driver as tuples through the statements of :mod:`callwatch.store.bulk`;
+    only the look-ups of what is stored already go through SQLAlchemy.
+    """
 
     def __init__(self, store: Store, conn: Connection) -> None:
         self.store = store
+        self.bulk = store.bulk
         self.conn = conn
         self.calls: dict[str, JudgedCall] = {}
         self.callbacks: dict[str, tuple[Callback, list[Verdict] | None]] = {}
-        self.events: dict[tuple[str, int, str], dict[str, Any]] = {}
-        self.messages: dict[tuple[int, str], dict[str, Any]] = {}
+        self.events: dict[tuple[str, int, str], Row] = {}
+        self.messages: dict[tuple[int, str], Row] = {}
 
     def write(self, batch: list[codec.StoreItem]) -> None:
+        message, event = self.bulk.message, self.bulk.event
         for item in batch:
-            if isinstance(item, LegEvent):
-                row = _event_row(item, None)
-                self.events.setdefault((row["leg"], row["at_us"], row["kind"]), row)
+            if isinstance(item, RawMessage):
+                row = message(item)
+                self.messages[(row[0], row[1])] = row  # (at_us, digest)
+            elif isinstance(item, LegEvent):
+                key = (item.leg, item.at, item.kind)
+                if key not in self.events:
+                    self.events[key] = event(item, None)
             elif isinstance(item, JudgedCall):
                 self.calls[item.call.id] = item
                 if item.callback is not None:
                     self._callback(item.callback, None)
             elif isinstance(item, CallbackNews):
                 self._callback(item.callback, item.verdicts)
-            elif isinstance(item, RawMessage):
-                row = _message_row(item)
-                self.messages[(row["at_us"], row["digest"])] = row
             else:
                 raise StoreError(f"cannot store {type(item).__name__}")
-        self._write_events()
+        self.bulk.run(self.conn, self.bulk.insert_events, list(self.events.values()))
         self._write_calls()
         self._write_callbacks()
-        self._write_messages()
+        self.bulk.run(self.conn, self.bulk.insert_messages, list(self.messages.values()))
 
     def _callback(self, cb: Callback, verdicts: list[Verdict] | None) -> None:
         held = self.callbacks.get(cb.call)
@@ -363,14 +374,10 @@ class _Batch:
             verdicts = held[1]
         self.callbacks[cb.call] = (cb, verdicts)
 
-    def _write_events(self) -> None:
-        if self.events:
-            stmt = self.store._insert(tables.events).on_conflict_do_nothing()
-            self.conn.execute(stmt, list(self.events.values()))
-
     def _write_calls(self) -> None:
         if not self.calls:
             return
+        bulk, conn = self.bulk, self.conn
         c = tables.calls.c
         complete = dict(self._existing(tables.calls, c.id, c.complete, list(self.calls)))
         keep = [
@@ -378,38 +385,29 @@ class _Batch:
         ]
         if not keep:
             return
-        ids = [j.call.id for j in keep]
-        _upsert(self, tables.calls, [_call_row(j, self.store.site) for j in keep], ["id"])
-        for chunk in chunks(ids):
-            self.conn.execute(delete(tables.legs).where(tables.legs.c.call_id.in_(chunk)))
-            self.conn.execute(
-                delete(tables.verdicts).where(
-                    tables.verdicts.c.call_id.in_(chunk), tables.verdicts.c.source == "call"
-                )
-            )
-            self.conn.execute(
-                update(tables.events).where(tables.events.c.call_id.in_(chunk)).values(call_id=None)
-            )
-        legs = [_leg_row(j.call, i) for j in keep for i in range(len(j.call.legs))]
-        if legs:
-            self.conn.execute(tables.legs.insert(), legs)
+        site = self.store.site
+        bulk.run(conn, bulk.upsert_calls, [bulk.call(j, site) for j in keep])
+        ids = [(j.call.id,) for j in keep]
+        bulk.run(conn, bulk.delete_legs, ids)
+        bulk.run(conn, bulk.delete_verdicts, [(j.call.id, "call") for j in keep])
+        bulk.run(conn, bulk.release_events, ids)
+        legs = [bulk.leg(j.call, i) for j in keep for i in range(len(j.call.legs))]
+        bulk.run(conn, bulk.insert_legs, legs)
         verdicts = [
-            _verdict_row(j.call.id, "call", i, v) for j in keep for i, v in enumerate(j.verdicts)
+            bulk.verdict(j.call.id, "call", i, v) for j in keep for i, v in enumerate(j.verdicts)
         ]
-        if verdicts:
-            self.conn.execute(tables.verdicts.insert(), verdicts)
-        events = {}
+        bulk.run(conn, bulk.insert_verdicts, verdicts)
+        events: dict[tuple[str, int, str], Row] = {}
         for j in keep:
             for leg in j.call.legs:
                 for event in leg.events:
-                    row = _event_row(event, j.call.id)
-                    events[(row["leg"], row["at_us"], row["kind"])] = row
-        if events:
-            _upsert(self, tables.events, list(events.values()), ["leg", "at_us", "kind"])
+                    events[(event.leg, event.at, event.kind)] = bulk.event(event, j.call.id)
+        bulk.run(conn, bulk.upsert_events, list(events.values()))
 
     def _write_callbacks(self) -> None:
         if not self.callbacks:
             return
+        bulk = self.bulk
         cb = tables.callbacks.c
         stored = dict(self._existing(tables.callbacks, cb.call_id, cb.rank, list(self.callbacks)))
         fresh = [
@@ -419,47 +417,23 @@ class _Batch:
         ]
         if not fresh:
             return
-        _upsert(
-            self,
-            tables.callbacks,
-            [_callback_row(callback) for callback, _ in fresh],
-            ["call_id"],
-            where=tables.callbacks.c.rank <= self.store._insert(tables.callbacks).excluded.rank,
-        )
+        rows = [bulk.callback(callback, _rank(callback)) for callback, _ in fresh]
+        bulk.run(self.conn, bulk.upsert_callbacks, rows)
         judged = [(callback, verdicts) for callback, verdicts in fresh if verdicts is not None]
-        for chunk in chunks([callback.call for callback, _ in judged]):
-            self.conn.execute(
-                delete(tables.verdicts).where(
-                    tables.verdicts.c.call_id.in_(chunk), tables.verdicts.c.source == "callback"
-                )
-            )
-        rows = [
-            _verdict_row(callback.call, "callback", i, v)
+        replaced = [(callback.call, "callback") for callback, _ in judged]
+        bulk.run(self.conn, bulk.delete_verdicts, replaced)
+        verdicts = [
+            bulk.verdict(callback.call, "callback", i, v)
             for callback, verdicts in judged
             for i, v in enumerate(verdicts or ())
         ]
-        if rows:
-            self.conn.execute(tables.verdicts.insert(), rows)
-
-    def _write_messages(self) -> None:
-        if self.messages:
-            stmt = self.store._insert(tables.sip_messages).on_conflict_do_nothing()
-            self.conn.execute(stmt, list(self.messages.values()))
+        bulk.run(self.conn, bulk.insert_verdicts, verdicts)
 
     def _existing(self, table: Table, key: Any, value: Any, ids: list[str]) -> list[Any]:
         found: list[Any] = []
         for chunk in chunks(ids):
             found.extend(self.conn.execute(select(key, value).where(key.in_(chunk))).all())
         return found
-
-
-def _upsert(
-    batch: _Batch, table: Table, rows: list[dict[str, Any]], keys: list[str], where: Any = None
-) -> None:
-    stmt = batch.store._insert(table)
-    update_cols = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update_cols, where=where)
-    batch.conn.execute(stmt, rows)
 
 
 def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -497,93 +471,6 @@ def _rank(cb: Callback) -> int:
     return cb.requested * 10_000_000 + progress
 
 
-def _dt(us: int | None) -> datetime | None:
-    return None if us is None else _EPOCH + timedelta(microseconds=us)
-
-
-def _times(prefix: str, us: int | None) -> dict[str, Any]:
-    return {f"{prefix}_at": _dt(us), f"{prefix}_us": us}
-
-
-def _call_row(judged: JudgedCall, site: str) -> dict[str, Any]:
-    call = judged.call
-    document = serialize.call_to_dict(call, judged.profile, judged.verdicts, judged.callback)
-    return {
-        "id": call.id,
-        "site": site,
-        "direction": call.direction,
-        "caller": call.caller,
-        "dialled": call.dialled,
-        "department": call.department,
-        "charter": judged.profile.id,
-        **_times("started", call.started_at),
-        **_times("first_ring", call.first_ring_at),
-        **_times("answered", call.answered_at),
-        **_times("ended", call.ended_at),
-        "ring_seconds": call.ring_seconds,
-        "answered_by": call.answered_by,
-        "hangup_by": call.hangup_by,
-        "missed": call.missed,
-        "end_reason": call.end_reason,
-        "complete": call.complete,
-        "correlation": call.correlation,
-        "document": document,
-    }
-
-
-def _leg_row(call: Call, position: int) -> dict[str, Any]:
-    leg = call.legs[position]
-    return {
-        "call_id": call.id,
-        "leg": leg.leg,
-        "position": position,
-        "sip_call_id": leg.call_id,
-        "role": leg.role,
-        "from_user": leg.from_user,
-        "to_user": leg.to_user,
-        "dialled": leg.dialled,
-        **_times("offered", leg.offered_at),
-        **_times("alerting", leg.alerting_at),
-        **_times("answered", leg.answered_at),
-        "answered_by": leg.answered_by,
-        **_times("ended", leg.ended_at),
-        "ended_by": leg.ended_by,
-        "end_reason": leg.end_reason,
-        **_times("held", leg.held_at),
-    }
-
-
-def _event_row(event: LegEvent, call_id: str | None) -> dict[str, Any]:
-    data = codec.event_to_dict(event)
-    return {
-        "leg": event.leg,
-        "at_us": event.at,
-        "kind": event.kind,
-        "at": _dt(event.at),
-        "sip_call_id": event.call_id,
-        "call_id": call_id,
-        "fields": {k: v for k, v in data.items() if k not in _EVENT_COLUMNS},
-    }
-
-
-def _verdict_row(call_id: str, source: str, position: int, v: Verdict) -> dict[str, Any]:
-    return {
-        "call_id": call_id,
-        "source": source,
-        "position": position,
-        "rule": v.rule,
-        "charter": v.charter,
-        "ok": v.ok,
-        "measured": v.measured,
-        "limit": v.limit,
-        "unit": v.unit,
-        "rings": v.rings,
-        "limit_rings": v.limit_rings,
-        "detail": v.detail,
-        "evidence": list(v.evidence),
-    }
-
-
 def _verdict(row: Any) -> Verdict:
     return Verdict(
         rule=row["rule"],
@@ -597,24 +484,6 @@ def _verdict(row: Any) -> Verdict:
         limit_rings=row["limit_rings"],
         evidence=tuple(row["evidence"]),
     )
-
-
-def _callback_row(cb: Callback) -> dict[str, Any]:
-    return {
-        "call_id": cb.call,
-        "number": cb.number,
-        "department": cb.department,
-        "charter": cb.charter,
-        **_times("opened", cb.opened_at),
-        **_times("due", cb.due_at),
-        **_times("called_back", cb.called_back_at),
-        "by": cb.by,
-        "status": cb.status,
-        "attempts": cb.attempts,
-        "requested": cb.requested,
-        "delay_seconds": cb.delay_seconds,
-        "rank": _rank(cb),
-    }
 
 
 def callback_from_row(row: Any) -> Callback:
@@ -633,21 +502,6 @@ def callback_from_row(row: Any) -> Callback:
         attempts=m["attempts"],
         requested=bool(m["requested"]),
     )
-
-
-def _message_row(msg: RawMessage) -> dict[str, Any]:
-    return {
-        "at_us": msg.at,
-        "digest": msg.digest,
-        "at": _dt(msg.at),
-        "src": address_text(msg.src),
-        "dst": address_text(msg.dst),
-        "transport": msg.transport,
-        "first_line": msg.first_line,
-        "text": msg.text,
-        "leg": msg.leg,
-        "sip_call_id": msg.call_id,
-    }
 
 
 def _address(text: str) -> tuple[str, int]:
