@@ -237,14 +237,17 @@ class _Backend:
         items: list[object] = []
         for item in batch:
             if isinstance(item, tuple):  # a raw packet as Packet.args() (StoreSink)
-                item = Packet(*item)
-            if isinstance(item, Packet):
-                try:
-                    items.append(RawMessage.from_packet(item, parse_message(item.payload)))
-                except (SipParseError, ValueError):
-                    continue  # the core counted it already; nothing to show in a ladder
+                at, src, dst, transport, payload = item[:5]
+            elif isinstance(item, Packet):
+                at, src, dst, transport, payload = item.args()[:5]
             else:
                 items.append(item)
+                continue
+            try:
+                message = parse_message(payload)
+                items.append(RawMessage.captured(at, src, dst, transport, payload, message))
+            except (SipParseError, ValueError):
+                continue  # the core counted it already; nothing to show in a ladder
         self.writer.add(items)  # type: ignore[arg-type]
         self.writer.flush()
 

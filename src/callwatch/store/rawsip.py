@@ -25,14 +25,31 @@ class RawMessage:
     @classmethod
     def from_packet(cls, packet: Packet, message: SipMessage) -> RawMessage:
         """The raw message of ``packet``, which parsed as ``message``."""
+        return cls.captured(
+            packet.ts, packet.src, packet.dst, packet.transport, packet.payload, message
+        )
+
+    @classmethod
+    def captured(
+        cls,
+        at: int,
+        src: Address,
+        dst: Address,
+        transport: str,
+        payload: bytes,
+        message: SipMessage,
+    ) -> RawMessage:
+        """The raw message of a packet given by its parts (the first five of
+        :meth:`Packet.args`), whose payload parsed as ``message``."""
+        call_id = message.call_id
         return cls(
-            at=packet.ts,
-            src=packet.src,
-            dst=packet.dst,
-            transport=packet.transport,
-            call_id=message.call_id,
-            text=packet.payload.decode("utf-8", errors="replace"),
-            leg=f"{message.call_id};{message.from_.tag or ''}",
+            at,
+            src,
+            dst,
+            transport,
+            call_id,
+            payload.decode("utf-8", errors="replace"),
+            f"{call_id};{message.from_.tag or ''}",
         )
 
     @property
@@ -46,7 +63,16 @@ class RawMessage:
         return hashlib.sha1(self.text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
+_ADDRESS_TEXT: dict[Address, str] = {}
+
+
 def address_text(addr: Address) -> str:
-    """``host:port``, with IPv6 hosts in brackets."""
-    host, port = addr
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    """``host:port``, with IPv6 hosts in brackets (remembered: a capture sees few)."""
+    text = _ADDRESS_TEXT.get(addr)
+    if text is None:
+        host, port = addr
+        text = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if len(_ADDRESS_TEXT) >= 65_536:
+            _ADDRESS_TEXT.clear()
+        _ADDRESS_TEXT[addr] = text
+    return text
