@@ -1,21 +1,31 @@
-"""Store throughput: rows/s for saving N generated calls with their events and verdicts.
+"""Store throughput: rows/s for saving N generated calls with their events and verdicts, or
+SIP messages/s for the live service's write path on a capture.
 
 usage: python bench/store.py [--calls N] [--batch B] [--sqlite PATH] [--postgres URL]
+       python bench/store.py --capture FILE [--config SITE] [--sqlite PATH] [--postgres URL]
 
 Each call is an inbound call over two legs (trunk and phone: offered, alerting, answered,
 ended), with answer and hang-up verdicts. Calls are saved in batches of B through
 ``Store.save`` (one transaction each) into a fresh SQLite file and, when reachable, a fresh
 PostgreSQL database; the script prints calls/s and rows/s (calls + legs + events + verdicts).
-A script that prints figures; no test asserts them.
+
+With ``--capture`` the capture goes through the pipeline first, and its outputs and raw
+packets are cut into the store process's ``write`` requests as ``callwatch serve`` sends them
+(500 items each, pickled); the script times the store process's side alone (unpickling each
+request and ``_Backend.write``: parsing the packets, ``Store.save``) and prints SIP
+messages/s. A script that prints figures; no test asserts them.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import pickle
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from callwatch.calls.model import Call, Leg
@@ -26,6 +36,7 @@ from callwatch.sip import events as ev
 from callwatch.store import Store, StoreUnavailable
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SITE = Path(__file__).resolve().parent.parent / "examples" / "site.toml"
 _S = 1_000_000
 
 
@@ -86,22 +97,84 @@ def run(label: str, url: str, calls: list[JudgedCall], batch: int) -> None:
     )
 
 
+def requests(capture: Path, site_file: Path) -> tuple[list[bytes], int]:
+    """The store process's ``write`` requests for ``capture`` as the service sends them, and
+    how many SIP packets they hold."""
+    from callwatch.capture import CaptureStats, read_capture
+    from callwatch.config import load_site
+    from callwatch.pipeline import CallPipeline
+    from callwatch.store_process import StoreProcess
+
+    pipe = CallPipeline(load_site(site_file))
+    queue: list[object] = []
+    packets = 0
+    for packet in read_capture(capture, CaptureStats()):
+        queue.extend(pipe.push(packet))
+        queue.append(packet.args())
+        packets += 1
+    queue.extend(pipe.flush())
+    batches = [StoreProcess.encode("write", queue[i : i + 500]) for i in range(0, len(queue), 500)]
+    return batches, packets
+
+
+def run_process(label: str, url: str, site_file: Path, work: tuple[list[bytes], int]) -> None:
+    """Time the store process's side of ``work`` (see :func:`requests`) on ``url``."""
+    from callwatch.config import load_site
+    from callwatch.settings import Settings
+    from callwatch.store_process import _Backend
+
+    batches, packets = work
+    store = Store.open(url)
+    store.upgrade()  # the store process migrates only SQLite itself
+    store.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        backend = _Backend(load_site(site_file), Settings(data_dir=Path(tmp), database_url=url))
+        try:
+            backend.prepare()
+            gc.collect()
+            start = time.perf_counter()
+            for request in batches:
+                _, args = pickle.loads(request)
+                backend.write(*args)
+            elapsed = time.perf_counter() - start
+            stats = backend.writer.stats
+        finally:
+            backend.close()
+    print(
+        f"{label:10s} {packets:7d} SIP messages in {len(batches)} requests, {elapsed:6.2f} s: "
+        f"{packets / elapsed:8.0f} msg/s (written {stats.written}, spooled {stats.spooled}, "
+        f"rejected {stats.rejected})"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--capture", type=Path, help="time the store process on this capture")
+    parser.add_argument("--config", type=Path, default=SITE, help="site file for --capture")
     parser.add_argument("--sqlite", type=Path, help="SQLite file (default: a temporary one)")
     parser.add_argument("--postgres", default=PG_ADMIN, help="server to create a database on")
     args = parser.parse_args()
-    calls = generate(args.calls)
+    if args.capture:
+        work = requests(args.capture, args.config)
+
+        def bench(label: str, url: str) -> None:
+            run_process(label, url, args.config, work)
+    else:
+        calls = generate(args.calls)
+
+        def bench(label: str, url: str) -> None:
+            run(label, url, calls, args.batch)
+
     with tempfile.TemporaryDirectory() as tmp:
         path = args.sqlite or Path(tmp) / "bench.sqlite"
-        run("sqlite", f"sqlite:///{path}", calls, args.batch)
-    _postgres(args.postgres, calls, args.batch)
+        bench("sqlite", f"sqlite:///{path}")
+    _postgres(args.postgres, bench)
     return 0
 
 
-def _postgres(admin_url: str, calls: list[JudgedCall], batch: int) -> None:
+def _postgres(admin_url: str, bench: Callable[[str, str], None]) -> None:
     import psycopg
     from sqlalchemy import make_url
 
@@ -116,7 +189,7 @@ def _postgres(admin_url: str, calls: list[JudgedCall], batch: int) -> None:
         print(f"postgresql skipped: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return
     try:
-        run("postgresql", admin.set(database=name).render_as_string(False), calls, batch)
+        bench("postgresql", admin.set(database=name).render_as_string(False))
     except StoreUnavailable as exc:
         print(f"postgresql failed: {exc}", file=sys.stderr)
     finally:
