@@ -66,9 +66,6 @@ class Backlog:
         """Batches waiting in files."""
         return len(self._files)
 
-    def __len__(self) -> int:
-        return self.batches
-
     def push(self, count: int, payload: Any) -> None:
         """Add a batch of ``count`` items behind every other."""
         self.items += count

@@ -87,33 +87,32 @@ class _LiveCollector(Collector):
         for kind, n in snap.parse_errors.items():
             errors.add_metric(["sip", kind], n)
         yield from (frames, packets, size, errors, skipped)
-        drops = CounterMetricFamily(
+        yield _labelled(
+            CounterMetricFamily,
             "callwatch_kernel_drops",
             "Datagrams or frames the kernel dropped before callwatch read them, by source",
-            labels=["source"],
+            "source",
+            snap.kernel_drops,
         )
-        for name, n in snap.kernel_drops.items():
-            drops.add_metric([name], n)
-        yield drops
         yield _gauge("callwatch_dialogs_open", "SIP dialogs being tracked", snap.dialogs_open)
         yield _gauge("callwatch_calls_open", "Customer calls not yet finished", snap.calls_open)
         yield _gauge(
             "callwatch_callbacks_open", "Missed calls awaiting a callback", snap.callbacks_open
         )
-        depth = GaugeMetricFamily(
-            "callwatch_spool_depth", "Items waiting in the on-disk spool, by sink", labels=["sink"]
+        yield _labelled(
+            GaugeMetricFamily,
+            "callwatch_spool_depth",
+            "Items waiting in the on-disk spool, by sink",
+            "sink",
+            snap.spool_depth,
         )
-        for sink, n in snap.spool_depth.items():
-            depth.add_metric([sink], n)
-        yield depth
-        queued = GaugeMetricFamily(
+        yield _labelled(
+            GaugeMetricFamily,
             "callwatch_sink_queued",
             "Items waiting for a sink (in memory or in backlog files), by sink",
-            labels=["sink"],
+            "sink",
+            snap.sink_queued,
         )
-        for sink, n in snap.sink_queued.items():
-            queued.add_metric([sink], n)
-        yield queued
         if snap.gc_pauses is not None:
             pauses = HistogramMetricFamily(
                 "callwatch_gc_pause_seconds",
@@ -138,14 +137,13 @@ class _LiveCollector(Collector):
                 "1 while the MQTT broker is connected",
                 1 if snap.broker_connected else 0,
             )
-            published = CounterMetricFamily(
+            yield _labelled(
+                CounterMetricFamily,
                 "callwatch_published",
                 "MQTT messages acknowledged by the broker, by kind",
-                labels=["kind"],
+                "kind",
+                snap.published,
             )
-            for kind, n in snap.published.items():
-                published.add_metric([kind], n)
-            yield published
             yield CounterMetricFamily(
                 "callwatch_publish_dropped",
                 "MQTT messages dropped (spool full)",
@@ -168,6 +166,20 @@ def _buckets(bounds: Sequence[float], counts: Sequence[int]) -> list[tuple[str, 
         running += n
         buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))
     return buckets
+
+
+def _labelled(
+    family: type[CounterMetricFamily] | type[GaugeMetricFamily],
+    name: str,
+    doc: str,
+    label: str,
+    values: dict[str, int],
+) -> Metric:
+    """A counter or gauge family with one sample per ``values`` entry, labelled by its key."""
+    out = family(name, doc, labels=[label])
+    for key, n in values.items():
+        out.add_metric([key], n)
+    return out
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

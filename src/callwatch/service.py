@@ -593,14 +593,12 @@ class Service:
             ("hep", self._hep),
             (f"interface:{self.settings.interface}", self._sniffer),
         ):
-            drops = getattr(source, "kernel_drops", None)
-            n = drops() if drops is not None else None
+            n = source.kernel_drops() if source is not None else None
             if n is not None:
                 snap.kernel_drops[name] = n
         for sink in self.sinks:
-            pending = getattr(sink, "pending", None)
-            if pending is not None:
-                snap.sink_queued[sink.name] = pending()
+            if isinstance(sink, BatchSink):
+                snap.sink_queued[sink.name] = sink.pending()
             with contextlib.suppress(Exception):
                 snap.spool_depth[sink.name] = sink.status().spool_depth
             if isinstance(sink, StoreSink):
@@ -741,6 +739,8 @@ class _Closable(Protocol):
     closed: bool
 
     def close(self) -> None: ...
+
+    def kernel_drops(self) -> int | None: ...
 
 
 def _grow_receive_buffer(transport: HepListener) -> None:
