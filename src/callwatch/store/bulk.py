@@ -21,11 +21,9 @@ before:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
 from typing import Any, Final
 
 from sqlalchemy import Table, bindparam, delete, null, update
@@ -39,6 +37,7 @@ from callwatch.charter.verdict import Verdict
 from callwatch.pipeline import JudgedCall
 from callwatch.sip.events import LegEvent
 from callwatch.store import tables
+from callwatch.store.codec import field_names
 from callwatch.store.rawsip import RawMessage, address_text
 
 Row = tuple[Any, ...]
@@ -50,7 +49,6 @@ EVENT_COLUMNS: Final = ("kind", "at", "leg", "call_id")
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _SECONDS: Final[dict[int, str]] = {}
 _SECONDS_LIMIT: Final = 65_536
-_EVENT_FIELDS: Final[dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]]] = {}
 
 
 def aware_time(us: int | None) -> datetime | None:
@@ -77,19 +75,7 @@ def sqlite_time(us: int | None) -> str | None:
 def event_fields(event: LegEvent) -> dict[str, Any]:
     """The fields of ``event`` that have no column of their own, in declaration order (what
     the ``fields`` column holds; tuples stay tuples, which JSON writes as lists)."""
-    known = _EVENT_FIELDS.get(type(event))
-    if known is None:
-        names = tuple(f.name for f in dataclasses.fields(event) if f.name not in EVENT_COLUMNS)
-        known = _EVENT_FIELDS[type(event)] = (names, _values(names))
-    names, values = known
-    return dict(zip(names, values(event), strict=True))
-
-
-def _values(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function of an object giving the tuple of its attributes ``names``."""
-    if len(names) < 2:  # attrgetter of one name gives the value itself, not a tuple
-        return lambda obj: tuple(getattr(obj, name) for name in names)
-    return attrgetter(*names)
+    return {name: getattr(event, name) for name in field_names(type(event), EVENT_COLUMNS)}
 
 
 class Bulk:

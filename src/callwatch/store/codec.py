@@ -43,12 +43,21 @@ def _tuples(value: Any) -> Any:
     return value
 
 
+_FIELD_NAMES: dict[tuple[type, tuple[str, ...]], tuple[str, ...]] = {}
+
+
+def field_names(cls: type, skip: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The dataclass ``cls``'s field names but ``skip``, in declaration order (remembered:
+    the store asks for every row it writes)."""
+    names = _FIELD_NAMES.get((cls, skip))
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in skip)
+        _FIELD_NAMES[cls, skip] = names
+    return names
+
+
 def _plain(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        f.name: _jsonable(getattr(obj, f.name))
-        for f in dataclasses.fields(obj)
-        if f.name not in skip
-    }
+    return {name: _jsonable(getattr(obj, name)) for name in field_names(type(obj), skip)}
 
 
 def _build(cls: type, data: Mapping[str, Any], **override: Any) -> Any:
