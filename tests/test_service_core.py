@@ -177,6 +177,12 @@ async def test_failed_deliveries_are_retried_in_order_without_loss(tmp_path: Pat
     assert flaky.items == rec.items and flaky.items
     assert flaky.failures == 2 and flaky.statuses[:3] == [True, False, False]
     assert flaky.status().ready
+    text = service.metrics.render().decode()
+    assert 'callwatch_sink_failures_total{sink="flaky"} 2.0' in text
+    assert 'callwatch_sink_failures_total{sink="recorder"} 0.0' in text
+    handed = f"{float(len(rec.items))}"
+    assert f'callwatch_sink_items_total{{sink="flaky"}} {handed}' in text
+    assert f'callwatch_sink_items_total{{sink="recorder"}} {handed}' in text
 
 
 async def test_allow_list_and_auth_key_drop_and_count(tmp_path: Path) -> None:

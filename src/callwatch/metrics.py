@@ -2,8 +2,10 @@
 
 Counters the capture sources and the core already keep (packets, bytes, decode errors, open
 dialogs and calls, spool depth) are read when ``/metrics`` is scraped, so the figures are the
-sources' own and cannot drift from them. What only the service sees (verdicts, breaches, store
-and broker latency) is counted here as it happens.
+sources' own and cannot drift from them. What only the service sees is counted as it happens:
+the core's outputs (events, calls, verdicts, breaches) as plain integers in a :class:`Tally`
+(a ``prometheus_client`` counter takes a lock per increment, a cost paid per leg event at line
+rate), the store's latency in a histogram.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -27,6 +29,36 @@ from callwatch.gcwatch import GcWatch
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+@dataclass(slots=True)
+class Tally:
+    """The service's counts of the core's outputs, read at scrape time.
+
+    Written on the event loop's thread only; :meth:`Metrics.render` runs there too.
+    """
+
+    events: dict[str, int] = field(default_factory=dict)
+    """Leg events by kind."""
+    calls: dict[str, int] = field(default_factory=dict)
+    """Finished calls by completeness (``"true"``/``"false"``)."""
+    verdicts: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Verdicts by rule and outcome (``"true"``/``"false"``)."""
+    breaches: dict[str, int] = field(default_factory=dict)
+    """Breaches by rule."""
+    sink_items: dict[str, int] = field(default_factory=dict)
+    """Items handed to each sink, by sink name."""
+
+    def count_verdicts(self, verdicts: Iterable[object]) -> None:
+        """Count verdicts (objects with ``rule`` and ``ok``) and the breaches among them."""
+        counts = self.verdicts
+        for v in verdicts:
+            rule = str(getattr(v, "rule", "unknown"))
+            ok = bool(getattr(v, "ok", True))
+            key = (rule, "true" if ok else "false")
+            counts[key] = counts.get(key, 0) + 1
+            if not ok:
+                self.breaches[rule] = self.breaches.get(rule, 0) + 1
 
 
 @dataclass(slots=True)
@@ -48,7 +80,51 @@ class Snapshot:
     kernel_drops: dict[str, int] = field(default_factory=dict)
     """Datagrams or frames the kernel dropped before they were read, by source."""
     sink_queued: dict[str, int] = field(default_factory=dict)
+    sink_failures: dict[str, int] = field(default_factory=dict)
+    """Failed deliveries (each retried), by sink."""
     gc_pauses: GcWatch | None = None
+
+
+class _TallyCollector(Collector):
+    def __init__(self, tally: Tally) -> None:
+        self._tally = tally
+
+    def collect(self) -> Iterator[Metric]:
+        tally = self._tally
+        yield _labelled(
+            CounterMetricFamily,
+            "callwatch_events",
+            "Leg events out of the core, by kind",
+            "event",
+            tally.events,
+        )
+        yield _labelled(
+            CounterMetricFamily,
+            "callwatch_calls",
+            "Customer calls finished, by completeness",
+            "complete",
+            tally.calls,
+        )
+        verdicts = CounterMetricFamily(
+            "callwatch_verdicts", "Charter verdicts, by rule and outcome", labels=["rule", "ok"]
+        )
+        for (rule, ok), n in dict(tally.verdicts).items():
+            verdicts.add_metric([rule, ok], n)
+        yield verdicts
+        yield _labelled(
+            CounterMetricFamily,
+            "callwatch_breaches",
+            "Charter breaches, by rule",
+            "rule",
+            tally.breaches,
+        )
+        yield _labelled(
+            CounterMetricFamily,
+            "callwatch_sink_items",
+            "Items handed to a sink, by sink",
+            "sink",
+            tally.sink_items,
+        )
 
 
 class _LiveCollector(Collector):
@@ -112,6 +188,13 @@ class _LiveCollector(Collector):
             "Items waiting for a sink (in memory or in backlog files), by sink",
             "sink",
             snap.sink_queued,
+        )
+        yield _labelled(
+            CounterMetricFamily,
+            "callwatch_sink_failures",
+            "Failed deliveries to a sink (each retried), by sink",
+            "sink",
+            snap.sink_failures,
         )
         if snap.gc_pauses is not None:
             pauses = HistogramMetricFamily(
@@ -177,7 +260,7 @@ def _labelled(
 ) -> Metric:
     """A counter or gauge family with one sample per ``values`` entry, labelled by its key."""
     out = family(name, doc, labels=[label])
-    for key, n in values.items():
+    for key, n in dict(values).items():
         out.add_metric([key], n)
     return out
 
@@ -187,66 +270,20 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 
 
 class Metrics:
-    """The registry and the service-side instruments."""
+    """The registry, the service's :class:`Tally` and the store's latency histogram."""
 
     def __init__(self, snapshot: Callable[[], Snapshot] | None = None) -> None:
         self.registry = CollectorRegistry()
-        self.events = Counter(
-            "callwatch_events",
-            "Leg events out of the core, by kind",
-            ["event"],
-            registry=self.registry,
-        )
-        self.calls = Counter(
-            "callwatch_calls",
-            "Customer calls finished, by completeness",
-            ["complete"],
-            registry=self.registry,
-        )
-        self.verdicts = Counter(
-            "callwatch_verdicts",
-            "Charter verdicts, by rule and outcome",
-            ["rule", "ok"],
-            registry=self.registry,
-        )
-        self.breaches = Counter(
-            "callwatch_breaches", "Charter breaches, by rule", ["rule"], registry=self.registry
-        )
-        self.sink_items = Counter(
-            "callwatch_sink_items",
-            "Items handed to a sink, by sink",
-            ["sink"],
-            registry=self.registry,
-        )
-        self.sink_errors = Counter(
-            "callwatch_sink_errors",
-            "Failed sink operations, by sink",
-            ["sink"],
-            registry=self.registry,
-        )
+        self.tally = Tally()
+        self.registry.register(_TallyCollector(self.tally))
         self.store_latency = Histogram(
             "callwatch_store_latency_seconds",
             "Time to write one batch to the store",
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.broker_latency = Histogram(
-            "callwatch_broker_latency_seconds",
-            "Time to publish one batch to the broker",
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
         if snapshot is not None:
             self.registry.register(_LiveCollector(snapshot))
-
-    def count_verdicts(self, verdicts: Iterable[object]) -> None:
-        """Count verdicts (objects with ``rule`` and ``ok``) and the breaches among them."""
-        for v in verdicts:
-            rule = str(getattr(v, "rule", "unknown"))
-            ok = bool(getattr(v, "ok", True))
-            self.verdicts.labels(rule, "true" if ok else "false").inc()
-            if not ok:
-                self.breaches.labels(rule).inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -432,9 +432,6 @@ class Service:
         self._ticker: asyncio.Task[None] | None = None
         self._stopped = False
         self._packet_sinks: list[Callable[[Packet], None]] = []
-        # Prometheus children resolved once: .labels() per item costs a lock and a lookup.
-        self._event_counters: dict[str, Any] = {}
-        self._sink_counters = [(s, self.metrics.sink_items.labels(s.name)) for s in self.sinks]
         self.gc_watch = GcWatch()
 
     # -- the core ------------------------------------------------------------------------
@@ -461,24 +458,22 @@ class Service:
             self._emit(out)
 
     def _emit(self, out: list[Output]) -> None:
-        metrics = self.metrics
-        events = self._event_counters
+        tally = self.metrics.tally
+        events = tally.events
         for item in out:
             if isinstance(item, LegEvent):
-                counter = events.get(item.kind)
-                if counter is None:
-                    counter = events[item.kind] = metrics.events.labels(item.kind)
-                counter.inc()
+                kind = item.kind
+                events[kind] = events.get(kind, 0) + 1
             elif isinstance(item, JudgedCall):
-                metrics.calls.labels("true" if item.call.complete else "false").inc()
-                metrics.count_verdicts(item.verdicts)
+                complete = "true" if item.call.complete else "false"
+                tally.calls[complete] = tally.calls.get(complete, 0) + 1
+                tally.count_verdicts(item.verdicts)
             elif isinstance(item, CallbackNews):
-                metrics.count_verdicts(item.verdicts)
+                tally.count_verdicts(item.verdicts)
         n = len(out)
-        if len(self._sink_counters) != len(self.sinks):  # sinks added after construction
-            self._sink_counters = [(s, metrics.sink_items.labels(s.name)) for s in self.sinks]
-        for sink, counter in self._sink_counters:
-            counter.inc(n)
+        items = tally.sink_items
+        for sink in self.sinks:
+            items[sink.name] = items.get(sink.name, 0) + n
             sink.submit(out)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -599,6 +594,7 @@ class Service:
         for sink in self.sinks:
             if isinstance(sink, BatchSink):
                 snap.sink_queued[sink.name] = sink.pending()
+                snap.sink_failures[sink.name] = sink.failures
             with contextlib.suppress(Exception):
                 snap.spool_depth[sink.name] = sink.status().spool_depth
             if isinstance(sink, StoreSink):
