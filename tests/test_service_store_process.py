@@ -62,6 +62,20 @@ def test_failed_request_is_a_clear_error_and_the_process_lives_on(tmp_path: Path
     assert not proc.alive
 
 
+def test_a_background_store_process_runs_at_idle_priority(tmp_path: Path) -> None:
+    proc = StoreProcess(SITE, settings(tmp_path), background=True)
+    proc.start()
+    try:
+        assert proc.pid is not None
+        assert os.sched_getscheduler(proc.pid) == os.SCHED_IDLE
+        proc.call("prepare")
+        proc.call("write", packets("busy"))  # and it still does its work
+        assert proc.figures.written == len(packets("busy"))
+    finally:
+        proc.close()
+    assert proc.pid is None
+
+
 async def test_a_backlog_past_its_memory_limit_goes_through_files_in_order(
     tmp_path: Path,
 ) -> None:

@@ -55,9 +55,6 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 _RCVBUF = 8 << 20
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
-_STORE_NICE = 10
-"""The store process yields most of the CPU to capture: a burst is received first, stored
-after. Not 19: on a box busy with other work the store would then barely run at all."""
 
 
 class ServiceError(Exception):
@@ -218,10 +215,10 @@ class StoreSink(BatchSink):
     All database work (writes, spool replays, the schema upgrade, maintenance) runs in the
     store process (:mod:`callwatch.store_process`), one request at a time from a worker thread
     that mostly waits on the pipe, so the loop never blocks and never shares its interpreter
-    lock with the writer; it runs at a lower CPU priority, so during a burst capture and the
-    core come first and the store catches up after. Raw SIP packets are kept too (parsed
-    there) for the ladder view. A batch leaves the queue only once the store process wrote or
-    spooled it; when the process dies the batch is retried on a new one.
+    lock with the writer; it runs at idle CPU priority (``SCHED_IDLE``), so during a burst
+    capture and the core come first and the store catches up after. Raw SIP packets are kept
+    too (parsed there) for the ladder view. A batch leaves the queue only once the store
+    process wrote or spooled it; when the process dies the batch is retried on a new one.
 
     Each batch is pickled into its request as it is sealed, so what waits while the store
     catches up is one ``bytes`` object per batch: the collector never scans it, and past
@@ -250,7 +247,7 @@ class StoreSink(BatchSink):
         if self.url.startswith("sqlite:///"):
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.store = Store.open(self.url, site=site.name)  # reads (the API); writes: the process
-        self.process = StoreProcess(site, settings, nice=_STORE_NICE)
+        self.process = StoreProcess(site, settings, background=True)
         self.recovered = 0
         self.open_callbacks: list[Callback] = []
         self.unreadable = 0
