@@ -90,6 +90,22 @@ def test_lookups() -> None:
     assert not directory.is_ours("0101234567")
 
 
+def test_ranges_of_several_lengths_answer_like_a_scan_of_every_range() -> None:
+    directory = Directory(
+        [
+            Department("a", extensions=("100-199", "2001-2009")),
+            Department("b", extensions=("30000-30010",)),
+        ]
+    )
+    ranges = [(d.name, r) for d in directory.departments for r in d.extensions]
+    for user in ("150", "99", "2005", "2010", "30005", "3000", "01012345678", "+82 2005", ""):
+        number = normalize_number(user)
+        want = next((name for name, r in ranges if number in r), None)
+        assert directory.department_of_extension(user) == want, user
+    assert directory.is_staff("150") and directory.is_staff("30010")
+    assert not directory.is_staff("01012345678")
+
+
 def test_charter_of_falls_back_to_the_default() -> None:
     directory = civil_and_tax()
     assert directory.charter_of("민원") == "naju"

@@ -147,6 +147,9 @@ class Directory:
         self.default_charter = default_charter
         self._by_name = {d.name: d for d in self._departments}
         self._by_number: dict[str, Department] = {}
+        # An extension is a run of digits as long as its range's ends: a user part of any
+        # other length (a caller's phone number) is not staff, without a look at the ranges.
+        self._extension_lengths = {len(r.first) for d in self._departments for r in d.extensions}
         # Answers by user part as given (before normalising): the directory never changes.
         self._extension_of: dict[str | None, str | None] = {}
         self._number_of: dict[str | None, str | None] = {}
@@ -223,7 +226,7 @@ class Directory:
         number = normalize_number(user)
         found = (
             next((d for d in self._departments if d.has_extension(number)), None)
-            if number
+            if number and len(number) in self._extension_lengths
             else None
         )
         name = found.name if found else None
