@@ -292,7 +292,11 @@ class StoreSink(BatchSink):
         """Keep a raw SIP packet for the ladder view (parsed and stored in the store process).
 
         Queued as its constructor arguments, which pickle smaller and faster than a Packet."""
-        self.submit((packet.args(),))  # type: ignore[arg-type]
+        held = self._open
+        held.append(packet.args())  # type: ignore[arg-type]
+        if len(held) >= self.max_batch:
+            self._seal()
+        self._wake.set()
 
     def seal(self, batch: list[Output]) -> bytes:
         """The batch as the store process's ``write`` request, pickled now, on the loop's
