@@ -147,3 +147,24 @@ async def test_a_burst_is_read_in_batches_in_order_without_starving_the_loop() -
     finally:
         transport.close()
         h.sock.close()
+
+
+async def test_each_datagram_is_its_own_bytes_whatever_its_neighbours_size(
+    harness: Harness,
+) -> None:
+    """The reader reuses one receive buffer: a short datagram after a long one must come out
+    with its own bytes only, and the packets handed on must not change as more arrive."""
+    body = b"v=0\r\n" + b"a=x\r\n" * 2000  # about 10 KB of SDP
+    long_invite = INVITE.replace(
+        b"Content-Length: 0\r\n\r\n", b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    sizes = [long_invite + body, INVITE, long_invite + body[:100], INVITE]
+    sent = [
+        Packet(TS + n, ("10.1.1.1", 5060), ("10.1.1.2", 5060), "udp", payload, 5)
+        for n, payload in enumerate(sizes)
+    ]
+    for p in sent:
+        harness.send(encode_hep3(p, capture_id=5))
+    await harness.settle(len(sent))
+    assert [p.payload for p in harness.got] == sizes
+    assert all(type(p.payload) is bytes for p in harness.got)
