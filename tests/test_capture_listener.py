@@ -150,9 +150,9 @@ async def test_a_burst_is_read_in_batches_in_order_without_starving_the_loop() -
 
 
 async def test_each_datagram_is_its_own_bytes_whatever_its_neighbours_size() -> None:
-    """The reader reuses one receive buffer: each datagram must reach the protocol as a
-    ``bytes`` of its own (the compiled decoder refuses anything else, and a view of the
-    buffer would change under a packet that kept it), a short one after a long one included."""
+    """Each datagram reaches the protocol as a ``bytes`` of its own (the compiled decoder
+    refuses anything else; a view of a reused receive buffer would change under a packet that
+    kept it), a short one after a long one included."""
     h = Harness()
     transport, protocol = await start_hep_listener(h.on_packet, "127.0.0.1", 0, stats=h.stats)
     h.port = transport.get_extra_info("sockname")[1]

@@ -122,27 +122,21 @@ class HepListener:
         self._protocol = protocol
         self._loop = loop
         self._closing = False
-        # One receive buffer, reused: recvfrom(65535) would allocate 64 KB per datagram and
-        # shrink it, which costs more than the copy of the few hundred bytes received.
-        self._buffer = bytearray(_MAX_DATAGRAM)
-        self._view = memoryview(self._buffer)
         sock.setblocking(False)
         loop.add_reader(sock.fileno(), self._read_ready)
 
     def _read_ready(self) -> None:
-        recvfrom_into = self._sock.recvfrom_into
-        buffer = self._buffer
-        view = self._view
+        recvfrom = self._sock.recvfrom
         received = self._protocol.datagram_received
         for _ in range(DRAIN_BATCH):
             try:
-                size, addr = recvfrom_into(buffer)
+                data, addr = recvfrom(_MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # e.g. ICMP port unreachable reported on the socket
                 self._protocol.error_received(exc)
                 continue
-            received(bytes(view[:size]), addr)
+            received(data, addr)
 
     def close(self) -> None:
         """Stop reading and close the socket (idempotent)."""
