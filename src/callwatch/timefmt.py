@@ -9,14 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 
 MICROS = 1_000_000
 
 
 def iso(ts: int) -> str:
     """Format capture time as ``2026-11-23T01:02:03.456789Z``."""
-    dt = _EPOCH + timedelta(microseconds=ts)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat of a naive UTC time is the same text as strftime("%Y-%m-%dT%H:%M:%S.%f") for
+    # years 1000-9999, in half the time (the store formats several per call).
+    return (_NAIVE_EPOCH + timedelta(microseconds=ts)).isoformat(timespec="microseconds") + "Z"
 
 
 def iso_or_none(ts: int | None) -> str | None:
