@@ -14,6 +14,11 @@ _NAIVE_EPOCH = datetime(1970, 1, 1)
 MICROS = 1_000_000
 
 
+def utc(ts: int) -> datetime:
+    """Capture time as an aware UTC datetime (what the store's ``*_at`` columns hold)."""
+    return _EPOCH + timedelta(microseconds=ts)
+
+
 def iso(ts: int) -> str:
     """Format capture time as ``2026-11-23T01:02:03.456789Z``."""
     # isoformat of a naive UTC time is the same text as strftime("%Y-%m-%dT%H:%M:%S.%f") for

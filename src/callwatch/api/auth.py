@@ -23,19 +23,18 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from sqlalchemy import Engine, select, update
 
 from callwatch.store.auth_tables import api_tokens
+from callwatch.timefmt import utc
 
 Role = Literal["admin", "lead", "trainer"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 _PREFIX = "cw"
 _TOKEN = re.compile(r"^cw_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class TokenError(Exception):
@@ -131,7 +130,7 @@ class TokenStore:
                     role=role,
                     departments=list(depts),
                     name=record.name,
-                    created_at=_dt(now),
+                    created_at=utc(now),
                     created_us=now,
                 )
             )
@@ -156,7 +155,7 @@ class TokenStore:
             conn.execute(
                 update(api_tokens)
                 .where(t.id == key, t.revoked_us.is_(None))
-                .values(revoked_at=_dt(now), revoked_us=now)
+                .values(revoked_at=utc(now), revoked_us=now)
             )
             row = conn.execute(select(api_tokens).where(t.id == key)).mappings().first()
         if row is None:
@@ -194,7 +193,3 @@ def _record(row: Any) -> TokenRecord:
         created_us=row["created_us"],
         revoked_us=row["revoked_us"],
     )
-
-
-def _dt(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)

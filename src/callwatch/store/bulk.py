@@ -39,6 +39,7 @@ from callwatch.sip.events import LegEvent
 from callwatch.store import tables
 from callwatch.store.codec import field_names
 from callwatch.store.rawsip import RawMessage, address_text
+from callwatch.timefmt import utc
 
 Row = tuple[Any, ...]
 """One row's values in the order of its table's columns."""
@@ -52,8 +53,8 @@ _SECONDS_LIMIT: Final = 65_536
 
 
 def aware_time(us: int | None) -> datetime | None:
-    """Capture microseconds as an aware UTC datetime (what the store's times hold)."""
-    return None if us is None else _EPOCH + timedelta(microseconds=us)
+    """:func:`~callwatch.timefmt.utc`, passing None through (what PostgreSQL is handed)."""
+    return None if us is None else utc(us)
 
 
 def sqlite_time(us: int | None) -> str | None:
