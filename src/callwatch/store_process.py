@@ -279,9 +279,10 @@ def _run_in_background() -> None:
     Why: capture cannot wait (the kernel drops what is not read in time); the store can (its
     backlog waits in memory and files). Under ``SCHED_IDLE`` the store runs on CPU time no
     other task wants, so it never delays the capture process's reader, nor the PBX; on a box
-    with a spare core it still gets that whole core. Measured with ``bench/live.py`` on 2
-    cores at 20,000 HEP packets/s: at nice 10 the capture process waited for a CPU 8 % of
-    the time, under ``SCHED_IDLE`` 1.5 %, and the store ran as long.
+    with a spare core it still gets that whole core. Measured under ``bench/live.py``'s load
+    on 2 cores, 30 s at 20,000 HEP packets/s (``/proc/PID/schedstat``): at nice 10 the
+    capture thread waited for a CPU 8 % of the time, under ``SCHED_IDLE`` 1.5 %, and the
+    store ran as long.
     """
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
