@@ -4,8 +4,8 @@ Builds the wheel as production does (``CALLWATCH_COMPILE=1``, see docs/compiled-
 unpacks it beside the tests, and runs every sip_fixtures/ capture (and the public captures,
 when ../shared is there) through the whole chain in both builds: every leg event, judged
 call, verdict and callback, encoded losslessly, must be the same, in the same order.
-Deselect with ``-m "not compiled"`` when iterating on something else (the build takes about
-a minute).
+The README's test command deselects it (pyproject.toml ``addopts``); ``.ci/run`` runs it with
+``pytest -m compiled``.
 """
 
 from __future__ import annotations
