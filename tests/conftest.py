@@ -8,7 +8,9 @@ import pytest
 _LEFT_TO_CI = {"compiled": "the mypyc-compiled core (pytest -m compiled)"}
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     chosen = config.getoption("markexpr") or ""
     left = [what for mark, what in _LEFT_TO_CI.items() if f"not {mark}" in chosen]
     if left:
