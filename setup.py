@@ -14,6 +14,7 @@ from setuptools import setup
 # the same fixtures through the compiled and the interpreted core and compares the output.
 CORE = [
     "src/callwatch/capture/stats.py",
+    "src/callwatch/packet.py",
     "src/callwatch/capture/packet.py",
     "src/callwatch/capture/framing.py",
     "src/callwatch/capture/hep.py",

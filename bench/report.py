@@ -30,10 +30,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from callwatch.config import SiteConfig, load_site
+from callwatch.config import load_site
 from callwatch.reports.build import weekly_report
 from callwatch.reports.render_html import render_html
 from callwatch.reports.weeks import IsoWeek
+from callwatch.site import SiteConfig
 from callwatch.store import Store
 
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=5"

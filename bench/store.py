@@ -30,8 +30,8 @@ from pathlib import Path
 
 from callwatch.calls.model import Call, Leg
 from callwatch.charter import rules
-from callwatch.charter.profile import builtin_profiles
 from callwatch.pipeline import JudgedCall
+from callwatch.profile_files import builtin_profiles
 from callwatch.sip import events as ev
 from callwatch.store import Store, StoreUnavailable
 

@@ -29,8 +29,9 @@ from callwatch.bus.payloads import Message
 from callwatch.bus.publisher import Publisher
 from callwatch.bus.topics import Topics
 from callwatch.capture import read_capture
-from callwatch.config import SiteConfig, load_site
+from callwatch.config import load_site
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall
+from callwatch.site import SiteConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted((ROOT / "sip_fixtures").glob("*.pcap"))

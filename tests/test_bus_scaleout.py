@@ -26,9 +26,10 @@ from callwatch.bus.topics import Topics
 from callwatch.bus.worker import WorkerStats, decode_message, run_worker
 from callwatch.capture import read_capture
 from callwatch.capture.packet import Packet
-from callwatch.config import SiteConfig, load_site
+from callwatch.config import load_site
 from callwatch.pipeline import CallPipeline, JudgedCall
 from callwatch.serialize import call_to_dict
+from callwatch.site import SiteConfig
 from callwatch.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,9 +8,12 @@ import holidays
 import pytest
 
 from callwatch.calls.model import Call
-from callwatch.charter import BusinessHours, CallbackBook, CallbackError, load_profile
-from callwatch.charter.callbacks import normalize_number, same_number
+from callwatch.charter.callbacks import CallbackBook, normalize_number, same_number
+from callwatch.charter.errors import CallbackError
+from callwatch.charter.hours import BusinessHours
 from callwatch.charter.rules import callback
+from callwatch.config import load_site
+from callwatch.profile_files import load_profile
 from callwatch.timefmt import iso, parse_iso
 
 S = 1_000_000
@@ -223,7 +226,7 @@ def test_korean_holidays_library_knows_chuseok_2026() -> None:
 
 
 def test_business_hours_deadline_skips_chuseok_and_the_weekend() -> None:
-    hours = BusinessHours("Asia/Seoul")
+    hours = BusinessHours("Asia/Seoul", holidays=holidays.country_holidays("KR"))
     b = book(business_hours=hours)
     # Wednesday 2026-09-23 17:30 KST (08:30 UTC), the day before the Chuseok holidays.
     call = missed("2026-09-23T08:29:50Z")
@@ -254,10 +257,14 @@ def test_business_profile_without_site_hours_uses_korean_defaults(tmp_path) -> N
         '[callback]\ndeadline_min = 60\ndeadline_clock = "business"\nkeeps = "attempt"\n'
         'keeps_why = "w"\nsource = "s"\n'
     )
-    path = tmp_path / "biz.toml"
-    path.write_text(text, encoding="utf-8")
-    profile = load_profile(path)
-    b = CallbackBook(lambda dept: profile)
+    (tmp_path / "biz.toml").write_text(text, encoding="utf-8")
+    site_file = tmp_path / "site.toml"
+    site_file.write_text(
+        '[site]\nname = "s"\ncharter = "biz"\nprofiles = ["biz.toml"]\n'
+        '[[departments]]\nname = "민원"\nextensions = ["2001-2009"]\n',
+        encoding="utf-8",
+    )
+    b = load_site(site_file).callback_book()
     (cb,) = b.feed_call(missed("2026-09-23T08:29:50Z"))
     assert iso(cb.due_at) == "2026-09-28T00:30:00.000000Z"
 
@@ -266,7 +273,7 @@ def test_restore_loads_callbacks_kept_elsewhere_and_keeps_newer_copies():
     from dataclasses import replace
 
     from callwatch.charter.callbacks import Callback, CallbackBook
-    from callwatch.charter.profile import load_profile
+    from callwatch.profile_files import load_profile
 
     naju = load_profile("naju")
     book = CallbackBook(lambda _dept: naju)

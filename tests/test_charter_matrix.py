@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from callwatch.calls.model import Call, Transfer
-from callwatch.charter import CallbackBook, builtin_profiles, judge
-from callwatch.charter.rules import callback
+from callwatch.charter.callbacks import CallbackBook
+from callwatch.charter.rules import callback, judge
+from callwatch.profile_files import builtin_profiles
 from callwatch.timefmt import parse_iso
 
 S = 1_000_000

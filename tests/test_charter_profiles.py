@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from callwatch.charter import ProfileError, UnknownProfileError, builtin_profiles, load_profile
+from callwatch.charter.errors import ProfileError, UnknownProfileError
+from callwatch.profile_files import builtin_profiles, load_profile
 
 CHARTERS = Path("/work/shared/charters")
 

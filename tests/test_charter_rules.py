@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from callwatch.calls.model import Call, Transfer
-from callwatch.charter import judge, load_profile
-from callwatch.charter.rules import answer, hangup, rings_heard, transfer
+from callwatch.charter.rules import answer, hangup, judge, rings_heard, transfer
+from callwatch.profile_files import load_profile
 from callwatch.timefmt import parse_iso
 
 T0 = parse_iso("2026-11-23T01:00:00Z")

@@ -150,7 +150,7 @@ def test_defaults_and_site_profile_and_business_hours(tmp_path: Path) -> None:
     assert site.profile_for("a").answer_limit_s == 9.0
     hours = site.business_hours
     assert hours is not None and hours.weekdays == frozenset({0, 5})
-    assert hours.holiday_country is None and hours.start.hour == 8 and hours.start.minute == 30
+    assert not hours.holidays and hours.start.hour == 8 and hours.start.minute == 30
     book = site.callback_book()
     assert book.open_callbacks() == []
 

@@ -27,9 +27,10 @@ import pytest
 
 from callwatch.bus.payloads import PayloadBuilder
 from callwatch.capture import Packet, encode_hep3, read_capture
-from callwatch.config import SiteConfig, load_site
+from callwatch.config import load_site
 from callwatch.pipeline import CallPipeline, JudgedCall, Output
 from callwatch.serialize import call_to_dict
+from callwatch.site import SiteConfig
 from callwatch.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The live service in-process: HEP over loopback UDP → core → sinks, the watermark, shutdown,
+"""The live service in-process: HEP over loopback UDP → core → sinks, the ticker, shutdown,
 the store sink on SQLite and the HTTP endpoints."""
 
 from __future__ import annotations
@@ -153,18 +153,6 @@ async def test_ticker_finishes_calls_on_a_quiet_line(tmp_path: Path) -> None:
     assert service.pipeline.assembler.open_calls == 0
     assert [o.call.complete for o in rec.items if isinstance(o, JudgedCall)] == [True]
     await service.stop()
-
-
-def test_watermark_is_the_later_of_packets_and_wall_clock_and_never_goes_back() -> None:
-    wall = [NOW]
-    service = Service(SITE, Settings(clock_skew_ms=2000), wall_clock=lambda: wall[0])
-    assert service.watermark() == NOW - 2_000_000
-    service.pipeline.last_ts = NOW + 5_000_000  # the PBX clock ahead of ours
-    assert service.watermark() == NOW + 5_000_000
-    wall[0] = NOW + 10_000_000
-    assert service.watermark() == NOW + 8_000_000
-    wall[0] = NOW  # the wall clock stepped back (NTP)
-    assert service.watermark() == NOW + 8_000_000
 
 
 async def test_failed_deliveries_are_retried_in_order_without_loss(tmp_path: Path) -> None:

@@ -21,8 +21,9 @@ import pytest
 
 from callwatch import cli
 from callwatch.capture import CaptureStats, Packet, read_capture
-from callwatch.config import SiteConfig, load_site
+from callwatch.config import load_site
 from callwatch.pipeline import CallPipeline, Output
+from callwatch.site import SiteConfig
 from callwatch.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from callwatch.api.auth import TokenStore
 from callwatch.api.context import ApiContext
-from callwatch.config import SiteConfig, load_site
+from callwatch.config import load_site
 from callwatch.demo import build_demo
 from callwatch.http import create_app
+from callwatch.site import SiteConfig
 from callwatch.store import Store, tables
 from callwatch.timefmt import parse_iso
 from callwatch.web import WebContext

@@ -33,8 +33,9 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass, field
-from datetime import time
+from collections.abc import Container
+from dataclasses import dataclass
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,12 +44,11 @@ import holidays
 
 from callwatch.calls.directory import Department, Directory, ExtensionRange
 from callwatch.calls.errors import DirectoryError
-from callwatch.charter.callbacks import CallbackBook
 from callwatch.charter.errors import CharterError
 from callwatch.charter.hours import BusinessHours
-from callwatch.charter.profile import BUILTIN, Profile, builtin_profiles, load_profile
-
-DEFAULT_TIMEZONE = "Asia/Seoul"
+from callwatch.charter.profile import Profile
+from callwatch.profile_files import BUILTIN, builtin_profiles, load_profile
+from callwatch.site import DEFAULT_TIMEZONE, SiteConfig
 
 _KEYS: dict[str, tuple[str, ...]] = {
     "": ("site", "departments", "correlation", "reports", "service"),
@@ -82,37 +82,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
-
-
-@dataclass(frozen=True)
-class SiteConfig:
-    """A validated site: its directory, charters and options."""
-
-    path: str
-    name: str
-    timezone: str
-    charter: str
-    directory: Directory
-    profiles: dict[str, Profile]
-    correlation_headers: tuple[str, ...] = ()
-    business_hours: BusinessHours | None = None
-    profile_paths: tuple[str, ...] = field(default=())
-
-    def profile_for(self, department: str | None) -> Profile:
-        """The charter profile of ``department`` (None or unknown: the site default)."""
-        try:
-            charter = self.directory.charter_of(department)
-        except DirectoryError:
-            charter = self.charter
-        return self.profiles[charter or self.charter]
-
-    def callback_book(self) -> CallbackBook:
-        """A fresh callback book wired to this site's charters, office hours and staff."""
-        return CallbackBook(
-            self.profile_for,
-            business_hours=self.business_hours,
-            staff=self.directory.is_staff,
-        )
 
 
 def load_site(path: str | Path) -> SiteConfig:
@@ -211,7 +180,7 @@ class _Checker:
                 timezone = DEFAULT_TIMEZONE
         profiles, paths = self.profiles(site)
         charter = self.charter(site, "site.charter", profiles, required=present)
-        hours = self.business_hours(site, timezone)
+        hours, calendar = self.business_hours(site, timezone)
         directory = self.departments(data.get("departments", []), profiles, charter)
         headers = self.correlation(data.get("correlation", {}))
         if "reports" in data:  # [reports]: the weekly report job (callwatch.reports.schedule)
@@ -231,6 +200,7 @@ class _Checker:
             profiles=profiles,
             correlation_headers=headers,
             business_hours=hours,
+            holidays=calendar,
             profile_paths=paths,
         )
 
@@ -293,14 +263,18 @@ class _Checker:
         self.add(key, f"unknown charter {name!r} ({hint}); built-in: {', '.join(BUILTIN)}")
         return None
 
-    def business_hours(self, site: dict[str, Any], timezone: str) -> BusinessHours | None:
+    def business_hours(
+        self, site: dict[str, Any], timezone: str
+    ) -> tuple[BusinessHours | None, Container[date]]:
+        """The site's office hours (None when it sets none) and its holiday calendar
+        (``holidays``, default the Korean public holidays)."""
         raw = site.get("business_hours")
         if raw is None:
-            return None
+            return None, _calendar("KR")
         key = "site.business_hours"
         if not isinstance(raw, dict):
             self.add(key, f"must be a table [site.business_hours], not {_show(raw)}")
-            return None
+            return None, frozenset()
         self.unknown_keys(raw, key, key)
         start = self.clock(raw, f"{key}.start", time(9, 0))
         end = self.clock(raw, f"{key}.end", time(18, 0))
@@ -320,13 +294,14 @@ class _Checker:
         elif not isinstance(country, str) or country not in holidays.list_supported_countries():
             self.add(f"{key}.holidays", f"{_show(country)} is not a supported country code")
             country = None
+        calendar = _calendar(country)
         if start is None or end is None or not weekdays:
-            return None
+            return None, calendar
         try:
-            return BusinessHours(timezone, start, end, frozenset(weekdays), country)
+            return BusinessHours(timezone, start, end, frozenset(weekdays), calendar), calendar
         except CharterError as exc:
             self.add(key, str(exc))
-            return None
+            return None, calendar
 
     def clock(self, table: dict[str, Any], key: str, default: time) -> time | None:
         leaf = key.rsplit(".", 1)[-1]
@@ -456,6 +431,11 @@ class _Checker:
             else:
                 self.add(f"correlation.headers[{i}]", f"{_show(header)} is not a header name")
         return tuple(good)
+
+
+def _calendar(country: str | None) -> Container[date]:
+    """The public holidays of ``country`` (a ``holidays`` package code; None: no holidays)."""
+    return frozenset() if country is None else holidays.country_holidays(country)
 
 
 def _digits(entry: Any) -> str | None:

@@ -28,10 +28,10 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from callwatch.capture import CaptureError, CaptureStats, Packet, read_capture
-from callwatch.config import SiteConfig
 from callwatch.pipeline import CallPipeline
 from callwatch.settings import Settings
 from callwatch.sip.message import SipParseError, parse_message
+from callwatch.site import SiteConfig
 from callwatch.store import RawMessage, Store
 
 DEFAULT_SEED = 20261123

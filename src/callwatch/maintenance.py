@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from callwatch.config import SiteConfig
 from callwatch.reports.schedule import (
     ReportSchedule,
     ScheduleError,
@@ -19,6 +18,7 @@ from callwatch.reports.schedule import (
     load_schedule,
     write_weekly_reports,
 )
+from callwatch.site import SiteConfig
 from callwatch.store import Store
 
 log = logging.getLogger(__name__)

@@ -67,6 +67,7 @@ class Snapshot:
 
     sources: dict[str, CaptureStats] = field(default_factory=dict)
     parse_errors: dict[str, int] = field(default_factory=dict)
+    clock_refused: dict[str, int] = field(default_factory=dict)
     dialogs_open: int = 0
     calls_open: int = 0
     callbacks_open: int = 0
@@ -162,6 +163,8 @@ class _LiveCollector(Collector):
                 skipped.add_metric([name, kind], n)
         for kind, n in snap.parse_errors.items():
             errors.add_metric(["sip", kind], n)
+        for kind, n in snap.clock_refused.items():
+            errors.add_metric(["clock", kind], n)
         yield from (frames, packets, size, errors, skipped)
         yield _labelled(
             CounterMetricFamily,

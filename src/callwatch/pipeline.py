@@ -1,8 +1,11 @@
 """The whole core chain, sans-IO: packets in; leg events, judged calls and callback news out.
 
-``capture → sip → calls → charter`` as DESIGN.md draws it. The live service, the file
-command line and the benchmarks all drive this one object, so a capture replayed through any
-of them gives the same verdicts. Time comes only from the packets and from :meth:`tick`.
+``capture → sip → calls → charter`` as docs/architecture.md draws it. The live service, the
+scale-out collector, the file command line and the benchmarks all drive this one object, so a
+capture replayed through any of them gives the same verdicts. Time comes only from the packets,
+guarded by the pipeline's :class:`~callwatch.sip.clock.CaptureClock`, and from what a driver
+passes to :meth:`CallPipeline.tick` (capture time) or :meth:`CallPipeline.advance` (a live
+driver's wall clock, once a second).
 """
 
 from __future__ import annotations
@@ -11,16 +14,17 @@ from dataclasses import dataclass
 
 from callwatch.calls.assembler import CallAssembler
 from callwatch.calls.model import Call
-from callwatch.capture.packet import Packet
 from callwatch.charter import rules
 from callwatch.charter.callbacks import Callback
 from callwatch.charter.profile import Profile
 from callwatch.charter.verdict import Verdict
-from callwatch.config import SiteConfig
 from callwatch.fieldpickle import pickle_by_fields
+from callwatch.packet import Packet
+from callwatch.sip.clock import CaptureClock
 from callwatch.sip.dialogs import Timeouts
 from callwatch.sip.events import LegEvent
 from callwatch.sip.feed import LegEventFeed
+from callwatch.site import SiteConfig
 
 _SECOND = 1_000_000
 
@@ -59,28 +63,40 @@ class CallPipeline:
         *,
         reorder_window: int = 500_000,
         timeouts: Timeouts | None = None,
+        clock: CaptureClock | None = None,
     ) -> None:
         self.site = site
+        self.clock = clock or CaptureClock()
         self.legs = LegEventFeed(reorder_window=reorder_window, timeouts=timeouts)
         self.assembler = CallAssembler(site.directory, site.correlation_headers)
         self.book = site.callback_book()
         self.calls_out = 0
-        self.last_ts = 0
         self._next_book_tick = 0
+
+    @property
+    def watermark(self) -> int:
+        """The latest capture time the pipeline has acted on (0 before the first packet)."""
+        return self.clock.mark
 
     def push(self, packet: Packet) -> list[Output]:
         """Take one captured packet; return what it settled."""
-        if packet.ts > self.last_ts:
-            self.last_ts = packet.ts
         out: list[Output] = []
-        for event in self.legs.push(packet):
-            out.append(event)
-            self._calls(self.assembler.feed(event), out)
-        self._book_tick(self.last_ts, out)
+        for admitted in self.clock.admit(packet):
+            for event in self.legs.push(admitted):
+                out.append(event)
+                self._calls(self.assembler.feed(event), out)
+        self._book_tick(self.clock.mark, out)
         return out
 
+    def advance(self, wall: int) -> list[Output]:
+        """A live driver's wall clock (microseconds), once a second: the watermark follows it,
+        less the clock's skew allowance, and the core is ticked to the watermark."""
+        return self.tick(self.clock.advance(wall))
+
     def tick(self, now: int) -> list[Output]:
-        """Advance capture time on a quiet line: timeouts, finished calls, missed callbacks."""
+        """Advance capture time on a quiet line: timeouts, finished calls, missed callbacks.
+
+        ``now`` is capture time (a live driver calls :meth:`advance` instead)."""
         out: list[Output] = []
         for event in self.legs.tick(now):
             out.append(event)
@@ -93,15 +109,16 @@ class CallPipeline:
     def flush(self, as_of: int | None = None) -> list[Output]:
         """End of input: everything still held comes out; calls still up are incomplete.
 
-        Callback deadlines are judged at ``as_of`` (default: the last packet's time).
+        Callback deadlines are judged at ``as_of`` (default: the watermark).
         """
+        self.clock.flush()
         out: list[Output] = []
         for event in self.legs.flush():
             out.append(event)
             self._calls(self.assembler.feed(event), out)
         self._calls(self.assembler.flush(), out)
         self._next_book_tick = 0
-        self._book_tick(self.last_ts if as_of is None else as_of, out)
+        self._book_tick(self.clock.mark if as_of is None else as_of, out)
         return out
 
     def as_now(self, judged: JudgedCall) -> tuple[list[Verdict], Callback | None]:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from callwatch.capture import CaptureStats, Packet, read_capture
 from callwatch.capture.listener import start_hep_listener
-from callwatch.config import SiteConfig
 from callwatch.settings import Settings
+from callwatch.site import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ def collect(site: SiteConfig, settings: Settings, files: list[str], identifier: 
             spool_dir=settings.spool_path / "collect",
             identifier=identifier,
             live=not files,
+            clock=settings.capture_clock(),
         )
         log.info("collector done: %s", stats)
 

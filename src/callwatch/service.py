@@ -8,14 +8,11 @@ Theory of operation. One asyncio loop does everything that waits; nothing in it 
 * A sink is anything with the small :class:`Sink` surface: ``submit`` only queues (it never
   blocks or raises), a task of its own delivers batches (database work runs in a thread), and
   ``close`` delivers what is queued before it returns.
-* Once a second the ticker advances the core with the **watermark**, the service's estimate of
-  capture time on a quiet line::
-
-      watermark = max(last packet's capture time, wall clock now − clock_skew_ms, last watermark)
-
-  The skew allowance (2 s by default) covers a PBX clock a little behind ours and packets
-  still in flight, so the core's reorder window and timeouts never fire ahead of the traffic.
-  It never goes backwards. This is the only place the wall clock reaches the core.
+* Once a second the ticker hands the pipeline the wall clock (:meth:`CallPipeline.advance`):
+  the pipeline's watermark follows it, less ``clock_skew_ms``, so the core's reorder window,
+  timeouts and callback deadlines fire on a quiet line but never ahead of the traffic, and a
+  packet stamped far from the wall clock is refused and counted (:mod:`callwatch.sip.clock`).
+  This is the only place the wall clock reaches the core.
 * On stop (SIGINT/SIGTERM): the sources close, the pipeline is flushed (calls still up come out
   incomplete, which the rules never judge as breaches), and each sink drains.
 """
@@ -43,12 +40,12 @@ from callwatch.capture.listener import HepListener, HepProtocol, start_hep_liste
 from callwatch.capture.packet import Packet
 from callwatch.capture.stats import CaptureStats
 from callwatch.charter.callbacks import Callback
-from callwatch.config import SiteConfig
 from callwatch.gcwatch import GcWatch
 from callwatch.metrics import Metrics, Snapshot
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
 from callwatch.settings import Settings
 from callwatch.sip.events import LegEvent
+from callwatch.site import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -421,13 +418,12 @@ class Service:
     ) -> None:
         self.site = site
         self.settings = settings
-        self.pipeline = CallPipeline(site)
+        self.pipeline = CallPipeline(site, clock=settings.capture_clock())
         self.sinks = list(sinks)
         self.sources: dict[str, CaptureStats] = {}
         self.metrics = Metrics(self.snapshot)
         self.hep_address: tuple[str, int] | None = None
         self._wall = wall_clock or (lambda: time.time_ns() // 1000)
-        self._watermark = 0
         self._hep: HepListener | None = None
         self._sniffer: _Closable | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -445,16 +441,9 @@ class Service:
         if out:
             self._emit(out)
 
-    def watermark(self) -> int:
-        """The capture-time estimate the ticker gives the core (see the module docstring)."""
-        skew = self.settings.clock_skew_ms * 1000
-        mark = max(self.pipeline.last_ts, self._wall() - skew, self._watermark)
-        self._watermark = mark
-        return mark
-
     def tick(self) -> None:
-        """Advance the core to the watermark (the ticker calls this once a second)."""
-        out = self.pipeline.tick(self.watermark())
+        """Hand the core the wall clock (the ticker calls this once a second)."""
+        out = self.pipeline.advance(self._wall())
         if out:
             self._emit(out)
 
@@ -542,7 +531,7 @@ class Service:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
-        out = self.pipeline.flush(self.watermark())
+        out = self.pipeline.flush(self.pipeline.clock.advance(self._wall()))
         if out:
             self._emit(out)
         for sink in self.sinks:
@@ -580,6 +569,7 @@ class Service:
         snap = Snapshot(
             sources=dict(self.sources),
             parse_errors=dict(pipe.legs.parse_errors),
+            clock_refused=dict(pipe.clock.refused),
             dialogs_open=pipe.legs.tracker.open_legs(),
             calls_open=pipe.assembler.open_calls,
             callbacks_open=len(pipe.book.open_callbacks()),

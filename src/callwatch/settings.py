@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from callwatch.capture.hep import HEP_PORT
+from callwatch.sip.clock import CaptureClock
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -101,6 +102,10 @@ class Settings:
     def spool_path(self) -> Path:
         """The spool directory (default ``DATA_DIR/spool``)."""
         return self.spool_dir if self.spool_dir is not None else self.data_dir / "spool"
+
+    def capture_clock(self) -> CaptureClock:
+        """A pipeline clock with this site's skew allowance (``serve`` and ``collect``)."""
+        return CaptureClock(skew=self.clock_skew_ms * 1000)
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with the given values (None values are ignored), checked like the rest."""

@@ -39,8 +39,8 @@ from typing import Any
 
 from callwatch.capture.packet import Packet
 from callwatch.charter.callbacks import Callback
-from callwatch.config import SiteConfig
 from callwatch.settings import Settings
+from callwatch.site import SiteConfig
 
 log = logging.getLogger(__name__)
 

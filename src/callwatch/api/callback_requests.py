@@ -20,8 +20,8 @@ from callwatch.api.errors import BadRequest, NotFound
 from callwatch.charter import rules
 from callwatch.charter.callbacks import Callback, CallbackBook, normalize_number, same_number
 from callwatch.charter.errors import CallbackError
-from callwatch.config import SiteConfig
 from callwatch.pipeline import CallbackNews
+from callwatch.site import SiteConfig
 
 
 def wall_clock_us() -> int:

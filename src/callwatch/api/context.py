@@ -20,7 +20,7 @@ from callwatch.api.errors import Unavailable
 from callwatch.api.live import Broadcaster
 from callwatch.api.masking import Masker
 from callwatch.charter.callbacks import CallbackBook
-from callwatch.config import SiteConfig
+from callwatch.site import SiteConfig
 from callwatch.store import Store
 
 ENV_MONITORING = "CALLWATCH_MONITORING"

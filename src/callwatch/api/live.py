@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from callwatch.config import SiteConfig
 from callwatch.pipeline import Output
+from callwatch.site import SiteConfig
 
 LiveKind = Literal["event", "breach"]
 LIVE_KINDS: tuple[LiveKind, ...] = ("event", "breach")

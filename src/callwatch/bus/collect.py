@@ -17,8 +17,9 @@ from typing import Any
 
 from callwatch.bus.publisher import Publisher, PublisherStats
 from callwatch.capture.packet import Packet
-from callwatch.config import SiteConfig
 from callwatch.pipeline import CallPipeline
+from callwatch.sip.clock import CaptureClock
+from callwatch.site import SiteConfig
 
 _YIELD_EVERY = 200  # packets from a plain iterable between turns of the event loop
 
@@ -31,19 +32,21 @@ async def run_collect(
     spool_dir: str | Path = "callwatch-collect-spool",
     identifier: str | None = None,
     live: bool = False,
+    clock: CaptureClock | None = None,
     drain_timeout: float = 30.0,
     **publisher_options: Any,
 ) -> PublisherStats:
     """Run the core on ``packets_source`` and publish what it settles; return the counters.
 
-    ``live`` advances the core from the wall clock once a second (``tick``) so calls and
-    callback deadlines settle on a quiet line; without it (a file replay) the capture's own
+    ``live`` hands the core the wall clock once a second (:meth:`CallPipeline.advance`, with
+    ``clock``'s skew allowance, as ``serve`` does) so calls and callback deadlines settle on a
+    quiet line; without it (a file replay) the capture's own
     time is the only clock and everything left is flushed at the end of the source. The
     publisher waits up to ``drain_timeout`` s for the broker to take everything; what it did
     not take stays in ``spool_dir`` for the next run. ``publisher_options`` go to
     :class:`Publisher` (``max_inflight``, ``reveal_numbers``...).
     """
-    pipe = CallPipeline(site)
+    pipe = CallPipeline(site, clock=clock)
     publisher = Publisher(
         url, site, spool_dir=spool_dir, identifier=identifier, calls=True, **publisher_options
     )
@@ -74,6 +77,4 @@ async def run_collect(
 async def _tick(pipe: CallPipeline, publisher: Publisher) -> None:
     while True:
         await asyncio.sleep(1.0)
-        now = int(time.time() * 1_000_000)
-        if now > pipe.last_ts:
-            publisher.submit(pipe.tick(now))
+        publisher.submit(pipe.advance(time.time_ns() // 1000))

@@ -33,11 +33,11 @@ from typing import Any, Literal
 from callwatch.bus.topics import Topics, event_department
 from callwatch.charter.callbacks import Callback
 from callwatch.charter.verdict import Verdict
-from callwatch.config import SiteConfig
 from callwatch.pipeline import CallbackNews, JudgedCall, Output
 from callwatch.privacy import mask_party
 from callwatch.serialize import event_to_dict, verdict_to_dict
 from callwatch.sip.events import LegEvent
+from callwatch.site import SiteConfig
 from callwatch.store.codec import encode_output
 from callwatch.timefmt import iso
 

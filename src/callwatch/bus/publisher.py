@@ -45,8 +45,8 @@ from callwatch.bus.errors import SpoolError, SpoolFull
 from callwatch.bus.payloads import KINDS, Message, PayloadBuilder, dumps
 from callwatch.bus.spool import MessageSpool
 from callwatch.bus.url import BrokerURL, parse_url
-from callwatch.config import SiteConfig
 from callwatch.pipeline import Output
+from callwatch.site import SiteConfig
 from callwatch.timefmt import iso
 
 log = logging.getLogger(__name__)

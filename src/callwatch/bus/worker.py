@@ -30,8 +30,8 @@ import aiomqtt
 from callwatch.bus.errors import PayloadError
 from callwatch.bus.topics import Topics
 from callwatch.bus.url import parse_url
-from callwatch.config import SiteConfig
 from callwatch.pipeline import CallbackNews, JudgedCall
+from callwatch.site import SiteConfig
 from callwatch.store import Spool, Store, StoreWriter
 from callwatch.store.codec import decode_output
 from callwatch.store.errors import CodecError, SpoolFull

@@ -107,9 +107,9 @@ class CallbackBook:
 
     ``profile_for`` gives the charter of a department (None: no department known).
     ``business_hours``, when given, makes every deadline run on office hours (a site option);
-    a profile whose ``deadline_clock`` is ``business`` uses it too, or the Korean default
-    office hours when the site gives none. ``staff`` holds the staff extensions (their calls
-    are never callable numbers).
+    a profile whose ``deadline_clock`` is ``business`` uses it too, or ``fallback_hours`` when
+    the site gives none (default: 09:00-18:00 Monday to Friday, Seoul, no holidays). ``staff``
+    holds the staff extensions (their calls are never callable numbers).
     """
 
     def __init__(
@@ -117,10 +117,12 @@ class CallbackBook:
         profile_for: Callable[[str | None], Profile],
         *,
         business_hours: BusinessHours | None = None,
+        fallback_hours: BusinessHours | None = None,
         staff: Collection[str] | Callable[[str], bool] = (),
     ) -> None:
         self._profile_for = profile_for
         self._hours = business_hours
+        self._fallback_hours = fallback_hours or BusinessHours()
         self._is_staff = staff if callable(staff) else frozenset(staff).__contains__
         self._book: dict[str, Callback] = {}
 
@@ -227,7 +229,7 @@ class CallbackBook:
             return None
         hours = self._hours
         if hours is None and rule.deadline_clock == "business":
-            hours = BusinessHours()
+            hours = self._fallback_hours
         if hours is None:
             return opened_at + round(rule.deadline_s * 1_000_000)
         return hours.add(opened_at, rule.deadline_s)

@@ -1,19 +1,18 @@
 """Deadlines on the clock or on office hours.
 
 A charter's "1시간 이내" runs on the clock. A site may choose office hours instead: the deadline
-then advances only inside the opening hours of working days (weekends and Korean public
-holidays, from the ``holidays`` package, are closed). All times are capture microseconds; the
-calendar is read in the site's time zone (``zoneinfo``).
+then advances only inside the opening hours of working days (weekends and the site's public
+holidays are closed; the holiday calendar is data handed in by whoever loads the site). All
+times are capture microseconds; the calendar is read in the site's time zone (``zoneinfo``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
-
-import holidays
 
 from callwatch.charter.errors import CharterError
 
@@ -25,13 +24,14 @@ _MAX_DAYS = 3_700  # ten years of calendar: a deadline further out is a configur
 @dataclass(frozen=True)
 class BusinessHours:
     """Office hours: ``start``–``end`` local time on ``weekdays`` (0 = Monday), in ``timezone``,
-    closed on the public holidays of ``holiday_country`` (None: no holidays)."""
+    closed on the days in ``holidays`` (any container of dates, such as a ``holidays`` package
+    calendar)."""
 
     timezone: str = "Asia/Seoul"
     start: time = time(9, 0)
     end: time = time(18, 0)
     weekdays: frozenset[int] = field(default_factory=lambda: frozenset(range(5)))
-    holiday_country: str | None = "KR"
+    holidays: Container[date] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.start < self.end:
@@ -43,17 +43,11 @@ class BusinessHours:
     def _zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @cached_property
-    def _holidays(self) -> holidays.HolidayBase | None:
-        if self.holiday_country is None:
-            return None
-        return holidays.country_holidays(self.holiday_country)
-
     def is_open_day(self, day: date) -> bool:
         """True when ``day`` is a working day (a listed weekday, not a public holiday)."""
         if day.weekday() not in self.weekdays:
             return False
-        return self._holidays is None or day not in self._holidays
+        return day not in self.holidays
 
     def add(self, start_us: int, seconds: float) -> int:
         """The capture time ``seconds`` of office time after ``start_us``.

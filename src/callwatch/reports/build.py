@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from callwatch.config import SiteConfig
 from callwatch.reports import data
 from callwatch.reports.errors import ReportError
 from callwatch.reports.queries import fetch_period
 from callwatch.reports.weeks import IsoWeek, parse_week
+from callwatch.site import SiteConfig
 from callwatch.store.store import Store
 
 

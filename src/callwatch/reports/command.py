@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from callwatch.config import SiteConfig
 from callwatch.reports.errors import ReportError
+from callwatch.site import SiteConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -33,7 +33,7 @@ from callwatch.reports.errors import ScheduleError
 from callwatch.reports.weeks import IsoWeek, local_time, week_of
 
 if TYPE_CHECKING:
-    from callwatch.config import SiteConfig
+    from callwatch.site import SiteConfig
     from callwatch.store.store import Store
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from callwatch.capture.packet import Packet
+from callwatch.packet import Packet
 from callwatch.sip.dialogs import DialogTracker, Timeouts
 from callwatch.sip.events import LegEvent
 from callwatch.sip.message import SipParseError, parse_message

@@ -12,7 +12,7 @@ import heapq
 from collections import deque
 from itertools import count
 
-from callwatch.capture.packet import Packet
+from callwatch.packet import Packet
 
 
 class Reorderer:

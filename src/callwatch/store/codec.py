@@ -18,9 +18,10 @@ from typing import Any
 
 from callwatch.calls.model import Call, Leg, Transfer
 from callwatch.charter.callbacks import Callback
-from callwatch.charter.profile import Profile, builtin_profiles
+from callwatch.charter.profile import Profile
 from callwatch.charter.verdict import Verdict
 from callwatch.pipeline import CallbackNews, JudgedCall
+from callwatch.profile_files import builtin_profiles
 from callwatch.sip.events import EVENT_KINDS, LegEvent
 from callwatch.store.errors import CodecError
 from callwatch.store.rawsip import RawMessage

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from callwatch.calls.assembler import CallAssembler
 from callwatch.charter import rules
-from callwatch.config import SiteConfig
 from callwatch.pipeline import JudgedCall
+from callwatch.site import SiteConfig
 from callwatch.store.store import Store
 
 

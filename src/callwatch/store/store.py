@@ -30,9 +30,9 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from callwatch import serialize
 from callwatch.charter.callbacks import Callback
 from callwatch.charter.verdict import Verdict
-from callwatch.config import SiteConfig
 from callwatch.pipeline import CallbackNews, JudgedCall
 from callwatch.sip.events import LegEvent
+from callwatch.site import SiteConfig
 from callwatch.store import codec, tables
 from callwatch.store.bulk import Bulk, Row
 from callwatch.store.database import current_revision, make_engine, migrate

@@ -27,12 +27,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from callwatch.api import routes as api_routes
 from callwatch.api.auth import Principal, TokenStore
 from callwatch.api.context import context_of
-from callwatch.config import SiteConfig
 from callwatch.i18n import normalize_lang
 from callwatch.reports import build
 from callwatch.reports.errors import RenderError, WeekError
 from callwatch.reports.render_pdf import render_pdf
 from callwatch.reports.weeks import parse_week, week_of
+from callwatch.site import SiteConfig
 from callwatch.store import Store, StoreError
 from callwatch.web import views
 from callwatch.web.strings import tr

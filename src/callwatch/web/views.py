@@ -12,11 +12,11 @@ from typing import Any
 from callwatch.api.auth import Principal
 from callwatch.api.masking import Masker
 from callwatch.charter.profile import Profile
-from callwatch.config import SiteConfig
 from callwatch.i18n import RULES
 from callwatch.reports import build, data
 from callwatch.reports.queries import fetch_period
 from callwatch.reports.weeks import IsoWeek, local_datetime, week_of
+from callwatch.site import SiteConfig
 from callwatch.store import Store
 from callwatch.timefmt import MICROS
 from callwatch.web import charts, escalation

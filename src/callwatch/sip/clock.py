@@ -1,0 +1,130 @@
+"""Capture time as the core sees it (the watermark), guarded against implausible packet times.
+
+Every time in the core comes from packets, so one packet stamped in the year 2100 must not be
+allowed to move the clock: every open callback would turn ``missed`` and every timeout fire.
+The rules, in order:
+
+* With a wall clock (a live driver calls :meth:`CaptureClock.advance` once a second), a packet
+  stamped more than ``max_ahead`` after it or more than ``max_jump`` before it is refused; on a
+  quiet line the mark follows ``wall - skew``, where ``skew`` covers a PBX clock a little behind
+  ours and packets still in flight.
+* A packet at most ``max_jump`` ahead of the mark is admitted and moves the mark to its time.
+* A packet further ahead is held, not used. ``confirm`` held packets within ``max_jump`` of each
+  other show a real jump (a capture file resuming after a quiet night): they are admitted in
+  time order and the mark moves with them. Held packets still unconfirmed after ``patience``
+  admitted packets, or at the end of input, are refused.
+
+Refused packets are counted by reason; the mark never goes back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Final
+
+from callwatch.packet import Packet
+
+_SECOND: Final = 1_000_000
+
+AHEAD_OF_WALL: Final = "ahead of the wall clock"
+BEHIND_WALL: Final = "behind the wall clock"
+UNCONFIRMED_JUMP: Final = "unconfirmed jump in time"
+
+log = logging.getLogger(__name__)
+
+
+class CaptureClock:
+    """The watermark of one pipeline: the latest capture time it may act on."""
+
+    def __init__(
+        self,
+        *,
+        skew: int = 2 * _SECOND,
+        max_ahead: int = 300 * _SECOND,
+        max_jump: int = 3600 * _SECOND,
+        confirm: int = 3,
+        patience: int = 10_000,
+    ) -> None:
+        self.skew = skew
+        self.max_ahead = max_ahead
+        self.max_jump = max_jump
+        self.confirm = confirm
+        self.patience = patience
+        self.mark = 0
+        self.wall: int | None = None
+        self.refused: Counter[str] = Counter()
+        self._held: list[Packet] = []
+        self._since_held = 0
+
+    def admit(self, packet: Packet) -> list[Packet]:
+        """The packets the core may take now: ``[packet]``, nothing, or held ones confirmed."""
+        ts = packet.ts
+        wall = self.wall
+        if wall is not None:
+            if ts > wall + self.max_ahead:
+                return self._refuse(AHEAD_OF_WALL, packet)
+            if ts < wall - self.max_jump:
+                return self._refuse(BEHIND_WALL, packet)
+        if self.mark == 0 or ts <= self.mark + self.max_jump:
+            if ts > self.mark:
+                self.mark = ts
+            if self._held:
+                self._since_held += 1
+                if self._since_held > self.patience:
+                    self._refuse_held()
+            return [packet]
+        return self._hold(packet)
+
+    def advance(self, wall: int) -> int:
+        """A live driver's wall clock (microseconds): the mark follows ``wall - skew``."""
+        self.wall = wall
+        if wall - self.skew > self.mark:
+            self.mark = wall - self.skew
+        return self.mark
+
+    def flush(self) -> None:
+        """End of input: packets still held were never confirmed."""
+        self._refuse_held()
+
+    def _hold(self, packet: Packet) -> list[Packet]:
+        held = self._held
+        if not held:
+            self._since_held = 0
+        held.append(packet)
+        newest = max(p.ts for p in held)
+        near = [p for p in held if newest - p.ts <= self.max_jump]
+        if len(near) < self.confirm:
+            if len(held) > 4 * self.confirm:  # stray stamps that never agree: keep few
+                held.sort(key=lambda p: p.ts)
+                self._refuse(UNCONFIRMED_JUMP, held.pop(0))
+            return []
+        for stale in held:
+            if newest - stale.ts > self.max_jump:
+                self._refuse(UNCONFIRMED_JUMP, stale)
+        held.clear()
+        near.sort(key=lambda p: p.ts)
+        self.mark = near[-1].ts
+        return near
+
+    def _refuse_held(self) -> None:
+        for packet in self._held:
+            self._refuse(UNCONFIRMED_JUMP, packet)
+        self._held.clear()
+
+    def _refuse(self, reason: str, packet: Packet) -> list[Packet]:
+        if not self.refused[reason]:
+            where = f"frame {packet.frame}" if packet.frame else "live packet"
+            log.warning(
+                "packet time refused (%s): %s from %s:%s (capture agent %s) stamped %d us, "
+                "watermark %d us; further ones are counted",
+                reason,
+                where,
+                packet.src[0],
+                packet.src[1],
+                packet.capture_id,
+                packet.ts,
+                self.mark,
+            )
+        self.refused[reason] += 1
+        return []
