@@ -19,8 +19,9 @@ from callwatch.config import load_site
 from callwatch.http import create_app
 from callwatch.pipeline import CallPipeline, JudgedCall, Output
 from callwatch.serialize import call_to_dict
-from callwatch.service import BatchSink, Service, StoreSink
+from callwatch.service import Service, StoreSink
 from callwatch.settings import Settings
+from callwatch.sinks import BatchSink
 from callwatch.sip.events import LegEvent
 
 ROOT = Path(__file__).resolve().parent.parent

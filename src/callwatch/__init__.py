@@ -6,6 +6,6 @@ __version__ = "0.1.0"
 def core_build() -> str:
     """``compiled`` when the per-packet core was built with mypyc (``CALLWATCH_COMPILE=1``),
     else ``interpreted``."""
-    from callwatch import pipeline
+    from callwatch import pipeline  # importing the package alone does not load the core
 
     return "interpreted" if pipeline.__file__.endswith(".py") else "compiled"

@@ -1,4 +1,9 @@
-"""The ``callwatch`` command line."""
+"""The ``callwatch`` command line.
+
+Each subcommand imports what it needs inside its own function: the service's stack (FastAPI,
+SQLAlchemy, matplotlib, WeasyPrint) takes seconds to import, and ``callwatch --help`` or
+``check-config`` should not pay for it (``python -X importtime`` shows the cost).
+"""
 
 from __future__ import annotations
 

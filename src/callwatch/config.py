@@ -48,6 +48,7 @@ from callwatch.charter.errors import CharterError
 from callwatch.charter.hours import BusinessHours
 from callwatch.charter.profile import Profile
 from callwatch.profile_files import BUILTIN, builtin_profiles, load_profile
+from callwatch.reports.schedule import schedule_problems
 from callwatch.site import DEFAULT_TIMEZONE, SiteConfig
 
 _KEYS: dict[str, tuple[str, ...]] = {
@@ -184,8 +185,6 @@ class _Checker:
         directory = self.departments(data.get("departments", []), profiles, charter)
         headers = self.correlation(data.get("correlation", {}))
         if "reports" in data:  # [reports]: the weekly report job (callwatch.reports.schedule)
-            from callwatch.reports.schedule import schedule_problems
-
             for problem in schedule_problems(data["reports"]):
                 key, _, message = problem.partition(": ")
                 self.add(key, message)

@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from callwatch.api.auth import TokenStore
 from callwatch.capture import CaptureError, CaptureStats, Packet, read_capture
 from callwatch.pipeline import CallPipeline
 from callwatch.settings import Settings
@@ -367,7 +368,6 @@ def prepare_demo(
     """Point ``settings`` at the embedded demo store (``DATA_DIR/demo.sqlite``, never a
     configured database), fill it when it holds no calls (as of ``anchor``, the demo's "now"),
     and create an admin token. Raises :class:`DemoError` when the captures are missing."""
-    from callwatch.api.auth import TokenStore
 
     file = (settings.data_dir / "demo.sqlite").resolve()
     file.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,8 @@ import signal
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
+from callwatch.bus.collect import run_collect
+from callwatch.bus.worker import run_worker
 from callwatch.capture import CaptureStats, Packet, read_capture
 from callwatch.capture.listener import start_hep_listener
 from callwatch.settings import Settings
@@ -80,7 +82,6 @@ def collect(site: SiteConfig, settings: Settings, files: list[str], identifier: 
     """Run a collector: replay ``files``, or listen for HEP when none are given."""
     if not settings.mqtt_url:
         raise ScaleoutError("collect needs a broker: set CALLWATCH_MQTT_URL or service.mqtt_url")
-    from callwatch.bus.collect import run_collect
 
     async def main() -> None:
         stop = _stop_event()
@@ -104,7 +105,6 @@ def work(site: SiteConfig, settings: Settings, group: str, identifier: str | Non
     """Run a worker until SIGINT/SIGTERM."""
     if not settings.mqtt_url:
         raise ScaleoutError("worker needs a broker: set CALLWATCH_MQTT_URL or service.mqtt_url")
-    from callwatch.bus.worker import run_worker
 
     async def main() -> None:
         stop = _stop_event()

@@ -28,24 +28,30 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
 
 from callwatch import core_build
+from callwatch.api.live import LiveSink
 from callwatch.backlog import Backlog
+from callwatch.bus.publisher import LATENCY_BUCKETS, Publisher
 from callwatch.capture.listener import HepListener, HepProtocol, start_hep_listener
 from callwatch.capture.packet import Packet
+from callwatch.capture.sniffer import SnifferError, start_sniffer
 from callwatch.capture.stats import CaptureStats
 from callwatch.charter.callbacks import Callback
 from callwatch.gcwatch import GcWatch
+from callwatch.http import create_app
 from callwatch.metrics import Metrics, Snapshot
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
 from callwatch.settings import Settings
+from callwatch.sinks import BatchSink, PartStatus, Sink
 from callwatch.sip.events import LegEvent
 from callwatch.site import SiteConfig
+from callwatch.store import Store
+from callwatch.store_process import StoreProcess, StoreProcessError, StoreRequestUnreadable
 
 log = logging.getLogger(__name__)
 
@@ -56,154 +62,6 @@ _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 
 class ServiceError(Exception):
     """The service cannot start (a port taken, a source not allowed, a sink that fails)."""
-
-
-@dataclass(slots=True)
-class PartStatus:
-    """One part's readiness for ``/readyz``."""
-
-    ready: bool
-    detail: str = ""
-    spool_depth: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, object]:
-        """The JSON shape reported by ``/readyz``."""
-        out: dict[str, object] = {"ready": self.ready, "detail": self.detail}
-        if self.spool_depth:
-            out["spool_depth"] = self.spool_depth
-        out.update(self.extra)
-        return out
-
-
-class Sink(Protocol):
-    """Where the core's output goes: the store, the broker, a test's list."""
-
-    name: str
-
-    async def start(self) -> None:
-        """Connect (or begin trying to); raise :class:`ServiceError` when it never can."""
-
-    def submit(self, outputs: Sequence[Output]) -> None:
-        """Queue outputs for delivery; never blocks, never raises."""
-
-    async def close(self) -> None:
-        """Deliver (or spool) everything queued, then stop."""
-
-    def status(self) -> PartStatus:
-        """Ready, or why not, and how much waits in the spool."""
-
-
-class BatchSink:
-    """A sink that queues outputs and delivers them in batches from a task of its own.
-
-    Outputs gather in an open batch; at ``max_batch`` items (or when the delivery task is idle)
-    it is sealed by :meth:`seal` and queued in a :class:`~callwatch.backlog.Backlog`.
-    Subclasses implement :meth:`deliver`; a failed delivery is retried with backoff (the batch
-    is kept, in order), so a sink whose backend spools or retries itself never loses a batch
-    here. ``latency`` observes each delivery's duration in seconds.
-    """
-
-    name = "sink"
-    max_batch = 500
-
-    def __init__(
-        self,
-        latency: Callable[[float], None] | None = None,
-        backlog: Backlog | None = None,
-    ) -> None:
-        self._open: list[Output] = []
-        self._backlog = backlog if backlog is not None else Backlog(None)
-        self._wake = asyncio.Event()
-        self._closing = False
-        self._task: asyncio.Task[None] | None = None
-        self._latency = latency
-        self.delivered = 0
-        self.failures = 0
-        self.last_error = ""
-
-    async def start(self) -> None:
-        """Start the delivery task."""
-        self._task = asyncio.create_task(self._run(), name=f"callwatch-{self.name}")
-
-    def submit(self, outputs: Sequence[Output]) -> None:
-        """Queue ``outputs``; the delivery task picks them up."""
-        self._open.extend(outputs)
-        if len(self._open) >= self.max_batch:
-            self._seal()
-        self._wake.set()
-
-    def seal(self, batch: list[Output]) -> Any:
-        """What a batch waits as until :meth:`deliver` gets it: the list itself by default;
-        ``bytes`` go to the backlog, which keeps them compact and can spill them to disk."""
-        return batch
-
-    async def deliver(self, batch: Any) -> None:
-        """Deliver one sealed batch; raise to have it retried."""
-        raise NotImplementedError
-
-    def pending(self) -> int:
-        """Outputs queued (in memory or in backlog files), not yet delivered."""
-        return len(self._open) + self._backlog.items
-
-    def status(self) -> PartStatus:
-        """Ready unless the last delivery failed."""
-        ready = not self.last_error
-        detail = "ok" if ready else f"retrying: {self.last_error}"
-        return PartStatus(ready, detail, extra={"queued": self.pending()})
-
-    async def close(self) -> None:
-        """Deliver what is queued, then stop the task."""
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-        await self.shutdown()
-
-    async def shutdown(self) -> None:
-        """Release the backend once everything is delivered (subclasses)."""
-
-    def _seal(self) -> None:
-        while self._open:
-            batch = self._open[: self.max_batch]
-            del self._open[: len(batch)]
-            self._backlog.push(len(batch), self.seal(batch))
-
-    async def _run(self) -> None:
-        backoff = 0.1
-        while True:
-            head = self._backlog.peek()
-            if head is None:
-                if self._open:
-                    self._seal()
-                    continue
-                if self._closing:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            n, batch = head
-            started = time.perf_counter()
-            try:
-                await self.deliver(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.failures += 1
-                if not self.last_error:
-                    log.warning("%s: delivery failed, retrying: %s", self.name, exc)
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            if self._latency is not None:
-                self._latency(time.perf_counter() - started)
-            if self.last_error:
-                log.warning("%s: delivering again", self.name)
-            self.last_error = ""
-            backoff = 0.1
-            self._backlog.pop()
-            self.delivered += n
 
 
 class StoreSink(BatchSink):
@@ -236,8 +94,6 @@ class StoreSink(BatchSink):
     ) -> None:
         self.backlog_dir = settings.spool_path / "backlog"
         super().__init__(latency, Backlog(self.backlog_dir, self.memory_limit))
-        from callwatch.store import Store
-        from callwatch.store_process import StoreProcess
 
         self.site = site
         self.url = settings.store_url
@@ -266,7 +122,6 @@ class StoreSink(BatchSink):
     async def start(self) -> None:
         """Start the store process; upgrade the embedded database, sync the directory,
         recover interrupted calls."""
-        from callwatch.store_process import StoreProcessError
 
         try:
             await self._in_thread(self.process.start)
@@ -306,7 +161,6 @@ class StoreSink(BatchSink):
 
         A request the process cannot read (a backlog file from another build) is set aside
         in ``backlog/unreadable/``, logged and counted, instead of being retried forever."""
-        from callwatch.store_process import StoreRequestUnreadable
 
         try:
             await self._in_thread(self.process.send, batch)
@@ -374,7 +228,6 @@ class BusSink:
     name = "mqtt"
 
     def __init__(self, site: SiteConfig, settings: Settings, *, drain_timeout: float = 10.0):
-        from callwatch.bus.publisher import Publisher
 
         spool_dir = settings.spool_path / "mqtt"
         spool_dir.mkdir(parents=True, exist_ok=True)
@@ -498,8 +351,6 @@ class Service:
         self._hep = transport
         self.hep_address = transport.get_extra_info("sockname")[:2]
         if s.interface:
-            from callwatch.capture.sniffer import SnifferError, start_sniffer
-
             sniff_stats = self.sources.setdefault(f"interface:{s.interface}", CaptureStats())
             try:
                 self._sniffer = await start_sniffer(
@@ -591,8 +442,6 @@ class Service:
             if isinstance(sink, StoreSink):
                 snap.stored = sink.written
             elif isinstance(sink, BusSink):
-                from callwatch.bus.publisher import LATENCY_BUCKETS
-
                 stats = sink.publisher.stats
                 snap.broker_connected = sink.publisher.connected
                 snap.published = dict(stats.published)
@@ -618,7 +467,6 @@ async def run(
     ``on_ready`` is called with the service and the HTTP address once everything listens.
     Raises :class:`ServiceError` when a port cannot be bound or a source cannot open.
     """
-    from callwatch.http import create_app
 
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
@@ -694,7 +542,6 @@ def build_sinks(service: Service) -> list[Sink]:
     sinks: list[Sink] = [StoreSink(site, settings, service.metrics.store_latency.observe)]
     if settings.mqtt_url:
         sinks.append(BusSink(site, settings))
-    from callwatch.api.live import LiveSink  # the /api/live feed (never blocks the pipeline)
 
     sinks.append(LiveSink(site))
     return sinks

@@ -39,8 +39,11 @@ from typing import Any
 
 from callwatch.capture.packet import Packet
 from callwatch.charter.callbacks import Callback
+from callwatch.maintenance import Maintenance
 from callwatch.settings import Settings
+from callwatch.sip.message import SipParseError, parse_message
 from callwatch.site import SiteConfig
+from callwatch.store import RawMessage, Spool, Store, StoreError, StoreWriter, recover_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +194,6 @@ class _Backend:
     """What the child holds: the writer, its spool and the maintenance jobs."""
 
     def __init__(self, site: SiteConfig, settings: Settings) -> None:
-        from callwatch.maintenance import Maintenance
-        from callwatch.store import Spool, Store, StoreWriter
 
         self.site = site
         self.url = settings.store_url
@@ -221,7 +222,6 @@ class _Backend:
 
     def prepare(self) -> Prepared:
         """Upgrade the embedded database, sync the directory, recover interrupted calls."""
-        from callwatch.store import StoreError, recover_interrupted
 
         try:
             if self.url.startswith("sqlite"):
@@ -239,8 +239,6 @@ class _Backend:
 
     def write(self, batch: list[object]) -> None:
         """Write (or spool) a batch of outputs and raw packets (Packets or their args())."""
-        from callwatch.sip.message import SipParseError, parse_message
-        from callwatch.store import RawMessage
 
         items: list[object] = []
         for item in batch:

@@ -20,7 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from callwatch.bus.payloads import PayloadBuilder
 from callwatch.pipeline import Output
+from callwatch.sinks import PartStatus
 from callwatch.site import SiteConfig
 
 LiveKind = Literal["event", "breach"]
@@ -81,8 +83,6 @@ class Broadcaster:
         self._subscribers: set[Subscription] = set()
         self._builder: Any = None
         if site is not None:
-            from callwatch.bus.payloads import PayloadBuilder
-
             self._builder = PayloadBuilder(site, reveal_numbers=True)
 
     @property
@@ -136,7 +136,7 @@ class Broadcaster:
 
 
 class LiveSink:
-    """The broadcaster as one of the service's sinks (see :class:`callwatch.service.Sink`)."""
+    """The broadcaster as one of the service's sinks (see :class:`callwatch.sinks.Sink`)."""
 
     name = "live"
 
@@ -158,7 +158,6 @@ class LiveSink:
 
     def status(self) -> Any:
         """Always ready; listeners and dropped items in the details."""
-        from callwatch.service import PartStatus
 
         b = self.broadcaster
         return PartStatus(

@@ -21,7 +21,7 @@ from callwatch import serialize
 from callwatch.api.errors import Unavailable
 from callwatch.charter.callbacks import Callback
 from callwatch.pipeline import CallbackNews
-from callwatch.store import Store, codec, tables
+from callwatch.store import Store, StoreError, StoreUnavailable, codec, tables
 from callwatch.store.store import callback_from_row, chunks, judgements
 from callwatch.timefmt import iso, iso_or_none
 
@@ -274,7 +274,6 @@ def waiting_callbacks(store: Store, departments: Sequence[str] | None) -> list[C
 
 def save_callbacks(store: Store, news: Sequence[CallbackNews]) -> None:
     """Persist changed callbacks (and their verdicts) through the store's idempotent save."""
-    from callwatch.store import StoreError, StoreUnavailable
 
     try:
         store.save(news)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from callwatch import __version__
 from callwatch.api import install_api
 from callwatch.metrics import CONTENT_TYPE, Metrics
-from callwatch.service import PartStatus
+from callwatch.sinks import PartStatus
 from callwatch.web import router as pages_router
 
 

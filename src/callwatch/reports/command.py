@@ -10,6 +10,9 @@ file's ``[service] database_url``, else the SQLite file under the data folder). 
 ``--week`` the last finished week on the site's clock is reported. Without ``--output`` the
 files are written to the working directory as ``callwatch-2026-W47[-민원].html``; ``-``
 writes HTML or the first CSV table to standard output. The paths written are printed.
+
+The store and the renderers are imported inside the functions that use them: the command line
+imports this module for its arguments, and a CSV report should not load WeasyPrint.
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ of the last run and now it names the weeks that fell due in between, oldest firs
 (the service loop) keeps ``last_run`` and calls :func:`write_weekly_reports` for each.
 A first run (``last_run`` None) writes only the latest week, and a long outage catches up at
 most :data:`MAX_BACKLOG` weeks.
+
+The report builders and renderers are imported inside :func:`write_weekly_reports`:
+:mod:`callwatch.config` imports this module to check a site file's ``[reports]``
+table, which must not load the database layer or WeasyPrint.
 """
 
 from __future__ import annotations
