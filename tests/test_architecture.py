@@ -179,11 +179,7 @@ def test_function_body_imports_only_where_they_cut_start_up() -> None:
 
 
 def test_importing_the_pipeline_loads_the_core_and_the_standard_library_only() -> None:
-    probe = (
-        "import json, sys\n"
-        "import callwatch.pipeline\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
-    )
+    probe = "import json, sys\nimport callwatch.pipeline\nprint(json.dumps(sorted(sys.modules)))\n"
     done = subprocess.run(
         [sys.executable, "-S", "-c", probe],
         capture_output=True,
