@@ -9,7 +9,7 @@ import pytest
 from callwatch.charter.errors import ProfileError, UnknownProfileError
 from callwatch.profile_files import builtin_profiles, load_profile
 
-CHARTERS = Path("/work/shared/charters")
+CHARTERS = Path(__file__).resolve().parent.parent / "docs" / "charters"
 
 US_PROFILE = """
 id = "us-office"
@@ -58,7 +58,6 @@ def test_five_builtins_with_the_promises_of_their_texts() -> None:
     assert profiles["naju"].transfer is not None and profiles["naju"].transfer.inclusive
 
 
-@pytest.mark.skipif(not CHARTERS.is_dir(), reason="charter texts not available")
 @pytest.mark.parametrize("name", ["naju", "wanju", "dangjin", "yangju", "mokpo"])
 def test_quoted_sources_are_verbatim_sentences_of_the_charter(name: str) -> None:
     profile = load_profile(name)

@@ -1,6 +1,6 @@
 """Why the capture path has its own parser: pyVoIP 1.6.8's SIPMessage beside ours, same bytes.
 
-These tests pin down the limits docs/sip-parser.md and STACK.md give as the reason. If a new
+These tests pin down the limits docs/sip-parser.md gives as the reason. If a new
 pyVoIP release lifts them, the pyVoIP half of a test fails and the decision can be revisited.
 pyVoIP stays in the project for SIP user agents in tests (register, answer, hang up).
 """

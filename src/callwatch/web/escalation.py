@@ -1,5 +1,5 @@
 """The escalation steps the charters set for an official who fails them, for the training
-page. Wording from the published charters (/work/shared/charters/*.txt, summarised in its
+page. Wording from the published charters (docs/charters/*.txt, summarised in its
 README): Naju trains after a first failure and sends to special training after a second;
 Dangjin and Mokpo take personnel measures after 3 or more confirmed complaints; Yangju gives
 courtesy training; Wanju sets no steps. The charters count *confirmed* complaints: the page
