@@ -193,7 +193,7 @@ extensions = [
 
 
 def test_names_and_patterns_load(tmp_path: Path) -> None:
-    site = load_site(write(tmp_path, NAMED.split("[[departments]]\nname = \"세무\"")[0]))
+    site = load_site(write(tmp_path, NAMED.split('[[departments]]\nname = "세무"')[0]))
     assert site.directory.department_of_extension("telephone3") == "민원"
     assert site.directory.is_staff("reception")
 
