@@ -58,7 +58,9 @@ class Sipp:
     ``uas`` instances start first and wait for calls; the others start ``delay_s`` seconds
     after the first caller started. ``pause_ms`` is sipp's ``-d`` (length of plain
     ``<pause/>``); ``pauses`` fills the scenario's ``@NAME@`` markers (other named pauses, in
-    ms). ``call_id`` fixes the Call-ID of the call a caller places.
+    ms). ``call_id`` fixes the Call-ID of the call a caller places. ``headers`` are extra
+    header lines put into the scenario's first INVITE (before its ``User-Agent``), for the
+    B2BUA stand-ins that mark their legs the way a PBX does (``X-CID``, a linkedid header).
     """
 
     role: str
@@ -74,6 +76,7 @@ class Sipp:
     transport: str = "u1"
     netns: str | None = None
     pauses: Mapping[str, int] = field(default_factory=dict)
+    headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,7 @@ def _fixtures() -> list[Fixture]:
                                             talk_ms=3000, caller="2001", callee="3001")),
         _one("outbound_call", *_direct_call(21, "outbound", uac=bye, uas=answer, ring_ms=4000,
                                             talk_ms=3000, caller="2001", callee=EXT)),
+        *_sip_alone_fixtures(),
     ]  # fmt: skip
 
 
@@ -503,6 +507,186 @@ def _ivr_then_staff(n: int) -> Fixture:
     return _one("ivr_then_staff", ivr, phone, trunk, staff)
 
 
+# ------------------------------------------------------ what SIP alone must get right
+
+LINKEDID = "X-Asterisk-Linkedid: 1718000000.42"  # the value a pre-dial handler would set
+
+
+def _sip_alone_fixtures() -> list[Fixture]:
+    """Fixtures 22-28: named phones, X-CID, early ringing, PBX answers, proxied rejects,
+    a blind transfer whose target leg carries the linkedid header."""
+    return [
+        _named_extensions(22),
+        _xcid_anonymous(23),
+        _early_ringing(24),
+        _pbx_answered(25),
+        _proxied_reject(26, "proxied_reject", trace=False),
+        _proxied_reject(27, "proxied_reject_hep", trace=True),
+        _blind_transfer_linkedid(28),
+    ]
+
+
+def _named_extensions(n: int) -> Fixture:
+    """Phones named ``reception`` and ``test18`` behind a B2BUA stand-in (Kamailio topoh, a
+    fresh Call-ID on the phone side, no correlation header).
+
+    Call 1: 0613398731 dials the public number 0613390000; the PBX rings ``reception``, which
+    answers 2 s after its 180; the caller hangs up 3 s later. Call 2 (5 s after call 1):
+    ``telephone1`` dials ``test18``, answered 1.5 s after the 180; ``telephone1`` hangs up 2 s
+    later.
+    """
+    p1, p2 = _phone(n, 1), _phone(n, 2)
+    remote = f"{LOCAL}:{_pbx(n)}"
+    agents = (
+        Sipp("reception", "uas_answer.xml", p1,
+             _keys(EXT2, "reception", ftag="named1-from", ttag="named1-to"),
+             uas=True, pause_ms=2000),
+        Sipp("test18", "uas_answer.xml", p2,
+             _keys("telephone1", "test18", ftag="named2-from", ttag="named2-to"),
+             uas=True, pause_ms=1500),
+        Sipp("trunk", "uac_bye.xml", _ext(n, 1),
+             _keys(EXT2, "0613390000", ftag="named1-from"), remote=remote,
+             call_id="named1@callwatch.test", pause_ms=3000),
+        Sipp("telephone1", "uac_bye.xml", _phone(n, 3),
+             _keys("telephone1", "test18", ftag="named2-from"), remote=remote,
+             call_id="named2@callwatch.test", pause_ms=2000, delay_s=5.0),
+    )  # fmt: skip
+    route = (
+        f'if ($rU == "test18") {{ $ru = "sip:test18@{LOCAL}:{p2}"; }} '
+        f'else {{ $ru = "sip:reception@{LOCAL}:{p1}"; }}'
+    )
+    proxy = Kamailio(_pbx(n), route, topoh=True, delay_us=50_000)
+    return _one("named_extensions", *agents, proxy=proxy)
+
+
+def _xcid_anonymous(n: int) -> Fixture:
+    """A withheld caller (``anonymous``) dials 0613390000; the PBX (two sipp) rings 2001 with
+    ``X-CID: <the trunk leg's Call-ID>`` (the sngrep/Homer convention).
+
+    Trunk leg: INVITE at 0, 180 at once, 200 at 2.1 s, the caller's BYE 3 s later. Phone leg:
+    INVITE at 0.05 s, 180 at once, 200 2 s later, the PBX's BYE 3.1 s after that.
+    """
+    trunk_id = "xcid@callwatch.test"
+    k_trunk = _keys("anonymous", "0613390000", ftag="xcid-from", ttag="xcid-to")
+    k_phone = _keys("anonymous", "2001", ftag="xcid-phone-from", ttag="xcid-phone-to")
+    agents = (
+        Sipp("pbx-in", "uas_answer.xml", _pbx(n), k_trunk, uas=True, pause_ms=2100),
+        Sipp("phone2001", "uas_answer.xml", _phone(n, 1), k_phone, uas=True, pause_ms=2000),
+        Sipp("trunk", "uac_bye.xml", _ext(n), k_trunk, remote=f"{LOCAL}:{_pbx(n)}",
+             call_id=trunk_id, pause_ms=3000),
+        Sipp("pbx-out", "uac_bye.xml", _phone(n, 9), k_phone,
+             remote=f"{LOCAL}:{_phone(n, 1)}", call_id="xcid-phone@callwatch.test",
+             pause_ms=3100, delay_s=0.05, headers=(f"X-CID: {trunk_id}",)),
+    )  # fmt: skip
+    return _one("xcid_anonymous", *agents)
+
+
+def _early_ringing(n: int) -> Fixture:
+    """The PBX sends 180 on the trunk leg at once (``Ringing()``, FreePBX) and rings 2001 only
+    2.5 s later; 2001 answers 4 s after its own 180.
+
+    Trunk leg 01012345678 -> 2001 (the DID is the extension): 180 at 0, 200 at 6.6 s, the
+    caller's BYE 3 s later. Phone leg (no header): INVITE at 2.5 s, 180 at once, 200 at 6.5 s,
+    the PBX's BYE at 9.7 s.
+    """
+    k_trunk = _keys(EXT, "2001", ftag="early-from", ttag="early-to")
+    k_phone = _keys(EXT, "2001", ftag="early-phone-from", ttag="early-phone-to")
+    agents = (
+        Sipp("pbx-in", "uas_answer.xml", _pbx(n), k_trunk, uas=True, pause_ms=6600),
+        Sipp("phone2001", "uas_answer.xml", _phone(n, 1), k_phone, uas=True, pause_ms=4000),
+        Sipp("trunk", "uac_bye.xml", _ext(n), k_trunk, remote=f"{LOCAL}:{_pbx(n)}",
+             call_id="early@callwatch.test", pause_ms=3000),
+        Sipp("pbx-out", "uac_bye.xml", _phone(n, 9), k_phone,
+             remote=f"{LOCAL}:{_phone(n, 1)}", call_id="early-phone@callwatch.test",
+             pause_ms=3200, delay_s=2.5),
+    )  # fmt: skip
+    return _one("early_ringing", *agents)
+
+
+def _pbx_answered(n: int) -> Fixture:
+    """Voicemail: 2001 rings 4 s unanswered, the PBX cancels it and answers the trunk itself.
+
+    Trunk leg 0613398731 -> 2001 (the DID is the extension): 180 at 0, the PBX's 200 at 4.6 s,
+    the caller leaves a 5 s message and hangs up. Phone leg: INVITE at 0.5 s, 180 at once,
+    CANCEL 4 s later (4.5 s), 487.
+    """
+    k_trunk = _keys(EXT2, "2001", ftag="vm-from", ttag="vm-to")
+    k_phone = _keys(EXT2, "2001", ftag="vm-phone-from", ttag="vm-phone-to")
+    agents = (
+        Sipp("pbx-in", "uas_answer.xml", _pbx(n), k_trunk, uas=True, pause_ms=4600),
+        Sipp("phone2001", "uas_ring_cancel.xml", _phone(n, 1), k_phone, uas=True),
+        Sipp("trunk", "uac_bye.xml", _ext(n), k_trunk, remote=f"{LOCAL}:{_pbx(n)}",
+             call_id="voicemail@callwatch.test", pause_ms=5000),
+        Sipp("pbx-out", "uac_cancel.xml", _phone(n, 9), k_phone,
+             remote=f"{LOCAL}:{_phone(n, 1)}", call_id="voicemail-phone@callwatch.test",
+             pause_ms=4000, delay_s=0.5),
+    )  # fmt: skip
+    return _one("pbx_answered", *agents)
+
+
+def _proxied_reject(n: int, fixture: str, *, trace: bool) -> Fixture:
+    """Two rejected calls through a stateful Kamailio, captured on both hops (the loopback
+    sees caller -> proxy and proxy -> phone; with ``trace`` only Kamailio's HEP copies).
+
+    Call 1: 01012345678 -> 2001, the phone answers 486 at once. Call 2 (3 s later):
+    0613398731 -> 2002, which rings 7 s and answers 480.
+    """
+    p1, p2 = _phone(n, 1), _phone(n, 2)
+    tag = fixture.replace("_", "-")
+    k1 = _keys(EXT, "2001", ftag=f"{tag}1-from", ttag=f"{tag}1-to")
+    k2 = _keys(EXT2, "2002", ftag=f"{tag}2-from", ttag=f"{tag}2-to")
+    remote = f"{LOCAL}:{_pbx(n)}"
+    agents = (
+        Sipp("phone2001", "uas_busy.xml", p1, k1, uas=True),
+        Sipp("phone2002", "uas_noanswer.xml", p2, k2, uas=True, pause_ms=7000),
+        Sipp("caller1", "uac_reject.xml", _ext(n, 1), k1, remote=remote,
+             call_id=f"{tag}1@callwatch.test"),
+        Sipp("caller2", "uac_reject.xml", _ext(n, 2), k2, remote=remote,
+             call_id=f"{tag}2@callwatch.test", delay_s=3.0),
+    )  # fmt: skip
+    route = (
+        f'if ($rU == "2002") {{ $ru = "sip:2002@{LOCAL}:{p2}"; }} '
+        f'else {{ $ru = "sip:2001@{LOCAL}:{p1}"; }}'
+    )
+    proxy = Kamailio(_pbx(n), route, trace=trace)
+    bpf = f"udp dst port {HEP_PORT}" if trace else None
+    return Fixture(fixture, (Capture(agents, proxy, bpf=bpf),))
+
+
+def _blind_transfer_linkedid(n: int) -> Fixture:
+    """Asterisk's blind transfer with ``refer_blind_progress=no``, both PBX legs marked with
+    the linkedid header (four sipp play the PBX's sides).
+
+    Trunk leg 01012345678 -> 0613390000: 180 at once, 200 at 1.55 s, the caller's BYE at
+    10.55 s. Phone leg to 2001 (linkedid header): INVITE at 0.05 s, 200 1.5 s after the 180,
+    2001's REFER to 2002 2 s later (3.55 s); the PBX answers 202, NOTIFY 100, and NOTIFY 200
+    10 ms later (no progress); 2001 hangs up. Target leg to 2002 (linkedid header and
+    Referred-By): INVITE 0.1 s after the REFER, 200 4.0 s after the REFER, the PBX's BYE at
+    about 10.9 s.
+    """
+    p1, p2 = _phone(n, 1), _phone(n, 2)
+    k_trunk = _keys(EXT, "0613390000", ftag="lidxfer-from", ttag="lidxfer-to")
+    k_phone = _keys(EXT, "2001", ftag="lidxfer-phone-from", ttag="lidxfer-phone-to",
+                    refer_to=f"sip:2002@{LOCAL}:{p2}")  # fmt: skip
+    k_target = _keys(EXT, "2002", ftag="lidxfer-target-from", ttag="lidxfer-target-to",
+                     referred_by=f"2001@{LOCAL}:{p1}")  # fmt: skip
+    agents = (
+        Sipp("pbx-in", "uas_answer.xml", _pbx(n), k_trunk, uas=True, pause_ms=1550),
+        Sipp("transferor2001", "uas_transferor_blind.xml", p1, k_phone, uas=True,
+             pauses={"RING_MS": 1500, "TALK_MS": 2000}),
+        Sipp("target2002", "uas_answer.xml", p2, k_target, uas=True, pause_ms=3900),
+        Sipp("trunk", "uac_bye.xml", _ext(n), k_trunk, remote=f"{LOCAL}:{_pbx(n)}",
+             call_id="lidxfer@callwatch.test", pause_ms=9000),
+        Sipp("pbx-out", "uac_transferee_blind.xml", _phone(n, 8), k_phone,
+             remote=f"{LOCAL}:{p1}", call_id="lidxfer-phone@callwatch.test", delay_s=0.05,
+             pauses={"NOTIFY_200_MS": 10}, headers=(LINKEDID,)),
+        Sipp("pbx-target", "uac_bye_referred.xml", _phone(n, 9), k_target,
+             remote=f"{LOCAL}:{p2}", call_id="lidxfer-target@callwatch.test", pause_ms=3300,
+             delay_s=3.65, headers=(LINKEDID,)),
+    )  # fmt: skip
+    return _one("blind_transfer_linkedid", *agents)
+
+
 FIXTURES: dict[str, Fixture] = {fx.name: fx for fx in _fixtures()}
 
 
@@ -519,6 +703,13 @@ def _render_scenario(agent: Sipp, logdir: Path) -> Path:
     text = (SCENARIOS / agent.scenario).read_text(encoding="iso-8859-1")
     for name, value in agent.pauses.items():
         text = text.replace(f"@{name}@", str(value))
+    if agent.headers:
+        anchor = "User-Agent: sipp callwatch-fixture\n"
+        if anchor not in text:
+            raise FixtureError(
+                f"{agent.scenario}: no {anchor.strip()!r} line to put headers before"
+            )
+        text = text.replace(anchor, "".join(f"{h}\n" for h in agent.headers) + anchor, 1)
     left = sorted(set(re.findall(r"@([A-Z0-9_]+)@", text)))
     if left:
         raise FixtureError(f"{agent.scenario}: no value for {', '.join(left)} ({agent.role})")

@@ -37,7 +37,7 @@ async def any_api(database_url: str, tmp_path: Path) -> AsyncIterator[fa.Api]:
 
 
 def expected() -> list[dict]:
-    return fx.expected_rows(fx.pcaps())
+    return fx.expected_rows(fa.api_captures())
 
 
 def newest_first(rows: list[dict]) -> list[str]:

@@ -76,7 +76,7 @@ async def test_a_trainer_never_sees_an_unmasked_number(api: fa.Api) -> None:
     breaches = await api.get("/api/breaches", who="trainer", limit=500)
     assert breaches.status_code == 200
     bodies = {"/api/breaches": breaches.text}
-    ids = [r["call"] for r in fx.expected_rows(fx.pcaps())]
+    ids = [r["call"] for r in fx.expected_rows(fa.api_captures())]
     for call_id in ids:
         r = await api.get(f"/api/calls/{call_id}", who="trainer")
         assert r.status_code == 200, r.text

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from callwatch.calls.directory import Department, Directory, ExtensionRange, normalize_number
+from callwatch.calls.directory import (
+    Department,
+    Directory,
+    ExtensionPattern,
+    ExtensionRange,
+    normalize_number,
+    parse_extension,
+)
 from callwatch.calls.errors import CallsError, DirectoryError
 
 
@@ -192,3 +199,83 @@ def test_from_config_reports_every_mistake_at_once() -> None:
 def test_from_config_rejects_a_non_list_of_departments() -> None:
     with pytest.raises(DirectoryError, match=r"array of tables"):
         Directory.from_config({"departments": {"name": "민원"}})
+
+
+def named_site() -> Directory:
+    return Directory(
+        [
+            Department("민원", extensions=("2001-2009", "reception", "telephone*", "front-desk")),
+            Department("세무", extensions=("3001-3009", "test[0-9]*", "30??")),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("user", "department"),
+    [
+        ("reception", "민원"),
+        ("Reception", "민원"),  # names match without regard to case
+        ("telephone1", "민원"),
+        ("telephone", "민원"),
+        ("front-desk", "민원"),
+        ("front.desk", "민원"),  # the separators numbers lose are ignored on both sides
+        ("test18", "세무"),
+        ("TEST7", "세무"),
+        ("3010", "세무"),  # "30??" matches four digits starting 30
+        ("2005", "민원"),
+        ("tester", None),
+        ("receptionist", None),
+        ("anonymous", None),
+        ("01012345678", None),
+        ("301", None),
+    ],
+)
+def test_names_and_patterns_are_staff(user: str, department: str | None) -> None:
+    directory = named_site()
+    assert directory.department_of_extension(user) == department
+    assert directory.is_staff(user) is (department is not None)
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("2001–2009", "did you mean '2001-2009'"),  # an en dash
+        ("2001~2009", "did you mean '2001-2009'"),
+        ("2001..2009", "did you mean '2001-2009'"),
+        ("２００１", "did you mean '2001'"),  # full-width digits
+        ("sip:reception@pbx.example", "did you mean 'reception'"),
+        ("test%", r"did you mean 'test\*'"),
+        ("test\\d+", r"did you mean 'test\*'"),
+        ("test[1-", "unclosed '\\['"),
+        ("*", "matches every caller"),
+        ("접수", "not a phone name"),
+        ("20x1", "not a number.*starts with a letter"),
+        ("2009-2001", "backwards"),
+    ],
+)
+def test_mistakes_in_names_and_patterns_are_explained(spec: str, words: str) -> None:
+    with pytest.raises(DirectoryError, match=words):
+        parse_extension(spec)
+
+
+def test_parse_extension_tells_names_patterns_and_ranges_apart() -> None:
+    assert "test7" in parse_extension("test.*")  # '.' is a separator: "test.*" is "test*"
+    assert parse_extension("2001-2009") == ExtensionRange("2001", "2009")
+    name, pattern = parse_extension("reception"), parse_extension("test*")
+    assert isinstance(name, ExtensionPattern) and not name.is_glob
+    assert isinstance(pattern, ExtensionPattern) and pattern.is_glob
+    assert str(pattern) == "test*"
+
+
+def test_a_phone_two_departments_could_own_is_an_error() -> None:
+    with pytest.raises(DirectoryError) as caught:
+        Directory(
+            [
+                Department("민원", extensions=("reception", "2001-2009")),
+                Department("세무", extensions=("rec*", "200?")),
+            ]
+        )
+    problems = caught.value.problems
+    assert len(problems) == 2 and all("match the same phone" in p for p in problems)
+    assert "reception of '민원' and rec* of '세무'" in problems[0]
+    assert "200? of '세무' and 2001-2009 of '민원'" in problems[1]

@@ -170,3 +170,42 @@ def test_site_profile_problems_are_reported(tmp_path: Path) -> None:
     assert "already taken" in problems[0].message
     assert "bad.toml" in problems[1].message
     assert all(p.line == 4 for p in problems)
+
+
+NAMED = """\
+[site]
+name = "x"
+charter = "naju"
+
+[[departments]]
+name = "민원"
+extensions = ["2001-2009", "reception", "telephone*"]
+
+[[departments]]
+name = "세무"
+extensions = [
+  "3001–3009",
+  "sip:test18@pbx",
+  "rec*",
+  "desk[1-",
+]
+"""
+
+
+def test_names_and_patterns_load(tmp_path: Path) -> None:
+    site = load_site(write(tmp_path, NAMED.split('[[departments]]\nname = "세무"')[0]))
+    assert site.directory.department_of_extension("telephone3") == "민원"
+    assert site.directory.is_staff("reception")
+
+
+def test_mistakes_in_names_and_patterns_have_lines_and_hints(tmp_path: Path) -> None:
+    problems = check_config(write(tmp_path, NAMED))
+    by_key = {p.key: p for p in problems}
+    assert by_key["departments[1].extensions[0]"].line == 12  # the item's own line
+    assert "did you mean '3001-3009'?" in by_key["departments[1].extensions[0]"].message
+    assert by_key["departments[1].extensions[1]"].line == 13
+    assert "did you mean 'test18'?" in by_key["departments[1].extensions[1]"].message
+    assert "overlap reception of '민원'" in by_key["departments[1].extensions[2]"].message
+    assert "unclosed '['" in by_key["departments[1].extensions[3]"].message
+    assert len(problems) == 4
+    assert by_key["departments[1].extensions[3]"].line == 15

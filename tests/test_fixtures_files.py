@@ -149,7 +149,8 @@ def test_expected_file_is_well_formed(name: str) -> None:
         assert set(leg) == {"call_id", "from", "to", "events"}
         assert (leg["call_id"], leg["from"]) not in seen_legs
         seen_legs.add((leg["call_id"], leg["from"]))
-        assert leg["from"].isdigit() and leg["to"].isdigit()
+        for user in (leg["from"], leg["to"]):  # a user part: a number or a phone's name
+            assert user and user.isascii() and not set(user) & set("@:;<> "), user
         events = leg["events"]
         kinds = [e["event"] for e in events]
         assert kinds[0] == "offered", "a leg starts with its offer"

@@ -6,6 +6,7 @@
     name = "naju-cityhall"
     timezone = "Asia/Seoul"              # default Asia/Seoul
     charter = "naju"                     # default charter of every department
+    pbx = "asterisk"                     # default; also freepbx, proxy (kamailio, opensips)
     profiles = ["my-charter.toml"]       # optional: extra profile files, relative to this file
     [site.business_hours]                # optional: callback deadlines run on office hours
     start = "09:00"
@@ -16,12 +17,12 @@
     [[departments]]
     name = "민원"
     name_en = "Civil Affairs"
-    extensions = ["2001-2009", "2100"]
+    extensions = ["2001-2009", "2100", "reception", "desk*"]   # numbers, names, patterns
     numbers = ["0613390000", "2000"]
     charter = "mokpo"                    # optional override
 
     [correlation]
-    headers = ["X-CID", "X-Asterisk-Linkedid"]
+    headers = ["X-CID", "X-Asterisk-Linkedid"]   # added to the PBX kind's own header names
 
 :func:`check_config` lists every mistake at once, each with the file, the line (where the
 key can be found in the text) and the key path; :func:`load_site` raises
@@ -42,8 +43,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
-from callwatch.calls.directory import Department, Directory, ExtensionRange
+from callwatch import pbx as pbx_kinds
+from callwatch.calls.directory import (
+    Department,
+    Directory,
+    Extension,
+    ExtensionPattern,
+    ExtensionRange,
+    parse_extension,
+)
 from callwatch.calls.errors import DirectoryError
+from callwatch.calls.pbx_traits import PbxTraits
 from callwatch.charter.errors import CharterError
 from callwatch.charter.hours import BusinessHours
 from callwatch.charter.profile import Profile
@@ -53,7 +63,7 @@ from callwatch.site import DEFAULT_TIMEZONE, SiteConfig
 
 _KEYS: dict[str, tuple[str, ...]] = {
     "": ("site", "departments", "correlation", "reports", "service"),
-    "site": ("name", "timezone", "charter", "profiles", "business_hours"),
+    "site": ("name", "timezone", "charter", "pbx", "profiles", "business_hours"),
     "site.business_hours": ("start", "end", "days", "holidays"),
     "departments": ("name", "name_en", "extensions", "numbers", "charter"),
     "correlation": ("headers",),
@@ -102,12 +112,18 @@ def check_config(path: str | Path) -> list[ConfigProblem]:
 
 
 def _line_map(text: str) -> dict[str, int]:
-    """Key path → 1-based line where it is written (tables, array tables and plain keys)."""
+    """Key path → 1-based line where it is written (tables, array tables and plain keys, and
+    the items of an array written over several lines: ``departments[1].extensions[2]``)."""
     lines: dict[str, int] = {}
     counts: dict[str, int] = {}
     prefix = ""
+    array: str | None = None  # the key path of an array still open, and its next index
+    item = 0
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
+        if array is not None:
+            array, item = _array_items(line, array, item, number, lines)
+            continue
         if line.startswith("[["):
             name = line[2:].split("]]", 1)[0].strip()
             index = counts.get(name, 0)
@@ -118,9 +134,30 @@ def _line_map(text: str) -> dict[str, int]:
             prefix = line[1:].split("]", 1)[0].strip()
             lines.setdefault(prefix, number)
         elif "=" in line and not line.startswith("#"):
-            key = line.split("=", 1)[0].strip().strip("\"'")
-            lines.setdefault(f"{prefix}.{key}" if prefix else key, number)
+            key, value = (part.strip() for part in line.split("=", 1))
+            key = key.strip("\"'")
+            path = f"{prefix}.{key}" if prefix else key
+            lines.setdefault(path, number)
+            if value.startswith("["):
+                array, item = _array_items(value[1:], path, 0, number, lines)
     return lines
+
+
+_ITEM = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|[^\s,\]#"\']+|(\])|(#)')
+
+
+def _array_items(
+    text: str, path: str, item: int, number: int, lines: dict[str, int]
+) -> tuple[str | None, int]:
+    """Record the line of each array item on ``text``; None once the array is closed."""
+    for match in _ITEM.finditer(text):
+        if match.group(2):  # a comment: the rest of the line
+            break
+        if match.group(1):  # the closing bracket
+            return None, 0
+        lines.setdefault(f"{path}[{item}]", number)
+        item += 1
+    return path, item
 
 
 class _Checker:
@@ -184,6 +221,7 @@ class _Checker:
         hours, calendar = self.business_hours(site, timezone)
         directory = self.departments(data.get("departments", []), profiles, charter)
         headers = self.correlation(data.get("correlation", {}))
+        pbx = self.pbx(site)
         if "reports" in data:  # [reports]: the weekly report job (callwatch.reports.schedule)
             for problem in schedule_problems(data["reports"]):
                 key, _, message = problem.partition(": ")
@@ -198,6 +236,7 @@ class _Checker:
             directory=directory,
             profiles=profiles,
             correlation_headers=headers,
+            pbx=pbx,
             business_hours=hours,
             holidays=calendar,
             profile_paths=paths,
@@ -225,6 +264,22 @@ class _Checker:
             self.add(key, f"must be non-empty text, not {_show(value)}")
             return None
         return value
+
+    def pbx(self, site: dict[str, Any]) -> PbxTraits | None:
+        """The PBX kind of ``[site] pbx`` (default ``asterisk``); None when it is unknown."""
+        if "pbx" not in site:
+            return pbx_kinds.traits_for(pbx_kinds.DEFAULT)
+        name = self.text(site, "site.pbx")
+        if name is None:
+            return None
+        try:
+            return pbx_kinds.traits_for(name)
+        except KeyError:
+            kinds = sorted(pbx_kinds.KINDS)
+            near = difflib.get_close_matches(name.strip().lower(), kinds, n=1)
+            hint = f"did you mean {near[0]!r}?" if near else f"known: {', '.join(kinds)}"
+            self.add("site.pbx", f"unknown PBX kind {name!r} ({hint})")
+            return None
 
     def profiles(self, site: dict[str, Any]) -> tuple[dict[str, Profile], tuple[str, ...]]:
         known = builtin_profiles()
@@ -323,7 +378,7 @@ class _Checker:
             self.add("departments", "must be an array of tables: [[departments]]")
             return None
         built: list[Department] = []
-        owners: list[tuple[ExtensionRange, str, str]] = []
+        owners: list[tuple[Extension, str, str]] = []
         numbers: dict[str, tuple[str, str]] = {}
         names: dict[str, str] = {}
         for i, table in enumerate(raw):
@@ -365,25 +420,28 @@ class _Checker:
         table: dict[str, Any],
         where: str,
         dept: str,
-        owners: list[tuple[ExtensionRange, str, str]],
-    ) -> list[ExtensionRange]:
+        owners: list[tuple[Extension, str, str]],
+    ) -> list[Extension]:
         raw = table.get("extensions", [])
         if not isinstance(raw, list):
-            self.add(f"{where}.extensions", f"must be a list like ['2001-2009'], not {_show(raw)}")
+            self.add(
+                f"{where}.extensions",
+                f"must be a list like ['2001-2009', 'reception', 'test*'], not {_show(raw)}",
+            )
             return []
         ranges = []
         for j, spec in enumerate(raw):
             key = f"{where}.extensions[{j}]"
             if isinstance(spec, bool) or not isinstance(spec, str | int):
-                self.add(key, f"must be text like '2001-2009', not {_show(spec)}")
+                self.add(key, f"must be text like '2001-2009' or 'reception', not {_show(spec)}")
                 continue
             try:
-                rng = ExtensionRange.parse(spec)
+                rng = parse_extension(spec)
             except DirectoryError as exc:
                 self.add(key, "; ".join(exc.problems))
                 continue
             for other, other_dept, other_key in owners:
-                if rng.overlaps(other):
+                if _overlap(rng, other):
                     self.add(
                         key,
                         f"extensions {rng} overlap {other} of {other_dept!r} ({other_key})",
@@ -435,6 +493,16 @@ class _Checker:
 def _calendar(country: str | None) -> Container[date]:
     """The public holidays of ``country`` (a ``holidays`` package code; None: no holidays)."""
     return frozenset() if country is None else holidays.country_holidays(country)
+
+
+def _overlap(one: Extension, other: Extension) -> bool:
+    """True when some phone is known to match both entries (see ExtensionPattern.overlaps)."""
+    if isinstance(one, ExtensionRange) and isinstance(other, ExtensionRange):
+        return one.overlaps(other)
+    if isinstance(one, ExtensionPattern):
+        return one.overlaps(other)
+    assert isinstance(other, ExtensionPattern)
+    return other.overlaps(one)
 
 
 def _digits(entry: Any) -> str | None:

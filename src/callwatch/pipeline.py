@@ -68,7 +68,7 @@ class CallPipeline:
         self.site = site
         self.clock = clock or CaptureClock()
         self.legs = LegEventFeed(reorder_window=reorder_window, timeouts=timeouts)
-        self.assembler = CallAssembler(site.directory, site.correlation_headers)
+        self.assembler = CallAssembler(site.directory, site.correlation_headers, pbx=site.pbx)
         self.book = site.callback_book()
         self.calls_out = 0
         self._next_book_tick = 0

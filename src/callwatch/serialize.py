@@ -15,6 +15,13 @@ from callwatch.timefmt import iso, iso_or_none
 
 _EVENT_SKIP = {"at", "leg", "call_id", "from_user", "to_user"}
 
+INCOMPLETE_REASONS = {
+    "capture_ended": "capture ended",
+    "capture_began": "capture began mid-call",
+    "stale": "signalling went quiet",
+}
+"""``Call.incomplete_reason`` as ``callwatch ingest`` writes it (``incomplete_reason``)."""
+
 
 def event_to_dict(event: LegEvent) -> dict[str, Any]:
     """A leg event as ``{"at", "event", "call_id", "from", "to", ...kind-specific fields}``."""
@@ -91,6 +98,9 @@ def call_to_dict(
         "first_ring_at": iso_or_none(call.first_ring_at),
         "answered_at": iso_or_none(call.answered_at),
         "answered_by": call.answered_by,
+        "pbx_answered": call.pbx_answered_at is not None,
+        "pbx_answered_at": iso_or_none(call.pbx_answered_at),
+        "ring_from": call.ring_from,
         "ring_seconds": ring,
         "rings": rules.rings_heard(ring, profile) if ring is not None else None,
         "ended_at": iso_or_none(call.ended_at),
@@ -101,6 +111,10 @@ def call_to_dict(
         "verdicts": [verdict_to_dict(v) for v in verdicts],
         "end_reason": call.end_reason,
         "complete": call.complete,
+        "incomplete": not call.complete,
+        "incomplete_reason": INCOMPLETE_REASONS.get(call.incomplete_reason or "")
+        if not call.complete
+        else None,
         "correlation": call.correlation,
         "legs": [leg.call_id for leg in call.legs],
     }

@@ -12,6 +12,7 @@ from datetime import date
 
 from callwatch.calls.directory import Directory
 from callwatch.calls.errors import DirectoryError
+from callwatch.calls.pbx_traits import PbxTraits
 from callwatch.charter.callbacks import CallbackBook
 from callwatch.charter.hours import BusinessHours
 from callwatch.charter.profile import Profile
@@ -30,6 +31,7 @@ class SiteConfig:
     directory: Directory
     profiles: dict[str, Profile]
     correlation_headers: tuple[str, ...] = ()
+    pbx: PbxTraits | None = None
     business_hours: BusinessHours | None = None
     holidays: Container[date] = frozenset()
     profile_paths: tuple[str, ...] = field(default=())

@@ -44,7 +44,10 @@ def _verdicts(row: dict[str, Any]) -> str:
     if row.get("callback"):
         marks.append(f"callback {row['callback']['status']}")
     if not row.get("complete", True):
-        marks.append("(incomplete)")
+        reason = row.get("incomplete_reason")
+        marks.append(f"(incomplete: {reason})" if reason else "(incomplete)")
+    if row.get("pbx_answered") and not row.get("answered_by"):
+        marks.append("(answered by the PBX, not staff)")
     return ", ".join(marks) or "-"
 
 

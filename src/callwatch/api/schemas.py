@@ -88,6 +88,11 @@ class Call(_Model):
     answered_by: str | None
     ring_seconds: float | None
     rings: int | None
+    ring_from: str | None = Field(
+        None, description="whose 180/183 started the ring time: phone, trunk (none visible)"
+    )
+    pbx_answered: bool = Field(False, description="the PBX answered the caller, no staff phone")
+    pbx_answered_at: str | None = None
     ended_at: str | None
     hangup_by: str | None
     missed: bool
@@ -96,6 +101,10 @@ class Call(_Model):
     verdicts: list[Verdict]
     end_reason: str | None
     complete: bool
+    incomplete: bool = False
+    incomplete_reason: str | None = Field(
+        None, description="why the call is incomplete: capture ended, capture began mid-call..."
+    )
     correlation: str
     legs: list[str]
     breached: bool

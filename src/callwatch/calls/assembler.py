@@ -17,7 +17,9 @@ rules are tried in this order; the first that matches wins:
                           of an open leg (attended transfer, new segment)
 2   same Call-ID          another open leg has the same Call-ID                ``call-id``
 3   correlation header    a configured header (or the HEP correlation id)      ``header:<N>``
-                          has a value an open leg of a call carried            / ``hep``
+                          has a value an open leg of a call carried, or        / ``hep``
+                          (``X-CID`` style) names an open leg's Call-ID; a
+                          leg rule 4 also places goes to the REFER's segment
 4   REFER target          a REFER without Replaces (≤ ``refer_window_s`` ago)  ``transfer``
                           named this leg's callee, a department number whose
                           extension it calls, or the leg has ``Referred-By``
@@ -41,8 +43,10 @@ open call merges that call into this one as a consultation segment.
 
 A call is finished when all its legs have ended and ``linger_s`` has passed since the last
 end with no new leg joining (so a transfer leg INVITEd just after a BYE still joins). A call
-with no event for ``stale_s`` is closed as cut short (``complete=False``). Events for a leg of
-a call already handed out are counted in :attr:`CallAssembler.late_events` and dropped.
+with no event for ``stale_s`` is closed as cut short (``complete=False``, ``incomplete_reason``
+``stale``); :meth:`~CallAssembler.flush` closes the calls still up as ``capture_ended``.
+Events for a leg of a call already handed out are counted in
+:attr:`CallAssembler.late_events` and dropped.
 
 Calls come back from :meth:`~CallAssembler.feed`, :meth:`~CallAssembler.tick` and
 :meth:`~CallAssembler.flush`; each returned list is in start order (``started_at``, then
@@ -67,7 +71,8 @@ from callwatch.calls._records import (
 )
 from callwatch.calls.directory import Directory, normalize_number
 from callwatch.calls.errors import AssemblerError
-from callwatch.calls.model import Call, Leg
+from callwatch.calls.model import Call, IncompleteReason, Leg
+from callwatch.calls.pbx_traits import PbxTraits
 from callwatch.calls.summary import summarise
 from callwatch.sip.events import Ended, Held, LegEvent, Offered, Referred, Resumed
 
@@ -84,7 +89,9 @@ class CallAssembler:
 
     ``correlation_headers`` are header names (any case) whose equal values tie B2BUA legs
     together, e.g. ``("X-CID", "X-Asterisk-Linkedid")``; the call's ``correlation`` then
-    reads ``header:<name as given>``.
+    reads ``header:<name as given>``. ``pbx`` describes the PBX kind (its own header names
+    are added): only its ``callid_headers`` may then name another leg's Call-ID (``X-CID``);
+    without it, any correlation header may.
     """
 
     _now: int
@@ -95,13 +102,23 @@ class CallAssembler:
         directory: Directory,
         correlation_headers: Iterable[str] = (),
         *,
+        pbx: PbxTraits | None = None,
         b2bua_window_s: float = 5.0,
         refer_window_s: float = 10.0,
         linger_s: float = 10.0,
         stale_s: float = 4 * 3600.0,
     ) -> None:
         self._directory = directory
-        self._headers = {name.lower(): name for name in correlation_headers}
+        names = [*correlation_headers, *(pbx.headers if pbx is not None else ())]
+        self._headers: dict[str, str] = {}
+        for name in names:
+            self._headers.setdefault(name.lower(), name)
+        # Headers that may name an open leg's Call-ID instead of sharing a value (X-CID).
+        self._callid_headers = (
+            frozenset(self._headers[h.lower()] for h in pbx.callid_headers)
+            if pbx is not None
+            else frozenset(self._headers.values())
+        )
         self._b2bua_us = round(b2bua_window_s * _US)
         self._refer_us = round(refer_window_s * _US)
         self._linger_us = round(linger_s * _US)
@@ -203,8 +220,7 @@ class CallAssembler:
         joined = (
             self._by_replaces(offered)
             or self._by_same_call_id(event)
-            or self._by_header(keys)
-            or self._by_refer_target(event, offered)
+            or self._by_header_or_refer(event, offered, keys)
             or self._by_heuristic(event)
             or self._by_consultation(event)
         )
@@ -275,10 +291,29 @@ class CallAssembler:
     def _by_header(self, keys: list[tuple[str, str]]) -> _Joined | None:
         for key in keys:
             anchor = self._by_key.get(key)
+            if anchor is None and key[0] in self._callid_headers:
+                # X-CID style: the header names the Call-ID of the leg this one continues.
+                legs = self._by_call_id.get(key[1])
+                anchor = next(iter(legs.values())) if legs else None
             if anchor is not None:
                 how = "hep" if key[0] == "hep" else f"header:{key[0]}"
                 return anchor.call, anchor.segment, how
         return None
+
+    def _by_header_or_refer(
+        self, event: LegEvent, offered: Offered | None, keys: list[tuple[str, str]]
+    ) -> _Joined | None:
+        """Rules 3 and 4. A leg a header ties to a call that a REFER of that call names (the
+        PBX marks the blind-transfer target's INVITE with the linkedid too) goes into the
+        REFER's transfer segment, keeping the header as how it joined."""
+        joined = self._by_header(keys)
+        if joined is None:
+            return self._by_refer_target(event, offered)
+        if self._referrals:
+            refer = self._by_refer_target(event, offered)
+            if refer is not None and refer[0] is joined[0]:
+                return refer[0], refer[1], joined[2]
+        return joined
 
     def _by_refer_target(self, event: LegEvent, offered: Offered | None) -> _Joined | None:
         self._referrals = [r for r in self._referrals if event.at - r.event.at <= self._refer_us]
@@ -313,8 +348,8 @@ class CallAssembler:
         caller = normalize_number(event.from_user)
         callee = normalize_number(event.to_user)
         dialled = normalize_number(event.dialled) if isinstance(event, Offered) else None
-        if caller is None or not _is_number(caller):
-            return None  # "anonymous" or a name ties nothing together
+        if caller is None or not (_is_number(caller) or directory.is_staff(caller)):
+            return None  # "anonymous" or a name that is not a phone ties nothing together
         if directory.is_staff(callee) or directory.is_staff(dialled):
             candidates = list(self._by_caller.get(caller, {}).values())
             if directory.department_of_number(caller) is not None:
@@ -428,7 +463,9 @@ class CallAssembler:
             if self._calls.pop(record.seq, None) is None:
                 continue
             self._unindex(record)
-            call = summarise(record, self._directory)
+            quiet = record.last_at + self._stale_us <= self._now
+            cut: IncompleteReason = "stale" if quiet else "capture_ended"
+            call = summarise(record, self._directory, cut)
             calls.append((call.started_at, record.seq, call))
             _release(record)
         calls.sort(key=lambda item: item[:2])

@@ -4,6 +4,20 @@ A party whose (normalised) user part falls in a department's ``extensions`` is *
 user part listed in a department's ``numbers`` (public numbers, ring groups) reaches that
 department; anything else is *external*.
 
+An extension entry is one of (see :func:`parse_extension`):
+
+- a number or a range of same-length numbers: ``"2100"``, ``"2001-2009"``;
+- a phone's name, as Asterisk and FreePBX endpoints are often called: ``"reception"``,
+  ``"telephone1"`` (it starts with a letter);
+- a glob pattern of names or numbers: ``"test*"`` (``*`` any run of characters),
+  ``"desk?"`` (``?`` one character), ``"room[1-3]"`` (``[...]`` one of a set, ``[!...]`` none
+  of it), ``"20??"``.
+
+Names and patterns match without regard to case, after the separators below are removed
+from both sides. When two departments' patterns could both match a phone, the department
+listed first owns it; a name or range end that another department's pattern matches is an
+error.
+
 User parts are normalised by :func:`normalize_number` before every lookup: visual separators
 (``-``, ``.``, spaces, parentheses) are removed, and a leading ``+82`` (Korea) becomes ``0``
 (``+82 61-339-0000`` → ``0613390000``; ``+820613390000`` → ``0613390000``). No other country
@@ -12,8 +26,11 @@ code is guessed at, and a user part with letters (``anonymous``, ``s``) is kept 
 
 from __future__ import annotations
 
+import fnmatch
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from callwatch.calls.errors import DirectoryError
@@ -88,17 +105,142 @@ class ExtensionRange:
         return self.first if self.first == self.last else f"{self.first}-{self.last}"
 
 
+_GLOB = frozenset("*?[")
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_.~+!*?\[\]-]+")
+_RANGE_TYPO = re.compile(r"\s*(\d+)\s*(?:[\u2010-\u2015~\u301c\uff5e_/:]|\.\.|to)\s*(\d+)\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionPattern:
+    """A phone's name (``reception``) or a glob pattern (``test*``, ``desk[1-3]``, ``20??``).
+
+    ``text`` is the entry as written; matching folds case and ignores the separators that
+    :func:`normalize_number` removes from user parts.
+    """
+
+    text: str
+    key: str = field(default="", compare=False)
+    _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, spec: str) -> ExtensionPattern:
+        """Parse a name or pattern; raise DirectoryError saying what is wrong with it."""
+        text = spec.strip()
+        if not text.isascii() or not _NAME_CHARS.fullmatch(text):
+            hint = suggest_extension(text)
+            raise DirectoryError(
+                f"extension {text!r} is not a phone name or pattern (letters, digits, "
+                f"'_', '.', '-', '+', '~' and the wildcards * ? [...])"
+                + (f"; did you mean {hint!r}?" if hint else "")
+            )
+        if text.count("[") != text.count("]") or re.search(r"\[[^\]]*\[", text):
+            raise DirectoryError(f"extension pattern {text!r} has an unclosed '['")
+        key = _fold(text)
+        if not key.strip("*?"):
+            raise DirectoryError(
+                f"extension pattern {text!r} matches every caller; name the phones, e.g. 'test*'"
+            )
+        regex = re.compile(fnmatch.translate(key)) if any(c in _GLOB for c in key) else None
+        return cls(text, key, regex)
+
+    @property
+    def is_glob(self) -> bool:
+        """True for a pattern, False for a plain name."""
+        return self._regex is not None
+
+    def __contains__(self, user: object) -> bool:
+        if not isinstance(user, str) or not user:
+            return False
+        folded = user.lower()
+        if self._regex is None:
+            return folded == self.key
+        return self._regex.match(folded) is not None
+
+    def overlaps(self, other: ExtensionRange | ExtensionPattern) -> bool:
+        """True when something is known to match both (names, range ends; two patterns are
+        not compared: the first department listed wins)."""
+        if isinstance(other, ExtensionRange):
+            return self.is_glob and (other.first in self or other.last in self)
+        if not self.is_glob:
+            return self.key in other
+        return not other.is_glob and other.key in self
+
+    def __str__(self) -> str:
+        return self.text
+
+
+Extension = ExtensionRange | ExtensionPattern
+"""One entry of a department's ``extensions``."""
+
+
+def _fold(text: str) -> str:
+    """Lower-case, and the separators of :func:`normalize_number` removed outside ``[...]``."""
+    out: list[str] = []
+    depth = 0
+    for ch in text.lower():
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(0, depth - 1)
+        elif depth == 0 and ch in "-. ()\t":
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
+def parse_extension(spec: str | int) -> Extension:
+    """An extension entry: a glob pattern (it has ``*``, ``?`` or ``[``), a phone's name (it
+    starts with a letter), else a number or range. Raise DirectoryError with a hint."""
+    text = str(spec).strip()
+    if any(ch in _GLOB for ch in text) or text[:1].isalpha():
+        return ExtensionPattern.parse(text)
+    try:
+        return ExtensionRange.parse(text)
+    except DirectoryError as exc:
+        hint = suggest_extension(text)
+        if hint is None:
+            extra = "; a phone's name starts with a letter, e.g. 'reception'"
+            if text and text[0].isdigit() and any(c.isalpha() for c in text):
+                raise DirectoryError(exc.problems[0] + extra) from None
+            raise
+        raise DirectoryError(f"{exc.problems[0]}; did you mean {hint!r}?") from None
+
+
+def suggest_extension(text: str) -> str | None:
+    """A likely meaning of a mistaken extension entry, or None.
+
+    ``2001–2009``, ``2001~2009``, ``2001..2009``, ``2001 to 2009`` → ``2001-2009``;
+    full-width digits → ASCII; ``sip:reception@pbx`` → ``reception``; a regular expression or
+    SQL wildcard (``test.*``, ``test%``, ``test.+``) → ``test*``.
+    """
+    plain = unicodedata.normalize("NFKC", text).strip()
+    match = _RANGE_TYPO.fullmatch(plain)
+    if match:
+        return f"{match.group(1)}-{match.group(2)}"
+    if plain != text.strip() and _NAME_CHARS.fullmatch(plain) and plain.isascii():
+        return plain
+    user = re.sub(r"^<?(?:sips?|tel|pjsip|sip):", "", plain, flags=re.IGNORECASE)
+    user = user.split("@", 1)[0].split(";", 1)[0].strip("<> ")
+    if user != plain and user and _NAME_CHARS.fullmatch(user):
+        return user
+    wild = re.sub(r"(\.\*|\.\+|%|\\d\+|\\d\*)$", "*", plain)
+    if wild != plain and _NAME_CHARS.fullmatch(wild):
+        return wild
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Department:
     """One department: its staff extensions, the numbers that reach it, its charter.
 
-    ``extensions`` may be given as text (``"2001-2009"``, ``"2100"``) and is stored parsed;
-    ``numbers`` are stored normalised. ``charter`` None means the site's default charter.
+    ``extensions`` may be given as text (``"2001-2009"``, ``"2100"``, ``"reception"``,
+    ``"test*"``) and is stored parsed; ``numbers`` are stored normalised. ``charter`` None
+    means the site's default charter.
     """
 
     name: str
     name_en: str | None = None
-    extensions: tuple[ExtensionRange, ...] = ()
+    extensions: tuple[Extension, ...] = ()
     numbers: tuple[str, ...] = ()
     charter: str | None = None
 
@@ -106,13 +248,13 @@ class Department:
         if not isinstance(self.name, str) or not self.name.strip():
             raise DirectoryError("a department needs a non-empty name")
         problems: list[str] = []
-        ranges: list[ExtensionRange] = []
+        ranges: list[Extension] = []
         for spec in self.extensions:
-            if isinstance(spec, ExtensionRange):
+            if isinstance(spec, ExtensionRange | ExtensionPattern):
                 ranges.append(spec)
                 continue
             try:
-                ranges.append(ExtensionRange.parse(spec))
+                ranges.append(parse_extension(spec))
             except DirectoryError as exc:
                 problems.append(f"department {self.name!r}: {exc}")
         numbers: list[str] = []
@@ -147,9 +289,20 @@ class Directory:
         self.default_charter = default_charter
         self._by_name = {d.name: d for d in self._departments}
         self._by_number: dict[str, Department] = {}
-        # An extension is a run of digits as long as its range's ends: a user part of any
+        # An extension number is a run of digits as long as its range's ends: a number of any
         # other length (a caller's phone number) is not staff, without a look at the ranges.
-        self._extension_lengths = {len(r.first) for d in self._departments for r in d.extensions}
+        self._extension_lengths = {
+            len(r.first)
+            for d in self._departments
+            for r in d.extensions
+            if isinstance(r, ExtensionRange)
+        }
+        self._patterns = [
+            (p, d)
+            for d in self._departments
+            for p in d.extensions
+            if isinstance(p, ExtensionPattern)
+        ]
         # Answers by user part as given (before normalising): the directory never changes.
         self._extension_of: dict[str | None, str | None] = {}
         self._number_of: dict[str | None, str | None] = {}
@@ -226,9 +379,13 @@ class Directory:
         number = normalize_number(user)
         found = (
             next((d for d in self._departments if d.has_extension(number)), None)
-            if number and len(number) in self._extension_lengths
+            if number and len(number) in self._extension_lengths and number.isdigit()
             else None
         )
+        if found is None and number and self._patterns:
+            # Names first (exact), then patterns in the order the departments are listed.
+            found = next((d for p, d in self._patterns if not p.is_glob and number in p), None)
+            found = found or next((d for p, d in self._patterns if number in p), None)
         name = found.name if found else None
         if len(self._extension_of) >= _CACHE_LIMIT:
             self._extension_of.clear()
@@ -249,7 +406,12 @@ class Directory:
             if dept.name in seen:
                 problems.append(f"department name {dept.name!r} is used twice")
             seen.add(dept.name)
-        owned = sorted((r, d.name) for d in self._departments for r in d.extensions)
+        owned = sorted(
+            (r, d.name)
+            for d in self._departments
+            for r in d.extensions
+            if isinstance(r, ExtensionRange)
+        )
         for i, (rng, name) in enumerate(owned):
             for other, other_name in owned[i + 1 :]:
                 if len(other.first) == len(rng.first) and other.first > rng.last:
@@ -258,6 +420,17 @@ class Directory:
                     problems.append(
                         f"extensions {rng} of {name!r} overlap extensions {other} of "
                         f"{other_name!r}; an extension belongs to one department"
+                    )
+        plain: list[tuple[Extension, Department]] = [
+            (r, d) for d in self._departments for r in d.extensions if isinstance(r, ExtensionRange)
+        ]
+        for i, (pattern, dept) in enumerate(self._patterns):
+            for rival, rival_dept in [*self._patterns[i + 1 :], *plain]:
+                if rival_dept is not dept and pattern.overlaps(rival):
+                    problems.append(
+                        f"extensions {pattern} of {dept.name!r} and {rival} of "
+                        f"{rival_dept.name!r} match the same phone; an extension belongs "
+                        "to one department"
                     )
         for dept in self._departments:
             for number in dept.numbers:

@@ -19,6 +19,12 @@ Direction = Literal["inbound", "outbound", "internal", "external"]
 HangupBy = Literal["caller", "agent", "system"]
 TransferKind = Literal["blind", "attended", "local_attended"]
 LegRole = Literal["trunk", "phone", "transfer", "consultation", "direct"]
+RingFrom = Literal["phone", "trunk"]
+"""Whose 180/183 started the ring clock: a staff phone's own leg (``phone``), or, when no leg
+the PBX started towards a phone is visible, the caller's leg into the PBX (``trunk``)."""
+IncompleteReason = Literal["capture_ended", "capture_began", "stale"]
+"""Why a call is incomplete: legs still up when the input ended (``capture_ended``), a leg seen
+without its INVITE (``capture_began``), or no signalling for the assembler's ``stale_s``."""
 
 
 @dataclass(slots=True)
@@ -72,11 +78,14 @@ class Transfer:
 class Call:
     """A customer call: legs, one time line, one department.
 
-    ``first_ring_at`` is the first alerting of a *staff* phone; ``answered_at``/``answered_by``
-    the first staff answer (a PBX answering for an IVR or voicemail does not count);
-    ``correlation`` records how the legs were tied together (``call-id``, ``header:X-CID``,
-    ``heuristic``, ``transfer``); ``complete`` is False when the call was cut short by the end
-    of the capture or a restart, and such a call is never judged a breach.
+    ``first_ring_at`` is the first alerting of a *staff* phone (``ring_from`` says whose 180
+    it was); ``answered_at``/``answered_by`` the first staff answer (a PBX answering for an IVR
+    or voicemail does not count); ``pbx_answered_at`` is the PBX's own answer of the caller's
+    leg when it came before any staff answer (IVR, voicemail, queue announcement, music on
+    hold); ``correlation`` records how the legs were tied together (``call-id``,
+    ``header:X-CID``, ``heuristic``, ``transfer``); ``complete`` is False when the call was cut
+    short by the end of the capture or a restart (``incomplete_reason`` says which), and such a
+    call is never judged a breach.
     """
 
     id: str
@@ -96,6 +105,9 @@ class Call:
     transfers: list[Transfer] = field(default_factory=list)
     correlation: str = "call-id"
     complete: bool = True
+    ring_from: RingFrom | None = None
+    pbx_answered_at: int | None = None
+    incomplete_reason: IncompleteReason | None = None
 
     @property
     def ring_seconds(self) -> float | None:

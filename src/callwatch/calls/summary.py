@@ -15,10 +15,13 @@ direction       from the primary legs: caller = first leg's From; callee side = 
                 external = neither (transit).
 customer        inbound: the caller; outbound: the external number dialled; else the caller.
 ring / answer   only primary legs count (never consultation or transfer legs). inbound and
-                internal: legs whose callee is a staff phone; outbound: legs towards the external
-                number; external: every primary leg. ``first_ring_at`` = their first Alerting,
-                ``answered_at`` = their first 2xx; a PBX answering the trunk (IVR, voicemail)
-                is not a staff answer.
+                internal: legs whose callee is a staff phone, leaving out the leg that opened
+                the call when the PBX's legs to staff phones are visible (its 180 and 200 are
+                the PBX's: ``ring_from`` ``phone``, else ``trunk``); outbound: legs towards
+                the external number; external: every primary leg. ``first_ring_at`` = their
+                first Alerting, ``answered_at`` = their first 2xx; a PBX answering the trunk
+                (IVR, voicemail, queue) is not a staff answer: ``pbx_answered_at`` when it came
+                first.
 answered_by     the staff member on the answering leg (Contact, else To, else dialled); for
                 outbound calls the external number.
 department      inbound/internal: of the first staff extension that rang, else that was
@@ -34,8 +37,10 @@ hangup_by       the side of the earliest BYE on a leg the transferor did not lea
 end_reason      the trunk leg's; without a trunk, the last-ended leg among the answered
                 non-consultation legs (else among all of them), leaving out the legs the
                 transferor left (unless nothing else ended).
-missed          inbound, complete, and no staff answer.
-complete        every leg ended and every leg was seen from its INVITE on.
+missed          inbound, complete, and no staff answer (also when the PBX answered).
+complete        every leg ended and every leg was seen from its INVITE on; else
+                ``incomplete_reason``: ``capture_ended`` (or ``stale``) with legs still up,
+                ``capture_began`` for a leg seen without its INVITE.
 ==============  ==============================================================================
 """
 
@@ -43,13 +48,24 @@ from __future__ import annotations
 
 from callwatch.calls._records import CallRecord, LegRecord, callee_users
 from callwatch.calls.directory import Directory, normalize_number
-from callwatch.calls.model import Call, Direction, HangupBy, Leg, LegRole
+from callwatch.calls.model import (
+    Call,
+    Direction,
+    HangupBy,
+    IncompleteReason,
+    Leg,
+    LegRole,
+    RingFrom,
+)
 from callwatch.calls.transfers import Findings, find_transfers
 from callwatch.sip.events import Side
 
 
-def summarise(record: CallRecord, directory: Directory) -> Call:
-    """Build the customer call of a record whose legs are final (or cut short)."""
+def summarise(
+    record: CallRecord, directory: Directory, cut: IncompleteReason = "capture_ended"
+) -> Call:
+    """Build the customer call of a record whose legs are final (or cut short: ``cut`` says
+    why, when some leg is still up)."""
     legs = sorted(record.legs, key=lambda r: r.leg.offered_at)
     primary = [r for r in legs if r.segment.kind == "primary"] or legs[:1]
     findings = find_transfers(record, directory)
@@ -59,16 +75,23 @@ def summarise(record: CallRecord, directory: Directory) -> Call:
     caller = normalize_number(first.from_user)
     direction = _direction(caller, primary, directory)
     customer = _customer(direction, caller, primary, directory)
-    ring = _ring_legs(direction, primary, callees)
+    ring, ring_from = _ring_legs(direction, primary, callees)
     answered = min(
         (r for r in ring if r.leg.answered_at is not None),
         key=lambda r: r.leg.answered_at or 0,
         default=None,
     )
     all_ended = all(r.leg.ended_at is not None for r in legs)
-    complete = all_ended and not any(r.truncated for r in legs)
+    truncated = any(r.truncated for r in legs)
+    complete = all_ended and not truncated
     end_leg = _end_leg(legs, trunk, findings)
     answered_at = answered.leg.answered_at if answered else None
+    first_ring_at = min((r.leg.alerting_at for r in ring if r.leg.alerting_at), default=None)
+    reason: IncompleteReason | None = None
+    if not all_ended:
+        reason = cut
+    elif truncated:
+        reason = "capture_began"
     return Call(
         id=record.legs[0].leg.call_id,
         direction=direction,
@@ -77,7 +100,7 @@ def summarise(record: CallRecord, directory: Directory) -> Call:
         started_at=first.offered_at,
         department=_department(direction, caller, ring, primary, callees),
         legs=[r.leg for r in legs],
-        first_ring_at=min((r.leg.alerting_at for r in ring if r.leg.alerting_at), default=None),
+        first_ring_at=first_ring_at,
         answered_at=answered_at,
         answered_by=_answered_by(direction, answered.leg, callees) if answered else None,
         ended_at=max(r.leg.ended_at or 0 for r in legs) if all_ended else None,
@@ -87,6 +110,9 @@ def summarise(record: CallRecord, directory: Directory) -> Call:
         transfers=findings.transfers,
         correlation=_correlation(legs),
         complete=complete,
+        ring_from=ring_from if first_ring_at is not None else None,
+        pbx_answered_at=_pbx_answer(direction, primary, ring, answered_at),
+        incomplete_reason=reason,
     )
 
 
@@ -183,17 +209,54 @@ def _customer(
 
 def _ring_legs(
     direction: Direction, primary: list[LegRecord], callees: _Callees
-) -> list[LegRecord]:
+) -> tuple[list[LegRecord], RingFrom]:
+    """The legs whose ringing and answer are the staff's, and whose they are.
+
+    Inbound and internal: the legs to a staff phone. When the PBX started some of them
+    itself, those alone count: the leg the caller sent to the PBX (the one that opened the
+    call) carries the PBX's own 180 (``Ringing()``, ``progressinband``, FreePBX) and its own
+    200 (voicemail, IVR, queue), not a phone's; it counts only when no other staff leg is
+    visible (``trunk``).
+    """
     directory = callees.directory
     if direction in ("inbound", "internal"):
-        return [r for r in primary if callees.is_staff_leg(r.leg)]
+        staff = [r for r in primary if callees.is_staff_leg(r.leg)]
+        if len(primary) > 1:
+            opener = next((r for r in primary if r.joined_by == "first"), primary[0])
+            phones = [r for r in staff if r is not opener]
+            if phones:
+                return phones, "phone"
+            if staff:
+                return staff, "trunk"
+        return staff, "phone"
     if direction == "outbound":
-        return [
+        legs = [
             r
             for r in primary
             if not any(directory.is_ours(u) for u in (r.leg.to_user, r.leg.dialled) if u)
         ]
-    return primary
+        return legs, "phone"
+    return primary, "phone"
+
+
+def _pbx_answer(
+    direction: Direction,
+    primary: list[LegRecord],
+    ring: list[LegRecord],
+    answered_at: int | None,
+) -> int | None:
+    """The PBX's own answer of the caller (IVR, voicemail, queue, music on hold): the first
+    2xx on a primary leg that is not a staff leg, when it came before any staff answer."""
+    if direction not in ("inbound", "internal"):
+        return None
+    staff = {id(r) for r in ring}
+    pbx = min(
+        (r.leg.answered_at for r in primary if id(r) not in staff and r.leg.answered_at),
+        default=None,
+    )
+    if pbx is None or (answered_at is not None and answered_at <= pbx):
+        return None
+    return pbx
 
 
 def _answered_by(direction: Direction, leg: Leg, callees: _Callees) -> str | None:

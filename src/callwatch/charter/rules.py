@@ -44,6 +44,11 @@ def answer(call: Call, profile: Profile) -> list[Verdict]:
 
     An unanswered call that rang to the limit fails (measured = its ring seconds); one the
     caller abandoned before the limit has no verdict; a call no staff phone rang for has none.
+    A call the PBX answered itself (voicemail, IVR, queue, music on hold) that no staff
+    member answered fails however long it rang: the caller never reached staff. Measured:
+    from the first staff ring to the PBX's answer when the PBX took the call from ringing
+    phones (voicemail), else to the end of the call (phones rang while the caller waited in a
+    queue or on hold until they left).
     """
     if not _judged(call) or profile.answer is None or call.first_ring_at is None:
         return []
@@ -55,6 +60,13 @@ def answer(call: Call, profile: Profile) -> list[Verdict]:
         rang_us = max(0, call.answered_at - call.first_ring_at)  # answered as it rang
         evidence.append(f"answered@{call.answered_at}")
         detail = f"answered by {call.answered_by}" if call.answered_by else "answered"
+    elif call.pbx_answered_at is not None and call.ended_at is not None:
+        took = call.pbx_answered_at
+        if took <= call.first_ring_at:
+            took = call.ended_at
+        rang_us = took - call.first_ring_at
+        evidence.append(f"pbx_answered@{call.pbx_answered_at}")
+        detail = "answered by the PBX (voicemail, IVR or queue), never by staff"
     elif call.ended_at is not None and call.ended_at - call.first_ring_at >= limit_us:
         rang_us = call.ended_at - call.first_ring_at
         evidence.append(f"ended@{call.ended_at}")
@@ -66,7 +78,7 @@ def answer(call: Call, profile: Profile) -> list[Verdict]:
         Verdict(
             rule="answer",
             charter=profile.id,
-            ok=rang_us < limit_us,
+            ok=call.answered_at is not None and rang_us < limit_us,
             measured=measured,
             limit=limit,
             detail=detail,

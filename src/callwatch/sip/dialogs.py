@@ -339,9 +339,12 @@ class DialogTracker:
         if fingerprint in leg.seen:
             self.stats.duplicates += 1
             return []
-        leg.seen.add(fingerprint)
         side: Side = "caller" if from_tag == leg.from_tag else "callee"
         signal = self._classify(leg, msg, side)
+        if signal is not None or not _inner_hop(leg, msg):
+            # An inner-hop final or CANCEL is not remembered: the proxy's own copy to the
+            # caller (fewer Vias, the same fingerprint) must still end the leg.
+            leg.seen.add(fingerprint)
         if signal is Signal.CHALLENGE:
             leg.challenge_at = at
         if signal is None:
@@ -565,6 +568,17 @@ class DialogTracker:
         if kind not in self._warned:
             self._warned.add(kind)
             log.warning("%s (further %s problems are counted, not logged)", text, kind)
+
+
+def _inner_hop(leg: _Leg, msg: SipMessage) -> bool:
+    """True for a failure response or CANCEL seen between a proxy and a fork (more Vias than
+    the caller's INVITE had), which :meth:`DialogTracker._classify` ignores."""
+    if msg.status is not None:
+        if msg.status < 300 or msg.status in (401, 407) or msg.cseq_method != "INVITE":
+            return False
+    elif msg.method != "CANCEL":
+        return False
+    return msg.via_count > leg.min_vias
 
 
 _Builder = Callable[..., LegEvent | None]

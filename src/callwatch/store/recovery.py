@@ -17,7 +17,7 @@ from callwatch.store.store import Store
 
 def recover_interrupted(store: Store, site: SiteConfig) -> list[JudgedCall]:
     """Assemble, judge and save the calls of the stored events no call claimed; return them."""
-    assembler = CallAssembler(site.directory, site.correlation_headers)
+    assembler = CallAssembler(site.directory, site.correlation_headers, pbx=site.pbx)
     calls = []
     for event in store.pending_events():
         calls.extend(assembler.feed(event))
