@@ -26,6 +26,7 @@ from callwatch.bus.session import Session
 from callwatch.bus.topics import Topics
 from callwatch.bus.url import parse_url
 from callwatch.bus.worker import WorkerStats, decode_message, run_worker
+from callwatch.bus.worker_state import GONE, LOST, Peer, parse_state, state_payload
 from callwatch.capture import read_capture
 from callwatch.capture.packet import Packet
 from callwatch.config import SiteConfig, load_site
@@ -324,3 +325,16 @@ async def test_two_workers_stopped_together_keep_a_session(tmp_path: Path, pg_ur
     finally:
         store.close()
         await workers.close()
+
+
+def test_worker_state_round_trip() -> None:
+    topics = Topics("나주/시청")
+    name = "worker/1+#"
+    topic = topics.worker(name)
+    assert topic == "callwatch/나주%2F시청/workers/worker%2F1%2B%23"
+    assert topics.parse(topics.worker_sync(name)) == ("workers", "worker%2F1%2B%23/sync")
+    assert parse_state(topics, topic, state_payload(LOST, name, "g")) == Peer(name, LOST, "g")
+    assert parse_state(topics, topic, state_payload(GONE, name, "g")) == Peer(name, GONE)
+    assert parse_state(topics, topics.worker_sync(name), b"token") is None
+    assert parse_state(topics, topic, b"not json") is None
+    assert parse_state(Topics("other"), topic, state_payload(LOST, name, "g")) is None

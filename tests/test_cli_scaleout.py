@@ -249,6 +249,15 @@ def test_adopt_drains_a_lost_worker(tmp_path):
         expected = by_call(site.expected(MORE_FILES))
         stranded = by_call(site.wait_stored(len(expected), seconds=3))
         assert len(stranded) < len(expected), "b's share should wait in its session"
+        b_id = site.ident("b")
+        wrong = subprocess.run(
+            [*CLI, "worker", "--config", str(site.config), "--group", "other", "--adopt", b_id],
+            env=dict(site.env, CALLWATCH_DATA_DIR=str(tmp_path / "adopt")),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert wrong.returncode != 0 and "in group 'callwatch', not 'other'" in wrong.stderr
         out = site.adopt("b")
         assert f"session {site.ident('b')}: " in out and "session ended" in out
         assert by_call(site.wait_stored(len(expected), seconds=20)) == expected

@@ -31,8 +31,10 @@ store's upserts absorb the repeat).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
@@ -50,6 +52,7 @@ from callwatch.bus.worker_state import (
     ONLINE,
     STOPPED,
     Peer,
+    parse_state,
     state_payload,
 )
 from callwatch.config import SiteConfig
@@ -190,3 +193,32 @@ class Membership:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def retained_state(broker: BrokerURL, site: SiteConfig, identifier: str) -> Peer | None:
+    """The state the worker ``identifier`` last published (None: none is retained)."""
+    topics = Topics(site.name)
+    client = aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=broker.username,
+        password=broker.password,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        tls_context=broker.tls_context(),
+        logger=log,
+    )
+    async with client:
+        await client.subscribe(topics.worker(identifier), qos=1)
+        sync = f"{topics.worker_sync(identifier)}/{uuid.uuid4().hex}"
+        await client.subscribe(sync, qos=1)
+        await client.publish(sync, b"", qos=1)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                async for message in client.messages:  # a retained state comes before the marker
+                    if message.topic.matches(sync):
+                        break
+                    payload = message.payload if isinstance(message.payload, bytes) else b""
+                    peer = parse_state(topics, message.topic.value, payload)
+                    if peer is not None and peer.state != GONE:
+                        return peer
+    return None

@@ -23,7 +23,13 @@ from pathlib import Path
 
 import aiomqtt
 
-from callwatch.bus.handover import Membership, drain_session, leave
+from callwatch.bus.handover import (
+    HandoverError,
+    Membership,
+    drain_session,
+    leave,
+    retained_state,
+)
 from callwatch.bus.inbox import Inbox, StoreSink, WorkerStats, decode_message
 from callwatch.bus.session import Session, lost_will
 from callwatch.bus.topics import Topics
@@ -166,8 +172,14 @@ async def adopt_session(
 
     For a worker that will not come back. Returns the counters, or None when the broker
     held no such session. Raises :class:`~callwatch.bus.handover.HandoverError` or
-    ``aiomqtt.MqttError`` when the session could not be drained (it is then kept).
+    ``aiomqtt.MqttError`` when the session could not be drained (it is then kept), and
+    HandoverError before touching it when the worker said it belongs to another group (its
+    shared subscriptions would stay and keep taking calls until the session ended).
     """
+    broker = parse_url(url)
+    peer = await retained_state(broker, site, identifier)
+    if peer is not None and peer.group and peer.group != group:
+        raise HandoverError(f"worker {identifier} is in group {peer.group!r}, not {group!r}")
     stats = WorkerStats()
     store = Store.open(store_url, site=site.name)
     try:
@@ -177,7 +189,7 @@ async def adopt_session(
         )
         try:
             found = await drain_session(
-                parse_url(url),
+                broker,
                 site,
                 identifier,
                 group,
