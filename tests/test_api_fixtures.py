@@ -34,12 +34,29 @@ _SEPARATED = re.compile(r"(?<=\d)[-. ()]+(?=\d)")
 
 # The captures behind the API tests' figures: fixtures added for other subjects later do not
 # change what these tests count.
-API_CAPTURES = (
-    "agent_hangs_up_first answered_1st_ring answered_3rd_ring attended_transfer b2bua_pair "
-    "b2bua_pair_noheader blind_transfer busy caller_cancels fragmented_invite hep_kamailio "
-    "internal_call ipv6_call ivr_then_staff missed_then_callback_2h missed_then_callback_40min "
-    "outbound_call ring_group_fork ring_timeout tcp_call transfer_slow"
-).split()
+API_CAPTURES = [
+    "agent_hangs_up_first",
+    "answered_1st_ring",
+    "answered_3rd_ring",
+    "attended_transfer",
+    "b2bua_pair",
+    "b2bua_pair_noheader",
+    "blind_transfer",
+    "busy",
+    "caller_cancels",
+    "fragmented_invite",
+    "hep_kamailio",
+    "internal_call",
+    "ipv6_call",
+    "ivr_then_staff",
+    "missed_then_callback_2h",
+    "missed_then_callback_40min",
+    "outbound_call",
+    "ring_group_fork",
+    "ring_timeout",
+    "tcp_call",
+    "transfer_slow",
+]
 
 
 def api_captures() -> list[Path]:

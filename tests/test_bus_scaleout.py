@@ -13,7 +13,7 @@ import heapq
 import json
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiomqtt
@@ -22,8 +22,11 @@ import pytest
 
 from callwatch.bus.collect import run_collect
 from callwatch.bus.errors import PayloadError
+from callwatch.bus.session import Session
 from callwatch.bus.topics import Topics
+from callwatch.bus.url import parse_url
 from callwatch.bus.worker import WorkerStats, decode_message, run_worker
+from callwatch.bus.worker_state import GONE, LOST, Peer, parse_state, state_payload
 from callwatch.capture import read_capture
 from callwatch.capture.packet import Packet
 from callwatch.config import load_site
@@ -156,3 +159,183 @@ def test_worker_refuses_what_is_not_a_call() -> None:
     ):
         with pytest.raises(PayloadError):
             decode_message(payload, site)
+
+
+# -- workers leaving the group ------------------------------------------------------------
+
+
+def _broker_up() -> None:
+    try:
+        socket.create_connection(("127.0.0.1", 1883), timeout=2).close()
+    except OSError:
+        pytest.fail("Mosquitto is not running on 127.0.0.1:1883 (mosquitto -d)")
+
+
+def _test_site() -> SiteConfig:
+    return dataclasses.replace(
+        load_site(ROOT / "examples" / "site.toml"), name=f"test-{uuid.uuid4().hex[:10]}"
+    )
+
+
+class Workers:
+    """Worker tasks of one group on one store, started and stopped by name."""
+
+    def __init__(self, site: SiteConfig, store_url: str, tmp_path: Path) -> None:
+        self.site, self.store_url, self.tmp_path = site, store_url, tmp_path
+        self.group = f"g{uuid.uuid4().hex[:6]}"
+        self.tasks: dict[str, asyncio.Task[WorkerStats]] = {}
+        self.stops: dict[str, asyncio.Event] = {}
+        self.stats: dict[str, WorkerStats] = {}
+        self.names: set[str] = set()
+
+    def ident(self, name: str) -> str:
+        return f"{self.site.name}-{name}"
+
+    async def start(self, name: str) -> WorkerStats:
+        stop, ready = asyncio.Event(), asyncio.Event()
+        stats = WorkerStats()
+        self.names.add(name)
+        self.stops[name], self.stats[name] = stop, stats
+        self.tasks[name] = asyncio.create_task(
+            run_worker(
+                self.site,
+                BROKER,
+                self.store_url,
+                group=self.group,
+                spool_dir=self.tmp_path / f"spool-{name}-{stats.connects}-{id(stats)}",
+                identifier=self.ident(name),
+                session_expiry=300,
+                stop=stop,
+                ready=ready,
+                stats=stats,
+            )
+        )
+        await asyncio.wait_for(ready.wait(), 20)
+        return stats
+
+    async def stop(self, *names: str) -> None:
+        for name in names:
+            self.stops[name].set()
+        await asyncio.wait_for(asyncio.gather(*(self.tasks[n] for n in names)), 60)
+
+    async def close(self) -> None:
+        """Stop what runs and end every session the test made (nothing left on the broker)."""
+        running = [n for n, t in self.tasks.items() if not t.done()]
+        if running:
+            await self.stop(*running)
+        for name in self.names:
+            session = Session(parse_url(BROKER), self.ident(name), expiry=60, max_inflight=10)
+            async with session.client as client:
+                await client.publish(
+                    Topics(self.site.name).worker(self.ident(name)), b"", retain=True
+                )
+                await session.end()
+        async with aiomqtt.Client("127.0.0.1", 1883) as client:
+            await client.publish(Topics(self.site.name).status, b"", qos=1, retain=True)
+
+
+async def _session_present(identifier: str) -> bool:
+    session = Session(parse_url(BROKER), identifier, expiry=60, max_inflight=10)
+    async with session.client:
+        present = bool(session.present)
+        await session.end()
+    return present
+
+
+async def _wait_stored(store: Store, expected: dict[str, dict], seconds: float = 20) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if not _waiting(store, expected):
+            return
+        await asyncio.sleep(0.05)
+
+
+def _assert_stored_once(store: Store, expected: dict[str, dict]) -> None:
+    stored = {row["call"]: row for row in store.export_calls()}
+    assert sorted(set(expected) - set(stored)) == [], "calls never stored"
+    assert set(stored) == set(expected)
+    for call_id, row in expected.items():
+        assert stored[call_id] == row, call_id
+    assert store.counts()["calls"] == len(expected)
+
+
+async def test_worker_stopped_halfway_strands_nothing(tmp_path: Path, pg_url: str) -> None:
+    """Of two workers, one is stopped (as by SIGTERM) halfway through a replay.
+
+    It leaves the group, stores what it had received and ends its session: every call of
+    the capture is stored once, and nothing waits for it on the broker.
+    """
+    _broker_up()
+    site = _test_site()
+    packets = merged(FIXTURES)
+    expected = ingest_rows(site, packets)
+    workers = Workers(site, pg_url, tmp_path)
+    store = Store.open(pg_url, site=site.name)
+    try:
+        a = await workers.start("a")
+        b = await workers.start("b")
+        received_before_stop = {}
+
+        async def replay() -> AsyncIterator[Packet]:
+            half = len(packets) // 2
+            for packet in packets[:half]:
+                yield packet
+            await asyncio.sleep(0.5)  # let the first half reach the workers
+            received_before_stop.update(a=a.received, b=b.received)
+            await workers.stop("b")
+            for packet in packets[half:]:
+                yield packet
+
+        stats = await run_collect(
+            site, replay(), BROKER, spool_dir=tmp_path / "c", identifier=f"{site.name}-c"
+        )
+        assert received_before_stop["b"] > 0, "b must have had its share before it stopped"
+        after_stop = stats.published["call"] - sum(received_before_stop.values())
+        assert after_stop >= 4, "calls must be published after the stop"
+        await _wait_stored(store, expected)
+        _assert_stored_once(store, expected)
+        assert b.received == received_before_stop["b"]  # nothing routed to b after it left
+        assert not await _session_present(workers.ident("b"))
+    finally:
+        store.close()
+        await workers.close()
+
+
+async def test_two_workers_stopped_together_keep_a_session(tmp_path: Path, pg_url: str) -> None:
+    """Both workers stop at once, calls are published while none runs, one comes back.
+
+    At least one of them must keep its subscription (else the broker drops what nobody is
+    subscribed to); the one that comes back stores everything, the other's session too.
+    """
+    _broker_up()
+    site = _test_site()
+    packets = merged(FIXTURES)
+    expected = ingest_rows(site, packets)
+    workers = Workers(site, pg_url, tmp_path)
+    store = Store.open(pg_url, site=site.name)
+    try:
+        await workers.start("a")
+        await workers.start("b")
+        await workers.stop("a", "b")
+        await run_collect(
+            site, packets, BROKER, spool_dir=tmp_path / "c", identifier=f"{site.name}-c"
+        )
+        a = await workers.start("a")
+        await _wait_stored(store, expected)
+        _assert_stored_once(store, expected)
+        assert a.received >= len(expected)
+    finally:
+        store.close()
+        await workers.close()
+
+
+def test_worker_state_round_trip() -> None:
+    topics = Topics("나주/시청")
+    name = "worker/1+#"
+    topic = topics.worker(name)
+    assert topic == "callwatch/나주%2F시청/workers/worker%2F1%2B%23"
+    assert topics.parse(topics.worker_sync(name)) == ("workers", "worker%2F1%2B%23/sync")
+    assert parse_state(topics, topic, state_payload(LOST, name, "g")) == Peer(name, LOST, "g")
+    assert parse_state(topics, topic, state_payload(GONE, name, "g")) == Peer(name, GONE)
+    assert parse_state(topics, topics.worker_sync(name), b"token") is None
+    assert parse_state(topics, topic, b"not json") is None
+    assert parse_state(Topics("other"), topic, state_payload(LOST, name, "g")) is None

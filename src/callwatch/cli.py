@@ -140,12 +140,32 @@ def cmd_collect(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
-    from callwatch.scaleout import ScaleoutError, work
+    from callwatch.scaleout import ScaleoutError, adopt, work
 
     site = _site(args.config)
+    settings = _scaleout_settings(args.config)
     try:
-        return work(site, _scaleout_settings(args.config), args.group, args.identifier)
+        if args.adopt:
+            return adopt(site, settings, args.group, args.adopt, session_expiry=args.session_expiry)
+        return work(
+            site,
+            settings,
+            args.group,
+            args.identifier,
+            session_expiry=args.session_expiry,
+            handover_after=args.handover_after,
+        )
     except ScaleoutError as exc:
         raise CliError(str(exc)) from None
 
@@ -480,6 +500,24 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--config", required=True, metavar="SITE.toml")
     worker.add_argument("--group", default="callwatch", help="shared subscription group")
     worker.add_argument("--identifier", help="MQTT client id; give each worker its own")
+    worker.add_argument(
+        "--session-expiry",
+        type=_positive_int,
+        metavar="SECONDS",
+        help="how long the broker keeps a stopped or lost worker's session (default: 7 days)",
+    )
+    worker.add_argument(
+        "--handover-after",
+        type=_positive_int,
+        metavar="SECONDS",
+        help="a worker gone this long is declared lost and its session drained by a live "
+        "worker (default: 15)",
+    )
+    worker.add_argument(
+        "--adopt",
+        metavar="CLIENT_ID",
+        help="drain the session of a worker that will not come back into the store, end it, exit",
+    )
     worker.set_defaults(func=cmd_worker)
 
     check = sub.add_parser("check-config", help="explain every mistake in a site file")

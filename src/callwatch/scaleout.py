@@ -16,13 +16,18 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from callwatch.bus.collect import run_collect
-from callwatch.bus.worker import run_worker
+from callwatch.bus.handover import HandoverError
+from callwatch.bus.worker import adopt_session, run_worker
+from callwatch.bus.worker_state import DEFAULT_HANDOVER_AFTER, DEFAULT_SESSION_EXPIRY
 from callwatch.capture import CaptureStats, Packet, read_capture
 from callwatch.capture.listener import start_hep_listener
 from callwatch.settings import Settings
 from callwatch.site import SiteConfig
 
 log = logging.getLogger(__name__)
+
+
+_NEVER = 0xFFFFFFFF  # MQTT v5: a session with this expiry never expires
 
 
 class ScaleoutError(Exception):
@@ -101,10 +106,24 @@ def collect(site: SiteConfig, settings: Settings, files: list[str], identifier: 
     return 0
 
 
-def work(site: SiteConfig, settings: Settings, group: str, identifier: str | None) -> int:
-    """Run a worker until SIGINT/SIGTERM."""
-    if not settings.mqtt_url:
-        raise ScaleoutError("worker needs a broker: set CALLWATCH_MQTT_URL or service.mqtt_url")
+def work(
+    site: SiteConfig,
+    settings: Settings,
+    group: str,
+    identifier: str | None,
+    *,
+    session_expiry: int | None = None,
+    handover_after: int | None = None,
+) -> int:
+    """Run a worker until SIGINT/SIGTERM (it then leaves the group, see the deploy guide)."""
+
+    url = _broker(settings, "worker")
+    session_expiry = session_expiry or DEFAULT_SESSION_EXPIRY
+    handover_after = handover_after or DEFAULT_HANDOVER_AFTER
+    if handover_after >= session_expiry:
+        raise ScaleoutError("--handover-after must be shorter than --session-expiry")
+    if session_expiry >= _NEVER:
+        raise ScaleoutError(f"--session-expiry must be below {_NEVER} s (MQTT's 'never')")
 
     async def main() -> None:
         stop = _stop_event()
@@ -112,16 +131,18 @@ def work(site: SiteConfig, settings: Settings, group: str, identifier: str | Non
 
         async def announce() -> None:
             await ready.wait()
-            log.info("worker subscribed (group %s) to %s", group, settings.mqtt_url)
+            log.info("worker subscribed (group %s) to %s", group, url)
 
         announcer = asyncio.create_task(announce())
         stats = await run_worker(
             site,
-            settings.mqtt_url,
+            url,
             settings.store_url,
             group,
             spool_dir=settings.spool_path / "worker",
             identifier=identifier,
+            session_expiry=session_expiry,
+            handover_after=handover_after,
             stop=stop,
             ready=ready,
         )
@@ -130,3 +151,45 @@ def work(site: SiteConfig, settings: Settings, group: str, identifier: str | Non
 
     asyncio.run(main())
     return 0
+
+
+def adopt(
+    site: SiteConfig,
+    settings: Settings,
+    group: str,
+    lost: str,
+    *,
+    session_expiry: int | None = None,
+) -> int:
+    """Drain the session of the worker ``lost`` (one that will not come back) into the store."""
+    url = _broker(settings, "worker --adopt")
+    import aiomqtt
+
+    try:
+        stats = asyncio.run(
+            adopt_session(
+                site,
+                url,
+                settings.store_url,
+                lost,
+                group,
+                spool_dir=settings.spool_path / "worker-adopt",
+                session_expiry=session_expiry or DEFAULT_SESSION_EXPIRY,
+            )
+        )
+    except (HandoverError, aiomqtt.MqttError) as exc:
+        raise ScaleoutError(f"session {lost} not drained (it is kept): {exc}") from None
+    if stats is None:
+        print(f"no session {lost} on the broker: nothing to drain")
+    else:
+        print(
+            f"session {lost}: {stats.stored} records stored, {stats.rejected} rejected; "
+            "session ended"
+        )
+    return 0
+
+
+def _broker(settings: Settings, command: str) -> str:
+    if not settings.mqtt_url:
+        raise ScaleoutError(f"{command} needs a broker: set CALLWATCH_MQTT_URL or service.mqtt_url")
+    return settings.mqtt_url

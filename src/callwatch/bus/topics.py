@@ -7,6 +7,8 @@
     callwatch/<site>/calls/<department>      full judged calls (for workers)  QoS 1
     callwatch/<site>/callbacks/<department>  callback news (for workers)      QoS 1
     callwatch/<site>/status                  {"state": "online"|"offline"}    QoS 1, retained
+    callwatch/<site>/workers/<identifier>    a worker's state (hand-over)     QoS 1, retained
+    callwatch/<site>/workers/<identifier>/sync   a worker's own markers       QoS 1
 
 Topics are UTF-8, so Korean department names are used as they are (``.../events/민원``).
 A level must not hold ``/`` (the level separator), ``+`` or ``#`` (wildcards) or NUL, and
@@ -86,6 +88,30 @@ class Topics:
         if kind not in _KINDS:
             raise ValueError(f"unknown topic kind {kind!r} (one of {', '.join(_KINDS)})")
         return f"{self.base}/{kind}/#"
+
+    def worker(self, identifier: str) -> str:
+        """The retained state topic of the worker session ``identifier``."""
+        return f"{self.base}/workers/{encode_level(identifier)}"
+
+    @property
+    def workers(self) -> str:
+        """The filter of every worker's state topic."""
+        return f"{self.base}/workers/+"
+
+    def worker_sync(self, identifier: str) -> str:
+        """The topic a worker session sends markers to itself on (see :mod:`.handover`)."""
+        return f"{self.worker(identifier)}/sync"
+
+    def parse(self, topic: str) -> tuple[str, str] | None:
+        """``(kind, rest)`` of one of this site's topics, e.g. ``("workers", "w1/sync")``.
+
+        None for a topic of another site or a malformed one.
+        """
+        prefix = f"{self.base}/"
+        if not topic.startswith(prefix):
+            return None
+        kind, _, rest = topic[len(prefix) :].partition("/")
+        return kind, rest
 
     def shared(self, group: str, kind: str) -> str:
         """The shared-subscription filter ``$share/<group>/callwatch/<site>/<kind>/#``."""
