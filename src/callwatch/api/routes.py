@@ -43,6 +43,7 @@ from callwatch.api.params import (
     limit_param,
     period,
     time_param,
+    week_param,
 )
 from callwatch.api.schemas import (
     BreachPage,
@@ -281,6 +282,7 @@ def weekly_report(
 ) -> Any:
     """The weekly report of ``week`` (the site's clock), one department or all. A lead with
     several departments names one."""
+    week = week_param(week)
     scope = _department(ctx, who, department)
     if department is None and scope is not None:
         if len(scope) != 1:

@@ -27,12 +27,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from callwatch.api import routes as api_routes
 from callwatch.api.auth import Principal, TokenStore
 from callwatch.api.context import context_of
+from callwatch.api.params import report_week
 from callwatch.config import SiteConfig
 from callwatch.i18n import normalize_lang
 from callwatch.reports import build
 from callwatch.reports.errors import RenderError, WeekError
 from callwatch.reports.render_pdf import render_pdf
-from callwatch.reports.weeks import parse_week, week_of
+from callwatch.reports.weeks import week_of
 from callwatch.store import Store, StoreError
 from callwatch.web import views
 from callwatch.web.strings import tr
@@ -210,7 +211,7 @@ def department(request: Request, name: str, week: str | None = None) -> Response
     if viewer is None:
         return _login_redirect(request)
     try:
-        chosen = parse_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
+        chosen = report_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
     except WeekError:
         return _error(request, viewer, 400, "error.not_found")
     try:
@@ -293,7 +294,7 @@ def weekly_pdf(
     if department is not None and not viewer.may_read(department):
         return _error(request, viewer, 403, "error.forbidden")
     try:
-        chosen = parse_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
+        chosen = report_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
         report = build.weekly_report(ctx.store, ctx.site, chosen, department=department)
         pdf = render_pdf(report, viewer.lang, call_url=CALL_URL)
     except (WeekError, build.UnknownDepartment):
