@@ -254,12 +254,15 @@ def callbacks(
     "/callbacks",
     response_model=CallbackUpdate,
     responses={
-        404: {"model": Problem, "description": "no open or missed callback for that number"}
+        404: {"model": Problem, "description": "no open or missed callback for that number"},
+        422: {"model": Problem, "description": "a time out of bounds (see the description)"},
     },
 )
 async def request_callback(ctx: Ctx, who: Staff, body: CallbackRequest) -> dict[str, Any]:
     """Record that a caller asked to be called back at ``due_at``: it becomes the deadline of
-    their waiting callbacks (see the charter's callback book)."""
+    their waiting callbacks of the token's departments (see the charter's callback book).
+    ``asked_at`` must lie between the missed call (at most 14 days before) and now, ``due_at``
+    between ``asked_at`` and 14 days after it; 422 otherwise."""
     due = time_param("due_at", body.due_at)
     asked = time_param("asked_at", body.asked_at)
     if due is None:
@@ -269,7 +272,7 @@ async def request_callback(ctx: Ctx, who: Staff, body: CallbackRequest) -> dict[
     changed = await to_thread.run_sync(
         callback_requests.record_request, ctx, who, body.number, asked, due
     )
-    callback_requests.tell_live_book(ctx.book, body.number, asked, due)
+    callback_requests.tell_live_book(ctx.book, who, body.number, asked, due)
     return {"items": [queries.callback_dict(cb) for cb in changed]}
 
 
