@@ -187,13 +187,17 @@ def calls(
     response_model_exclude_unset=True,
     responses={404: {"model": Problem, "description": "no such call"}},
 )
-def call(ctx: Ctx, who: Anyone, call_id: Annotated[str, Path(max_length=255)]) -> Any:
-    """One call: the call, its leg events in time order, its verdicts, its SIP messages."""
-    found = queries.call_detail(ctx.need_store(), ctx.site.name, call_id)
+def call(ctx: Ctx, who: Anyone, call_id: Annotated[str, Path(max_length=512)]) -> Any:
+    """One call: the call, its leg events in time order, its verdicts, its SIP messages.
+    ``call_id`` may be a reference (``ref-...``) from a masked answer."""
+    real = ctx.masker.resolve(call_id)
+    if real is None:
+        raise NotFound(f"no call {call_id!r} (a reference from before a restart: list again)")
+    found = queries.call_detail(ctx.need_store(), ctx.site.name, real)
     if found is None:
         raise NotFound(f"no call {_shown(ctx, who, call_id)!r}")
     if not who.may_read(found["call"]["department"]):
-        raise Forbidden(f"call {call_id!r} belongs to another department")
+        raise Forbidden(f"call {_shown(ctx, who, call_id)!r} belongs to another department")
     return _shown(ctx, who, found)
 
 

@@ -232,9 +232,10 @@ def export_call(request: Request, call_id: str) -> Response:
     if viewer is None:
         return _login_redirect(request)
     try:
-        if not viewer.may_read((ctx.store.call(call_id) or {}).get("department")):
+        real = views.masker(ctx.site).resolve(call_id) or ""
+        if not viewer.may_read((ctx.store.call(real) or {}).get("department")):
             raise views.PageForbidden(call_id)
-        page = views.call(ctx.store, ctx.site, None, call_id, viewer.lang)
+        page = views.call(ctx.store, ctx.site, None, real, viewer.lang)
     except views.PageNotFound:
         return _error(request, viewer, 404, "error.not_found")
     except views.PageForbidden:
@@ -247,7 +248,7 @@ def export_call(request: Request, call_id: str) -> Response:
         css=static_text("app.css"),
         script=static_text("replay.js"),
     )
-    filename = _SAFE_NAME.sub("_", call_id)[:80] or "call"
+    filename = _SAFE_NAME.sub("_", page["id"])[:80] or "call"
     response.headers["Content-Disposition"] = f'attachment; filename="callwatch-{filename}.html"'
     return response
 
