@@ -50,7 +50,10 @@ async def test_no_token_is_401_with_a_challenge(api: fa.Api, path: str) -> None:
 
 async def test_only_healthz_answers_without_a_token(api: fa.Api) -> None:
     assert (await api.get("/healthz", who=None)).json() == {"status": "ok"}
-    document = (await api.get("/openapi.json", who=None)).json()
+    for path in ("/openapi.json", "/docs", "/redoc"):  # not served unless opened by setting
+        assert (await api.get(path, who=None)).status_code == 404, path
+        assert (await api.get(path, who="admin")).status_code == 404, path
+    document = api.app.openapi()
     paths = set(document["paths"]) - {"/healthz"}
     assert {"/api/calls", "/api/live", "/readyz", "/metrics"} <= paths
     for path in sorted(paths):
@@ -92,6 +95,17 @@ async def test_each_role_reads_only_its_endpoints(api: fa.Api, who: str) -> None
 async def test_trainer_may_not_post_callbacks(api: fa.Api) -> None:
     body = {"number": "0613398731", "due_at": "2026-11-23T12:00:00Z"}
     assert (await api.post("/api/callbacks", body, who="trainer")).status_code == 403
+
+
+async def test_api_docs_can_be_opened_by_setting(
+    filled_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLWATCH_API_DOCS", "open")
+    app, _, _ = fa.make_app(filled_store, tmp_path)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        for path in ("/openapi.json", "/docs", "/redoc"):
+            assert (await c.get(path)).status_code == 200, path
+    assert create_app(Service(fx.site(), Settings(data_dir=tmp_path)), api_docs=False)
 
 
 async def test_monitoring_can_be_opened_by_setting(api: fa.Api) -> None:

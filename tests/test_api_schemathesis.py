@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
@@ -22,7 +23,10 @@ _filled_file = fa._filled_file
 EXAMPLES = 25
 
 
-def test_no_request_makes_a_server_error(filled_store: Store, tmp_path: Path) -> None:
+def test_no_request_makes_a_server_error(
+    filled_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLWATCH_API_DOCS", "open")  # the schema is read from /openapi.json
     app, _, tokens = fa.make_app(filled_store, tmp_path)
     headers = {"Authorization": f"Bearer {tokens['admin']}"}
     # /api/live is an endless stream (see test_api_live) and /readyz answers 503 by design

@@ -40,11 +40,38 @@ def _read(name: str, stats: CaptureStats) -> Iterator[Packet]:
         raise CliError(f"{name}: {exc}") from None
 
 
-def _packets(paths: Sequence[str], stats: CaptureStats) -> Iterator[Packet]:
-    """Packets of every file merged in capture-time order, as if one capture (mergecap)."""
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
+"""The files a directory given to ``ingest`` stands for: its captures by these names."""
+
+
+def capture_files(paths: Sequence[str]) -> list[str]:
+    """The capture files ``paths`` name: a file as it is; a directory as the files directly
+    inside it whose names end in :data:`CAPTURE_SUFFIXES`, sorted by name (not its
+    subdirectories). A missing path, or a directory without such files, is a :class:`CliError`."""
+    files: list[str] = []
     for name in paths:
-        if not Path(name).is_file():
-            raise CliError(f"{name}: no such file")
+        path = Path(name)
+        if path.is_dir():
+            inside = sorted(
+                str(p)
+                for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in CAPTURE_SUFFIXES
+            )
+            if not inside:
+                kinds = ", ".join(CAPTURE_SUFFIXES)
+                raise CliError(f"{name} is a directory with no capture files ({kinds}) in it")
+            files.extend(inside)
+        elif path.is_file():
+            files.append(name)
+        else:
+            raise CliError(f"{name}: no such file or directory")
+    return files
+
+
+def _packets(paths: Sequence[str], stats: CaptureStats) -> Iterator[Packet]:
+    """Packets of every file (directories: their captures, see :func:`capture_files`) merged in
+    capture-time order, as if one capture (mergecap)."""
+    paths = capture_files(paths)
     if len(paths) == 1:
         return _read(paths[0], stats)
     return heapq.merge(*(_read(name, stats) for name in paths), key=lambda p: p.ts)
@@ -109,7 +136,7 @@ def _progress(args: argparse.Namespace) -> Progress | None:
     """A progress bar for a person reading a table of large files (never for JSON output)."""
     if args.format != "table" or not sys.stderr.isatty():
         return None
-    total = sum(Path(name).stat().st_size for name in args.files)
+    total = sum(Path(name).stat().st_size for name in capture_files(args.files))
     return Progress(total) if total >= _PROGRESS_MIN_BYTES else None
 
 
@@ -472,7 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ingest = sub.add_parser("ingest", help="read pcap/pcapng files (plain SIP or HEP inside)")
-    ingest.add_argument("files", nargs="+", metavar="FILE")
+    ingest.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="a capture file, or a directory: its .pcap, .pcapng and .cap files (by name)",
+    )
     ingest.add_argument(
         "--events", action="store_true", help="print leg events as JSON lines, one per event"
     )

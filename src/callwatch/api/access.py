@@ -5,13 +5,27 @@ guarded by :class:`MonitoringGuard` (an admin token, unless ``CALLWATCH_MONITORI
 ``/healthz`` is the only endpoint that never asks for a token. A missing, malformed, unknown
 or revoked token gets 401 with ``WWW-Authenticate: Bearer``; a role that does not cover the
 route gets 403.
+
+What each role may see is one table, :data:`SEES`, read through :func:`may_see` by the API's
+routes (:func:`require_view`) and by the pages alike:
+
+========== ===========================================================================
+role       sees
+========== ===========================================================================
+admin      everything
+lead       everything of their departments: compliance, calls, breaches, callbacks,
+           reports, the live feed, the dashboard, department pages, replays, training
+trainer    breaches, call replays, the live feed and the training page, numbers masked;
+           no compliance figures, call lists, callbacks or reports (so no dashboard and
+           no department page: their home is the training page)
+========== ===========================================================================
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -20,6 +34,32 @@ from sqlalchemy.exc import SQLAlchemyError
 from callwatch.api.auth import Principal, Role
 from callwatch.api.context import ApiContext, api_context, context_of
 from callwatch.api.errors import Forbidden, Unauthorized, Unavailable
+
+View = Literal[
+    "departments",
+    "compliance",
+    "calls",
+    "call",
+    "breaches",
+    "callbacks",
+    "reports",
+    "live",
+    "training",
+]
+_TRAINER_VIEWS: frozenset[str] = frozenset({"departments", "call", "breaches", "live", "training"})
+_ALL_VIEWS: frozenset[str] = frozenset(View.__args__)  # type: ignore[attr-defined]
+SEES: dict[Role, frozenset[str]] = {
+    "admin": _ALL_VIEWS,
+    "lead": _ALL_VIEWS,
+    "trainer": _TRAINER_VIEWS,
+}
+"""The views each role may see (a lead: of their departments only, see Principal.may_read)."""
+
+
+def may_see(principal: Principal, view: View) -> bool:
+    """Whether ``principal``'s role may see ``view`` (the one rule of the API and the pages)."""
+    return view in SEES.get(principal.role, frozenset())
+
 
 REALM = "callwatch"
 MONITORING_PATHS = frozenset({"/readyz", "/metrics"})
@@ -56,6 +96,11 @@ def authenticate(ctx: ApiContext, header: str | None) -> Principal:
     if found is None:
         raise Unauthorized("the token is unknown or revoked", _challenge("invalid_token"))
     return found
+
+
+def require_view(view: View) -> Callable[..., Principal]:
+    """A dependency admitting the roles that :func:`may_see` ``view`` (403 for the others)."""
+    return require(*(role for role, views in SEES.items() if view in views))
 
 
 def require(*roles: Role) -> Callable[..., Principal]:

@@ -162,6 +162,22 @@ class TokenStore:
             raise TokenError(f"no token with id {key!r}")
         return _record(row)
 
+    def holder(self, token_id: str) -> tuple[Principal, str] | None:
+        """The holder of the active token ``token_id`` and its stored digest (what a page
+        session is bound to), or None when it is unknown or revoked."""
+        if not re.fullmatch(r"[0-9a-f]{12}", token_id):
+            return None
+        t = api_tokens.c
+        query = select(t.digest, t.role, t.departments, t.name, t.revoked_us).where(
+            t.id == token_id
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or row[4] is not None or row[1] not in ROLES:
+            return None
+        stored, role, departments, name, _ = row
+        return Principal(token_id, role, frozenset(departments or ()), name), stored
+
     def verify(self, token: str) -> Principal | None:
         """The holder of ``token``, or None when it is malformed, unknown or revoked."""
         match = _TOKEN.match(token)

@@ -27,6 +27,10 @@ ENV_MONITORING = "CALLWATCH_MONITORING"
 """``open``: ``/readyz`` and ``/metrics`` answer without a token; ``token`` (the default): they
 need an admin token, like every other endpoint but ``/healthz``."""
 
+ENV_API_DOCS = "CALLWATCH_API_DOCS"
+"""``open``: ``/docs``, ``/redoc`` and ``/openapi.json`` answer anyone; ``off`` (the default):
+they are not served (the schema describes every route; keep it to those who need it)."""
+
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +68,16 @@ def monitoring_open_setting(environ: dict[str, str] | None = None) -> bool:
         log.warning(
             "%s=%r is neither 'open' nor 'token': monitoring needs a token", ENV_MONITORING, value
         )
+    return value == "open"
+
+
+def api_docs_open_setting(environ: dict[str, str] | None = None) -> bool:
+    """Whether ``$CALLWATCH_API_DOCS`` is ``open``; ``off`` (the default) and any other value
+    (logged) keep the API's documentation pages and schema unserved."""
+    value = (environ if environ is not None else os.environ).get(ENV_API_DOCS, "")
+    value = value.strip().lower() or "off"
+    if value not in ("open", "off"):
+        log.warning("%s=%r is neither 'open' nor 'off': the API docs stay off", ENV_API_DOCS, value)
     return value == "open"
 
 

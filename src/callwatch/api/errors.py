@@ -38,6 +38,12 @@ class NotFound(ApiError):
     status = 404
 
 
+class Unprocessable(ApiError):
+    """A well-formed request whose values are out of bounds (a time too far from the call)."""
+
+    status = 422
+
+
 class Unavailable(ApiError):
     """The store is not configured or cannot be reached."""
 

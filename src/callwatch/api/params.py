@@ -1,21 +1,29 @@
-"""Parsing of query parameters: times, ISO weeks, paging cursors. Bad input → 400."""
+"""Parsing of query parameters: times, ISO weeks, paging cursors. Bad input → 400.
+
+The bounds keep every value inside what the store and the calendar can hold: times from 1970
+to 9999, report weeks of the ISO years :data:`MIN_WEEK_YEAR` to :data:`MAX_WEEK_YEAR` (a
+report also reads the week before, a page links the week after), cursor integers within a
+signed 64-bit column.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-import re
-from datetime import date
 from typing import Any
 
 from callwatch.api.errors import BadRequest
+from callwatch.reports.errors import WeekError
+from callwatch.reports.weeks import IsoWeek, parse_week
 from callwatch.timefmt import parse_iso
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MIN_US = 0
 _MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+MIN_WEEK_YEAR = 1970
+MAX_WEEK_YEAR = 9998
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def time_param(name: str, text: str | None) -> int | None:
@@ -41,16 +49,25 @@ def period(since: str | None, until: str | None) -> tuple[int | None, int | None
     return start, end
 
 
+def report_week(text: str) -> IsoWeek:
+    """The ISO week ``text`` (``2026-W47``) a report or page may show: it exists and its year
+    is between :data:`MIN_WEEK_YEAR` and :data:`MAX_WEEK_YEAR`. Raises :class:`WeekError`
+    (the pages' error) with a message saying which."""
+    week = parse_week(text)
+    if not MIN_WEEK_YEAR <= week.year <= MAX_WEEK_YEAR:
+        raise WeekError(
+            f"{week} is out of range (weeks of {MIN_WEEK_YEAR} to {MAX_WEEK_YEAR} only)"
+        )
+    return week
+
+
 def week_param(text: str) -> str:
-    """An ISO week ``2026-W47``, checked (the week exists) and returned as given."""
-    match = _WEEK.match(text.strip())
-    if match is None:
-        raise BadRequest(f"week={text!r} is not an ISO week (e.g. 2026-W47)")
+    """An ISO week ``2026-W47``, checked by :func:`report_week` (400 otherwise) and returned
+    in its canonical form."""
     try:
-        date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
-    except ValueError:
-        raise BadRequest(f"week={text!r} does not exist") from None
-    return text.strip()
+        return str(report_week(text))
+    except WeekError as exc:
+        raise BadRequest(f"week={text!r}: {exc}") from None
 
 
 def limit_param(limit: int | None) -> int:
@@ -81,6 +98,7 @@ def decode_cursor(text: str | None, types: tuple[type, ...]) -> list[Any] | None
         not isinstance(key, list)
         or len(key) != len(types)
         or not all(type(k) is t for k, t in zip(key, types, strict=True))
+        or any(type(k) is int and not _INT64[0] <= k <= _INT64[1] for k in key)
     ):
         raise BadRequest(f"cursor={text!r} is not a cursor this API handed out")
     return key

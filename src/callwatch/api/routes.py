@@ -32,7 +32,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from callwatch.api import callback_requests, queries
-from callwatch.api.access import require
+from callwatch.api.access import require_view
 from callwatch.api.auth import Principal
 from callwatch.api.context import ApiContext, api_context
 from callwatch.api.errors import BadRequest, Forbidden, NotFound, Unavailable
@@ -43,6 +43,7 @@ from callwatch.api.params import (
     limit_param,
     period,
     time_param,
+    week_param,
 )
 from callwatch.api.schemas import (
     BreachPage,
@@ -73,8 +74,15 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api", tags=["api"], responses=_REFUSALS)
 
 Ctx = Annotated[ApiContext, Depends(api_context)]
-Anyone = Annotated[Principal, Depends(require())]
-Staff = Annotated[Principal, Depends(require("admin", "lead"))]
+# who may call each route: the roles that may see its view (api.access.SEES)
+ForDepartments = Annotated[Principal, Depends(require_view("departments"))]
+ForCompliance = Annotated[Principal, Depends(require_view("compliance"))]
+ForCalls = Annotated[Principal, Depends(require_view("calls"))]
+ForCall = Annotated[Principal, Depends(require_view("call"))]
+ForBreaches = Annotated[Principal, Depends(require_view("breaches"))]
+ForCallbacks = Annotated[Principal, Depends(require_view("callbacks"))]
+ForReports = Annotated[Principal, Depends(require_view("reports"))]
+ForLive = Annotated[Principal, Depends(require_view("live"))]
 DepartmentQ = Annotated[
     str | None, Query(max_length=200, description="a department name (see /api/departments)")
 ]
@@ -110,7 +118,7 @@ def _shown(ctx: ApiContext, who: Principal, body: Any) -> Any:
 
 
 @router.get("/departments", response_model=list[Department])
-def departments(ctx: Ctx, who: Anyone) -> list[dict[str, Any]]:
+def departments(ctx: Ctx, who: ForDepartments) -> list[dict[str, Any]]:
     """The site's departments (a lead's token lists only theirs)."""
     return [
         {
@@ -127,7 +135,11 @@ def departments(ctx: Ctx, who: Anyone) -> list[dict[str, Any]]:
 
 @router.get("/compliance", response_model=list[report_data.Compliance])
 def compliance(
-    ctx: Ctx, who: Staff, department: DepartmentQ = None, since: FromQ = None, until: ToQ = None
+    ctx: Ctx,
+    who: ForCompliance,
+    department: DepartmentQ = None,
+    since: FromQ = None,
+    until: ToQ = None,
 ) -> list[Any]:
     """Compliance per department and rule over ``[from, to)`` (default: the 7 days before
     ``to``, which defaults to now): pass rates, counts, ring and transfer times, callbacks."""
@@ -154,7 +166,7 @@ def compliance(
 @router.get("/calls", response_model=CallPage, response_model_exclude_unset=True)
 def calls(
     ctx: Ctx,
-    who: Staff,
+    who: ForCalls,
     department: DepartmentQ = None,
     extension: Annotated[str | None, Query(max_length=64, description="a staff extension")] = None,
     rule: Annotated[Rule | None, Query(description="calls judged by this rule")] = None,
@@ -186,20 +198,24 @@ def calls(
     response_model_exclude_unset=True,
     responses={404: {"model": Problem, "description": "no such call"}},
 )
-def call(ctx: Ctx, who: Anyone, call_id: Annotated[str, Path(max_length=255)]) -> Any:
-    """One call: the call, its leg events in time order, its verdicts, its SIP messages."""
-    found = queries.call_detail(ctx.need_store(), ctx.site.name, call_id)
+def call(ctx: Ctx, who: ForCall, call_id: Annotated[str, Path(max_length=512)]) -> Any:
+    """One call: the call, its leg events in time order, its verdicts, its SIP messages.
+    ``call_id`` may be a reference (``ref-...``) from a masked answer."""
+    real = ctx.masker.resolve(call_id)
+    if real is None:
+        raise NotFound(f"no call {call_id!r} (a reference from before a restart: list again)")
+    found = queries.call_detail(ctx.need_store(), ctx.site.name, real)
     if found is None:
         raise NotFound(f"no call {_shown(ctx, who, call_id)!r}")
     if not who.may_read(found["call"]["department"]):
-        raise Forbidden(f"call {call_id!r} belongs to another department")
+        raise Forbidden(f"call {_shown(ctx, who, call_id)!r} belongs to another department")
     return _shown(ctx, who, found)
 
 
 @router.get("/breaches", response_model=BreachPage)
 def breaches(
     ctx: Ctx,
-    who: Anyone,
+    who: ForBreaches,
     department: DepartmentQ = None,
     extension: Annotated[str | None, Query(max_length=64, description="a staff extension")] = None,
     rule: Annotated[Rule | None, Query(description="breaches of this rule")] = None,
@@ -225,7 +241,7 @@ def breaches(
 @router.get("/callbacks", response_model=CallbackPage)
 def callbacks(
     ctx: Ctx,
-    who: Staff,
+    who: ForCallbacks,
     status: Annotated[
         CallbackStatus | None, Query(description="open, kept, late or missed")
     ] = None,
@@ -253,12 +269,15 @@ def callbacks(
     "/callbacks",
     response_model=CallbackUpdate,
     responses={
-        404: {"model": Problem, "description": "no open or missed callback for that number"}
+        404: {"model": Problem, "description": "no open or missed callback for that number"},
+        422: {"model": Problem, "description": "a time out of bounds (see the description)"},
     },
 )
-async def request_callback(ctx: Ctx, who: Staff, body: CallbackRequest) -> dict[str, Any]:
+async def request_callback(ctx: Ctx, who: ForCallbacks, body: CallbackRequest) -> dict[str, Any]:
     """Record that a caller asked to be called back at ``due_at``: it becomes the deadline of
-    their waiting callbacks (see the charter's callback book)."""
+    their waiting callbacks of the token's departments (see the charter's callback book).
+    ``asked_at`` must lie between the missed call (at most 14 days before) and now, ``due_at``
+    between ``asked_at`` and 14 days after it; 422 otherwise."""
     due = time_param("due_at", body.due_at)
     asked = time_param("asked_at", body.asked_at)
     if due is None:
@@ -268,19 +287,20 @@ async def request_callback(ctx: Ctx, who: Staff, body: CallbackRequest) -> dict[
     changed = await to_thread.run_sync(
         callback_requests.record_request, ctx, who, body.number, asked, due
     )
-    callback_requests.tell_live_book(ctx.book, body.number, asked, due)
+    callback_requests.tell_live_book(ctx.book, who, body.number, asked, due)
     return {"items": [queries.callback_dict(cb) for cb in changed]}
 
 
 @router.get("/reports/weekly", response_model=report_data.WeeklyReport)
 def weekly_report(
     ctx: Ctx,
-    who: Staff,
+    who: ForReports,
     week: Annotated[str, Query(max_length=16, description="ISO week, e.g. 2026-W47")],
     department: DepartmentQ = None,
 ) -> Any:
     """The weekly report of ``week`` (the site's clock), one department or all. A lead with
     several departments names one."""
+    week = week_param(week)
     scope = _department(ctx, who, department)
     if department is None and scope is not None:
         if len(scope) != 1:
@@ -298,7 +318,7 @@ def weekly_report(
 async def live(
     request: Request,
     ctx: Ctx,
-    who: Anyone,
+    who: ForLive,
     department: DepartmentQ = None,
     kinds: Annotated[
         list[LiveKind] | None, Query(description="event and/or breach (default: both)")

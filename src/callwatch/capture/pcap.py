@@ -9,6 +9,10 @@ numbers them.
 A file that is not a capture at all raises :class:`PcapError`. A file cut short (the usual end
 of a capture that was still being written) is read up to the cut: the cut is counted as
 ``truncated_file`` and logged once, and everything before it is yielded.
+
+A pcapng packet whose time, after its interface's ``if_tsresol`` and ``if_tsoffset``, falls
+outside 1970-01-01 to 9999-12-31 (a broken or hostile resolution, offset or timestamp) is
+counted as ``bad_timestamp``, logged once and skipped; the frames after it are read.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ _PCAP_MAGIC: Final = {
 }
 _PCAPNG_SHB: Final = b"\x0a\x0d\x0d\x0a"
 _BOM: Final = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
+
+_MAX_TS: Final = 253_402_300_799_999_999
+"""The last capture microsecond a time can name (9999-12-31T23:59:59.999999Z)."""
 
 _MAX_RECORD: Final = 1 << 24
 """Largest frame or block accepted (16 MiB): anything bigger is a corrupt length."""
@@ -93,7 +100,7 @@ def _packets(
             stats.frames += 1
             stats.bytes += len(data)
             if linktype < 0:
-                decoder.error(_RECORD_ERRORS[linktype], "", frame)
+                decoder.error(*_RECORD_ERRORS[linktype], frame)
                 continue
             decode(linktype, data, ts, frame, out)
             if out:
@@ -117,7 +124,11 @@ class _Truncated(Exception):
 
 # negative link types mark records that are counted as errors but do not stop reading
 _BAD_INTERFACE: Final = -1
-_RECORD_ERRORS: Final = {_BAD_INTERFACE: "bad_interface"}
+_BAD_TIMESTAMP: Final = -2
+_RECORD_ERRORS: Final = {
+    _BAD_INTERFACE: ("bad_interface", ""),
+    _BAD_TIMESTAMP: ("bad_timestamp", "time outside 1970 to 9999 (if_tsresol, if_tsoffset)"),
+}
 
 
 def _read_exact(f: BinaryIO, n: int, what: str) -> bytes:
@@ -197,6 +208,7 @@ def _pcapng_body(f: BinaryIO, first: bytes) -> Iterator[tuple[int, int, bytes]]:
     total: int
     iface: int
     caplen: int
+    ts: int
     while True:
         head = read(8)
         if len(head) != 8:
@@ -236,7 +248,11 @@ def _pcapng_body(f: BinaryIO, first: bytes) -> Iterator[tuple[int, int, bytes]]:
                 yield _BAD_INTERFACE, last_ts, b""
                 continue
             itf = interfaces[iface]
-            last_ts = itf.micros(high << 32 | low)
+            ts = itf.micros(high << 32 | low)
+            if not 0 <= ts <= _MAX_TS:
+                yield _BAD_TIMESTAMP, last_ts, b""
+                continue
+            last_ts = ts
             yield itf.linktype, last_ts, body[20 : 20 + caplen]
         elif kind == _BLOCK_SPB:
             if size < 4 or not interfaces:

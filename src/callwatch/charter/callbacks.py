@@ -145,9 +145,16 @@ class CallbackBook:
                 changed.append(self._store(key, replace(cb, status="missed")))
         return changed
 
-    def record_request(self, number: str, at: int, due_at: int) -> list[Callback]:
+    def record_request(
+        self,
+        number: str,
+        at: int,
+        due_at: int,
+        within: Callable[[Callback], bool] | None = None,
+    ) -> list[Callback]:
         """Record that the caller at ``number`` asked, at ``at``, to be called back at
-        ``due_at``: that time becomes the deadline of their callbacks opened by ``at``.
+        ``due_at``: that time becomes the deadline of their callbacks opened by ``at`` (only
+        those ``within`` admits, when given: the requester's departments).
 
         Raises :class:`CallbackError` when there is no such callback, when the time is before
         the missed call, or when the charter makes no promise about a requested time.
@@ -161,6 +168,7 @@ class CallbackBook:
             if same_number(cb.number, wanted)
             and cb.opened_at <= at
             and cb.status in ("open", "missed")
+            and (within is None or within(cb))
         ]
         if not hits:
             raise CallbackError(f"no open callback for {number} opened by {at}")

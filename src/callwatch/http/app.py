@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse, Response
 
 from callwatch import __version__
 from callwatch.api import install_api
+from callwatch.api.context import api_docs_open_setting
+from callwatch.http.headers import SecurityHeaders
 from callwatch.metrics import CONTENT_TYPE, Metrics
 from callwatch.sinks import PartStatus
 from callwatch.web import router as pages_router
@@ -26,9 +28,20 @@ class ServiceView(Protocol):
     def readiness(self) -> dict[str, PartStatus]: ...
 
 
-def create_app(service: ServiceView) -> FastAPI:
-    """The application serving ``/healthz``, ``/readyz`` and ``/metrics`` for ``service``."""
-    app = FastAPI(title="callwatch", version=__version__)
+def create_app(service: ServiceView, *, api_docs: bool | None = None) -> FastAPI:
+    """The application serving ``/healthz``, ``/readyz`` and ``/metrics`` for ``service``, the
+    API and the pages, every response with security headers (:mod:`callwatch.http.headers`).
+
+    ``/docs``, ``/redoc`` and ``/openapi.json`` are served only when ``api_docs`` is true
+    (default: the ``CALLWATCH_API_DOCS=open`` setting)."""
+    docs = api_docs_open_setting() if api_docs is None else api_docs
+    app = FastAPI(
+        title="callwatch",
+        version=__version__,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.service = service
 
     @app.get("/healthz")
@@ -51,4 +64,5 @@ def create_app(service: ServiceView) -> FastAPI:
 
     install_api(app)
     app.include_router(pages_router)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -4,6 +4,8 @@ one file per table: department × rule, and extensions.
 Column names are fixed English identifiers in every language; values that are words (rule
 names, statuses) are in the report's language. Rates are percentages with one decimal; a rule
 the charter does not make has an empty rate and the status "not part of this charter".
+Every cell goes through :func:`callwatch.store.export.spreadsheet_cell` (a value that starts
+like a formula is written as text).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import io
 
 from callwatch.i18n import RULES, normalize_lang, t
 from callwatch.reports.data import ALL, Achievement, WeeklyReport
+from callwatch.store.export import spreadsheet_cell
 
 BOM = "\ufeff"
 
@@ -158,7 +161,7 @@ def _write(fields: tuple[str, ...], rows: list[dict]) -> str:
     buf.write(BOM)
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
 
 

@@ -5,12 +5,18 @@ with spaces (``legs``); lists of objects (``transfers``, ``verdicts``) are kept 
 text, and each rule also gets a column ``verdict.<rule>`` holding ``ok`` or ``breach`` (joined
 with spaces when a call has several verdicts of one rule). True/false are ``true``/``false``;
 a missing value is an empty cell.
+
+Every CSV cell callwatch writes (this export and the reports' tables) goes through
+:func:`spreadsheet_cell`, so a caller, Call-ID or extension that starts like a formula
+(``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)``) opens in a spreadsheet as text, never as a
+formula.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -50,6 +56,23 @@ CSV_FIELDS = (
 )
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
+
+
+def spreadsheet_cell(value: Any) -> str:
+    """``value`` as a CSV cell a spreadsheet shows as text, never runs as a formula.
+
+    The OWASP rule: a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    gets a leading apostrophe (``'=HYPERLINK(...)``). A plain number (``-3.5``, ``+8210...``) is
+    not a formula and stays as it is. None is an empty cell; True/False are ``true``/``false``.
+    """
+    text = _cell(value)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
 def flatten_call(row: dict[str, Any]) -> dict[str, str]:
     """One call of ``callwatch ingest``'s JSON as CSV cells keyed by :data:`CSV_FIELDS`."""
     out: dict[str, str] = {}
@@ -68,12 +91,12 @@ def flatten_call(row: dict[str, Any]) -> dict[str, str]:
         outcomes.setdefault(verdict["rule"], []).append("ok" if verdict["ok"] else "breach")
     for rule, seen in outcomes.items():
         out[f"verdict.{rule}"] = " ".join(seen)
-    return {name: out.get(name, "") for name in CSV_FIELDS}
+    return {name: spreadsheet_cell(out.get(name, "")) for name in CSV_FIELDS}
 
 
 def export_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
-    """Write calls (``callwatch ingest``'s JSON) to ``out`` as CSV with a header row; return
-    how many rows were written."""
+    """Write calls (``callwatch ingest``'s JSON) to ``out`` as CSV with a header row, every cell
+    through :func:`spreadsheet_cell`; return how many rows were written."""
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     count = 0

@@ -1,10 +1,14 @@
 """The pages: login, dashboard, department, call replay (and its export), training.
 
 Every page needs a session: ``/login`` takes an API token once (checked with
-:class:`callwatch.api.auth.TokenStore`) and keeps it in an HttpOnly cookie; a missing or revoked
-token sends the browser back to ``/login``. Korean by default; ``?lang=en`` (or ``ko``) switches
-and is remembered in a cookie. Times are shown on the site's clock. The pages reach the running
-service through ``app.state.service`` (its site and settings); tests may set
+:class:`callwatch.api.auth.TokenStore`) and keeps a signed session in an HttpOnly cookie (never
+the token: :mod:`callwatch.web.session`); a missing, expired or revoked session sends the
+browser back to ``/login``. What a role may open is :func:`callwatch.api.access.may_see`, the
+API's own rule: a trainer's home is the training page, and the dashboard, department pages
+and PDF reports (compliance figures, callbacks) are not theirs. Korean by default;
+``?lang=en`` (or ``ko``) switches and is remembered in a cookie. Times are shown on the
+site's clock. The pages reach the running service through ``app.state.service`` (its site
+and settings); tests may set
 ``app.state.web`` to a :class:`WebContext` of their own (a fixed clock, a store).
 """
 
@@ -25,16 +29,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from callwatch.api import routes as api_routes
-from callwatch.api.auth import Principal, TokenStore
+from callwatch.api.access import View, may_see
+from callwatch.api.auth import Principal, TokenStore, digest
 from callwatch.api.context import context_of
+from callwatch.api.params import report_week
 from callwatch.i18n import normalize_lang
 from callwatch.reports import build
 from callwatch.reports.errors import RenderError, WeekError
 from callwatch.reports.render_pdf import render_pdf
-from callwatch.reports.weeks import parse_week, week_of
+from callwatch.reports.weeks import week_of
 from callwatch.site import SiteConfig
 from callwatch.store import Store, StoreError
-from callwatch.web import views
+from callwatch.web import session, views
 from callwatch.web.strings import tr
 
 CALL_URL = "/calls/{id}"
@@ -42,6 +48,11 @@ SESSION_COOKIE = "cw_session"
 LANG_COOKIE = "cw_lang"
 _STATIC = {"app.css": "text/css", "replay.js": "text/javascript", "live.js": "text/javascript"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+EXPORT_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+"""The export's Content-Security-Policy: its own inline script and CSS, nothing fetched."""
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,6 +69,11 @@ class WebContext:
     store: Store
     verify: Callable[[str], Principal | None]
     clock: Callable[[], int] = field(default=_wall_clock)
+    holder: session.Holder | None = None
+
+    def __post_init__(self) -> None:
+        if self.holder is None:
+            self.holder = TokenStore(self.store.engine).holder
 
 
 def context(request: Request) -> WebContext:
@@ -105,14 +121,21 @@ def _lang(request: Request) -> tuple[str, bool]:
     return normalize_lang(request.cookies.get(LANG_COOKIE)), False
 
 
+def _principal(request: Request, ctx: WebContext) -> Principal | None:
+    assert ctx.holder is not None
+    return session.open_session(request.cookies.get(SESSION_COOKIE), ctx.holder)
+
+
 def _viewer(request: Request, ctx: WebContext) -> views.Viewer | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
+    principal = _principal(request, ctx)
+    return None if principal is None else views.Viewer(principal, _lang(request)[0])
+
+
+def _refused(request: Request, viewer: views.Viewer, view: View) -> HTMLResponse | None:
+    """The 403 page when the viewer's role may not see ``view`` (api.access.may_see)."""
+    if may_see(viewer.principal, view):
         return None
-    principal = ctx.verify(token)
-    if principal is None:
-        return None
-    return views.Viewer(principal, _lang(request)[0])
+    return _error(request, viewer, 403, "error.forbidden")
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -154,7 +177,8 @@ def login_page(request: Request, next: str = "/") -> HTMLResponse:
 
 @router.post("/login", response_model=None)
 async def login(request: Request) -> Response:
-    """Check the token; keep it in an HttpOnly cookie and go on, or show the form again.
+    """Check the token; keep a signed session (not the token) in an HttpOnly cookie, Secure
+    over HTTPS, and go on; or show the form again.
 
     The form is read as ``application/x-www-form-urlencoded`` text (no multipart parser)."""
     body = (await request.body())[:8192].decode("utf-8", errors="replace")
@@ -167,7 +191,12 @@ async def login(request: Request) -> Response:
         return _render(request, "login.html", 401, next=_safe_next(next), failed=True)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, token.strip(), httponly=True, samesite="strict", max_age=12 * 3600
+        SESSION_COOKIE,
+        session.seal(principal.token_id, digest(token.strip())),
+        httponly=True,
+        samesite="strict",
+        max_age=session.SESSION_SECONDS,
+        secure=session.is_https(request),
     )
     return response
 
@@ -190,11 +219,14 @@ def static(name: str) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request) -> Response:
-    """Every department this week against last week, trends, callbacks, latest breaches."""
+    """Every department this week against last week, trends, callbacks, latest breaches (a
+    trainer, who may not see those, goes to the training page)."""
     ctx = context(request)
     viewer = _viewer(request, ctx)
     if viewer is None:
         return _login_redirect(request)
+    if not may_see(viewer.principal, "compliance"):
+        return RedirectResponse("/training", status_code=303)
     try:
         page = views.dashboard(ctx.store, ctx.site, viewer, ctx.clock())
     except StoreError:
@@ -209,8 +241,10 @@ def department(request: Request, name: str, week: str | None = None) -> Response
     viewer = _viewer(request, ctx)
     if viewer is None:
         return _login_redirect(request)
+    if (refused := _refused(request, viewer, "compliance")) is not None:
+        return refused
     try:
-        chosen = parse_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
+        chosen = report_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
     except WeekError:
         return _error(request, viewer, 400, "error.not_found")
     try:
@@ -230,10 +264,13 @@ def export_call(request: Request, call_id: str) -> Response:
     viewer = _viewer(request, ctx)
     if viewer is None:
         return _login_redirect(request)
+    if (refused := _refused(request, viewer, "call")) is not None:
+        return refused
     try:
-        if not viewer.may_read((ctx.store.call(call_id) or {}).get("department")):
+        real = views.masker(ctx.site).resolve(call_id) or ""
+        if not viewer.may_read((ctx.store.call(real) or {}).get("department")):
             raise views.PageForbidden(call_id)
-        page = views.call(ctx.store, ctx.site, None, call_id, viewer.lang)
+        page = views.call(ctx.store, ctx.site, None, real, viewer.lang)
     except views.PageNotFound:
         return _error(request, viewer, 404, "error.not_found")
     except views.PageForbidden:
@@ -246,8 +283,9 @@ def export_call(request: Request, call_id: str) -> Response:
         css=static_text("app.css"),
         script=static_text("replay.js"),
     )
-    filename = _SAFE_NAME.sub("_", call_id)[:80] or "call"
+    filename = _SAFE_NAME.sub("_", page["id"])[:80] or "call"
     response.headers["Content-Disposition"] = f'attachment; filename="callwatch-{filename}.html"'
+    response.headers["Content-Security-Policy"] = EXPORT_POLICY
     return response
 
 
@@ -258,6 +296,8 @@ def call_page(request: Request, call_id: str) -> Response:
     viewer = _viewer(request, ctx)
     if viewer is None:
         return _login_redirect(request)
+    if (refused := _refused(request, viewer, "call")) is not None:
+        return refused
     try:
         page = views.call(ctx.store, ctx.site, viewer, call_id, viewer.lang)
     except views.PageNotFound:
@@ -274,6 +314,8 @@ def training(request: Request, weeks: int = 4) -> Response:
     viewer = _viewer(request, ctx)
     if viewer is None:
         return _login_redirect(request)
+    if (refused := _refused(request, viewer, "training")) is not None:
+        return refused
     weeks = min(max(weeks, 1), 52)
     page = views.training(ctx.store, ctx.site, viewer, ctx.clock(), weeks)
     return _render(request, "training.html", viewer=viewer, page=page, site=ctx.site)
@@ -288,12 +330,14 @@ def weekly_pdf(
     viewer = _viewer(request, ctx)
     if viewer is None:
         return _login_redirect(request)
-    if viewer.masked or (department is None and viewer.principal.role == "lead"):
+    if (refused := _refused(request, viewer, "reports")) is not None:
+        return refused
+    if department is None and viewer.principal.role == "lead":
         return _error(request, viewer, 403, "error.forbidden")
     if department is not None and not viewer.may_read(department):
         return _error(request, viewer, 403, "error.forbidden")
     try:
-        chosen = parse_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
+        chosen = report_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
         report = build.weekly_report(ctx.store, ctx.site, chosen, department=department)
         pdf = render_pdf(report, viewer.lang, call_url=CALL_URL)
     except (WeekError, build.UnknownDepartment):
@@ -313,11 +357,12 @@ async def live(request: Request) -> Response:
     """The API's live feed (breaches) for the dashboard, with the session cookie instead of a
     bearer header (a browser's EventSource cannot send one)."""
     ctx = context(request)
-    token = request.cookies.get(SESSION_COOKIE)
-    principal = await run_in_threadpool(ctx.verify, token) if token else None
+    principal = await run_in_threadpool(_principal, request, ctx)
     api = context_of(request.app)
     if principal is None or api is None:
         return Response("log in first", status_code=401, media_type="text/plain")
+    if not may_see(principal, "live"):
+        return Response("not for this role", status_code=403, media_type="text/plain")
     return await api_routes.live(request, api, principal, None, ["breach"])
 
 

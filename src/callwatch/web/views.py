@@ -64,6 +64,16 @@ def show_number(site: SiteConfig, viewer: Viewer | None) -> Callable[[str | None
     return m.number
 
 
+def shown_id(site: SiteConfig, viewer: Viewer | None, call_id: str) -> str:
+    """A call id as the viewer may see it: as it is; for a trainer a reference when it holds a
+    number (the pages open it again); in an export (``None``) with the number masked."""
+    if viewer is not None and not viewer.masked:
+        return call_id
+    if viewer is None:
+        return masker(site).text(call_id)
+    return masker(site).identifier(call_id)
+
+
 def local(site: SiteConfig, ts: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """Capture time on the site's clock."""
     return "" if ts is None else local_datetime(ts, site.timezone).strftime(fmt)
@@ -97,7 +107,7 @@ def dashboard(store: Store, site: SiteConfig, viewer: Viewer, now: int) -> dict[
         left = None if cb.due_at is None else (cb.due_at - now) // (60 * MICROS)
         waiting.append(
             {
-                "call": cb.call,
+                "call": shown_id(site, viewer, cb.call),
                 "number": show(cb.number),
                 "department": cb.department,
                 "opened": local(site, cb.opened_at),
@@ -108,7 +118,7 @@ def dashboard(store: Store, site: SiteConfig, viewer: Viewer, now: int) -> dict[
     waiting.sort(key=lambda w: (w["left"] is None, w["left"] if w["left"] is not None else 0))
     feed = [
         {
-            "call": b.call_id,
+            "call": shown_id(site, viewer, b.call_id),
             "when": local(site, b.started_us, "%m-%d %H:%M"),
             "department": b.department,
             "extension": b.extension,
@@ -184,7 +194,7 @@ def department(
     )
     breaches = [
         {
-            "call": b.call_id,
+            "call": shown_id(site, viewer, b.call_id),
             "when": local(site, b.started_us, "%m-%d %H:%M"),
             "extension": b.extension,
             "caller": show(raw[b.call_id].caller) if b.call_id in raw else b.caller,
@@ -214,9 +224,11 @@ def call(
 ) -> dict[str, Any]:
     """The replay of one call: summary, verdicts, time line, ladder. ``viewer`` None means an
     export: numbers masked."""
-    doc = store.call(call_id)
-    if doc is None:
+    real = masker(site).resolve(call_id)
+    doc = None if real is None else store.call(real)
+    if doc is None or real is None:
         raise PageNotFound(call_id)
+    call_id = real
     if viewer is not None and not viewer.may_read(doc.get("department")):
         raise PageForbidden(call_id)
     profile = _profile(site, doc)
@@ -227,7 +239,7 @@ def call(
     sip_ids = list(dict.fromkeys([leg.sip_call_id for leg in legs] + list(doc.get("legs", []))))
     ladder = build_ladder(store.messages(sip_ids), timeline.start_us, hide=hide)
     return {
-        "id": call_id,
+        "id": shown_id(site, viewer, call_id),
         "doc": doc,
         "caller": show(doc.get("caller")),
         "dialled": show(doc.get("dialled")),
@@ -270,7 +282,8 @@ def training(
             calls: dict[str, tuple[list[str], str]] = {}
             for b in by_ext.get(row.extension, []):
                 rules, _ = calls.setdefault(
-                    b.call_id, ([], local(site, b.started_us, "%m-%d %H:%M"))
+                    shown_id(site, viewer, b.call_id),
+                    ([], local(site, b.started_us, "%m-%d %H:%M")),
                 )
                 rules.append(b.rule)
             rows.append(
