@@ -206,6 +206,7 @@ def department(
         "hours_chart": chart,
         "breaches": breaches,
         "profile": site.profile_for(name),
+        "rules": RULES,
     }
 
 
