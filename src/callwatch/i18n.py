@@ -6,11 +6,18 @@ units and report wording. Korean is the default language.
 should catch, not something to hide); an unsupported language raises :class:`UnknownLanguage`.
 User input such as ``?lang=en-US`` goes through :func:`normalize_lang` first, which never
 fails. Every key has both languages (a test checks it).
+
+The rules' titles (``rule.<name>``) come from :mod:`callwatch.charter.registry`, read at each
+look-up, so a registered rule has its title here without an entry of its own. Durations are
+worded as the charters word them (``10초``, ``30분``, ``1시간``): :func:`duration`.
 """
 
 from __future__ import annotations
 
 from typing import Literal
+
+from callwatch.charter import registry
+from callwatch.charter.registry import RULE_NAMES
 
 Lang = Literal["ko", "en"]
 LANGS: tuple[Lang, ...] = ("ko", "en")
@@ -30,11 +37,7 @@ class UnknownLanguage(I18nError):
 
 
 _CATALOGUE: dict[str, tuple[str, str]] = {
-    # rules
-    "rule.answer": ("응답 속도", "Answer speed"),
-    "rule.transfer": ("전화 연결", "Transfer"),
-    "rule.hangup": ("끊는 순서", "Hang-up order"),
-    "rule.callback": ("회신 전화", "Callback"),
+    # rules: their titles (rule.<name>) come from the registry
     "rule.answer.limit": ("벨이 {rings}회 울리기 전에 응답", "Answer before ring {rings}"),
     "rule.transfer.limit.inclusive": ("{seconds}초 이내 연결", "Connect within {seconds} s"),
     "rule.transfer.limit.exclusive": (
@@ -42,14 +45,14 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
         "Connect in less than {seconds} s",
     ),
     "rule.hangup.limit": ("고객이 먼저 끊은 뒤 끊기", "The caller hangs up first"),
-    "rule.callback.limit": ("부재 시 {minutes}분 이내 회신", "Call back within {minutes} min"),
+    "rule.callback.limit": ("부재 시 {duration} 이내 회신", "Call back within {duration}"),
     "rule.callback.limit.promised": (
         "고객이 원하는 시간에 회신",
         "Call back at the time the caller asks",
     ),
     "rule.callback.limit.both": (
-        "{minutes}분 이내 또는 고객이 원하는 시간에 회신",
-        "Call back within {minutes} min or at the time the caller asks",
+        "{duration} 이내 또는 고객이 원하는 시간에 회신",
+        "Call back within {duration} or at the time the caller asks",
     ),
     # statuses
     "status.pass": ("준수", "Kept"),
@@ -67,6 +70,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "unit.seconds": ("초", "s"),
     "unit.seconds_value": ("{value}초", "{value} s"),
     "unit.minutes": ("분", "min"),
+    "unit.hours": ("시간", "h"),
     "unit.rings": ("회", "rings"),
     "unit.percent": ("{value}%", "{value}%"),
     "unit.points": ("{value}%p", "{value} pts"),
@@ -152,7 +156,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "weekday.sun": ("일", "Sun"),
 }
 
-RULES = ("answer", "transfer", "hangup", "callback")
+RULES = RULE_NAMES
+"""The registered rules' names, in the registry's order (always current)."""
 
 
 def normalize_lang(value: str | None) -> Lang:
@@ -164,12 +169,22 @@ def normalize_lang(value: str | None) -> Lang:
     return DEFAULT_LANG
 
 
+def _rule_titles() -> dict[str, tuple[str, str]]:
+    return {f"rule.{r.name}": (r.title_ko, r.title_en) for r in registry.rules()}
+
+
+def _pair(key: str) -> tuple[str, str]:
+    pair = _CATALOGUE.get(key)
+    if pair is None and key.startswith("rule.") and (rule := registry.get(key[5:])) is not None:
+        pair = (rule.title_ko, rule.title_en)
+    if pair is None:
+        raise UnknownKey(f"no text for {key!r}")
+    return pair
+
+
 def t(key: str, lang: str = DEFAULT_LANG, **params: object) -> str:
     """The text of ``key`` in ``lang`` with ``params`` filled in."""
-    try:
-        pair = _CATALOGUE[key]
-    except KeyError:
-        raise UnknownKey(f"no text for {key!r}") from None
+    pair = _pair(key)
     if lang not in LANGS:
         raise UnknownLanguage(f"unsupported language {lang!r} (use one of {', '.join(LANGS)})")
     text = pair[LANGS.index(lang)]  # type: ignore[arg-type]
@@ -177,10 +192,19 @@ def t(key: str, lang: str = DEFAULT_LANG, **params: object) -> str:
 
 
 def keys() -> tuple[str, ...]:
-    """Every key of the catalogue (for tests and for pages that ship the catalogue)."""
-    return tuple(_CATALOGUE)
+    """Every key of the catalogue (for tests and for pages that ship the catalogue): the
+    rules' titles in the registry's order, then the fixed texts."""
+    return (*_rule_titles(), *_CATALOGUE)
 
 
 def catalogue(lang: str = DEFAULT_LANG) -> dict[str, str]:
     """Every text in ``lang`` by key (placeholders left in)."""
-    return {key: t(key, lang) for key in _CATALOGUE}
+    return {key: t(key, lang) for key in keys()}
+
+
+def duration(seconds: float, lang: str = DEFAULT_LANG) -> str:
+    """``seconds`` worded as the charters word a limit: in the largest unit that states it
+    whole (``3600`` → ``1시간`` / ``1 h``; ``1800`` → ``30분``; ``10`` → ``10초``)."""
+    value, unit = registry.worded(seconds)
+    number = str(int(value)) if float(value).is_integer() else f"{value:g}"
+    return f"{number}{unit.ko}" if lang == "ko" else f"{number} {unit.en}"

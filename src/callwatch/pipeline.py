@@ -131,7 +131,7 @@ class CallPipeline:
 
     def judge_callback(self, cb: Callback) -> list[Verdict]:
         """The callback verdict of ``cb`` under its department's charter (none while open)."""
-        return rules.callback(cb, self.site.profile_for(cb.department))
+        return rules.judge_callback(cb, self.site.profile_for(cb.department))
 
     def _calls(self, calls: list[Call], out: list[Output]) -> None:
         for call in calls:

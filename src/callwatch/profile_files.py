@@ -1,5 +1,8 @@
 """Reading charter profiles from TOML files: the built-in ones under ``charter/profiles/`` and a
-site's own. The file layout is described in :mod:`callwatch.charter.profile`.
+site's own. The file layout is described in :mod:`callwatch.charter.profile`; the rule tables
+a file may hold, and their keys, are those of :mod:`callwatch.charter.registry`. The built-in
+rules' tables are read into typed fields (with their own checks); another rule's table into a
+:class:`~callwatch.charter.profile.Section` of plain values.
 
 The built-in charters are the ``*.toml`` files shipped in that folder: a sixth charter is one
 more file there, named by its ``id``.
@@ -13,13 +16,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from callwatch.charter import registry
 from callwatch.charter.errors import ProfileError, UnknownProfileError
 from callwatch.charter.profile import (
+    PROFILE_KEYS,
+    TYPED_TABLES,
     AnswerRule,
     Cadence,
     CallbackRule,
     HangupRule,
     Profile,
+    Section,
     TransferRule,
 )
 
@@ -75,22 +82,13 @@ def _load_builtin(name: str) -> Profile:
     return parse_profile(ref.read_bytes(), f"callwatch/charter/profiles/{name}.toml")
 
 
-_TOP = {"id", "source_file", "name", "cadence", "answer", "transfer", "hangup", "callback"}
-_TABLES: dict[str, set[str]] = {
-    "name": {"ko", "en"},
-    "cadence": {"on_s", "off_s"},
-    "answer": {"before_ring", "source"},
-    "transfer": {"limit_s", "inclusive", "source"},
-    "hangup": {"caller_first", "staff_delay_s", "note", "source"},
-    "callback": {
-        "deadline_min",
-        "promised_time",
-        "deadline_clock",
-        "keeps",
-        "keeps_why",
-        "source",
-    },
-}
+_TABLES: dict[str, tuple[str, ...]] = {"name": ("ko", "en"), "cadence": ("on_s", "off_s")}
+"""The keys of the tables every profile may hold; the rules' tables come from the registry."""
+
+
+def _tables() -> dict[str, tuple[str, ...]]:
+    """Every table a profile file may hold and its keys: name, cadence and one per rule."""
+    return {**_TABLES, **{rule.section: rule.keys for rule in registry.rules()}}
 
 
 class _Reader:
@@ -103,10 +101,12 @@ class _Reader:
         return ProfileError(self.origin, key, message)
 
     def profile(self, data: dict[str, Any]) -> Profile:
+        tables = _tables()
+        top = {*PROFILE_KEYS, *tables}
         for key in data:
-            if key not in _TOP:
-                raise self.fail(key, f"unknown key (expected one of {', '.join(sorted(_TOP))})")
-        for table, keys in _TABLES.items():
+            if key not in top:
+                raise self.fail(key, f"unknown key (expected one of {', '.join(sorted(top))})")
+        for table, keys in tables.items():
             section = data.get(table)
             if section is None:
                 continue
@@ -136,7 +136,20 @@ class _Reader:
             hangup=self.optional(data, "hangup", self._hangup),
             callback=self.optional(data, "callback", self._callback),
             path=self.origin,
+            more=tuple(
+                self._section(rule.section, data[rule.section])
+                for rule in registry.rules()
+                if rule.section not in TYPED_TABLES and rule.section in data
+            ),
         )
+
+    def _section(self, name: str, s: dict[str, Any]) -> Section:
+        for key, value in s.items():
+            if not isinstance(value, str | int | float | bool):
+                raise self.fail(
+                    f"{name}.{key}", f"must be a string, number or true/false, not {value!r}"
+                )
+        return Section(name, tuple(s.items()))
 
     def _answer(self, s: dict[str, Any]) -> AnswerRule:
         ring = s.get("before_ring")

@@ -1,4 +1,8 @@
-"""``callwatch ingest --format table``: the calls of a capture for a person to read."""
+"""``callwatch ingest --format table``: the calls of a capture for a person to read.
+
+The last column holds each call's verdicts (``answer FAIL 7.0s``), in the order ``judge``
+gives them (the rule registry's); its heading names the registered rules.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from callwatch.charter import registry
 from callwatch.timefmt import parse_iso
 
 _COLUMNS = (
@@ -18,8 +23,13 @@ _COLUMNS = (
     ("ring s", 7),
     ("by", 6),
     ("hangup", 7),
-    ("verdicts", 0),
 )
+
+
+def header() -> str:
+    """The heading line: the call columns, then the verdicts column naming the rules."""
+    verdicts = f"verdicts ({', '.join(registry.names())})"
+    return "  ".join(name.ljust(width) for name, width in (*_COLUMNS, (verdicts, 0))).rstrip()
 
 
 def _pad(text: str, width: int) -> str:
@@ -55,7 +65,7 @@ def write_table(rows: list[dict[str, Any]], timezone: str, out: TextIO) -> None:
     """Write one line per call, times in the site's time zone."""
     zone = ZoneInfo(timezone)
     out.write(f"# times in {timezone}\n")
-    out.write("  ".join(name.ljust(width) for name, width in _COLUMNS).rstrip() + "\n")
+    out.write(header() + "\n")
     for row in rows:
         ring = "-" if row["ring_seconds"] is None else f"{row['ring_seconds']:.1f}"
         cells = (
@@ -69,6 +79,7 @@ def write_table(rows: list[dict[str, Any]], timezone: str, out: TextIO) -> None:
             row["hangup_by"] or "-",
             _verdicts(row),
         )
-        line = "  ".join(_pad(str(c), w) for c, (_, w) in zip(cells, _COLUMNS, strict=True))
+        widths = (*(w for _, w in _COLUMNS), 0)
+        line = "  ".join(_pad(str(c), w) for c, w in zip(cells, widths, strict=True))
         out.write(line.rstrip() + "\n")
     out.write(f"# {len(rows)} calls\n")

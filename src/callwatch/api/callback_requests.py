@@ -104,7 +104,8 @@ def record_request(
     except CallbackError as exc:
         raise BadRequest(str(exc)) from None
     news = [
-        CallbackNews(cb, rules.callback(cb, ctx.site.profile_for(cb.department))) for cb in changed
+        CallbackNews(cb, rules.judge_callback(cb, ctx.site.profile_for(cb.department)))
+        for cb in changed
     ]
     queries.save_callbacks(store, news)
     return changed

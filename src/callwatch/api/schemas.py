@@ -7,11 +7,39 @@ For a trainer every caller number in these bodies is masked (``010-****-5678``).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic_core import PydanticCustomError, core_schema
 
-Rule = Literal["answer", "transfer", "hangup", "callback"]
+from callwatch.charter import registry
+
+
+class _Registered:
+    """Validates a rule name against :mod:`callwatch.charter.registry` and documents the
+    registered names as the schema's ``enum``, both read when used (the OpenAPI document is
+    made when it is first asked for)."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_registered, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        return {"type": "string", "enum": list(registry.names())}
+
+
+def _registered(value: str) -> str:
+    if registry.get(value) is None:
+        expected = ", ".join(repr(name) for name in registry.names())
+        raise PydanticCustomError("enum", "Input should be {expected}", {"expected": expected})
+    return value
+
+
+Rule = Annotated[str, _Registered()]
+"""The name of a registered charter rule."""
 CallbackStatus = Literal["open", "kept", "late", "missed"]
 
 

@@ -5,7 +5,12 @@ file), never a new rule; :mod:`callwatch.profile_files` reads the files. A promi
 does not make is left out of the file, and the
 profile then holds ``None`` for it: the rule gives no verdict (it is *absent*, never "passed").
 
-File layout (every table but ``[name]`` is optional; keys not listed here are an error)::
+Besides ``id``, ``source_file``, ``[name]`` and ``[cadence]``, a file holds one table per rule
+of :mod:`callwatch.charter.registry` (the rule's ``section``, with the rule's ``keys``); keys
+not declared are an error. The built-in rules' tables have typed fields below; the table of a
+rule registered later is kept as a :class:`Section` in ``Profile.more``.
+
+File layout (every table but ``[name]`` is optional)::
 
     id = "naju"
     source_file = "naju.txt"
@@ -25,6 +30,13 @@ from typing import Literal
 
 DeadlineClock = Literal["wall", "business"]
 Keeps = Literal["answered", "attempt"]
+Scalar = str | int | float | bool
+
+PROFILE_KEYS = ("id", "source_file", "name", "cadence")
+"""The top-level keys of a profile file that are not a rule's table."""
+
+TYPED_TABLES = ("answer", "transfer", "hangup", "callback")
+"""The rule tables with a typed field of their own in :class:`Profile`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,32 @@ class CallbackRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Section:
+    """The table of a registered rule that has no typed field in :class:`Profile`: its
+    values as the file gives them."""
+
+    name: str
+    values: tuple[tuple[str, Scalar], ...]
+
+    def get(self, key: str, default: Scalar | None = None) -> Scalar | None:
+        """The value of ``key``, or ``default`` when the table leaves it out."""
+        for name, value in self.values:
+            if name == key:
+                return value
+        return default
+
+    @property
+    def source(self) -> str:
+        """The charter's sentence the table quotes (``source``), or ``""``."""
+        value = self.get("source", "")
+        return value if isinstance(value, str) else ""
+
+
+RuleTable = AnswerRule | TransferRule | HangupRule | CallbackRule | Section
+"""What a profile holds for one rule."""
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     """One charter's phone promises."""
 
@@ -98,6 +136,17 @@ class Profile:
     hangup: HangupRule | None
     callback: CallbackRule | None
     path: str = ""
+    more: tuple[Section, ...] = ()
+
+    def section(self, name: str) -> RuleTable | None:
+        """The table of the rule whose section is ``name``: a typed field for the built-in
+        rules, a :class:`Section` for others; None when the charter makes no such promise."""
+        if name in TYPED_TABLES:
+            return getattr(self, name)  # type: ignore[no-any-return]
+        for section in self.more:
+            if section.name == name:
+                return section
+        return None
 
     @property
     def answer_before_ring(self) -> int | None:

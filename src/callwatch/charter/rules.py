@@ -1,4 +1,6 @@
-"""The charter rules: one pure function per phone promise, ``(call, profile) -> [Verdict]``.
+"""The charter rules: one pure function per phone promise, ``(call, profile) -> [Verdict]``,
+each declared once in :mod:`callwatch.charter.registry` (name, titles, unit, profile table)
+right after its function; :func:`judge` runs the registered rules in their order.
 
 Which calls are judged:
 
@@ -16,8 +18,10 @@ breaks it without floating-point doubt.
 from __future__ import annotations
 
 from callwatch.calls.model import Call, Transfer
+from callwatch.charter import registry
 from callwatch.charter.callbacks import Callback
 from callwatch.charter.profile import Profile
+from callwatch.charter.registry import MINUTE, SECOND, RuleSpec, register
 from callwatch.charter.verdict import Verdict
 
 _US = 1_000_000
@@ -89,6 +93,19 @@ def answer(call: Call, profile: Profile) -> list[Verdict]:
     ]
 
 
+ANSWER = register(
+    RuleSpec(
+        name="answer",
+        title_ko="응답 속도",
+        title_en="Answer speed",
+        unit=SECOND,
+        section="answer",
+        keys=("before_ring", "source"),
+        on_call=answer,
+    )
+)
+
+
 def transfer(call: Call, profile: Profile) -> list[Verdict]:
     """One verdict per transfer: from its start (REFER, or the hold that began an attended
     transfer) to the target's answer, within the charter's limit.
@@ -136,6 +153,19 @@ def _transfer_verdict(call: Call, t: Transfer, profile: Profile, limit_us: int) 
     )
 
 
+TRANSFER = register(
+    RuleSpec(
+        name="transfer",
+        title_ko="전화 연결",
+        title_en="Transfer",
+        unit=SECOND,
+        section="transfer",
+        keys=("limit_s", "inclusive", "source"),
+        on_call=transfer,
+    )
+)
+
+
 def hangup(call: Call, profile: Profile) -> list[Verdict]:
     """The caller hangs up first: ``ok`` when the first BYE of an answered call came from the
     caller, a breach when it came from staff. No verdict for an unanswered call, or when the
@@ -169,6 +199,19 @@ def hangup(call: Call, profile: Profile) -> list[Verdict]:
     ]
 
 
+HANGUP = register(
+    RuleSpec(
+        name="hangup",
+        title_ko="끊는 순서",
+        title_en="Hang-up order",
+        unit=None,
+        section="hangup",
+        keys=("caller_first", "staff_delay_s", "note", "source"),
+        on_call=hangup,
+    )
+)
+
+
 def callback(cb: Callback, profile: Profile) -> list[Verdict]:
     """The callback promise of a missed call: ``kept`` passes, ``late`` and ``missed`` fail.
 
@@ -199,9 +242,35 @@ def callback(cb: Callback, profile: Profile) -> list[Verdict]:
     ]
 
 
+CALLBACK = register(
+    RuleSpec(
+        name="callback",
+        title_ko="회신 전화",
+        title_en="Callback",
+        unit=MINUTE,
+        section="callback",
+        keys=("deadline_min", "promised_time", "deadline_clock", "keeps", "keeps_why", "source"),
+        on_callback=callback,
+    )
+)
+
+
 def judge(call: Call, profile: Profile, cb: Callback | None = None) -> list[Verdict]:
-    """Every rule of ``profile`` on ``call`` (and on its callback, when one is given)."""
-    verdicts = answer(call, profile) + transfer(call, profile) + hangup(call, profile)
-    if cb is not None:
-        verdicts += callback(cb, profile)
+    """Every registered rule of ``profile`` on ``call`` (and on its callback, when one is
+    given), in the registry's order."""
+    verdicts: list[Verdict] = []
+    for rule in registry.rules():
+        if rule.on_call is not None:
+            verdicts += rule.on_call(call, profile)
+        elif cb is not None and rule.on_callback is not None:
+            verdicts += rule.on_callback(cb, profile)
+    return verdicts
+
+
+def judge_callback(cb: Callback, profile: Profile) -> list[Verdict]:
+    """Every registered callback rule of ``profile`` on the decided callback ``cb``."""
+    verdicts: list[Verdict] = []
+    for rule in registry.rules():
+        if rule.on_callback is not None:
+            verdicts += rule.on_callback(cb, profile)
     return verdicts

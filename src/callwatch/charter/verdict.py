@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from callwatch.fieldpickle import pickle_by_fields
-
-Rule = Literal["answer", "transfer", "hangup", "callback"]
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """One rule's judgement of one call.
 
-    ``measured`` and ``limit`` are in ``unit`` (seconds for answer/transfer/callback; for
-    hangup ``measured`` is None and ``detail`` names who hung up first). ``evidence`` lists the
-    leg-event kinds and times (``"alerting@<µs>"``) the verdict rests on.
+    ``rule`` names a rule of :mod:`callwatch.charter.registry`. ``measured`` and ``limit`` are
+    in ``unit`` (seconds for answer/transfer/callback; for hangup ``measured`` is None and
+    ``detail`` names who hung up first). ``evidence`` lists the leg-event kinds and times
+    (``"alerting@<µs>"``) the verdict rests on.
     """
 
-    rule: Rule
+    rule: str
     charter: str
     ok: bool
     measured: float | None

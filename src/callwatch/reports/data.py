@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from callwatch.charter import registry
 from callwatch.charter.profile import Profile
-from callwatch.i18n import RULES, t
+from callwatch.charter.registry import RULE_NAMES
+from callwatch.i18n import duration, t
 from callwatch.privacy import mask_number
 from callwatch.reports.queries import BreachFacts, CallFacts, PeriodFacts
 from callwatch.reports.weeks import local_datetime
@@ -270,14 +272,19 @@ def promise(profile: Profile, rule: str) -> Promise:
     return Promise(summary["ko"], summary["en"] or "", quote)
 
 
+def _table(profile: Profile, rule: str) -> object | None:
+    spec = registry.get(rule)
+    return None if spec is None else profile.section(spec.section)
+
+
 def in_charter(profile: Profile, rule: str) -> bool:
-    """Whether ``profile`` makes a promise for ``rule``."""
-    return getattr(profile, rule) is not None
+    """Whether ``profile`` makes a promise for ``rule`` (a registered rule's table)."""
+    return _table(profile, rule) is not None
 
 
 def _quote(profile: Profile, rule: str) -> str | None:
-    section = getattr(profile, rule)
-    return None if section is None else section.source
+    section = _table(profile, rule)
+    return None if section is None else str(getattr(section, "source", ""))
 
 
 def _promise_text(profile: Profile, rule: str, lang: str) -> str | None:
@@ -290,11 +297,11 @@ def _promise_text(profile: Profile, rule: str, lang: str) -> str | None:
         return t("rule.hangup.limit", lang)
     if rule == "callback" and profile.callback is not None:
         cb = profile.callback
-        minutes = None if cb.deadline_s is None else _num(cb.deadline_s / 60)
-        if minutes is not None and cb.promised_time:
-            return t("rule.callback.limit.both", lang, minutes=minutes)
-        if minutes is not None:
-            return t("rule.callback.limit", lang, minutes=minutes)
+        within = None if cb.deadline_s is None else duration(cb.deadline_s, lang)
+        if within is not None and cb.promised_time:
+            return t("rule.callback.limit.both", lang, duration=within)
+        if within is not None:
+            return t("rule.callback.limit", lang, duration=within)
         return t("rule.callback.limit.promised", lang)
     return None
 
@@ -376,7 +383,7 @@ def total(parts: Sequence[Compliance], start_us: int, end_us: int) -> Compliance
             *(sum(getattr(p.previous_volume, f) for p in parts) for f in Volume.__slots__)
         )
     rules = []
-    for name in RULES:
+    for name in RULE_NAMES:
         results = [p.rule(name) for p in parts]
         passed = sum(r.passed for r in results)
         failed = sum(r.failed for r in results)
@@ -479,9 +486,9 @@ def extension_rows(calls: Iterable[CallFacts], tallies: Iterable[Any]) -> list[E
         answered[call.answered_by] += 1
         if call.ring_seconds is not None:
             rings[call.answered_by].append(call.ring_seconds)
-    breaches: dict[str | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(RULES, 0))
+    breaches: dict[str | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(RULE_NAMES, 0))
     for tally in tallies:
-        if not tally.ok and tally.rule in RULES:
+        if not tally.ok and tally.rule in RULE_NAMES:
             breaches[tally.extension][tally.rule] += tally.count
     keys = set(answered) | set(breaches)
     ordered = sorted((k for k in keys if k is not None), key=_extension_key)
@@ -492,7 +499,7 @@ def extension_rows(calls: Iterable[CallFacts], tallies: Iterable[Any]) -> list[E
             extension=k,
             answered=answered.get(k, 0),
             median_ring=percentile(rings.get(k, []), 0.5),
-            breaches=dict(breaches[k]) if k in breaches else dict.fromkeys(RULES, 0),
+            breaches=dict(breaches[k]) if k in breaches else dict.fromkeys(RULE_NAMES, 0),
         )
         for k in ordered
     ]
@@ -603,7 +610,7 @@ def _compliance(
     prior: _Part | None,
 ) -> Compliance:
     rules = []
-    for name in RULES:
+    for name in RULE_NAMES:
         made = in_charter(profile, name)
         passed = part.tallies.get((name, True), 0) if made else 0
         failed = part.tallies.get((name, False), 0) if made else 0

@@ -47,15 +47,23 @@ RULE_FIELDS = (
     "callbacks_open",
 )
 
-EXTENSION_FIELDS = (
-    "week",
-    "department",
-    "extension",
-    "answered",
-    "ring_median_s",
-    *(f"breaches_{rule}" for rule in RULES),
-    "breaches_total",
-)
+
+def _extension_fields() -> tuple[str, ...]:
+    """The columns of :func:`extensions_csv`: one ``breaches_<rule>`` per registered rule."""
+    rules = (f"breaches_{rule}" for rule in RULES)
+    return (
+        "week",
+        "department",
+        "extension",
+        "answered",
+        "ring_median_s",
+        *rules,
+        "breaches_total",
+    )
+
+
+EXTENSION_FIELDS = _extension_fields()
+"""The columns of :func:`extensions_csv` for the rules registered at import."""
 
 ACHIEVEMENT_FIELDS = (
     "period",
@@ -131,7 +139,7 @@ def extensions_csv(report: WeeklyReport, lang: str = "ko") -> str:
             }
             row.update({f"breaches_{rule}": e.breaches.get(rule, 0) for rule in RULES})
             rows.append(row)
-    return _write(EXTENSION_FIELDS, rows)
+    return _write(_extension_fields(), rows)
 
 
 def achievement_csv(summary: Achievement, lang: str = "ko") -> str:

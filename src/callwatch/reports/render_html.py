@@ -15,7 +15,9 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from callwatch.i18n import RULES, normalize_lang, t
+from callwatch.charter import registry
+from callwatch.charter.registry import RULE_NAMES, SECOND
+from callwatch.i18n import normalize_lang, t
 from callwatch.reports import charts
 from callwatch.reports.data import (
     ALL,
@@ -68,7 +70,7 @@ def render_html(
             charts=drawn,
             title=title,
             period=_period(report.start_local, report.end_local),
-            rules=RULES,
+            rules=RULE_NAMES,
             callback_statuses=CALLBACK_STATUSES,
             call_link=lambda call_id: call_url.format(id=quote(call_id, safe="")),
             footer=_css_string(f"callwatch · {report.site} · {report.week}"),
@@ -159,8 +161,10 @@ def _department_name(c: Compliance | Any, lang: str) -> str:
 def _measure(b: Breach, value: float | None, rings: int | None, lang: str) -> str:
     if value is None:
         return "—"
-    if b.rule == "callback":
-        return f"{value / 60:.0f} {t('unit.minutes', lang)}"
+    rule = registry.get(b.rule)
+    unit = rule.unit if rule is not None and rule.unit is not None else SECOND
+    if unit is not SECOND:  # in the unit the charters word the rule's limit in
+        return f"{value / unit.seconds:.0f} {unit.text(lang)}"
     text = t("unit.seconds_value", lang, value=f"{value:.1f}")
     if rings is not None:
         text += (

@@ -2,7 +2,8 @@
 
 Nested objects become dotted columns (``callback.status``); lists of plain values are joined
 with spaces (``legs``); lists of objects (``transfers``, ``verdicts``) are kept whole as JSON
-text, and each rule also gets a column ``verdict.<rule>`` holding ``ok`` or ``breach`` (joined
+text, and each rule registered at import (:mod:`callwatch.charter.registry`, in its order)
+also gets a column ``verdict.<rule>`` holding ``ok`` or ``breach`` (joined
 with spaces when a call has several verdicts of one rule). True/false are ``true``/``false``;
 a missing value is an empty cell.
 
@@ -19,6 +20,8 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any, TextIO
+
+from callwatch.charter.registry import RULE_NAMES
 
 CSV_FIELDS = (
     "call",
@@ -48,10 +51,7 @@ CSV_FIELDS = (
     "callback.status",
     "callback.opened_at",
     "callback.number",
-    "verdict.answer",
-    "verdict.transfer",
-    "verdict.hangup",
-    "verdict.callback",
+    *(f"verdict.{rule}" for rule in RULE_NAMES),
     "verdicts",
 )
 

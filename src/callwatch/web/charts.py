@@ -19,7 +19,16 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-_COLORS = {"answer": "#1f6feb", "transfer": "#8250df", "hangup": "#1a7f37", "callback": "#bf8700"}
+from callwatch.charter import registry
+
+_PALETTE = ("#1f6feb", "#8250df", "#1a7f37", "#bf8700", "#cf222e", "#0a7b83", "#6e7781")
+"""Line colours, given to the rules in the registry's order."""
+
+
+def rule_color(rule: str) -> str | None:
+    """The colour of ``rule``'s line: its place in the registry picks it from the palette."""
+    names = registry.names()
+    return _PALETTE[names.index(rule) % len(_PALETTE)] if rule in names else None
 
 
 @functools.cache
@@ -57,7 +66,7 @@ def trend_svg(
             markersize=3,
             linewidth=1.6,
             label=labels.get(rule, rule),
-            color=_COLORS.get(rule),
+            color=rule_color(rule),
         )
     ax.set_ylim(0, 102)
     ax.set_xticks(xs, [w.split("-")[-1] for w in weeks], fontsize=7, fontfamily=family)

@@ -216,6 +216,7 @@ def department(
         "hours_chart": chart,
         "breaches": breaches,
         "profile": site.profile_for(name),
+        "rules": RULES,
     }
 
 
