@@ -19,8 +19,10 @@ _CONTENT_LENGTH: Final = re.compile(
     rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([0-9]{1,9})[ \t]*\r?$"
 )
 
-MAX_MESSAGE = 1 << 20
-"""Largest SIP message accepted from a stream (headers and body), in bytes."""
+MAX_MESSAGE = 65_535
+"""Largest SIP message accepted (headers and body), in bytes: what one UDP datagram or one
+uncompressed HEP3 packet can carry at most. Streams, inflated HEP payloads and the parser
+refuse longer ones (counted by the part that refused them)."""
 
 
 def is_sip(payload: bytes) -> bool:
