@@ -271,11 +271,13 @@ def test_decode_hep_packet_matches_the_two_step_path() -> None:
 
 def _two_step(data: bytes, auth_key: bytes | None = None, frame: int = 0) -> object:
     """What decode_hep_packet must give, from the general decoder: a Packet, None or an error."""
+    from callwatch.capture.hep import HepAuthError
+
     try:
-        msg = decode_hep(data)
-        if auth_key is not None and msg.auth_key != auth_key:
-            return "HepAuthError"
+        msg = decode_hep(data, auth_key=auth_key)
         return hep_to_packet(msg, frame=frame) if msg.is_sip else None
+    except HepAuthError:
+        return "HepAuthError"
     except HepError as exc:
         return f"{type(exc).__name__}: {exc}"
 

@@ -191,7 +191,10 @@ def test_the_catalogue_names_it_in_both_languages(toy: RuleSpec) -> None:
     assert t("rule.answer", "en") == "Answer speed"  # the built-ins keep their titles
 
 
-async def test_the_api_offers_it_in_the_rule_enum(toy_site_file: Path, tmp_path: Path) -> None:
+async def test_the_api_offers_it_in_the_rule_enum(
+    toy_site_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLWATCH_API_DOCS", "open")  # the schema is read from /openapi.json
     store = Store.open(f"sqlite:///{tmp_path / 'api.sqlite'}", site="naju-cityhall")
     store.upgrade()
     store.sync_directory(load_site(toy_site_file))

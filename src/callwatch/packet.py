@@ -6,6 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+MAX_MESSAGE: Final = 65_535
+"""Largest SIP message accepted (headers and body), in bytes: what one UDP datagram or one
+uncompressed HEP3 packet can carry at most. Streams, inflated HEP payloads and the parser
+refuse longer ones (counted by the part that refused them)."""
+
 Address = tuple[str, int]
 """An (IP address text, port) pair; IPv6 addresses without brackets."""
 

@@ -60,6 +60,7 @@ class LegRecord:
     joined_by: str
     truncated: bool = False
     keys: tuple[tuple[str, str], ...] = ()  # correlation keys it holds in the index
+    order: int = 0  # placement number: legs placed earlier have smaller ones
 
 
 @dataclass(slots=True, eq=False)

@@ -56,8 +56,9 @@ arrival). A call's ``id`` is the Call-ID of the leg that opened it.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from callwatch.calls._records import (
     CallRecord,
@@ -139,7 +140,14 @@ class CallAssembler:
                 self.late_events += 1
                 return self.tick(event.at)
             rec = self._place(event)
-        apply_event(rec.leg, event)
+        leg = rec.leg
+        offered_at = leg.offered_at
+        answered = leg.answered_at is not None
+        apply_event(leg, event)
+        if leg.offered_at != offered_at:  # an INVITE older than the leg's first event
+            self._reorder(rec, offered_at)
+        if not answered and leg.answered_at is not None:
+            self._note_answer(rec)
         call = rec.call
         if event.at > call.last_at:
             call.last_at = event.at
@@ -202,12 +210,18 @@ class CallAssembler:
         self._legs: dict[str, LegRecord] = {}
         # Indexes of the legs of open calls: key → {id(record): record}, so a closing call
         # unindexes its legs in O(1) however many other legs share the key (a busy ring
-        # group). By caller and by dialled number only legs still up are kept: the B2BUA
-        # and IVR rules look for nothing else, and a number's ended legs would pile up there.
+        # group). By caller and by dialled number only legs still up are kept, in offer-time
+        # order (see _Timeline): the B2BUA and IVR rules look for nothing else, and read only
+        # the legs offered within their window, however many legs a number has open (a
+        # scanner's flood of INVITEs to one number). The outbound rule reads only legs from
+        # our side; the IVR rule only answered legs.
+        self._order = 0
         self._by_call_id: dict[str, dict[int, LegRecord]] = {}
         self._by_key: dict[tuple[str, str], LegRecord] = {}
-        self._by_caller: dict[str, dict[int, LegRecord]] = {}
-        self._by_dialled: dict[str, dict[int, LegRecord]] = {}
+        self._by_caller = _Timeline()
+        self._by_dialled = _Timeline()
+        self._ours_by_dialled = _Timeline()
+        self._answered_by_caller: dict[str, dict[int, LegRecord]] = {}
         self._referrals: list[Referral] = []
         self._holds: dict[str, tuple[LegRecord, int]] = {}
         self._due: list[tuple[int, int]] = []
@@ -241,6 +255,8 @@ class CallAssembler:
             call, segment, how = joined
             rec = LegRecord(leg, call, segment, how)
         rec.truncated = offered is None
+        self._order += 1
+        rec.order = self._order
         rec.call.legs.append(rec)
         self._index(rec, keys, offered)
         return rec
@@ -265,10 +281,12 @@ class CallAssembler:
                 rec.keys += (key,)
         caller = normalize_number(leg.from_user)
         if caller:
-            self._by_caller.setdefault(caller, {})[id(rec)] = rec
+            self._by_caller.add(caller, rec)
         dialled = normalize_number(offered.dialled or leg.to_user) if offered else None
         if dialled:
-            self._by_dialled.setdefault(dialled, {})[id(rec)] = rec
+            self._by_dialled.add(dialled, rec)
+            if self._directory.is_ours(leg.from_user):
+                self._ours_by_dialled.add(dialled, rec)
 
     def _by_replaces(self, offered: Offered | None) -> _Joined | None:
         if offered is None:
@@ -350,44 +368,62 @@ class CallAssembler:
         dialled = normalize_number(event.dialled) if isinstance(event, Offered) else None
         if caller is None or not (_is_number(caller) or directory.is_staff(caller)):
             return None  # "anonymous" or a name that is not a phone ties nothing together
+        at = event.at
+        earliest = at - self._b2bua_us
+        call_id = event.call_id
         if directory.is_staff(callee) or directory.is_staff(dialled):
-            candidates = list(self._by_caller.get(caller, {}).values())
+            # The latest leg offered within the window by the same caller (or, when the caller
+            # is a department number, dialling it), still up and not answered: a B2BUA offers
+            # its phone legs while the trunk leg still rings; a leg already answered by staff
+            # is a conversation, not a leg waiting for a phone. Ties go to the leg placed first.
+            def waiting(r: LegRecord) -> bool:
+                return r.leg.answered_at is None and _up_elsewhere(r, call_id)
+
+            near = self._by_caller.latest(caller, at, earliest, waiting)
             if directory.department_of_number(caller) is not None:
-                candidates += self._by_dialled.get(caller, {}).values()
-            # A B2BUA offers its phone legs while the trunk leg still rings; a leg already
-            # answered by staff is a conversation, not a leg waiting for a phone.
-            near = [
-                r for r in candidates if self._open_within(r, event) and r.leg.answered_at is None
-            ]
-            if near:
-                anchor = max(near, key=lambda r: r.leg.offered_at)
+                other = self._by_dialled.latest(caller, at, earliest, waiting)
+                if other is not None and (near is None or other[0] > near[0]):
+                    near = other
+            if near is not None:
+                anchor = near[2]
                 return anchor.call, anchor.segment, "heuristic"
-            ivr = {
-                r.call.seq: r for r in self._by_caller.get(caller, {}).values() if self._in_ivr(r)
-            }
-            if len(ivr) == 1:
-                anchor = next(iter(ivr.values()))
+            answered = self._answered_by_caller.get(caller)
+            ivr = [r for r in answered.values() if self._in_ivr(r)] if answered else []
+            if ivr and all(r.call is ivr[0].call for r in ivr):
+                anchor = max(ivr, key=_placed)  # the one placed last, as a scan in order finds
                 return anchor.call, anchor.segment, "heuristic"
             return None
         target = dialled or callee
         if target is not None and _is_number(target) and not directory.is_ours(target):
-            near = [
-                r
-                for r in self._by_dialled.get(target, {}).values()
-                if directory.is_ours(r.leg.from_user) and self._open_within(r, event)
-            ]
-            if near:
-                anchor = max(near, key=lambda r: r.leg.offered_at)
+
+            def up(r: LegRecord) -> bool:
+                return _up_elsewhere(r, call_id)
+
+            found = self._ours_by_dialled.latest(target, at, earliest, up)
+            if found is not None:
+                anchor = found[2]
                 return anchor.call, anchor.segment, "heuristic"
         return None
 
-    def _open_within(self, rec: LegRecord, event: LegEvent) -> bool:
+    def _reorder(self, rec: LegRecord, offered_at: int) -> None:
+        """Move a leg whose offer time changed from ``offered_at`` to its new place in the
+        indexes that hold it."""
         leg = rec.leg
-        return (
-            leg.ended_at is None
-            and leg.call_id != event.call_id
-            and 0 <= event.at - leg.offered_at <= self._b2bua_us
-        )
+        caller = normalize_number(leg.from_user)
+        dialled = normalize_number(leg.dialled or leg.to_user)
+        for timeline, key in (
+            (self._by_caller, caller),
+            (self._by_dialled, dialled),
+            (self._ours_by_dialled, dialled),
+        ):
+            if key and timeline.remove(key, rec, offered_at):
+                timeline.add(key, rec)
+
+    def _note_answer(self, rec: LegRecord) -> None:
+        """Index a leg just answered under its caller, if it is indexed there (still up)."""
+        caller = normalize_number(rec.leg.from_user)
+        if caller and self._by_caller.holds(caller, rec):
+            self._answered_by_caller.setdefault(caller, {})[id(rec)] = rec
 
     def _in_ivr(self, rec: LegRecord) -> bool:
         """An open leg the PBX itself answered (IVR, queue announcement)."""
@@ -488,8 +524,89 @@ class CallAssembler:
     def _unindex_parties(self, rec: LegRecord) -> None:
         """Take a leg out of the caller and dialled indexes (it ended, or its call closed)."""
         leg = rec.leg
-        _drop(self._by_caller, normalize_number(leg.from_user), rec)
-        _drop(self._by_dialled, normalize_number(leg.dialled or leg.to_user), rec)
+        caller = normalize_number(leg.from_user)
+        dialled = normalize_number(leg.dialled or leg.to_user)
+        if caller:
+            self._by_caller.remove(caller, rec, leg.offered_at)
+            _drop(self._answered_by_caller, caller, rec)
+        if dialled:
+            self._by_dialled.remove(dialled, rec, leg.offered_at)
+            self._ours_by_dialled.remove(dialled, rec, leg.offered_at)
+
+
+_Entry = tuple[int, int, LegRecord]
+"""A leg in a :class:`_Timeline`: (offer time, placement number, record)."""
+
+
+class _Timeline:
+    """Open legs under each key (a caller's or a dialled number), kept sorted by offer time,
+    then placement: the B2BUA rule reads a number's latest legs, newest first, and stops at
+    the edge of its window, so its cost does not grow with how many legs the number has."""
+
+    __slots__ = ("_legs",)
+
+    def __init__(self) -> None:
+        self._legs: dict[str, list[_Entry]] = {}
+
+    def add(self, key: str, rec: LegRecord) -> None:
+        """Index ``rec`` under ``key`` at its current offer time."""
+        legs = self._legs.get(key)
+        if legs is None:
+            self._legs[key] = [(rec.leg.offered_at, rec.order, rec)]
+        else:
+            insort(legs, (rec.leg.offered_at, rec.order, rec))
+
+    def remove(self, key: str, rec: LegRecord, offered_at: int) -> bool:
+        """Take ``rec``, indexed at ``offered_at``, out from under ``key``; False when it
+        was not there."""
+        legs = self._legs.get(key)
+        if legs is None:
+            return False
+        i = bisect_left(legs, (offered_at, rec.order))
+        if i == len(legs) or legs[i][2] is not rec:
+            return False
+        del legs[i]
+        if not legs:
+            del self._legs[key]
+        return True
+
+    def holds(self, key: str, rec: LegRecord) -> bool:
+        """True when ``rec`` is indexed under ``key``."""
+        legs = self._legs.get(key)
+        if legs is None:
+            return False
+        i = bisect_left(legs, (rec.leg.offered_at, rec.order))
+        return i < len(legs) and legs[i][2] is rec
+
+    def latest(
+        self, key: str, at: int, earliest: int, accept: Callable[[LegRecord], bool]
+    ) -> _Entry | None:
+        """The accepted leg under ``key`` offered latest in ``[earliest, at]``; of several
+        offered at that time, the one placed first. None when there is none."""
+        legs = self._legs.get(key)
+        if not legs:
+            return None
+        found: _Entry | None = None
+        i = bisect_left(legs, (at + 1,))
+        while i:
+            i -= 1
+            entry = legs[i]
+            offered = entry[0]
+            if offered < earliest or (found is not None and offered < found[0]):
+                break
+            if accept(entry[2]):
+                found = entry
+        return found
+
+
+def _up_elsewhere(rec: LegRecord, call_id: str) -> bool:
+    """The leg is still up and is not on ``call_id``."""
+    leg = rec.leg
+    return leg.ended_at is None and leg.call_id != call_id
+
+
+def _placed(rec: LegRecord) -> int:
+    return rec.order
 
 
 def _release(record: CallRecord) -> None:

@@ -3,6 +3,7 @@
 from callwatch.capture.hep import (
     HepAuthError,
     HepMessage,
+    HepTooLarge,
     decode_hep,
     decode_hep_packet,
     encode_hep3,
@@ -18,6 +19,7 @@ __all__ = [
     "HepAuthError",
     "HepError",
     "HepMessage",
+    "HepTooLarge",
     "Packet",
     "PcapError",
     "decode_hep",

@@ -16,7 +16,7 @@ import struct
 from typing import Final
 
 from callwatch.capture.framing import is_sip
-from callwatch.capture.hep import HEP_PORT, decode_hep, hep_to_packet
+from callwatch.capture.hep import HEP_PORT, HepTooLarge, decode_hep, hep_to_packet
 from callwatch.capture.packet import HepError, Packet, address_text
 from callwatch.capture.reassembly import IpFragments
 from callwatch.capture.stats import CaptureStats
@@ -332,6 +332,9 @@ class FrameDecoder:
                 self.stats.skip("hep_non_sip")
                 return
             packet = hep_to_packet(msg, frame=frame)
+        except HepTooLarge as exc:
+            self.error("hep_too_large", str(exc))
+            return
         except HepError as exc:
             self.error("bad_hep", str(exc))
             return

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from callwatch.packet import MAX_MESSAGE
+
 START_LINE = re.compile(
     rb"(?:[A-Za-z][A-Za-z0-9._!%*+`'~-]* [^ \r\n]+ SIP/2\.0\r?\n|SIP/2\.0 [1-7][0-9][0-9][ \r\n])"
 )
@@ -18,9 +20,6 @@ START_LINE = re.compile(
 _CONTENT_LENGTH: Final = re.compile(
     rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*([0-9]{1,9})[ \t]*\r?$"
 )
-
-MAX_MESSAGE = 1 << 20
-"""Largest SIP message accepted from a stream (headers and body), in bytes."""
 
 
 def is_sip(payload: bytes) -> bool:

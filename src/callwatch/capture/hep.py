@@ -36,6 +36,7 @@ from typing import Any, Final
 
 from callwatch.capture.framing import is_sip
 from callwatch.capture.packet import HepError, Packet, address_text
+from callwatch.packet import MAX_MESSAGE
 
 HEP_PORT = 9060
 """The port HEP agents send to by default."""
@@ -66,8 +67,6 @@ PROTO_TYPES = {
 _TRANSPORTS: Final = {6: "tcp", 17: "udp", 22: "tls", 132: "sctp"}
 # Kamailio marks TLS, WS and WSS with IP protocol 22 (IDP); callwatch's encoder does the same.
 _IP_PROTOS: Final = {"udp": 17, "tcp": 6, "sctp": 132, "tls": 22, "ws": 22, "wss": 22}
-
-_MAX_PAYLOAD: Final = 1 << 20
 
 _CHUNK: Final = struct.Struct("!HHH")
 _U8: Final = struct.Struct("!B")
@@ -122,17 +121,31 @@ class HepMessage:
         return self.proto_type is None or self.proto_type == PROTO_SIP
 
 
-def decode_hep(data: bytes | bytearray | memoryview) -> HepMessage:
+def decode_hep(
+    data: bytes | bytearray | memoryview, *, auth_key: bytes | None = None
+) -> HepMessage:
     """Decode one HEP packet (version 3, 2 or 1, told apart by its first bytes).
 
     Raises :class:`HepError` naming what is wrong: too short, bad magic or version, a length
-    past the end of the data, a chunk of the wrong size, a payload that does not decompress.
+    past the end of the data, a chunk of the wrong size, a payload that does not decompress;
+    :class:`HepTooLarge` for a compressed payload that inflates past
+    :data:`~callwatch.packet.MAX_MESSAGE` bytes. With ``auth_key``, raises
+    :class:`HepAuthError` when the packet's key (chunk 0x000e) differs, before a compressed
+    payload is inflated: a sender without the key costs no inflation.
     """
     data = bytes(data)
     if data[:4] == b"HEP3":
-        return HepMessage(3, *_fields_v3(data))
+        f = _fields_v3(data)
+        if auth_key is not None and f[_AUTH_KEY] != auth_key:
+            raise HepAuthError("HEP packet has a wrong or no authentication key")
+        if f[_COMPRESSED]:
+            f[_PAYLOAD] = inflate_payload(f[_PAYLOAD])
+        return HepMessage(3, *f)
     if data[:1] in (b"\x01", b"\x02"):
-        return _decode_v12(data)
+        msg = _decode_v12(data)
+        if auth_key is not None:  # HEPv1/v2 carry no key
+            raise HepAuthError("HEP packet has a wrong or no authentication key")
+        return msg
     if not data:
         raise HepError("empty HEP packet")
     raise HepError(f"not a HEP packet: starts with {data[:4].hex(' ')}")
@@ -146,7 +159,9 @@ def decode_hep_packet(
     The same as :func:`decode_hep` then :func:`hep_to_packet`, with the same checks and
     messages, without building the :class:`HepMessage`. Returns None when the packet carries
     a protocol other than SIP. Raises :class:`HepAuthError` when ``auth_key`` is given and
-    the packet's key (chunk 0x000e) differs, :class:`HepError` for anything else wrong.
+    the packet's key (chunk 0x000e) differs (checked before a compressed payload is
+    inflated), :class:`HepTooLarge` for a payload inflating past
+    :data:`~callwatch.packet.MAX_MESSAGE` bytes, :class:`HepError` for anything else.
     """
     raw = data if type(data) is bytes else bytes(data)  # bytes(raw) is raw, but costs a call
     # Fast path: the ten fixed-size generic chunks in the order Kamailio (and encode_hep3) or
@@ -183,6 +198,7 @@ def decode_hep_packet(
     if total < pos:
         return _decode_packet(raw, auth_key, frame)
     payload: bytes | None = None
+    zipped = False  # the payload is chunk 0x0010's, to be inflated once the key is checked
     key: bytes | None = None
     correlation_id: bytes | None = None
     header = _CHUNK_HEADER
@@ -195,18 +211,22 @@ def decode_hep_packet(
             return _decode_packet(raw, auth_key, frame)
         if kind == 0x000F:
             payload = raw[pos + 6 : end]
+            zipped = False
         elif kind == 0x0011:
             correlation_id = raw[pos + 6 : end]
         elif kind == 0x000E:
             key = raw[pos + 6 : end].rstrip(b"\x00")
         elif kind == 0x0010:
-            payload = _inflate(raw[pos + 6 : end])  # raises as _decode_packet would here
+            payload = raw[pos + 6 : end]
+            zipped = True
         elif 0 < kind < 0x0013:
             return _decode_packet(raw, auth_key, frame)  # a fixed-size chunk again
         # vendor chunks and other generic ones (agent name, unknown types) mean nothing here
         pos = end
     if auth_key is not None and key != auth_key:
         raise HepAuthError("HEP packet has a wrong or no authentication key")
+    if zipped and payload is not None:
+        payload = inflate_payload(payload)  # raises as _decode_packet would here
     if ptype != PROTO_SIP:
         return None
     if payload is None:
@@ -226,13 +246,13 @@ def decode_hep_packet(
 def _decode_packet(data: bytes, auth_key: bytes | None, frame: int) -> Packet | None:
     """decode_hep_packet for any packet: every chunk order, every version, every error."""
     if data[:4] != b"HEP3":
-        msg = decode_hep(data)
-        if auth_key is not None and msg.auth_key != auth_key:
-            raise HepAuthError("HEP packet has a wrong or no authentication key")
+        msg = decode_hep(data, auth_key=auth_key)
         return hep_to_packet(msg, frame=frame) if msg.is_sip else None
     f = _fields_v3(data)
     if auth_key is not None and f[_AUTH_KEY] != auth_key:
         raise HepAuthError("HEP packet has a wrong or no authentication key")
+    if f[_COMPRESSED]:
+        f[_PAYLOAD] = inflate_payload(f[_PAYLOAD])
     proto = f[_PROTO_TYPE]
     if proto is not None and proto != PROTO_SIP:
         return None
@@ -269,6 +289,10 @@ def _prefix(*chunks: tuple[int, int]) -> bytes:
 
 class HepAuthError(HepError):
     """A HEP packet whose authentication key is not the one required."""
+
+
+class HepTooLarge(HepError):
+    """A HEP packet whose compressed payload inflates past the largest SIP message accepted."""
 
 
 # HepMessage's fields after ``version``, in order: _fields_v3 fills a list of them.
@@ -377,7 +401,9 @@ _TRANSPORT_OF_PROTO: Final = tuple([_TRANSPORTS.get(p or 17, "udp") for p in ran
 
 
 def _fields_v3(data: bytes) -> list[Any]:
-    """The values of HepMessage's fields after ``version``, in :data:`_FIELDS` order."""
+    """The values of HepMessage's fields after ``version``, in :data:`_FIELDS` order; a
+    compressed payload (``compressed`` True) is left as sent, for the caller to inflate once
+    it has checked the key."""
     size = len(data)
     if size < 6:
         raise HepError(f"HEP3 packet of {size} bytes is shorter than its 6-byte header")
@@ -416,6 +442,7 @@ def _fields_v3(data: bytes) -> list[Any]:
                     raise _size_error(kind, length - 6, want - 6)
             elif kind == 0x000F:
                 f[_PAYLOAD] = data[pos + 6 : end]
+                f[_COMPRESSED] = False
             else:
                 addr = addrs(kind)
                 if addr is not None:
@@ -437,7 +464,7 @@ def _size_error(kind: int, got: int, want: int) -> HepError:
 
 def _other_chunk(f: list[Any], kind: int, body: bytes) -> None:
     if kind == 0x0010:
-        f[_PAYLOAD] = _inflate(body)
+        f[_PAYLOAD] = body
         f[_COMPRESSED] = True
     elif kind == 0x000E:
         f[_AUTH_KEY] = body.rstrip(b"\x00")
@@ -447,14 +474,20 @@ def _other_chunk(f: list[Any], kind: int, body: bytes) -> None:
         f[_CAPTURE_NAME] = body.rstrip(b"\x00").decode("utf-8", "replace")
 
 
-def _inflate(body: bytes) -> bytes:
+def inflate_payload(body: bytes, limit: int = MAX_MESSAGE) -> bytes:
+    """Inflate a compressed HEP3 payload (zlib or gzip), refusing to produce more than
+    ``limit`` bytes: :class:`HepTooLarge` past it, whatever the compressed size, so a small
+    packet cannot make the decoder allocate or parse more than one SIP message's worth.
+    Raises :class:`HepError` for data that does not decompress or is cut short."""
     inflater = zlib.decompressobj(wbits=47)  # zlib or gzip header, told apart by the data
     try:
-        out = inflater.decompress(body, _MAX_PAYLOAD)
+        out = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
         raise HepError(f"HEP3 compressed payload does not decompress: {exc}") from None
-    if inflater.unconsumed_tail:
-        raise HepError(f"HEP3 compressed payload inflates past {_MAX_PAYLOAD} bytes")
+    if len(out) > limit:
+        raise HepTooLarge(
+            f"HEP3 compressed payload of {len(body):,} bytes inflates past {limit:,} bytes"
+        )
     if not inflater.eof:
         raise HepError("HEP3 compressed payload is truncated")
     return out

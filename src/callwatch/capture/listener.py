@@ -1,9 +1,10 @@
 """The live HEP source: a UDP socket on the asyncio loop that turns HEP datagrams into packets.
 
 Timestamps come from the HEP packets, never from the time of receipt. A datagram from a source
-outside ``allow``, with the wrong authentication key, that does not decode, or that carries
-something other than SIP is counted in the stats and dropped; nothing a sender does makes the
-endpoint raise.
+outside ``allow``, with the wrong authentication key (checked before anything is inflated),
+whose compressed payload inflates past the largest SIP message accepted, that does not decode,
+or that carries something other than SIP is counted in the stats and dropped; nothing a sender
+does makes the endpoint raise.
 
 Under load the socket is drained in batches: each time the loop reports it readable, up to
 :data:`DRAIN_BATCH` datagrams are read before the loop runs anything else (asyncio's own
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from callwatch.capture.drops import udp_socket_drops
-from callwatch.capture.hep import HEP_PORT, HepAuthError, decode_hep_packet
+from callwatch.capture.hep import HEP_PORT, HepAuthError, HepTooLarge, decode_hep_packet
 from callwatch.capture.packet import HepError, Packet
 from callwatch.capture.stats import CaptureStats
 
@@ -89,6 +90,9 @@ class HepProtocol(asyncio.DatagramProtocol):
             packet = decode_hep_packet(data, auth_key=self.auth_key)
         except HepAuthError:
             self._drop("bad_auth_key", host)
+            return
+        except HepTooLarge as exc:
+            self._drop("hep_too_large", host, str(exc))
             return
         except HepError as exc:
             self._drop("bad_hep", host, str(exc))

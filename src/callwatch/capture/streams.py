@@ -23,8 +23,9 @@ import struct
 from collections.abc import Callable
 from typing import Final
 
-from callwatch.capture.framing import MAX_MESSAGE, FramingError, is_sip, split_sip
+from callwatch.capture.framing import FramingError, is_sip, split_sip
 from callwatch.capture.packet import Address, Packet
+from callwatch.packet import MAX_MESSAGE
 
 _PROBE, _SIP, _WS, _SKIP_HTTP = 0, 1, 2, 3
 

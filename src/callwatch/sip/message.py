@@ -22,7 +22,9 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Final, cast
 
+from callwatch.packet import MAX_MESSAGE
 from callwatch.sip.uri import (
+    CACHED_TEXT_MAX,
     NameAddr,
     Replaces,
     SipParseError,
@@ -79,9 +81,14 @@ COMPACT_FORMS: Mapping[str, str] = {
 _StartLine = tuple[str | None, Uri | None, int | None, str | None]
 """(method, Request-URI, status, reason) of a start line."""
 
-# Caches of values read from text (all immutable), cleared when full.
+# Caches of values read from text (all immutable), cleared when full. Only texts of at most
+# CACHED_TEXT_MAX characters are remembered, and the line cache also clears when the lines it
+# holds reach _LINE_CACHE_CHARS characters: what a sender can make them hold is bounded in bytes.
 _CACHE_LIMIT: Final = 4096
 _LINE_CACHE_LIMIT: Final = 16384
+_LINE_CACHE_CHARS: Final = 2 << 20
+_line_chars: Final = [0]
+"""Characters of the header lines held in ``_lines`` (one mutable cell)."""
 _names: Final[dict[str, str]] = {}
 _name_addrs: Final[dict[str, NameAddr]] = {}
 _vias: Final[dict[str, tuple[Via, ...]]] = {}
@@ -290,7 +297,12 @@ def canonical_name(name: str) -> str:
     if key is None:
         key = name.strip().lower()
         key = COMPACT_FORMS.get(key, key)
-        if key and len(_names) < _CACHE_LIMIT and name[:1] not in _FOLD_START:
+        if (
+            key
+            and len(_names) < _CACHE_LIMIT
+            and len(name) <= CACHED_TEXT_MAX
+            and name[:1] not in _FOLD_START
+        ):
             _names[name] = key
     return key
 
@@ -301,7 +313,12 @@ def parse_via(value: str) -> tuple[Via, ...]:
 
 
 def parse_message(data: bytes | bytearray | memoryview) -> SipMessage:
-    """Read one SIP message from its bytes; raise SipParseError when it is not one."""
+    """Read one SIP message from its bytes; raise SipParseError when it is not one, or when
+    it is longer than :data:`~callwatch.packet.MAX_MESSAGE` bytes."""
+    if len(data) > MAX_MESSAGE:
+        raise SipParseError(
+            f"message too large: {len(data):,} bytes, more than the {MAX_MESSAGE:,} accepted"
+        )
     try:
         return _parse(data if type(data) is bytes else bytes(data))
     except SipParseError:
@@ -370,6 +387,15 @@ def _parse(data: bytes) -> SipMessage:
     )
 
 
+def _remember(cache: dict[str, Any], text: str, value: Any) -> None:
+    """Keep ``value`` as what ``text`` reads as, unless the text is too long to be worth it;
+    a full cache is cleared first."""
+    if len(text) <= CACHED_TEXT_MAX:
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[text] = value
+
+
 class _Irregular(Exception):
     """Internal: a header line that is not plain ``name: value`` (folded, no colon, no name)."""
 
@@ -384,21 +410,34 @@ def _header_line(line: str) -> tuple[str, str]:
     if not key:
         raise _Irregular
     pair = (key, value.strip())
-    if len(_lines) >= _LINE_CACHE_LIMIT:
-        _lines.clear()
-    _lines[line] = pair
+    size = len(line)
+    if size <= CACHED_TEXT_MAX:
+        if len(_lines) >= _LINE_CACHE_LIMIT or _line_chars[0] + size > _LINE_CACHE_CHARS:
+            _lines.clear()
+            _line_chars[0] = 0
+        _lines[line] = pair
+        _line_chars[0] += size
     return pair
 
 
 def _irregular_headers(lines: list[str]) -> list[tuple[str, str]]:
-    """The headers of a block with folded lines, lines without a colon or without a name."""
+    """The headers of a block with folded lines, lines without a colon or without a name.
+
+    A folded header's continuation lines are collected and joined once at the end, each after
+    one space: the work grows with the message, however many lines a header is folded over."""
     headers: list[tuple[str, str]] = []
+    folds: dict[int, list[str]] = {}  # index in headers → its continuation lines, stripped
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if line[:1] in _FOLD_START and headers:  # continuation of a folded header
-            if line.strip():
-                last, text = headers[-1]
-                headers[-1] = (last, f"{text} {line.strip()}")
+            part = line.strip()
+            if part:
+                index = len(headers) - 1
+                more = folds.get(index)
+                if more is None:
+                    folds[index] = [part]
+                else:
+                    more.append(part)
             continue
         if not sep:
             continue  # no colon: not a header line; skipped
@@ -406,6 +445,9 @@ def _irregular_headers(lines: list[str]) -> list[tuple[str, str]]:
         if not key:
             continue  # ": value" with no name
         headers.append((key, value.strip()))
+    for index, more in folds.items():
+        last, text = headers[index]
+        headers[index] = (last, " ".join([text, *more]))
     return headers
 
 
@@ -488,9 +530,7 @@ def _start_line(text: str) -> tuple[str | None, Uri | None, int | None, str | No
         except SipParseError as exc:
             raise SipParseError(f"bad Request-URI: {exc}") from None
         start = (parts[0].upper(), uri, None, None)
-    if len(_starts) >= _CACHE_LIMIT:
-        _starts.clear()
-    _starts[text] = start
+    _remember(_starts, text, start)
     return start
 
 
@@ -500,9 +540,7 @@ def _cseq(text: str) -> tuple[int, str]:
     if len(parts) != 2 or not parts[0].isdigit() or not parts[0].isascii() or len(parts[0]) > 10:
         raise SipParseError(f"bad CSeq header (want 'number METHOD'): {text[:80]!r}")
     cseq = (int(parts[0]), parts[1].upper())
-    if len(_cseqs) >= _CACHE_LIMIT:
-        _cseqs.clear()
-    _cseqs[text] = cseq
+    _remember(_cseqs, text, cseq)
     return cseq
 
 
@@ -530,9 +568,7 @@ def _name_addr(text: str) -> NameAddr:
                 value = _new_name_addr(base.display, base.uri, MappingProxyType({"tag": tagged[2]}))
         if value is None:
             value = parse_name_addr(text)
-        if len(_name_addrs) >= _CACHE_LIMIT:
-            _name_addrs.clear()
-        _name_addrs[text] = value
+        _remember(_name_addrs, text, value)
     return value
 
 
@@ -540,9 +576,7 @@ def _cached_vias(text: str) -> tuple[Via, ...]:
     value = _vias.get(text)
     if value is None:
         value = tuple(_lenient_vias(text))
-        if len(_vias) >= _CACHE_LIMIT:
-            _vias.clear()
-        _vias[text] = value
+        _remember(_vias, text, value)
     return value
 
 
@@ -564,9 +598,7 @@ def _via_count(text: str) -> int:
                 readable = True
             except SipParseError:
                 readable = False
-            if len(_via_heads) >= _CACHE_LIMIT:
-                _via_heads.clear()
-            _via_heads[head] = readable
+            _remember(_via_heads, head, readable)
         count += readable
     return count
 

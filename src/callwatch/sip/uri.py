@@ -29,6 +29,10 @@ class SipParseError(ValueError):
 _EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
 _SCHEME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+-.")
 _CACHE_LIMIT: Final = 4096
+CACHED_TEXT_MAX: Final = 512
+"""Longest text (in characters) whose reading the parser's caches remember. Real header lines
+are far shorter; longer ones are read afresh each time, so the caches cannot be made to hold
+more than their entry limit times this."""
 
 
 def _no_params() -> Mapping[str, str]:
@@ -158,9 +162,10 @@ def cached_uri(text: str) -> Uri:
     uri = _uri_cache.get(text)
     if uri is None:
         uri = parse_uri(text)
-        if len(_uri_cache) >= _CACHE_LIMIT:
-            _uri_cache.clear()
-        _uri_cache[text] = uri
+        if len(text) <= CACHED_TEXT_MAX:
+            if len(_uri_cache) >= _CACHE_LIMIT:
+                _uri_cache.clear()
+            _uri_cache[text] = uri
     return uri
 
 
