@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import uvicorn
 
 from callwatch import core_build
+from callwatch.api.context import ApiContext
 from callwatch.api.live import LiveSink
 from callwatch.backlog import Backlog
 from callwatch.bus.publisher import LATENCY_BUCKETS, Publisher
@@ -460,6 +461,7 @@ async def run(
     *,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[Service, tuple[str, int]], None] | None = None,
+    api: ApiContext | None = None,
 ) -> None:
     """Run ``service`` and its HTTP server in the current loop until ``stop`` is set or the
     process gets SIGINT/SIGTERM; then stop the sources, flush the core, drain the sinks.
@@ -487,7 +489,7 @@ async def run(
     try:
         await service.start()
         config = uvicorn.Config(
-            create_app(service), log_level="warning", lifespan="off", access_log=False
+            create_app(service, api=api), log_level="warning", lifespan="off", access_log=False
         )
         server = _Server(config)
         server_task = asyncio.create_task(server.serve(sockets=[http_sock]), name="callwatch-http")
@@ -514,7 +516,8 @@ async def run(
 def serve(site: SiteConfig, settings: Settings) -> None:
     """``callwatch serve``: build the sinks the settings ask for and run until a signal."""
     service = Service(site, settings)
-    service.sinks.extend(build_sinks(service))
+    sinks, api = build_sinks(service)
+    service.sinks.extend(sinks)
 
     def ready(svc: Service, http: tuple[str, int]) -> None:
         # What start-up built (modules, the web app, the site, the store's metadata) lives as
@@ -531,20 +534,25 @@ def serve(site: SiteConfig, settings: Settings) -> None:
             flush=True,
         )
 
-    asyncio.run(run(service, on_ready=ready))
+    asyncio.run(run(service, api=api, on_ready=ready))
     print("callwatch: stopped; everything flushed", file=sys.stderr, flush=True)
 
 
-def build_sinks(service: Service) -> list[Sink]:
-    """The sinks ``service.settings`` asks for: the store and the live feed always, the broker
-    when a URL is set."""
+def build_sinks(service: Service) -> tuple[list[Sink], ApiContext]:
+    """The sinks ``service.settings`` asks for (the store and the live feed always, the broker
+    when a URL is set) and the API's view of them: the store it reads, the live feed it
+    streams, the running callback book."""
     site, settings = service.site, service.settings
-    sinks: list[Sink] = [StoreSink(site, settings, service.metrics.store_latency.observe)]
+    store = StoreSink(site, settings, service.metrics.store_latency.observe)
+    live = LiveSink(site)
+    sinks: list[Sink] = [store]
     if settings.mqtt_url:
         sinks.append(BusSink(site, settings))
-
-    sinks.append(LiveSink(site))
-    return sinks
+    sinks.append(live)
+    api = ApiContext(
+        store=store.store, site=site, live=live.broadcaster, book=service.pipeline.book
+    )
+    return sinks, api
 
 
 def _bind_http(host: str, port: int) -> socket.socket:
