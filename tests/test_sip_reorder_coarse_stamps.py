@@ -1,14 +1,21 @@
 """Millisecond stamps (Asterisk's HEP for received messages) are ordered by arrival inside their
 millisecond, so a phone's 180 stamped before the INVITE it answers is not lost.
 
-These drive the reorderer with packets whose stamps are set by hand.
+The unit tests drive the reorderer with packets whose stamps are set by hand; the fixture test
+reads a real Asterisk 22 HEP capture (sip_fixtures/asterisk/) in which a phone's 180 is stamped
+before Asterisk's INVITE to that phone.
 """
 
 from __future__ import annotations
 
-from callwatch.capture import Packet
+from pathlib import Path
+
+from callwatch.capture import CaptureStats, Packet, read_capture
+from callwatch.sip.feed import LegEventFeed
+from callwatch.sip.message import parse_message
 from callwatch.sip.reorder import Reorderer
 
+ASTERISK = Path(__file__).resolve().parents[1] / "sip_fixtures" / "asterisk"
 T0 = 1_700_000_000_000_000  # a whole second, in microseconds
 
 
@@ -61,3 +68,35 @@ def test_late_packets_are_still_counted_not_raised():
     out = r.push(_packet(T0 + 4_000, "late, a whole millisecond"))
     assert [p.payload for p in out] == [b"late, a whole millisecond"]
     assert r.late == 1 and r.coarse_raised == 0
+
+
+def _invites_and_early_responses(pcap: Path) -> list[str]:
+    """Call-IDs whose 180/183 is stamped before the INVITE it answers (file order)."""
+    sent: dict[str, int] = {}
+    early: list[str] = []
+    for p in read_capture(pcap, CaptureStats()):
+        msg = parse_message(p.payload)
+        if msg.method == "INVITE" and not msg.to.params.get("tag"):
+            sent.setdefault(msg.call_id, p.ts)
+        elif msg.status in (180, 183) and msg.call_id in sent and p.ts < sent[msg.call_id]:
+            early.append(msg.call_id)
+    return early
+
+
+def test_asterisk_hep_phone_legs_ring_even_when_the_180_is_stamped_before_the_invite():
+    pcap = ASTERISK / "ring_group.hep.pcap"
+    early = _invites_and_early_responses(pcap)
+    assert early, "the fixture should hold a 180 stamped before its INVITE"
+    feed = LegEventFeed()
+    events = []
+    for packet in read_capture(pcap, CaptureStats()):
+        events += feed.push(packet)
+    events += feed.flush()
+    for call_id in early:
+        kinds = [e.kind for e in events if e.call_id == call_id]
+        assert "alerting" in kinds, (call_id, kinds)
+    # Every phone of the ring group rang (each sipp phone sends 180 at once).
+    phone_legs = {e.call_id for e in events if e.kind == "offered" and e.to_user != "0613390000"}
+    assert len(phone_legs) == 3
+    for call_id in phone_legs:
+        assert "alerting" in [e.kind for e in events if e.call_id == call_id], call_id
