@@ -4,6 +4,14 @@ Two capture agents, a HEP sender's threads or a switch's mirror port can deliver
 little out of order. The reorderer holds each packet for ``window`` microseconds of capture
 time and releases packets oldest first. A packet older than what has already been released
 ("late") is passed on at once rather than dropped, and counted.
+
+Some stamps are coarser than a microsecond: Asterisk's HEP stamps the messages it receives to
+the millisecond (truncated) and the ones it sends to the microsecond, so a phone's 180 can be
+stamped up to 1 ms before the INVITE it answers. A stamp that is a whole millisecond only
+says the message came somewhere in that millisecond. When such a packet arrives after one
+stamped later inside the same millisecond, arrival order is the better evidence: its time
+is raised to that later stamp (still inside its millisecond) and it is released after it, so
+a response is never handed on before the request it answers. Counted in ``coarse_raised``.
 """
 
 from __future__ import annotations
@@ -11,8 +19,12 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from itertools import count
+from typing import Final
 
 from callwatch.packet import Packet
+
+_MS: Final = 1000
+"""A millisecond in capture-time units (microseconds): the coarse stamps' resolution."""
 
 
 class Reorderer:
@@ -31,10 +43,25 @@ class Reorderer:
         self._seq = count()
         self._newest = 0
         self._released = 0
+        self.coarse_raised = 0
 
     def push(self, packet: Packet) -> list[Packet]:
         """Add a packet; return the packets that are now old enough to release, in order."""
         ts = packet.ts
+        if ts < self._newest and ts % _MS == 0 and self._newest - ts < _MS:
+            # A millisecond stamp that arrived after a later stamp in its millisecond.
+            ts = self._newest
+            packet = Packet(
+                ts,
+                packet.src,
+                packet.dst,
+                packet.transport,
+                packet.payload,
+                packet.capture_id,
+                packet.correlation_id,
+                packet.frame,
+            )
+            self.coarse_raised += 1
         if ts < self._released:
             self.late += 1
             return [packet]
