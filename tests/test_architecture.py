@@ -23,6 +23,7 @@ CORE_MODULES = {
     "callwatch.packet",
     "callwatch.site",
     "callwatch.fieldpickle",
+    "callwatch.frozen",
 }
 """The sans-IO core: these packages and modules, nothing else."""
 
