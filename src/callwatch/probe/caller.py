@@ -32,6 +32,7 @@ from callwatch.sip.message import SipParseError, parse_message
 
 _TICK_S = 0.02
 _LOOP_START_S = 1.1
+_REGISTER_WAIT_S = 10.0
 
 
 class ProbeError(RuntimeError):
@@ -117,7 +118,11 @@ class ProbePhone:
             raise ProbeError(
                 f"cannot bind {self.account.bind}:{self.account.sip_port}: {exc}"
             ) from exc
-        if self._holder._status != PhoneStatus.REGISTERED:
+        # pyVoIP retries a failed REGISTER by itself (three tries) on its timer thread
+        deadline = time.monotonic() + _REGISTER_WAIT_S
+        while not self.registered and time.monotonic() < deadline and not self._client.failed:
+            time.sleep(_TICK_S)
+        if not self.registered:
             self.stop()
             raise ProbeError(
                 f"registration of {self.account.user!r} at "
