@@ -382,6 +382,26 @@ def _add_report_command(sub: argparse._SubParsersAction) -> None:
     report.set_defaults(func=cmd_report)
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    from callwatch.probe.caller import ProbeError
+    from callwatch.probe.command import ProbeCommandError, print_record, run
+    from callwatch.probe.prompt import PromptError
+
+    try:
+        print_record(run(args, _site(args.config)))
+    except (ProbeCommandError, ProbeError, PromptError) as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def _add_probe_command(sub: argparse._SubParsersAction) -> None:
+    from callwatch.probe.command import add_arguments
+
+    probe = sub.add_parser("probe", help="call a department now as a citizen; print what it saw")
+    add_arguments(probe)
+    probe.set_defaults(func=cmd_probe)
+
+
 def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the live service (HEP listener, store, MQTT, HTTP)")
     serve.add_argument("--config", required=True, metavar="SITE.toml", help="site configuration")
@@ -558,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_token_commands(sub)
     _add_service_commands(sub)
     _add_report_command(sub)
+    _add_probe_command(sub)
     return parser
 
 
