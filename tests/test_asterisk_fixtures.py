@@ -50,7 +50,6 @@ PHONE_BY_IP = {ip: name for name, ip in REGEN.PHONES.items()}
 FLOWS = list(REGEN.FLOWS)
 
 XFAIL = {
-    "anonymous_caller": "issue 13: an anonymous caller's trunk leg is not joined to its phone leg",
     "feature_blind": "issue 13: feature-code transfers (DTMF blindxfer) record no transfer",
 }
 

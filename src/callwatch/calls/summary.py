@@ -352,6 +352,8 @@ def _party(
         return "agent" if staff else "system"
     if user is not None and user == customer:
         return "caller"
+    if user is None and rec.leg.role == "trunk" and side == "caller" and direction == "inbound":
+        return "caller"  # a withheld caller with no user part at all
     if rec.leg.role == "trunk":
         return "system"
     if staff or (direction == "external" and side == "callee"):
@@ -363,6 +365,9 @@ def _correlation(legs: list[LegRecord]) -> str:
     how = [r.joined_by for r in legs]
     if "heuristic" in how:
         return "heuristic"
+    unjoined = next((h for h in how if h.startswith("ambiguous:")), None)
+    if unjoined is not None:
+        return unjoined  # a withheld caller's leg that could belong to several calls
     header = next((h for h in how if h.startswith("header:") or h == "hep"), None)
     if header is not None:
         return header
