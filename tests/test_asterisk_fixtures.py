@@ -49,9 +49,7 @@ REGEN = _load_regenerate()
 PHONE_BY_IP = {ip: name for name, ip in REGEN.PHONES.items()}
 FLOWS = list(REGEN.FLOWS)
 
-XFAIL = {
-    "feature_blind": "issue 13: feature-code transfers (DTMF blindxfer) record no transfer",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _spec(flow: str) -> dict:
@@ -101,6 +99,8 @@ def check_calls(rows: list[dict], spec: dict) -> None:
         assert got_transfers == [(t["kind"], t["from"], t["to"]) for t in want["transfers"]]
         for gt, wt in zip(got["transfers"], want["transfers"], strict=True):
             assert gt["seconds"] == pytest.approx(wt["seconds"], abs=tol), (where, gt)
+            if "style" in wt:
+                assert gt["style"] == wt["style"], (where, gt)
         if want["callback"] is None:
             assert got["callback"] is None, where
         else:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from callwatch.calls.assembler import CallAssembler
 from callwatch.calls.directory import Department, Directory
 from callwatch.calls.model import Call
+from callwatch.pbx.proxy import PROXY
 from callwatch.sip.events import (
     Alerting,
     Answered,
@@ -848,6 +849,87 @@ def test_consultation_without_transfer_is_not_a_transfer() -> None:
 
 
 # -- end of input, clock and ordering ----------------------------------------------------
+
+
+def _feature_blind(gap: float) -> list[LegEvent]:
+    # 0  T INVITE customer → 0613390000;  0.01 A INVITE → 2001 (linkedid);  2 A 200, T 200
+    # 5  the PBX BYEs A (blindxfer keyed);  5+gap  B INVITE → 2002 (linkedid), 7.5 B 200
+    # 12 T BYE caller;  12.01 B BYE PBX
+    t = L("T", CUSTOMER, "0613390000")
+    a = L("A", CUSTOMER, "2001")
+    b = L("B", CUSTOMER, "2002")
+    lid = (("x-asterisk-linkedid", "1796521308.0"),)
+    return [
+        t.invite(0),
+        a.invite(0.01, headers=lid),
+        a.ring(0.02),
+        a.answer(2, "2001"),
+        t.answer(2.01),
+        a.end(5, "caller"),
+        b.invite(5 + gap, headers=lid),
+        b.ring(5.01 + gap),
+        b.answer(7.5, "2002"),
+        t.end(12, "caller"),
+        b.end(12.01, "caller"),
+    ]
+
+
+def test_feature_code_blind_transfer_is_timed_from_the_pbx_bye() -> None:
+    call = only(assemble(_feature_blind(0.02), correlation_headers=["X-Asterisk-Linkedid"]))
+    [xfer] = call.transfers
+    assert (xfer.kind, xfer.style, xfer.from_ext, xfer.to_ext) == (
+        "blind",
+        "feature_code",
+        "2001",
+        "2002",
+    )
+    assert xfer.seconds == 2.5
+    assert [leg.role for leg in call.legs] == ["trunk", "phone", "transfer"]
+    assert (call.hangup_by, call.answered_by, call.ring_seconds) == ("caller", "2001", 1.98)
+
+
+def test_a_leg_long_after_the_pbx_bye_is_no_feature_code_transfer() -> None:
+    # the PBX hung 2001 up and rang 2002 3 s later: not a transfer keyed by 2001
+    call = only(assemble(_feature_blind(3.0), correlation_headers=["X-Asterisk-Linkedid"]))
+    assert call.transfers == []
+
+
+def test_a_proxy_has_no_feature_code_transfers() -> None:
+    options = {"correlation_headers": ["X-Asterisk-Linkedid"], "pbx": PROXY}
+    call = only(assemble(_feature_blind(0.02), **options))
+    assert call.transfers == []
+
+
+def test_feature_code_attended_transfer_is_no_agent_hang_up() -> None:
+    # 2001 answers at 2, keys *2 2002; the PBX INVITEs 2002 at 5 (From 2001, linkedid) while
+    # 2001 is up; 2002 answers at 7; 2001 hangs up at 8 (bridging the caller to 2002); the
+    # caller hangs up at 16
+    t = L("T", CUSTOMER, "0613390000")
+    a = L("A", CUSTOMER, "2001")
+    b = L("B", "2001", "2002")
+    lid = (("x-asterisk-linkedid", "1796522606.0"),)
+    events = [
+        t.invite(0),
+        a.invite(0.01, headers=lid),
+        a.ring(0.02),
+        a.answer(2, "2001"),
+        t.answer(2.01),
+        b.invite(5, headers=lid),
+        b.ring(5.01),
+        b.answer(7, "2002"),
+        a.end(8, "callee"),
+        t.end(16, "caller"),
+        b.end(16.01, "caller"),
+    ]
+    call = only(assemble(events, correlation_headers=["X-Asterisk-Linkedid"]))
+    [xfer] = call.transfers
+    assert (xfer.kind, xfer.style, xfer.seconds, xfer.completed_at) == (
+        "attended",
+        "feature_code",
+        2.0,
+        at(8),
+    )
+    assert (call.hangup_by, call.answered_by) == ("caller", "2001")
 
 
 def test_call_still_up_at_end_of_input_is_incomplete() -> None:

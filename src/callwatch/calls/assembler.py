@@ -126,6 +126,7 @@ class CallAssembler:
             if pbx is not None
             else frozenset(self._headers.values())
         )
+        self._feature_codes = pbx is None or "feature_code" in pbx.transfer_styles
         self._b2bua_us = round(b2bua_window_s * _US)
         self._refer_us = round(refer_window_s * _US)
         self._linger_us = round(linger_s * _US)
@@ -552,7 +553,7 @@ class CallAssembler:
             self._unindex(record)
             quiet = record.last_at + self._stale_us <= self._now
             cut: IncompleteReason = "stale" if quiet else "capture_ended"
-            call = summarise(record, self._directory, cut)
+            call = summarise(record, self._directory, cut, feature_codes=self._feature_codes)
             calls.append((call.started_at, record.seq, call))
             _release(record)
         calls.sort(key=lambda item: item[:2])
