@@ -8,11 +8,13 @@ Run as root from the repository root (Asterisk unpacked at /opt/asterisk, see
 For each flow this copies ``conf/`` to a scratch directory (filling its
 ``@ETC@``/``@RUN@``/``@PREFIX@`` markers), starts a fresh Asterisk in the foreground (no
 dialog of one flow can leak into the next) and waits until its SIP port and manager answer.
-Then tcpdump records plain SIP (``udp port 5160``) to ``NAME.pcap`` and Asterisk's HEPv3
-copies (``udp dst port 9160``, read and discarded by a socket here) to ``NAME.hep.pcap``; a
-manager connection records the AMI stream to ``NAME.ami.txt``; the phones (sipp UAS, one per
-loopback address) start, then the carrier's sipp call. When every sipp has exited, the
-captures stop and Asterisk is stopped (SIGTERM, then SIGKILL), whatever happened.
+Then tcpdump records plain SIP (``udp port 5160`` within ``127.0.13.0/24``: other loopback
+traffic on that port is not the office's) to ``NAME.pcap`` and Asterisk's HEPv3 copies (``udp
+dst port 9160`` to Asterisk's address, read and discarded by a socket here) to
+``NAME.hep.pcap``; a manager connection records the AMI stream to ``NAME.ami.txt``; the
+phones (sipp UAS, one per loopback address) start, then the carrier's sipp call. When every
+sipp has exited, the captures stop and Asterisk is stopped (SIGTERM, then SIGKILL), whatever
+happened.
 
 ``NAME.expected-calls.json`` is written by hand from what the phones were told to do (the
 comments on each flow below), never from a parser, and is never touched here. Stdlib only.
@@ -46,6 +48,7 @@ SHARED_SCENARIOS = HERE.parent / "scenarios"
 PREFIX = Path(os.environ.get("ASTERISK_PREFIX", "/opt/asterisk"))
 
 PBX_IP = "127.0.13.1"
+NET = "127.0.13.0/24"  # every party of the office; other loopback traffic is not recorded
 SIP_PORT = 5160  # every party uses this port on its own address
 HEP_PORT = 9160
 AMI_PORT = 5138
@@ -180,6 +183,16 @@ def _flows() -> list[Flow]:
             _phone("2001", "phone_dtmf_blindxfer.xml", RING_MS=2000, TALK_MS=2000),
             _phone("2002", answer, ring_ms=2500),
             _carrier("featblind", "0613390002", talk_ms=10000),
+        )),
+        # 0613390002 (Dial with t) -> 2001 answers after 2.0 s, talks 2.0 s, then keys *2 2002
+        # as SIP INFO DTMF (attended transfer feature code); Asterisk keeps the caller and dials
+        # 2002, which rings 2.0 s and answers; 2001 hangs up 3.0 s after its last digit, which
+        # completes the transfer; the caller hangs up 14.0 s after its own answer.
+        Flow("feature_attended", (
+            _phone("2001", "phone_dtmf_atxfer.xml", RING_MS=2000, TALK_MS=2000,
+                   CONSULT_MS=3000),
+            _phone("2002", answer, ring_ms=2000),
+            _carrier("featatt", "0613390002", talk_ms=14000),
         )),
         # A withheld number (From anonymous) -> 2001: rings 2.0 s, answered, 3.0 s talk.
         Flow("anonymous_caller", (
@@ -429,8 +442,8 @@ def record(flow: Flow, logroot: Path, outdir: Path = HERE) -> list[Path]:
     ami_out = logdir / "ami.txt"
     started: list[tuple[Sipp, subprocess.Popen[bytes]]] = []
     with (
-        tcpdump(f"udp port {SIP_PORT}", sip_out),
-        tcpdump(f"udp dst port {HEP_PORT}", hep_out),
+        tcpdump(f"udp port {SIP_PORT} and net {NET}", sip_out),
+        tcpdump(f"udp dst port {HEP_PORT} and dst host {PBX_IP}", hep_out),
         ami_recorder(ami_out),
     ):
         try:

@@ -23,15 +23,21 @@ rules are tried in this order; the first that matches wins:
 4   REFER target          a REFER without Replaces (≤ ``refer_window_s`` ago)  ``transfer``
                           named this leg's callee, a department number whose
                           extension it calls, or the leg has ``Referred-By``
-5   B2BUA heuristic       the leg's caller is a number (not ``anonymous``),     ``heuristic``
-                          the leg calls a staff phone, and an open leg offered
-                          ≤ ``b2bua_window_s`` earlier has the same caller, or
-                          dialled the department number that is this leg's
-                          caller (the PBX puts the ring-group number in From);
-                          or the only open leg from that caller was answered
-                          by the PBX (IVR) and is still up. Outbound: the leg
-                          calls an external number an open leg from our side
-                          dialled ≤ ``b2bua_window_s`` earlier.
+5   B2BUA heuristic       the leg's caller is a number, the leg calls a staff  ``heuristic``
+                          phone, and an open leg offered ≤ ``b2bua_window_s``
+                          earlier has the same caller, or dialled the
+                          department number that is this leg's caller (the
+                          PBX puts the ring-group number in From); or the
+                          only open leg from that caller was answered by the
+                          PBX (IVR) and is still up. A withheld caller
+                          (``anonymous``, ``unavailable``, ``restricted``,
+                          none): the legs that opened a call, withheld too,
+                          dialled a number of the staff phone's department
+                          (or the phone) ≤ ``b2bua_window_s`` earlier and
+                          still wait, all in one call (else the leg stays
+                          alone, ``ambiguous:withheld:<N>``). Outbound: the
+                          leg calls an external number an open leg from our
+                          side dialled ≤ ``b2bua_window_s`` earlier.
 6   consultation          the caller is staff member A, the callee is ours,    ``transfer``
                           and A has a call on hold (new consultation segment)
 7   new call              none of the above                                    ``first``
@@ -120,12 +126,16 @@ class CallAssembler:
             if pbx is not None
             else frozenset(self._headers.values())
         )
+        self._feature_codes = pbx is None or "feature_code" in pbx.transfer_styles
         self._b2bua_us = round(b2bua_window_s * _US)
         self._refer_us = round(refer_window_s * _US)
         self._linger_us = round(linger_s * _US)
         self._stale_us = round(stale_s * _US)
         self._scan_every_us = max(_US, min(self._stale_us // 8, 60 * _US))
         self.late_events = 0
+        self.withheld_ambiguous = 0
+        """Legs of withheld callers left as their own call: several calls could be theirs."""
+        self._unjoined = ""
         self._reset()
 
     # -- public surface -------------------------------------------------------------------
@@ -231,6 +241,7 @@ class CallAssembler:
     def _place(self, event: LegEvent) -> LegRecord:
         offered = event if isinstance(event, Offered) else None
         keys = self._keys(offered) if offered else []
+        self._unjoined = ""
         joined = (
             self._by_replaces(offered)
             or self._by_same_call_id(event)
@@ -250,7 +261,7 @@ class CallAssembler:
             self._seq += 1
             call = CallRecord(seq=self._seq, last_at=event.at)
             self._calls[call.seq] = call
-            rec = LegRecord(leg, call, Segment("primary"), "first")
+            rec = LegRecord(leg, call, Segment("primary"), self._unjoined or "first")
         else:
             call, segment, how = joined
             rec = LegRecord(leg, call, segment, how)
@@ -366,11 +377,13 @@ class CallAssembler:
         caller = normalize_number(event.from_user)
         callee = normalize_number(event.to_user)
         dialled = normalize_number(event.dialled) if isinstance(event, Offered) else None
-        if caller is None or not (_is_number(caller) or directory.is_staff(caller)):
-            return None  # "anonymous" or a name that is not a phone ties nothing together
         at = event.at
         earliest = at - self._b2bua_us
         call_id = event.call_id
+        if is_withheld(caller):
+            return self._by_withheld(callee, dialled, at, earliest, call_id)
+        if caller is None or not (_is_number(caller) or directory.is_staff(caller)):
+            return None  # a name that is not a phone ties nothing together
         if directory.is_staff(callee) or directory.is_staff(dialled):
             # The latest leg offered within the window by the same caller (or, when the caller
             # is a department number, dialling it), still up and not answered: a B2BUA offers
@@ -403,6 +416,45 @@ class CallAssembler:
             if found is not None:
                 anchor = found[2]
                 return anchor.call, anchor.segment, "heuristic"
+        return None
+
+    def _by_withheld(
+        self, callee: str | None, dialled: str | None, at: int, earliest: int, call_id: str
+    ) -> _Joined | None:
+        """Rule 5 for a withheld caller (``anonymous``, ``unavailable``, ``restricted``, none):
+        the leg to staff phone S joins the one call whose opening leg, also withheld, dialled
+        a number of S's department (or S itself) within the window and still waits for an
+        answer. With legs of two or more such calls waiting, the leg stays its own call and
+        its ``joined_by`` says so (``ambiguous:withheld:<N>``)."""
+        directory = self._directory
+        staff = [u for u in (callee, dialled) if u is not None and directory.is_staff(u)]
+        if not staff:
+            return None
+        keys = list(dict.fromkeys(staff))
+        department = directory.department_of_extension(staff[0])
+        if department is not None:
+            keys += directory.department(department).numbers
+
+        def waiting(r: LegRecord) -> bool:
+            return (
+                r.joined_by == "first"
+                and r.leg.answered_at is None
+                and is_withheld(normalize_number(r.leg.from_user))
+                and _up_elsewhere(r, call_id)
+            )
+
+        found: dict[int, _Entry] = {}
+        for key in keys:
+            for entry in self._by_dialled.within(key, at, earliest, waiting):
+                seen = found.get(entry[2].call.seq)
+                if seen is None or entry[:2] > seen[:2]:
+                    found[entry[2].call.seq] = entry
+        if len(found) == 1:
+            anchor = next(iter(found.values()))[2]
+            return anchor.call, anchor.segment, "heuristic"
+        if found:
+            self.withheld_ambiguous += 1
+            self._unjoined = f"ambiguous:withheld:{len(found)}"
         return None
 
     def _reorder(self, rec: LegRecord, offered_at: int) -> None:
@@ -501,7 +553,7 @@ class CallAssembler:
             self._unindex(record)
             quiet = record.last_at + self._stale_us <= self._now
             cut: IncompleteReason = "stale" if quiet else "capture_ended"
-            call = summarise(record, self._directory, cut)
+            call = summarise(record, self._directory, cut, feature_codes=self._feature_codes)
             calls.append((call.started_at, record.seq, call))
             _release(record)
         calls.sort(key=lambda item: item[:2])
@@ -598,6 +650,24 @@ class _Timeline:
                 found = entry
         return found
 
+    def within(
+        self, key: str, at: int, earliest: int, accept: Callable[[LegRecord], bool]
+    ) -> list[_Entry]:
+        """Every accepted leg under ``key`` offered in ``[earliest, at]``, newest first."""
+        legs = self._legs.get(key)
+        if not legs:
+            return []
+        out: list[_Entry] = []
+        i = bisect_left(legs, (at + 1,))
+        while i:
+            i -= 1
+            entry = legs[i]
+            if entry[0] < earliest:
+                break
+            if accept(entry[2]):
+                out.append(entry)
+        return out
+
 
 def _up_elsewhere(rec: LegRecord, call_id: str) -> bool:
     """The leg is still up and is not on ``call_id``."""
@@ -630,6 +700,16 @@ def _drop(index: dict[str, dict[int, LegRecord]], key: str | None, rec: LegRecor
         legs.pop(id(rec), None)
         if not legs:
             del index[key]
+
+
+WITHHELD = frozenset({"", "anonymous", "unavailable", "restricted"})
+"""Caller user parts (compared without case) that stand for a withheld number."""
+
+
+def is_withheld(user: str | None) -> bool:
+    """True for a caller who withheld the number: no user part, or ``anonymous``,
+    ``unavailable``, ``restricted`` (any case)."""
+    return user is None or user.lower() in WITHHELD
 
 
 def _is_number(user: str | None) -> bool:
