@@ -24,7 +24,7 @@ trainer    breaches, call replays, the live feed and the training page, numbers 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends
@@ -153,7 +153,7 @@ class MonitoringGuard:
         await self.app(scope, receive, send)
 
 
-async def _send_error(send: Any, status: int, detail: str, headers: dict[str, str]) -> None:
+async def _send_error(send: Any, status: int, detail: str, headers: Mapping[str, str]) -> None:
     body = json.dumps({"detail": detail}).encode("utf-8")
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
