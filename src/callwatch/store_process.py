@@ -40,6 +40,7 @@ from typing import Any
 from callwatch.capture.packet import Packet
 from callwatch.charter.callbacks import Callback
 from callwatch.maintenance import Maintenance
+from callwatch.packet import PacketArgs
 from callwatch.pipeline import Output
 from callwatch.settings import Settings
 from callwatch.sip.message import SipParseError, parse_message
@@ -239,7 +240,7 @@ class _Backend:
             log.warning("store: not reachable at start (%s); spooling until it is", exc)
             return Prepared()
 
-    def write(self, batch: list[Output | Packet | tuple[Any, ...]]) -> None:
+    def write(self, batch: list[Output | Packet | PacketArgs]) -> None:
         """Write (or spool) a batch of outputs and raw packets (Packets or their args())."""
 
         items: list[StoreItem] = []

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -47,7 +47,7 @@ View = Literal[
     "training",
 ]
 _TRAINER_VIEWS: frozenset[str] = frozenset({"departments", "call", "breaches", "live", "training"})
-_ALL_VIEWS: frozenset[str] = frozenset(View.__args__)  # type: ignore[attr-defined]
+_ALL_VIEWS: frozenset[str] = frozenset(get_args(View))
 SEES: dict[Role, frozenset[str]] = {
     "admin": _ALL_VIEWS,
     "lead": _ALL_VIEWS,
