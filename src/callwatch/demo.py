@@ -34,6 +34,7 @@ from callwatch.settings import Settings
 from callwatch.sip.message import SipParseError, parse_message
 from callwatch.site import SiteConfig
 from callwatch.store import RawMessage, Store
+from callwatch.store.codec import StoreItem
 
 DEFAULT_SEED = 20261123
 DEFAULT_WEEKS = 13
@@ -266,7 +267,7 @@ def build_demo(
     store.upgrade()
     store.sync_directory(site)
     pipe = CallPipeline(site)
-    batch: list[object] = []
+    batch: list[StoreItem] = []
     calls = breaches = messages = 0
     for packet in packets:
         out = pipe.push(packet)
@@ -277,10 +278,10 @@ def build_demo(
         except (SipParseError, ValueError):
             pass
         if len(batch) >= 2000:
-            store.save(batch)  # type: ignore[arg-type]
+            store.save(batch)
             batch.clear()
     batch.extend(pipe.flush(anchor))
-    store.save(batch)  # type: ignore[arg-type]
+    store.save(batch)
     counts = store.counts()
     for row in store.verdict_counts():
         if not row.ok:

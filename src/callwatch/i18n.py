@@ -187,7 +187,7 @@ def t(key: str, lang: str = DEFAULT_LANG, **params: object) -> str:
     pair = _pair(key)
     if lang not in LANGS:
         raise UnknownLanguage(f"unsupported language {lang!r} (use one of {', '.join(LANGS)})")
-    text = pair[LANGS.index(lang)]  # type: ignore[arg-type]
+    text = pair[LANGS.index(lang)]
     return text.format(**params) if params else text
 
 

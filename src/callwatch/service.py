@@ -46,6 +46,7 @@ from callwatch.charter.callbacks import Callback
 from callwatch.gcwatch import GcWatch
 from callwatch.http import create_app
 from callwatch.metrics import Metrics, Snapshot
+from callwatch.packet import PacketArgs
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
 from callwatch.settings import Settings
 from callwatch.sinks import BatchSink, PartStatus, Sink
@@ -65,7 +66,7 @@ class ServiceError(Exception):
     """The service cannot start (a port taken, a source not allowed, a sink that fails)."""
 
 
-class StoreSink(BatchSink):
+class StoreSink(BatchSink[Output | PacketArgs]):
     """The store as a sink: a :class:`~callwatch.store.StoreWriter` in a process of its own.
 
     All database work (writes, spool replays, the schema upgrade, maintenance) runs in the
@@ -146,12 +147,12 @@ class StoreSink(BatchSink):
 
         Queued as its constructor arguments, which pickle smaller and faster than a Packet."""
         held = self._open
-        held.append(packet.args())  # type: ignore[arg-type]
+        held.append(packet.args())
         if len(held) >= self.max_batch:
             self._seal()
         self._wake.set()
 
-    def seal(self, batch: list[Output]) -> bytes:
+    def seal(self, batch: list[Output | PacketArgs]) -> bytes:
         """The batch as the store process's ``write`` request, pickled now, on the loop's
         thread: the worker thread then only waits on the pipe and does not hold the
         interpreter lock while the HEP reader wants it, and the backlog is compact."""

@@ -12,12 +12,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from callwatch.backlog import Backlog
 from callwatch.pipeline import Output
 
 log = logging.getLogger(__name__)
+
+ItemT = TypeVar("ItemT")
+"""What a :class:`BatchSink` queues: outputs, and for the store raw packets too."""
 
 
 @dataclass(slots=True)
@@ -56,7 +59,7 @@ class Sink(Protocol):
         """Ready, or why not, and how much waits in the spool."""
 
 
-class BatchSink:
+class BatchSink(Generic[ItemT]):
     """A sink that queues outputs and delivers them in batches from a task of its own.
 
     Outputs gather in an open batch; at ``max_batch`` items (or when the delivery task is idle)
@@ -74,7 +77,7 @@ class BatchSink:
         latency: Callable[[float], None] | None = None,
         backlog: Backlog | None = None,
     ) -> None:
-        self._open: list[Output] = []
+        self._open: list[ItemT] = []
         self._backlog = backlog if backlog is not None else Backlog(None)
         self._wake = asyncio.Event()
         self._closing = False
@@ -88,14 +91,14 @@ class BatchSink:
         """Start the delivery task."""
         self._task = asyncio.create_task(self._run(), name=f"callwatch-{self.name}")
 
-    def submit(self, outputs: Sequence[Output]) -> None:
+    def submit(self, outputs: Sequence[ItemT]) -> None:
         """Queue ``outputs``; the delivery task picks them up."""
         self._open.extend(outputs)
         if len(self._open) >= self.max_batch:
             self._seal()
         self._wake.set()
 
-    def seal(self, batch: list[Output]) -> Any:
+    def seal(self, batch: list[ItemT]) -> Any:
         """What a batch waits as until :meth:`deliver` gets it: the list itself by default;
         ``bytes`` go to the backlog, which keeps them compact and can spill them to disk."""
         return batch

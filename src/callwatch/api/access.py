@@ -24,8 +24,8 @@ trainer    breaches, call replays, the live feed and the training page, numbers 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -47,7 +47,7 @@ View = Literal[
     "training",
 ]
 _TRAINER_VIEWS: frozenset[str] = frozenset({"departments", "call", "breaches", "live", "training"})
-_ALL_VIEWS: frozenset[str] = frozenset(View.__args__)  # type: ignore[attr-defined]
+_ALL_VIEWS: frozenset[str] = frozenset(get_args(View))
 SEES: dict[Role, frozenset[str]] = {
     "admin": _ALL_VIEWS,
     "lead": _ALL_VIEWS,
@@ -153,7 +153,7 @@ class MonitoringGuard:
         await self.app(scope, receive, send)
 
 
-async def _send_error(send: Any, status: int, detail: str, headers: dict[str, str]) -> None:
+async def _send_error(send: Any, status: int, detail: str, headers: Mapping[str, str]) -> None:
     body = json.dumps({"detail": detail}).encode("utf-8")
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]

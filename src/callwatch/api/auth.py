@@ -121,7 +121,7 @@ class TokenStore:
         token_id = secrets.token_hex(6)
         token = f"{_PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
         now = self._clock()
-        record = TokenRecord(token_id, role, depts, name.strip(), now)  # type: ignore[arg-type]
+        record = TokenRecord(token_id, role, depts, name.strip(), now)
         with self.engine.begin() as conn:
             conn.execute(
                 api_tokens.insert().values(

@@ -107,22 +107,14 @@ def call_detail(store: Store, site: str, call_id: str) -> dict[str, Any] | None:
             set(doc.get("legs") or ())
             | {r[0] for r in conn.execute(select(legs.sip_call_id).where(legs.call_id == call_id))}
         )
-        messages = []
-        for chunk in chunks(sip_ids):
-            messages.extend(
-                conn.execute(
-                    select(
-                        m.at_us,
-                        m.src,
-                        m.dst,
-                        m.transport,
-                        m.sip_call_id,
-                        m.leg,
-                        m.first_line,
-                        m.text,
-                    ).where(m.sip_call_id.in_(chunk))
-                ).all()
-            )
+        query = select(
+            m.at_us, m.src, m.dst, m.transport, m.sip_call_id, m.leg, m.first_line, m.text
+        )
+        messages = [
+            row
+            for chunk in chunks(sip_ids)
+            for row in conn.execute(query.where(m.sip_call_id.in_(chunk)))
+        ]
         messages.sort(key=lambda r: (r[0], r[4], r[6]))
         return {
             "call": doc,

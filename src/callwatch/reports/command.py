@@ -21,9 +21,13 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from callwatch.reports.errors import ReportError
 from callwatch.site import SiteConfig
+
+if TYPE_CHECKING:
+    from callwatch.reports.data import Achievement, WeeklyReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +76,7 @@ def run(args: argparse.Namespace, site: SiteConfig, store_url: str) -> list[str]
     return _write_all(_report_outputs(report, args), stem, args)
 
 
-def _report_outputs(report, args: argparse.Namespace) -> list[tuple[str, bytes]]:  # type: ignore[no-untyped-def]
+def _report_outputs(report: WeeklyReport, args: argparse.Namespace) -> list[tuple[str, bytes]]:
     from callwatch.reports import render_csv, render_html, render_pdf
 
     if args.format == "html":
@@ -86,7 +90,7 @@ def _report_outputs(report, args: argparse.Namespace) -> list[tuple[str, bytes]]
     ]
 
 
-def _achievement_outputs(summary, args: argparse.Namespace) -> list[tuple[str, bytes]]:  # type: ignore[no-untyped-def]
+def _achievement_outputs(summary: Achievement, args: argparse.Namespace) -> list[tuple[str, bytes]]:
     from callwatch.reports import render_csv, render_html, render_pdf
 
     if args.format == "html":

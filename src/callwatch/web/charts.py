@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from matplotlib import font_manager
@@ -50,7 +50,9 @@ def _svg(fig: Figure) -> str:
 
 
 def trend_svg(
-    weeks: Sequence[str], series: dict[str, Sequence[float | None]], labels: dict[str, str]
+    weeks: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    labels: Mapping[str, str],
 ) -> str:
     """Pass rate (0..1) per week, one line per rule (a gap where a week had no verdict)."""
     fig = Figure(figsize=(6.4, 2.4), dpi=100)

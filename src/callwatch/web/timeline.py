@@ -140,17 +140,17 @@ def build_timeline(
             spans.append(Span(index, "talk", answer, max(answer, stop)))
     held: dict[str, float] = {}
     for event in events:
-        at = sec(event.at)
-        if at is None or event.leg not in lane_of:
+        event_at = sec(event.at)
+        if event_at is None or event.leg not in lane_of:
             continue
         if event.kind == "held":
-            held[event.leg] = at
-            marks.append(Mark("held", at, tr("mark.held", lang)))
+            held[event.leg] = event_at
+            marks.append(Mark("held", event_at, tr("mark.held", lang)))
         elif event.kind == "resumed" and event.leg in held:
-            spans.append(Span(lane_of[event.leg], "hold", held.pop(event.leg), at))
-            marks.append(Mark("resumed", at, tr("mark.resumed", lang)))
-    for leg_key, start in held.items():
-        spans.append(Span(lane_of[leg_key], "hold", start, max(start, call_end)))
+            spans.append(Span(lane_of[event.leg], "hold", held.pop(event.leg), event_at))
+            marks.append(Mark("resumed", event_at, tr("mark.resumed", lang)))
+    for leg_key, hold_start in held.items():
+        spans.append(Span(lane_of[leg_key], "hold", hold_start, max(hold_start, call_end)))
     verdicts = {v["rule"]: v for v in doc.get("verdicts", [])}
     first_ring = doc_sec("first_ring_at")
     if first_ring is not None:
@@ -208,8 +208,8 @@ def build_timeline(
         if doc.get("missed"):
             marks.append(Mark("ended", ended, tr("mark.missed", lang), True))
         else:
-            who = doc.get("hangup_by")
-            who_text = tr(f"hangup_by.{who}", lang) if who else "?"
+            hangup_by = doc.get("hangup_by")
+            who_text = tr(f"hangup_by.{hangup_by}", lang) if hangup_by else "?"
             breach = verdicts.get("hangup", {}).get("ok") is False
             marks.append(Mark("ended", ended, tr("mark.ended", lang, who=who_text), breach))
     latest = max(

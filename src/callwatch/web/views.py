@@ -275,14 +275,14 @@ def training(
         for b in facts.breaches:
             if b.department == name:
                 by_ext.setdefault(b.extension, []).append(b)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for row in data.extension_rows(calls, tallies):
             if not row.total_breaches:
                 continue
             step = escalation.reached(steps, row.total_breaches) if row.extension else None
-            calls: dict[str, tuple[list[str], str]] = {}
+            breached: dict[str, tuple[list[str], str]] = {}  # call shown -> (rules, when)
             for b in by_ext.get(row.extension, []):
-                rules, _ = calls.setdefault(
+                rules, _ = breached.setdefault(
                     shown_id(site, viewer, b.call_id),
                     ([], local(site, b.started_us, "%m-%d %H:%M")),
                 )
@@ -293,7 +293,7 @@ def training(
                     "breaches": row.breaches,
                     "total": row.total_breaches,
                     "step": step.text(viewer.lang) if step else "",
-                    "calls": [(call, rules, when) for call, (rules, when) in calls.items()],
+                    "calls": [(call, rules, when) for call, (rules, when) in breached.items()],
                 }
             )
         rows.sort(key=lambda r: -r["total"])
