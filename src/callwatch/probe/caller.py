@@ -21,11 +21,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pyVoIP.VoIP  # noqa: F401  (pyVoIP.SIP cannot be imported first: circular import)
 from pyVoIP import RTP, SIP
 from pyVoIP.VoIP.status import PhoneStatus
+from pyVoIP.VoIP.VoIP import VoIPPhone
 
 from callwatch.probe.uac import ProbeDialer, ProbeRecord
 from callwatch.sip.message import SipParseError, parse_message
@@ -59,12 +60,13 @@ class _Holder:
         self._status = PhoneStatus.INACTIVE
 
 
-class _ProbeSIPClient(SIP.SIPClient):  # type: ignore[misc]
+class _ProbeSIPClient(SIP.SIPClient):
     """pyVoIP's SIP client, with the datagrams of probe dialogs routed to the probe."""
 
     def __init__(self, account: ProbeAccount, holder: _Holder) -> None:
         super().__init__(
-            account.server, account.port, account.user, account.secret, phone=holder,
+            account.server, account.port, account.user, account.secret,
+            phone=cast(VoIPPhone, holder),  # SIPClient only reads and sets phone._status
             myIP=account.bind, myPort=account.sip_port, callCallback=self._ignore,
             fatalCallback=self._fatal,
         )  # fmt: skip

@@ -77,10 +77,14 @@ def check_probe(record: ProbeRecord, call: Call | None) -> ProbeCheck:
     """Compare the probe's record with the call callwatch assembled (None: never seen)."""
     probe_ring = record.ring_seconds
     probe_answer = record.answer_seconds
-    base = {"call_id": record.call_id, "number": record.number}
     if call is None:
-        return ProbeCheck(**base, outcome="missing", probe_ring_s=probe_ring,
-                          probe_answer_s=probe_answer)  # fmt: skip
+        return ProbeCheck(
+            call_id=record.call_id,
+            number=record.number,
+            outcome="missing",
+            probe_ring_s=probe_ring,
+            probe_answer_s=probe_answer,
+        )
     leg = probe_leg(call, record.call_id)
     assert leg is not None, "check_probe needs the call that holds the probe's leg"
     problems: list[str] = []
@@ -106,7 +110,8 @@ def check_probe(record: ProbeRecord, call: Call | None) -> ProbeCheck:
     elif (record.ended_at is None) != (leg.ended_at is None):
         problems.append("ended: one side saw the dialog end and the other did not")
     return ProbeCheck(
-        **base, outcome="mismatch" if problems else "ok", problems=tuple(problems),
+        call_id=record.call_id, number=record.number,
+        outcome="mismatch" if problems else "ok", problems=tuple(problems),
         call=call.id, department=call.department, probe_ring_s=probe_ring,
         seen_ring_s=seen_ring, probe_answer_s=probe_answer, seen_answer_s=seen_answer,
         staff_ring_s=call.ring_seconds,

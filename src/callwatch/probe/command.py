@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,7 +82,7 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def _target(
-    args: argparse.Namespace, numbers: dict[str, tuple[str, ...]], targets: dict[str, str]
+    args: argparse.Namespace, numbers: dict[str, tuple[str, ...]], targets: Mapping[str, str]
 ) -> tuple[str, str]:
     """The department and number to call; only the site's own departments' numbers."""
     if args.number:
@@ -90,10 +91,10 @@ def _target(
                 return name, args.number
         raise ProbeCommandError(f"{args.number} is not a public number of this site")
     if args.department:
-        owned = numbers.get(args.department)
-        if not owned:
+        listed = numbers.get(args.department)
+        if not listed:
             raise ProbeCommandError(f"{args.department!r} is not a department with a number")
-        return args.department, owned[0]
+        return args.department, listed[0]
     if not targets:
         raise ProbeCommandError("no department to probe (name one with --department)")
     name = next(iter(targets))
