@@ -363,7 +363,7 @@ def _correlation(legs: list[LegRecord]) -> str:
     how = [r.joined_by for r in legs]
     if "heuristic" in how:
         return "heuristic"
-    header = next((h for h in how if h.startswith("header:") or h == "hep"), None)
+    header = next((h for h in how if h.startswith("header:") or h in ("hep", "ami")), None)
     if header is not None:
         return header
     return "transfer" if "transfer" in how else "call-id"
