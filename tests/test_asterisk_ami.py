@@ -10,12 +10,15 @@ with either capture form, on one time line, it must give the expected calls of
 from __future__ import annotations
 
 import heapq
+import json
+import re
 from pathlib import Path
 
 import pytest
 
 from callwatch.calls.assembler import CallAssembler
 from callwatch.capture import CaptureStats, read_capture
+from callwatch.cli import main
 from callwatch.config import load_site
 from callwatch.pbx.ami import AmiStats, read_ami_file
 from callwatch.pipeline import CallPipeline, JudgedCall
@@ -30,6 +33,7 @@ from test_asterisk_fixtures import (
     _spec,
     check_calls,
     check_phone_legs,
+    judged_calls,
 )
 
 
@@ -141,3 +145,39 @@ def test_the_recorded_streams_are_read_whole():
         assert stats.events == len(events) == text.count(b"\r\nEvent: ")
         assert stats.responses == text.count(b"Response: ") == 2 and not stats.refused
         assert [e.ts for e in events] == sorted(e.ts for e in events)
+
+
+@pytest.mark.parametrize("flow", ["anonymous_caller", "feature_blind"])
+def test_ingest_reads_a_recorded_manager_stream_beside_the_capture(flow: str, capsys):
+    spec = _spec(flow)
+    argv = ["ingest", "--config", str(ROOT / spec["site"]), str(ASTERISK / f"{flow}.hep.pcap")]
+    assert main([*argv, "--ami", str(ASTERISK / f"{flow}.ami.txt")]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    check_calls(rows, spec)
+    assert main(argv) == 0  # without the manager: what SIP alone can tell
+    alone = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert alone != rows
+
+
+def test_ingest_names_a_missing_manager_file(tmp_path, capsys):
+    spec = _spec("direct_answer")
+    capture = str(ASTERISK / "direct_answer.pcap")
+    argv = ["ingest", "--config", str(ROOT / spec["site"]), capture, "--ami"]
+    assert main([*argv, str(tmp_path / "nope.txt")]) == 2
+    assert "nope.txt: no such file" in capsys.readouterr().err
+
+
+def test_a_stream_without_timestamps_is_refused_and_counted_not_guessed(tmp_path, caplog):
+    """Without ``timestampevents = yes`` an event has no time of its own: it is refused
+    (counted, logged once with what to set), never stamped with the time it was read."""
+    text = (ASTERISK / "anonymous_caller.ami.txt").read_bytes()
+    bare = tmp_path / "bare.ami.txt"
+    bare.write_bytes(re.sub(rb"Timestamp: [0-9.]+\r\n", b"", text))
+    stats = AmiStats()
+    assert list(read_ami_file(bare, stats)) == []
+    assert stats.refused["no Timestamp"] == text.count(b"\r\nEvent: ")
+    assert [r.message for r in caplog.records if "timestampevents" in r.message] != []
+    spec = _spec("anonymous_caller")
+    capture = ASTERISK / "anonymous_caller.pcap"
+    rows = judged_calls_with_ami(capture, bare, ROOT / spec["site"])
+    assert rows == judged_calls(capture, ROOT / spec["site"])  # what SIP alone gives

@@ -77,6 +77,21 @@ def _packets(paths: Sequence[str], stats: CaptureStats) -> Iterator[Packet]:
     return heapq.merge(*(_read(name, stats) for name in paths), key=lambda p: p.ts)
 
 
+def _inputs(paths: Sequence[str], ami: Sequence[str] | None, stats: CaptureStats) -> Iterator:
+    """The packets of ``paths`` and the events of the recorded manager streams ``ami``, on
+    one time line (each file is in time order)."""
+    packets = _packets(paths, stats)
+    if not ami:
+        return packets
+    from callwatch.pbx.ami import read_ami_file
+
+    for name in ami:
+        if not Path(name).is_file():
+            raise CliError(f"--ami {name}: no such file")
+    streams = [read_ami_file(Path(name)) for name in ami]
+    return heapq.merge(packets, *streams, key=lambda item: item.ts)
+
+
 def _write(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
@@ -84,6 +99,8 @@ def _write(obj: dict) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     stats = CaptureStats()
     if args.events:
+        if args.ami:
+            raise CliError("--events prints what SIP alone says; --ami needs --config")
         feed = LegEventFeed()
         for packet in _packets(args.files, stats):
             for event in feed.push(packet):
@@ -102,11 +119,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         except ValueError:
             raise CliError(f"--as-of {args.as_of!r} is not an ISO 8601 time") from None
     if getattr(args, "store", False):
-        _store_capture(args.files, site, as_of)
+        _store_capture(args.files, site, as_of, args.ami)
     pipe = CallPipeline(site)
     judged: list[JudgedCall] = []
     progress = _progress(args)
-    for n, packet in enumerate(_packets(args.files, stats)):
+    for n, packet in enumerate(_inputs(args.files, args.ami, stats)):
         judged.extend(o for o in pipe.push(packet) if isinstance(o, JudgedCall))
         if progress is not None and not n % 2000:
             progress.update(stats.frames, stats.bytes)
@@ -278,7 +295,9 @@ def _service_settings(config: str | None):
         raise CliError(f"service settings have mistakes:\n{exc}") from None
 
 
-def _store_capture(files: Sequence[str], site, as_of: int | None) -> None:
+def _store_capture(
+    files: Sequence[str], site, as_of: int | None, ami: Sequence[str] | None = None
+) -> None:
     """``ingest --store``: every output of the capture, and its raw SIP, into the store."""
     from callwatch.store import Store, StoreError
 
@@ -293,9 +312,10 @@ def _store_capture(files: Sequence[str], site, as_of: int | None) -> None:
             )
             store.upgrade()
         store.sync_directory(site)
-        for packet in _packets(files, CaptureStats()):
+        for packet in _inputs(files, ami, CaptureStats()):
             batch.extend(pipe.push(packet))
-            batch.extend(_raw_message(packet))
+            if isinstance(packet, Packet):
+                batch.extend(_raw_message(packet))
             if len(batch) >= 1000:
                 store.save(batch)
                 batch.clear()
@@ -517,6 +537,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
     ingest.add_argument(
         "--store", action="store_true", help="also write the calls to the store (see 'serve')"
+    )
+    ingest.add_argument(
+        "--ami",
+        action="append",
+        metavar="FILE",
+        help="Asterisk's manager (AMI) stream recorded beside the capture, read with it on one "
+        "time line (timestampevents = yes); repeat for several files",
     )
     ingest.set_defaults(func=cmd_ingest)
 
