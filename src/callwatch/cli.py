@@ -22,7 +22,7 @@ from callwatch.config import ConfigError, check_config, load_site
 from callwatch.pipeline import CallPipeline, JudgedCall
 from callwatch.progress import Progress
 from callwatch.serialize import call_to_dict, event_to_dict
-from callwatch.settings import SettingsError, load_settings
+from callwatch.settings import DEFAULT_AMI_URL, SettingsError, load_settings
 from callwatch.sip.feed import LegEventFeed
 from callwatch.timefmt import parse_iso
 
@@ -252,6 +252,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = load_settings(args.config).with_overrides(
             interface=args.interface, hep_port=args.hep_port, http_port=args.http_port
         )
+        if args.ami and not settings.ami_url:
+            settings = settings.with_overrides(ami_url=DEFAULT_AMI_URL)
     except SettingsError as exc:
         raise CliError(f"{args.config}: service settings have mistakes:\n{exc}") from None
     if getattr(args, "demo", False):
@@ -408,6 +410,12 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--interface", metavar="IFACE", help="also sniff SIP on this interface")
     serve.add_argument("--hep-port", type=int, metavar="PORT", help="HEP UDP port (9060)")
     serve.add_argument("--http-port", type=int, metavar="PORT", help="HTTP port (8080)")
+    serve.add_argument(
+        "--ami",
+        action="store_true",
+        help="also read Asterisk's manager (AMI) at ami_url (default "
+        f"{DEFAULT_AMI_URL}) as CALLWATCH_AMI_USER / CALLWATCH_AMI_SECRET",
+    )
     serve.add_argument(
         "--demo",
         action="store_true",

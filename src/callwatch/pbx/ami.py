@@ -34,23 +34,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from callwatch.settings import parse_ami_url
 from callwatch.sip.ami import AmiEvent
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT: Final = 5038
 MAX_LINE: Final = 65_536
 """Longest line accepted (bytes); a longer one is cut there and counted."""
 MAX_FIELDS: Final = 1_000
 """Most headers one block may have; the rest are dropped and counted."""
 
 Block = list[tuple[str, str]]
+_LOGIN: Final = "callwatch-login"
 
 
 class AmiFormatError(ValueError):
@@ -201,26 +203,6 @@ def read_ami_file(path: Path, stats: AmiStats | None = None) -> Iterator[AmiEven
         stats.refuse(problem, f"{path}: {n} time(s)")
 
 
-def parse_ami_url(url: str) -> tuple[str, int]:
-    """``tcp://host:port`` (port 5038 when left out; IPv6 in brackets) → (host, port)."""
-    scheme, sep, rest = url.strip().partition("://")
-    if not sep or scheme.lower() != "tcp":
-        raise ValueError(f"{url!r} is not an AMI URL (tcp://host:5038)")
-    rest = rest.rstrip("/")
-    if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        port_text = tail.removeprefix(":")
-    else:
-        host, _, port_text = rest.partition(":")
-    if not host:
-        raise ValueError(f"{url!r} names no host")
-    if not port_text:
-        return host, DEFAULT_PORT
-    if not port_text.isdigit() or not 0 < int(port_text) <= 65535:
-        raise ValueError(f"{url!r}: {port_text!r} is not a port number")
-    return host, int(port_text)
-
-
 class Backoff:
     """Delays between reconnection attempts: ``first``, doubled each time up to ``most``;
     back to ``first`` after a login that worked."""
@@ -281,6 +263,7 @@ class AmiClient:
         self.last_error = ""
         self.delays: list[float] = []
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._writer: asyncio.StreamWriter | None = None
         self._events = _Events(self.stats, f"manager {self.host}:{self.port}")
 
@@ -292,6 +275,7 @@ class AmiClient:
     async def close(self) -> None:
         """Stop reading and close the connection."""
         if self._task is not None:
+            self._closing = True
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -319,7 +303,7 @@ class AmiClient:
                 log.exception("AMI: reading events failed")
                 self.last_error = f"reading failed: {exc!r}"
             finally:
-                if self.connected:
+                if self.connected and not self._closing:
                     self.stats.drops += 1
                 self.connected = False
                 writer, self._writer = self._writer, None
@@ -337,13 +321,12 @@ class AmiClient:
         )
         self._writer = writer
         parser = AmiParser()
-        await self._login(reader, writer, parser)
+        pending = await self._login(reader, writer, parser)
         self.connected = True
         self.stats.connects += 1
         self.backoff.reset()
         self.last_error = ""
         log.info("AMI: logged in to %s:%s as %s", self.host, self.port, self._user)
-        pending: list[Block] = []
         while True:
             for event in self._events.take(pending):
                 self._on_event(event)
@@ -351,10 +334,11 @@ class AmiClient:
 
     async def _login(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, parser: AmiParser
-    ) -> None:
+    ) -> list[Block]:
+        """Log in; return the blocks that came after the answer in the same read."""
         writer.write(
             (
-                "Action: Login\r\nActionID: callwatch-login\r\n"
+                f"Action: Login\r\nActionID: {_LOGIN}\r\n"
                 f"Username: {self._user}\r\nSecret: {self._secret}\r\nEvents: on\r\n\r\n"
             ).encode()
         )
@@ -365,12 +349,13 @@ class AmiClient:
             data = await asyncio.wait_for(reader.read(1 << 16), max(left, 0.001))
             if not data:
                 raise ConnectionResetError("closed before the login was answered")
-            for block in parser.feed(data):
+            blocks = parser.feed(data)
+            for i, block in enumerate(blocks):
                 fields = dict(block)
-                if fields.get("ActionID") != "callwatch-login":
-                    continue
+                if "Response" not in fields or fields.get("ActionID", _LOGIN) != _LOGIN:
+                    continue  # another action's answer
                 if fields.get("Response") == "Success":
-                    return
+                    return blocks[i + 1 :]
                 raise AmiLoginError(fields.get("Message") or "no reason given")
 
     async def _read(
@@ -396,6 +381,6 @@ class AmiClient:
 def _why(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return str(exc) or "timed out"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)
     return str(exc) or type(exc).__name__
