@@ -316,3 +316,51 @@ def test_the_managers_user_and_secret_come_from_the_environment_only(tmp_path: P
     problems = "\n".join(caught.value.problems)
     assert "service.ami_secret: set it in the environment (CALLWATCH_AMI_SECRET)" in problems
     assert "is not a manager (AMI) URL (tcp://127.0.0.1:5038)" in problems
+
+
+@pytest.mark.asterisk
+def test_the_client_against_a_real_asterisk(tmp_path: Path):
+    """The client logged in to a fresh Asterisk 22 (the fixtures' office, its read-only
+    manager user) while a withheld caller's call runs: it reads the very events the fixture
+    recorder reads, and with the fresh HEP they give the expected call."""
+    import os
+    import shutil
+    import threading
+
+    from test_asterisk_fixtures import REGEN
+
+    if os.geteuid() != 0:
+        pytest.skip("tcpdump needs root")
+    missing = [t for t in ("sipp", "tcpdump") if not shutil.which(t)]
+    if missing or not (REGEN.PREFIX / "sbin" / "asterisk").is_file():
+        pytest.skip(f"needs Asterisk at {REGEN.PREFIX} and {', '.join(missing) or 'sipp'}")
+    got: list[AmiEvent] = []
+    loop = asyncio.new_event_loop()
+    url = f"tcp://{REGEN.PBX_IP}:{REGEN.AMI_PORT}"
+    ami = AmiClient(url, REGEN.AMI_USER, REGEN.AMI_SECRET, got.append, ping_every=1.0)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        with REGEN.asterisk(tmp_path / "asterisk"), REGEN.hep_sink():
+            asyncio.run_coroutine_threadsafe(ami.start(), loop).result(10)
+            for _ in range(500):
+                if ami.connected:
+                    break
+                threading.Event().wait(0.01)
+            assert ami.connected, ami.last_error
+            REGEN.record(REGEN.FLOWS[FLOW], tmp_path / "logs", tmp_path)
+            asyncio.run_coroutine_threadsafe(ami.close(), loop).result(10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    recorded = [(e.ts, e.name, e.fields) for e in read_ami_file(tmp_path / f"{FLOW}.ami.txt")]
+    assert [(e.ts, e.name, e.fields) for e in got][: len(recorded)] == recorded
+    assert not ami.stats.refused and ami.stats.drops == 0
+    spec = _spec(FLOW)
+    pipe = CallPipeline(load_site(ROOT / spec["site"]))
+    packets = list(read_capture(tmp_path / f"{FLOW}.hep.pcap", CaptureStats()))
+    judged = []
+    for item in sorted([*packets, *got], key=lambda i: i.ts):
+        judged += [o for o in pipe.push(item) if isinstance(o, JudgedCall)]
+    judged += [o for o in pipe.flush() if isinstance(o, JudgedCall)]
+    check_calls([call_to_dict(j.call, j.profile, *pipe.as_now(j)) for j in judged], spec)
