@@ -22,7 +22,8 @@ from callwatch.config import ConfigError, check_config, load_site
 from callwatch.pipeline import CallPipeline, JudgedCall
 from callwatch.progress import Progress
 from callwatch.serialize import call_to_dict, event_to_dict
-from callwatch.settings import SettingsError, load_settings
+from callwatch.settings import DEFAULT_AMI_URL, SettingsError, load_settings
+from callwatch.sip.events import LegEvent
 from callwatch.sip.feed import LegEventFeed
 from callwatch.timefmt import parse_iso
 
@@ -77,6 +78,21 @@ def _packets(paths: Sequence[str], stats: CaptureStats) -> Iterator[Packet]:
     return heapq.merge(*(_read(name, stats) for name in paths), key=lambda p: p.ts)
 
 
+def _inputs(paths: Sequence[str], ami: Sequence[str] | None, stats: CaptureStats) -> Iterator:
+    """The packets of ``paths`` and the events of the recorded manager streams ``ami``, on
+    one time line (each file is in time order)."""
+    packets = _packets(paths, stats)
+    if not ami:
+        return packets
+    from callwatch.pbx.ami import read_ami_file
+
+    for name in ami:
+        if not Path(name).is_file():
+            raise CliError(f"--ami {name}: no such file")
+    streams = [read_ami_file(Path(name)) for name in ami]
+    return heapq.merge(packets, *streams, key=lambda item: item.ts)
+
+
 def _write(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
@@ -84,12 +100,16 @@ def _write(obj: dict) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     stats = CaptureStats()
     if args.events:
+        if args.ami:
+            raise CliError("--events prints what SIP alone says; --ami needs --config")
         feed = LegEventFeed()
         for packet in _packets(args.files, stats):
             for event in feed.push(packet):
-                _write(event_to_dict(event))
+                if isinstance(event, LegEvent):
+                    _write(event_to_dict(event))
         for event in feed.flush():
-            _write(event_to_dict(event))
+            if isinstance(event, LegEvent):
+                _write(event_to_dict(event))
         _summary(stats, feed)
         return 0
     if not args.config:
@@ -102,11 +122,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         except ValueError:
             raise CliError(f"--as-of {args.as_of!r} is not an ISO 8601 time") from None
     if getattr(args, "store", False):
-        _store_capture(args.files, site, as_of)
+        _store_capture(args.files, site, as_of, args.ami)
     pipe = CallPipeline(site)
     judged: list[JudgedCall] = []
     progress = _progress(args)
-    for n, packet in enumerate(_packets(args.files, stats)):
+    for n, packet in enumerate(_inputs(args.files, args.ami, stats)):
         judged.extend(o for o in pipe.push(packet) if isinstance(o, JudgedCall))
         if progress is not None and not n % 2000:
             progress.update(stats.frames, stats.bytes)
@@ -235,6 +255,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = load_settings(args.config).with_overrides(
             interface=args.interface, hep_port=args.hep_port, http_port=args.http_port
         )
+        if args.ami and not settings.ami_url:
+            settings = settings.with_overrides(ami_url=DEFAULT_AMI_URL)
     except SettingsError as exc:
         raise CliError(f"{args.config}: service settings have mistakes:\n{exc}") from None
     if getattr(args, "demo", False):
@@ -278,7 +300,9 @@ def _service_settings(config: str | None):
         raise CliError(f"service settings have mistakes:\n{exc}") from None
 
 
-def _store_capture(files: Sequence[str], site, as_of: int | None) -> None:
+def _store_capture(
+    files: Sequence[str], site, as_of: int | None, ami: Sequence[str] | None = None
+) -> None:
     """``ingest --store``: every output of the capture, and its raw SIP, into the store."""
     from callwatch.store import Store, StoreError
 
@@ -293,9 +317,10 @@ def _store_capture(files: Sequence[str], site, as_of: int | None) -> None:
             )
             store.upgrade()
         store.sync_directory(site)
-        for packet in _packets(files, CaptureStats()):
+        for packet in _inputs(files, ami, CaptureStats()):
             batch.extend(pipe.push(packet))
-            batch.extend(_raw_message(packet))
+            if isinstance(packet, Packet):
+                batch.extend(_raw_message(packet))
             if len(batch) >= 1000:
                 store.save(batch)
                 batch.clear()
@@ -408,6 +433,12 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--interface", metavar="IFACE", help="also sniff SIP on this interface")
     serve.add_argument("--hep-port", type=int, metavar="PORT", help="HEP UDP port (9060)")
     serve.add_argument("--http-port", type=int, metavar="PORT", help="HTTP port (8080)")
+    serve.add_argument(
+        "--ami",
+        action="store_true",
+        help="also read Asterisk's manager (AMI) at ami_url (default "
+        f"{DEFAULT_AMI_URL}) as CALLWATCH_AMI_USER / CALLWATCH_AMI_SECRET",
+    )
     serve.add_argument(
         "--demo",
         action="store_true",
@@ -537,6 +568,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
     ingest.add_argument(
         "--store", action="store_true", help="also write the calls to the store (see 'serve')"
+    )
+    ingest.add_argument(
+        "--ami",
+        action="append",
+        metavar="FILE",
+        help="Asterisk's manager (AMI) stream recorded beside the capture, read with it on one "
+        "time line (timestampevents = yes); repeat for several files",
     )
     ingest.set_defaults(func=cmd_ingest)
 

@@ -13,6 +13,10 @@ Theory of operation. One asyncio loop does everything that waits; nothing in it 
   timeouts and callback deadlines fire on a quiet line but never ahead of the traffic, and a
   packet stamped far from the wall clock is refused and counted (:mod:`callwatch.sip.clock`).
   This is the only place the wall clock reaches the core.
+* With ``ami_url`` set (``serve --ami``), :class:`~callwatch.pbx.ami.AmiClient` reads
+  Asterisk's manager events and hands each to :meth:`Service.on_ami`, which pushes it through
+  the same pipeline (one more time-stamped input); while the manager is away, calls are read
+  from SIP alone.
 * On stop (SIGINT/SIGTERM): the sources close, the pipeline is flushed (calls still up come out
   incomplete, which the rules never judge as breaches), and each sink drains.
 """
@@ -47,9 +51,11 @@ from callwatch.gcwatch import GcWatch
 from callwatch.http import create_app
 from callwatch.metrics import Metrics, Snapshot
 from callwatch.packet import PacketArgs
+from callwatch.pbx.ami import AmiClient
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
 from callwatch.settings import Settings
 from callwatch.sinks import BatchSink, PartStatus, Sink
+from callwatch.sip.ami import AmiEvent
 from callwatch.sip.events import LegEvent
 from callwatch.site import SiteConfig
 from callwatch.store import Store
@@ -281,6 +287,7 @@ class Service:
         self._wall = wall_clock or (lambda: time.time_ns() // 1000)
         self._hep: HepListener | None = None
         self._sniffer: _Closable | None = None
+        self._ami: AmiClient | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._stopped = False
         self._packet_sinks: list[Callable[[Packet], None]] = []
@@ -293,6 +300,12 @@ class Service:
         out = self.pipeline.push(packet)
         for keep in self._packet_sinks:
             keep(packet)
+        if out:
+            self._emit(out)
+
+    def on_ami(self, event: AmiEvent) -> None:
+        """One event from Asterisk's manager."""
+        out = self.pipeline.push(event)
         if out:
             self._emit(out)
 
@@ -361,6 +374,15 @@ class Service:
             except SnifferError as exc:
                 transport.close()
                 raise ServiceError(str(exc)) from None
+        if s.ami_url:
+            if not (s.ami_user and s.ami_secret):
+                transport.close()
+                raise ServiceError(
+                    "reading the manager (AMI) needs its read-only user: "
+                    "set CALLWATCH_AMI_USER and CALLWATCH_AMI_SECRET"
+                )
+            self._ami = AmiClient(s.ami_url, s.ami_user, s.ami_secret, self.on_ami)
+            await self._ami.start()
         self._ticker = asyncio.create_task(self._tick_forever(), name="callwatch-ticker")
 
     async def _tick_forever(self) -> None:
@@ -380,6 +402,8 @@ class Service:
             self._hep.close()
         if self._sniffer is not None:
             self._sniffer.close()
+        if self._ami is not None:
+            await self._ami.close()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -409,6 +433,10 @@ class Service:
             parts["interface"] = PartStatus(
                 up, f"sniffing {self.settings.interface}" if up else "not sniffing"
             )
+        if self._ami is not None:
+            up, detail = self._ami.status()
+            # Optional: while the manager is away the calls are read from SIP alone.
+            parts["ami"] = PartStatus(True, detail if up else f"{detail} (SIP alone meanwhile)")
         for sink in self.sinks:
             try:
                 parts[sink.name] = sink.status()

@@ -16,6 +16,7 @@
     sip_ports = [5060, 5061]
     clock_skew_ms = 2000
     message_retention_days = 90            # raw SIP kept for the ladder view; 0 keeps it forever
+    ami_url = "tcp://127.0.0.1:5038"       # Asterisk's manager (AMI): read it beside SIP
 
 Every key has an environment variable that wins over the file: ``CALLWATCH_`` and the key in
 capitals (``CALLWATCH_DATABASE_URL``, ``CALLWATCH_MQTT_URL``, ``CALLWATCH_HEP_PORT``,
@@ -23,6 +24,10 @@ capitals (``CALLWATCH_DATABASE_URL``, ``CALLWATCH_MQTT_URL``, ``CALLWATCH_HEP_PO
 ``CALLWATCH_HEP_AUTH_KEY``, ``CALLWATCH_SPOOL_DIR``, ``CALLWATCH_DATA_DIR``, ...). An empty
 variable counts as unset. With nothing set, the service runs on the embedded default: a SQLite
 file under ``data_dir`` (default ``./callwatch-data``), no broker, HEP on 9060, HTTP on 8080.
+
+The manager's read-only user and its secret come from the environment only,
+``CALLWATCH_AMI_USER`` and ``CALLWATCH_AMI_SECRET``, never from the site file; with
+``ami_url`` unset (and no ``serve --ami``) the manager is not read.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +50,10 @@ DEFAULT_HTTP_PORT = 8080
 DEFAULT_SIP_PORTS = (5060, 5061)
 DEFAULT_CLOCK_SKEW_MS = 2000
 DEFAULT_RETENTION_DAYS = 90
+DEFAULT_AMI_PORT = 5038
+DEFAULT_AMI_URL = f"tcp://127.0.0.1:{DEFAULT_AMI_PORT}"
+_ENV_ONLY = ("ami_user", "ami_secret")
+"""Keys read from ``CALLWATCH_<KEY>`` only: the manager's credentials stay out of the file."""
 
 _KEYS = (
     "data_dir",
@@ -61,6 +70,7 @@ _KEYS = (
     "spool_dir",
     "clock_skew_ms",
     "message_retention_days",
+    "ami_url",
 )
 
 
@@ -90,6 +100,9 @@ class Settings:
     spool_dir: Path | None = None
     clock_skew_ms: int = DEFAULT_CLOCK_SKEW_MS
     message_retention_days: int = DEFAULT_RETENTION_DAYS
+    ami_url: str | None = None
+    ami_user: str | None = None
+    ami_secret: str | None = field(default=None, repr=False)
 
     @property
     def store_url(self) -> str:
@@ -132,11 +145,14 @@ def load_settings(
     if site_file is not None:
         table = _service_table(Path(site_file), problems)
         for key, value in table.items():
-            if key not in _KEYS:
+            if key in _ENV_ONLY:
+                var = f"CALLWATCH_{key.upper()}"
+                problems.append(f"{site_file}: service.{key}: set it in the environment ({var})")
+            elif key not in _KEYS:
                 problems.append(f"{site_file}: service.{key}: unknown key")
             else:
                 raw[key] = (value, f"{site_file}: service.{key}")
-    for key in _KEYS:
+    for key in (*_KEYS, *_ENV_ONLY):
         var = f"CALLWATCH_{key.upper()}"
         value = env.get(var)
         if value is not None and value.strip():
@@ -228,6 +244,33 @@ def _mqtt_url(value: Any) -> str:
     return text
 
 
+def parse_ami_url(url: str) -> tuple[str, int]:
+    """``tcp://host:port`` (port 5038 when left out; IPv6 in brackets) → (host, port);
+    ValueError for anything else."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or scheme.lower() != "tcp":
+        raise ValueError(f"{url!r} is not a manager (AMI) URL (tcp://127.0.0.1:5038)")
+    rest = rest.rstrip("/")
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        port = tail.removeprefix(":")
+    else:
+        host, _, port = rest.partition(":")
+    if not host:
+        raise ValueError(f"{url!r} names no host")
+    if not port:
+        return host, DEFAULT_AMI_PORT
+    if not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ValueError(f"{url!r}: {port!r} is not a port number")
+    return host, int(port)
+
+
+def _ami_url(value: Any) -> str:
+    text = _text(value)
+    parse_ami_url(text)
+    return text
+
+
 def _key(value: Any) -> bytes:
     return _text(value).encode()
 
@@ -271,4 +314,7 @@ _CONVERTERS = {
     "sip_ports": _ports,
     "clock_skew_ms": _skew,
     "message_retention_days": _days,
+    "ami_url": _ami_url,
+    "ami_user": _text,
+    "ami_secret": _text,
 }

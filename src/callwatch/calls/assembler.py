@@ -43,6 +43,15 @@ rules are tried in this order; the first that matches wins:
 7   new call              none of the above                                    ``first``
 ==  ====================  ===================================================  ==============
 
+With Asterisk's manager stream (:meth:`CallAssembler.feed_ami`), every leg whose dialog the
+manager ties to a linkedid (:mod:`callwatch.calls.ami_links`) also holds the correlation key
+``ami:<linkedid>``, read by rule 3 like a header (``joined_by`` ``ami``): the trunk leg and
+its phone legs join exactly, also for a withheld number. A tie that comes after its leg was
+placed gives the leg the key then, and when another open call already holds it, the call that
+started later is merged into the earlier one. Asterisk's ``BlindTransfer`` event on a leg with
+no REFER (a feature-code transfer, ``#1``) counts as a REFER from that leg's staff side at the
+event's time, so rule 4 puts the target's leg into its transfer segment.
+
 Rules 3 and 5 put the leg into the segment of the leg they matched, so the PBX's twin of a
 consultation leg is a consultation leg too. A REFER with Replaces naming a leg of another
 open call merges that call into this one as a consultation segment.
@@ -73,14 +82,17 @@ from callwatch.calls._records import (
     Segment,
     apply_event,
     callee_users,
+    is_staff_leg,
     side_user,
     user_of,
 )
+from callwatch.calls.ami_links import AmiLinks, BlindTransfer, Tie
 from callwatch.calls.directory import Directory, normalize_number
 from callwatch.calls.errors import AssemblerError
-from callwatch.calls.model import Call, IncompleteReason, Leg
+from callwatch.calls.model import Call, IncompleteReason, Leg, TransferStyle
 from callwatch.calls.pbx_traits import PbxTraits
 from callwatch.calls.summary import summarise
+from callwatch.sip.ami import AmiEvent
 from callwatch.sip.events import Ended, Held, LegEvent, Offered, Referred, Resumed
 
 _US = 1_000_000
@@ -89,6 +101,9 @@ _CLOSED_MEMORY_US = 600 * _US
 
 _Joined = tuple[CallRecord, Segment, str]
 """Where a new leg goes: its call, its segment, and the rule that placed it."""
+
+_AMI = "ami"
+"""The correlation key name of a linkedid the manager stream tied a leg to."""
 
 
 class CallAssembler:
@@ -136,6 +151,7 @@ class CallAssembler:
         self.withheld_ambiguous = 0
         """Legs of withheld callers left as their own call: several calls could be theirs."""
         self._unjoined = ""
+        self.ami = AmiLinks()
         self._reset()
 
     # -- public surface -------------------------------------------------------------------
@@ -171,6 +187,15 @@ class CallAssembler:
             if call.all_ended():
                 heapq.heappush(self._due, (call.last_end() + self._linger_us, call.seq))
         return self.tick(event.at)
+
+    def feed_ami(self, event: AmiEvent) -> list[Call]:
+        """Take one manager event; return the calls that finished by its time."""
+        for fact in self.ami.feed(event):
+            if isinstance(fact, Tie):
+                self._ami_tie(fact)
+            else:
+                self._ami_blind_transfer(fact)
+        return self.tick(event.ts)
 
     def tick(self, now: int) -> list[Call]:
         """Advance the capture clock to ``now``; return the calls finished by then."""
@@ -280,6 +305,12 @@ class CallAssembler:
         ]
         if offered.correlation_id:
             keys.append(("hep", offered.correlation_id))
+        if self.ami.active:
+            linkedid = self.ami.linkedid_of_call_id(offered.call_id)
+            if linkedid is None and offered.correlation_id:
+                linkedid = self.ami.linkedid_of_channel(offered.correlation_id)
+            if linkedid is not None:
+                keys.append((_AMI, linkedid))
         return keys
 
     def _index(self, rec: LegRecord, keys: list[tuple[str, str]], offered: Offered | None) -> None:
@@ -325,7 +356,7 @@ class CallAssembler:
                 legs = self._by_call_id.get(key[1])
                 anchor = next(iter(legs.values())) if legs else None
             if anchor is not None:
-                how = "hep" if key[0] == "hep" else f"header:{key[0]}"
+                how = key[0] if key[0] in ("hep", _AMI) else f"header:{key[0]}"
                 return anchor.call, anchor.segment, how
         return None
 
@@ -515,12 +546,12 @@ class CallAssembler:
         for user in [u for u, (r, _) in self._holds.items() if r is rec]:
             del self._holds[user]
 
-    def _note_refer(self, rec: LegRecord, event: Referred) -> None:
+    def _note_refer(self, rec: LegRecord, event: Referred, style: TransferStyle = "refer") -> None:
         directory = self._directory
         user = side_user(rec.leg, event.by, directory)
         if not directory.is_staff(user):
             user = user_of(event.referred_by) or user
-        ref = Referral(rec, event, referrer=user, target=user_of(event.refer_to))
+        ref = Referral(rec, event, referrer=user, target=user_of(event.refer_to), style=style)
         rec.call.referrals.append(ref)
         if event.replaces is None:
             self._referrals.append(ref)
@@ -542,6 +573,67 @@ class CallAssembler:
         into.referrals += other.referrals
         into.last_at = max(into.last_at, other.last_at)
         del self._calls[other.seq]
+
+    # -- the manager stream (AMI) --------------------------------------------------------
+
+    def _ami_tie(self, tie: Tie) -> None:
+        """Give the legs of a dialog (or of a HEP channel id) the key of their linkedid; a
+        leg already in another call than the key's holder brings its call into that one."""
+        if tie.call_id is not None:
+            found = self._by_call_id.get(tie.call_id)
+            legs = list(found.values()) if found else []
+        else:
+            anchor = self._by_key.get(("hep", tie.channel))
+            legs = [anchor] if anchor is not None else []
+        key = (_AMI, tie.linkedid)
+        for rec in legs:
+            held = self._by_key.get(key)
+            if held is None:
+                self._by_key[key] = rec
+                rec.keys += (key,)
+            elif held.call is not rec.call:
+                first, later = sorted((held.call, rec.call), key=_opened)
+                self._merge_linked(later, first)
+
+    def _merge_linked(self, other: CallRecord, into: CallRecord) -> None:
+        """Move the open call ``other`` into ``into``: the manager says they are one call.
+        Its primary legs join ``into``'s primary segment; other segments keep theirs."""
+        primary = into.legs[0].segment
+        for rec in other.legs:
+            rec.call = into
+            if rec.segment.kind == "primary":
+                rec.segment = primary
+            if rec.joined_by == "first":
+                rec.joined_by = _AMI
+            into.legs.append(rec)
+        into.referrals += other.referrals
+        into.last_at = max(into.last_at, other.last_at)
+        del self._calls[other.seq]
+        if into.all_ended():
+            heapq.heappush(self._due, (into.last_end() + self._linger_us, into.seq))
+
+    def _ami_blind_transfer(self, fact: BlindTransfer) -> None:
+        """Asterisk's ``BlindTransfer`` on a leg that sent no REFER for it (a feature code):
+        a REFER from that leg's staff side to the extension, at the event's time."""
+        found = self._by_call_id.get(fact.transferer_call_id or "")
+        if not found:
+            return
+        rec = next(iter(found.values()))
+        for ref in rec.call.referrals:
+            ago = fact.at - ref.event.at
+            if ref.leg is rec and ref.event.replaces is None and 0 <= ago <= self._refer_us:
+                return  # the REFER Asterisk carried out: it already times the transfer
+        leg = rec.leg
+        event = Referred(
+            at=fact.at,
+            leg=leg.leg,
+            call_id=leg.call_id,
+            from_user=leg.from_user,
+            to_user=leg.to_user,
+            by="callee" if is_staff_leg(leg, self._directory) else "caller",
+            refer_to=fact.extension,
+        )
+        self._note_refer(rec, event, style="feature_code")
 
     # -- handing calls out ----------------------------------------------------------------
 
@@ -677,6 +769,11 @@ def _up_elsewhere(rec: LegRecord, call_id: str) -> bool:
 
 def _placed(rec: LegRecord) -> int:
     return rec.order
+
+
+def _opened(call: CallRecord) -> tuple[int, int]:
+    """When a call's first leg was offered, then its number: older calls sort first."""
+    return (call.legs[0].leg.offered_at if call.legs else 0, call.seq)
 
 
 def _release(record: CallRecord) -> None:

@@ -374,7 +374,7 @@ def _correlation(legs: list[LegRecord]) -> str:
     unjoined = next((h for h in how if h.startswith("ambiguous:")), None)
     if unjoined is not None:
         return unjoined  # a withheld caller's leg that could belong to several calls
-    header = next((h for h in how if h.startswith("header:") or h == "hep"), None)
+    header = next((h for h in how if h.startswith("header:") or h in ("hep", "ami")), None)
     if header is not None:
         return header
     return "transfer" if "transfer" in how else "call-id"

@@ -127,7 +127,7 @@ def _blind(call: CallRecord, ref: Referral, directory: Directory, found: Finding
             started_at=ref.event.at,
             connected_at=connected,
             legs=tuple(r.leg.leg for r in legs),
-            style="refer",
+            style=ref.style,
         )
     )
     found.excluded.add(id(ref.leg))
