@@ -16,6 +16,7 @@
     sip_ports = [5060, 5061]
     clock_skew_ms = 2000
     message_retention_days = 90            # raw SIP kept for the ladder view; 0 keeps it forever
+    public_url = "https://callwatch.example.go.kr"  # base of links in reports sent by mail
 
 Every key has an environment variable that wins over the file: ``CALLWATCH_`` and the key in
 capitals (``CALLWATCH_DATABASE_URL``, ``CALLWATCH_MQTT_URL``, ``CALLWATCH_HEP_PORT``,
@@ -61,6 +62,7 @@ _KEYS = (
     "spool_dir",
     "clock_skew_ms",
     "message_retention_days",
+    "public_url",
 )
 
 
@@ -90,6 +92,9 @@ class Settings:
     spool_dir: Path | None = None
     clock_skew_ms: int = DEFAULT_CLOCK_SKEW_MS
     message_retention_days: int = DEFAULT_RETENTION_DAYS
+    public_url: str | None = None
+    """The address users reach the pages at (``https://host[/prefix]``): reports link to calls
+    under it, so links work in a file sent by mail. None: the address of the request."""
 
     @property
     def store_url(self) -> str:
@@ -256,6 +261,14 @@ def _days(value: Any) -> int:
     return days
 
 
+def _public_url(value: Any) -> str:
+    text = _text(value).rstrip("/")
+    scheme, _, rest = text.partition("://")
+    if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#{} "):
+        raise ValueError(f"{text!r} is not a public base URL (https://host[/prefix])")
+    return text
+
+
 _CONVERTERS = {
     "data_dir": lambda v: Path(_text(v)),
     "spool_dir": lambda v: Path(_text(v)),
@@ -271,4 +284,5 @@ _CONVERTERS = {
     "sip_ports": _ports,
     "clock_skew_ms": _skew,
     "message_retention_days": _days,
+    "public_url": _public_url,
 }
