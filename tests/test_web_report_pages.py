@@ -11,6 +11,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from callwatch.reports import build, render_csv
 from callwatch.reports.render_html import render_html
 from callwatch.settings import SettingsError, load_settings
-from test_web_support import DemoWorld, make_app, make_world, site
+from test_web_support import SITE_FILE, DemoWorld, make_app, make_world, site
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +211,19 @@ def test_pdf_keeps_every_chart_with_its_heading(
     for (page, tag, text), (after, _, _) in itertools.pairwise(layout):
         if tag == "h3":
             assert page == after, f"heading {text!r} ends page {page}"
+
+
+def test_cli_report_links_under_the_public_url(
+    world: DemoWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callwatch import cli
+
+    monkeypatch.setenv("CALLWATCH_DATABASE_URL", str(world.store.engine.url))
+    args = ["report", "--config", str(SITE_FILE), "--week", "2026-W47", "--department", "민원"]
+    relative, absolute = tmp_path / "relative.html", tmp_path / "absolute.html"
+    assert cli.main([*args, "--output", str(relative)]) == 0
+    assert re.findall(r'href="(/calls/[^"]+)"', relative.read_text(encoding="utf-8"))
+    monkeypatch.setenv("CALLWATCH_PUBLIC_URL", "https://cw.example.go.kr/")
+    assert cli.main([*args, "--output", str(absolute)]) == 0
+    links = re.findall(r'href="([^"#][^"]*)"', absolute.read_text(encoding="utf-8"))
+    assert links and all(x.startswith("https://cw.example.go.kr/calls/") for x in links)

@@ -80,6 +80,16 @@ CALL_COLUMNS = (
 )
 
 
+SORT_LABELS = {
+    "time": "report.time",
+    "department": "report.department",
+    "rule": "report.rule",
+    "extension": "report.extension",
+    "measured": "report.measured",
+    "ring": "report.ring_time",
+}
+
+
 class FormError(ValueError):
     """A filter that cannot be used; ``key`` is its message in the catalogue."""
 
@@ -282,6 +292,8 @@ def explore(request: Request) -> Response:
             for name in views.visible_departments(ctx.site, viewer)
         ],
         "may_list_calls": may_see(viewer.principal, "calls"),
+        "sorts": search.BREACH_SORTS if form.kind == "breaches" else search.CALL_SORTS,
+        "sort_labels": SORT_LABELS,
         "rows": [],
         "total": 0,
         "pages": 1,
