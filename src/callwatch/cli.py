@@ -387,9 +387,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from callwatch.store import StoreError
 
     site = _site(args.config)
-    url = _service_settings(args.config).store_url
+    settings = _service_settings(args.config)
+    url = settings.store_url
     try:
-        for path in run(args, site, url):
+        for path in run(args, site, url, settings.public_url):
             if path != "-":
                 print(path)
     except ReportError as exc:

@@ -154,6 +154,14 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "weekday.fri": ("금", "Fri"),
     "weekday.sat": ("토", "Sat"),
     "weekday.sun": ("일", "Sun"),
+    # reports of any period, made from the pages (issue 12 item 6)
+    "report.partial": (
+        "진행 중인 기간입니다. 기간이 끝나지 않아 수치가 더 늘어날 수 있습니다.",
+        "Partial period: it is not over yet, so the figures will still grow.",
+    ),
+    "report.previous_period": ("이전 기간", "Previous period"),
+    "report.period_over_period": ("이전 기간 대비", "Against the previous period"),
+    "report.replay": ("다시 보기", "Replay"),
 }
 
 RULES = RULE_NAMES

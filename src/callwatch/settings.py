@@ -17,6 +17,7 @@
     clock_skew_ms = 2000
     message_retention_days = 90            # raw SIP kept for the ladder view; 0 keeps it forever
     ami_url = "tcp://127.0.0.1:5038"       # Asterisk's manager (AMI): read it beside SIP
+    public_url = "https://callwatch.example.go.kr"  # base of links in reports sent by mail
 
 Every key has an environment variable that wins over the file: ``CALLWATCH_`` and the key in
 capitals (``CALLWATCH_DATABASE_URL``, ``CALLWATCH_MQTT_URL``, ``CALLWATCH_HEP_PORT``,
@@ -71,6 +72,7 @@ _KEYS = (
     "clock_skew_ms",
     "message_retention_days",
     "ami_url",
+    "public_url",
 )
 
 
@@ -103,6 +105,9 @@ class Settings:
     ami_url: str | None = None
     ami_user: str | None = None
     ami_secret: str | None = field(default=None, repr=False)
+    public_url: str | None = None
+    """The address users reach the pages at (``https://host[/prefix]``): reports link to calls
+    under it, so links work in a file sent by mail. None: the address of the request."""
 
     @property
     def store_url(self) -> str:
@@ -299,6 +304,14 @@ def _days(value: Any) -> int:
     return days
 
 
+def _public_url(value: Any) -> str:
+    text = _text(value).rstrip("/")
+    scheme, _, rest = text.partition("://")
+    if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#{} "):
+        raise ValueError(f"{text!r} is not a public base URL (https://host[/prefix])")
+    return text
+
+
 _CONVERTERS = {
     "data_dir": lambda v: Path(_text(v)),
     "spool_dir": lambda v: Path(_text(v)),
@@ -317,4 +330,5 @@ _CONVERTERS = {
     "ami_url": _ami_url,
     "ami_user": _text,
     "ami_secret": _text,
+    "public_url": _public_url,
 }

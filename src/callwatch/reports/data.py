@@ -228,6 +228,11 @@ class WeeklyReport(_Dict):
     departments: list[DepartmentReport]
     total: Compliance | None = None
     """Site-wide sums (only when the report covers every department)."""
+    kind: str = "week"
+    """``week`` (an ISO week, ``week`` is ``2026-W47``) or ``range`` (whole local days,
+    ``week`` is the ISO 8601 interval ``2026-11-02/2026-11-20``)."""
+    partial: bool = False
+    """The period was not over when the report was made (its figures will still grow)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,8 @@ def render_html(
         }
         for d in report.departments
     ]
-    title = t("report.title.weekly", lang)
+    title = t("report.title.weekly" if report.kind == "week" else "report.title.period", lang)
+    week = report.kind == "week"
     return (
         _environment()
         .get_template("weekly.html.j2")
@@ -73,6 +74,8 @@ def render_html(
             rules=RULE_NAMES,
             callback_statuses=CALLBACK_STATUSES,
             call_link=lambda call_id: call_url.format(id=quote(call_id, safe="")),
+            prev_label=t("report.previous_week" if week else "report.previous_period", lang),
+            vs_label=t("report.week_over_week" if week else "report.period_over_period", lang),
             footer=_css_string(f"callwatch · {report.site} · {report.week}"),
             **_helpers(lang, embed_font_files),
         )
@@ -159,9 +162,15 @@ def _department_name(c: Compliance | Any, lang: str) -> str:
 
 
 def _measure(b: Breach, value: float | None, rings: int | None, lang: str) -> str:
+    return measure_text(b.rule, value, rings, lang)
+
+
+def measure_text(rule_name: str, value: float | None, rings: int | None, lang: str) -> str:
+    """A measured value or limit of ``rule_name`` with its unit, as the charters word it
+    (seconds, with the ring count when there is one; minutes or hours for a callback)."""
     if value is None:
         return "—"
-    rule = registry.get(b.rule)
+    rule = registry.get(rule_name)
     unit = rule.unit if rule is not None and rule.unit is not None else SECOND
     if unit is not SECOND:  # in the unit the charters word the rule's limit in
         return f"{value / unit.seconds:.0f} {unit.text(lang)}"

@@ -46,7 +46,12 @@ from callwatch.web.strings import tr
 CALL_URL = "/calls/{id}"
 SESSION_COOKIE = "cw_session"
 LANG_COOKIE = "cw_lang"
-_STATIC = {"app.css": "text/css", "replay.js": "text/javascript", "live.js": "text/javascript"}
+_STATIC = {
+    "app.css": "text/css",
+    "replay.js": "text/javascript",
+    "live.js": "text/javascript",
+    "explore.css": "text/css",
+}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 EXPORT_POLICY = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -70,6 +75,9 @@ class WebContext:
     verify: Callable[[str], Principal | None]
     clock: Callable[[], int] = field(default=_wall_clock)
     holder: session.Holder | None = None
+    public_url: str | None = None
+    """The configured public address of the pages (``[service] public_url``), for links in
+    files that leave the site; None: the address of each request."""
 
     def __post_init__(self) -> None:
         if self.holder is None:
@@ -89,7 +97,9 @@ def context(request: Request) -> WebContext:
             service = request.app.state.service
             store = Store.open(service.settings.store_url, site=api.site.name)
         tokens = api.tokens or TokenStore(store.engine)
-        ctx = WebContext(api.site, store, tokens.verify)
+        settings = getattr(getattr(request.app.state, "service", None), "settings", None)
+        public_url = getattr(settings, "public_url", None)
+        ctx = WebContext(api.site, store, tokens.verify, public_url=public_url)
         request.app.state.web = ctx
     return ctx
 
@@ -248,7 +258,7 @@ def department(request: Request, name: str, week: str | None = None) -> Response
     except WeekError:
         return _error(request, viewer, 400, "error.not_found")
     try:
-        page = views.department(ctx.store, ctx.site, viewer, name, chosen)
+        page = views.department(ctx.store, ctx.site, viewer, name, chosen, ctx.clock())
     except views.PageNotFound:
         return _error(request, viewer, 404, "error.not_found")
     except views.PageForbidden:

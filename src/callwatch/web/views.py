@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from callwatch.api.access import View, may_see
 from callwatch.api.auth import Principal
 from callwatch.api.masking import Masker
 from callwatch.charter.profile import Profile
@@ -49,6 +50,10 @@ class Viewer:
     @property
     def masked(self) -> bool:
         return self.principal.masks_numbers
+
+    def sees(self, view: View) -> bool:
+        """Whether the viewer's role may see ``view`` (:func:`callwatch.api.access.may_see`)."""
+        return may_see(self.principal, view)
 
 
 def masker(site: SiteConfig) -> Masker:
@@ -164,10 +169,15 @@ def _trend(
 
 
 def department(
-    store: Store, site: SiteConfig, viewer: Viewer, name: str, week: IsoWeek
+    store: Store,
+    site: SiteConfig,
+    viewer: Viewer,
+    name: str,
+    week: IsoWeek,
+    now: int | None = None,
 ) -> dict[str, Any]:
     """One department's week: rules with the charter's promise, extensions, calls by hour,
-    breaches with links."""
+    breaches with links. ``next`` is None when the next week has not begun by ``now``."""
     if name not in [d.name for d in site.directory.departments]:
         raise PageNotFound(name)
     if not viewer.may_read(name):
@@ -210,7 +220,11 @@ def department(
         "part": part,
         "week": str(week),
         "previous": str(week.previous()),
-        "next": str(week.shift(1)),
+        "next": (
+            str(week.shift(1))
+            if now is None or week.shift(1).bounds(site.timezone)[0] <= now
+            else None
+        ),
         "start": local(site, report.start_us, "%Y-%m-%d"),
         "end": local(site, report.end_us - 1, "%Y-%m-%d"),
         "hours_chart": chart,
