@@ -22,7 +22,7 @@ from callwatch.config import ConfigError, check_config, load_site
 from callwatch.pipeline import CallPipeline, JudgedCall
 from callwatch.progress import Progress
 from callwatch.serialize import call_to_dict, event_to_dict
-from callwatch.settings import SettingsError, load_settings
+from callwatch.settings import DEMO_DATABASE, SettingsError, load_settings
 from callwatch.sip.feed import LegEventFeed
 from callwatch.timefmt import parse_iso
 
@@ -102,7 +102,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         except ValueError:
             raise CliError(f"--as-of {args.as_of!r} is not an ISO 8601 time") from None
     if getattr(args, "store", False):
-        _store_capture(args.files, site, as_of)
+        _store_capture(args.files, site, as_of, demo=args.demo)
     pipe = CallPipeline(site)
     judged: list[JudgedCall] = []
     progress = _progress(args)
@@ -152,9 +152,19 @@ def _site(path: str):
 
 def _scaleout_settings(config: str):
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except SettingsError as exc:
         raise CliError(f"{config}: service settings have mistakes:\n{exc}") from None
+    _announce(
+        f"spool {settings.spool_path}; data directory {settings.data_dir} "
+        f"(from {settings.origin('data_dir')})"
+    )
+    return settings
+
+
+def _announce(text: str) -> None:
+    """One line on stderr saying which database or directory this command uses."""
+    print(f"callwatch: {text}", file=sys.stderr, flush=True)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -239,6 +249,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"{args.config}: service settings have mistakes:\n{exc}") from None
     if getattr(args, "demo", False):
         settings = _demo(site, settings)
+    else:
+        _announce(settings.describe_store())
     try:
         serve(site, settings)
     except ServiceError as exc:
@@ -247,12 +259,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _demo(site, settings):
-    """``serve --demo``: fill the demo store, print the dashboard URL and an admin token."""
+    """``serve --demo``: fill the demo store, say which database it is and how the other
+    commands reach it, print the dashboard URL and the admin token. Unless configured, the
+    demo listens on 127.0.0.1 only."""
+    import dataclasses
     import time
 
     from callwatch.demo import DemoError, prepare_demo
     from callwatch.store import StoreError
 
+    local = {k: "127.0.0.1" for k in ("http_host", "hep_host") if settings.origin(k) == "default"}
+    settings = dataclasses.replace(
+        settings, **local, origins=(*settings.origins, *((k, "--demo") for k in local))
+    )
     try:
         setup = prepare_demo(site, settings, time.time_ns() // 1000)  # the demo's "now"
     except (DemoError, StoreError) as exc:
@@ -261,28 +280,45 @@ def _demo(site, settings):
         s = setup.summary
         print(
             f"callwatch demo: stored {s.calls} calls ({s.breaches} breaches, {s.callbacks} "
-            f"callbacks) replayed from sip_fixtures/ into {setup.settings.store_url}",
+            f"callbacks) replayed from sip_fixtures/",
             file=sys.stderr,
         )
+    config = f" --config {site.path}" if site.path else ""
+    print(
+        f"callwatch demo: serving {setup.settings.describe_store()}\n"
+        "callwatch demo: other commands reach this database with --demo, e.g. "
+        f"'callwatch token create --demo --role admin', 'callwatch report --demo{config}'",
+        file=sys.stderr,
+    )
     host = settings.http_host if settings.http_host not in ("0.0.0.0", "::") else "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
     print(f"dashboard: http://{host}:{settings.http_port}/", flush=True)
-    print(f"admin token (log in with it; shown once): {setup.token}", flush=True)
+    kept = "reused from" if setup.reused else "kept in"
+    print(f"admin token (log in with it; {kept} {setup.token_file}): {setup.token}", flush=True)
     return setup.settings
 
 
-def _service_settings(config: str | None):
+def _service_settings(config: str | None, demo: bool = False):
+    """The settings of ``config`` (the demo's database with ``demo``), announced on stderr."""
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except SettingsError as exc:
         raise CliError(f"service settings have mistakes:\n{exc}") from None
+    if demo:
+        settings = settings.for_demo()
+    _announce(settings.describe_store())
+    demo_file = settings.data_dir / DEMO_DATABASE
+    own_file = settings.data_dir / "callwatch.sqlite"
+    if not demo and not settings.database_url and demo_file.is_file() and not own_file.is_file():
+        _announce(f"the demo's database is {demo_file}: add --demo to use it")
+    return settings
 
 
-def _store_capture(files: Sequence[str], site, as_of: int | None) -> None:
+def _store_capture(files: Sequence[str], site, as_of: int | None, demo: bool = False) -> None:
     """``ingest --store``: every output of the capture, and its raw SIP, into the store."""
     from callwatch.store import Store, StoreError
 
-    settings = _service_settings(site.path)
+    settings = _service_settings(site.path, demo)
     store = Store.open(settings.store_url, site=site.name)
     pipe = CallPipeline(site)
     batch: list = []
@@ -321,7 +357,7 @@ def _raw_message(packet: Packet) -> list:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from callwatch.store import StoreError, db_upgrade
 
-    url = _service_settings(args.config).store_url
+    url = _service_settings(args.config, args.demo).store_url
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -338,7 +374,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from callwatch.store import Store, StoreError, export_csv, export_jsonl
 
     site = _site(args.config)
-    url = _service_settings(args.config).store_url
+    url = _service_settings(args.config, args.demo).store_url
     bounds = []
     for flag, text in (("--since", args.since), ("--until", args.until)):
         try:
@@ -362,7 +398,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from callwatch.store import StoreError
 
     site = _site(args.config)
-    url = _service_settings(args.config).store_url
+    url = _service_settings(args.config, args.demo).store_url
     try:
         for path in run(args, site, url):
             if path != "-":
@@ -379,7 +415,16 @@ def _add_report_command(sub: argparse._SubParsersAction) -> None:
 
     report = sub.add_parser("report", help="write a weekly report (HTML, PDF or CSV)")
     add_arguments(report)
+    _add_demo_option(report)
     report.set_defaults(func=cmd_report)
+
+
+def _add_demo_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the demo's database (DATA_DIR/demo.sqlite, what 'serve --demo' serves)",
+    )
 
 
 def _add_service_commands(sub: argparse._SubParsersAction) -> None:
@@ -392,7 +437,8 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
         "--demo",
         action="store_true",
         help="first look: fill an empty demo store (DATA_DIR/demo.sqlite) with weeks of calls "
-        "replayed from sip_fixtures/, print the dashboard URL and an admin token",
+        "replayed from sip_fixtures/, print the dashboard URL and an admin token (kept in "
+        "DATA_DIR/demo-token); listens on 127.0.0.1 unless configured",
     )
     serve.set_defaults(func=cmd_serve)
 
@@ -400,6 +446,7 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
     upgrade.add_argument("--config", metavar="SITE.toml", help="site file with [service]")
+    _add_demo_option(upgrade)
     upgrade.set_defaults(func=cmd_db_upgrade)
 
     export = sub.add_parser("export", help="print stored calls in the JSON of 'ingest' (or CSV)")
@@ -407,15 +454,16 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--since", metavar="ISO-TIME", help="calls begun at or after this time")
     export.add_argument("--until", metavar="ISO-TIME", help="calls begun before this time")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    _add_demo_option(export)
     export.set_defaults(func=cmd_export)
 
 
-def _token_store(config: str | None):
+def _token_store(config: str | None, demo: bool = False):
     """The API token store of the site's database (the embedded SQLite one is migrated)."""
     from callwatch.api.auth import TokenStore
     from callwatch.store import Store, StoreError
 
-    url = _service_settings(config).store_url
+    url = _service_settings(config, demo).store_url
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     store = Store.open(url)
@@ -442,7 +490,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         if unknown:
             names = ", ".join(sorted(known)) or "none"
             raise CliError(f"unknown department {unknown[0]!r} (the site has: {names})")
-    store, tokens = _token_store(args.config)
+    store, tokens = _token_store(args.config, args.demo)
     try:
         if args.token_command == "create":
             record, token = tokens.create(args.role, args.department or (), args.name or "")
@@ -485,6 +533,7 @@ def _add_token_commands(sub: argparse._SubParsersAction) -> None:
     revoke.add_argument("id", metavar="ID", help="the token's id (or the token itself)")
     for parser in (create, listing, revoke):
         parser.add_argument("--config", metavar="SITE.toml", help="site file with [service]")
+        _add_demo_option(parser)
         parser.set_defaults(func=cmd_token)
 
 
@@ -518,6 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--store", action="store_true", help="also write the calls to the store (see 'serve')"
     )
+    _add_demo_option(ingest)
     ingest.set_defaults(func=cmd_ingest)
 
     collect = sub.add_parser(
