@@ -479,34 +479,70 @@ def _token_store(config: str | None, demo: bool = False):
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    import time
+
     from sqlalchemy.exc import SQLAlchemyError
 
     from callwatch.api.auth import TokenError
-    from callwatch.timefmt import iso
+    from callwatch.api.token_times import ExpiryError, local_time, parse_expiry
+    from callwatch.site import DEFAULT_TIMEZONE
 
-    if args.token_command == "create" and args.config and args.department:
-        known = {d.name for d in _site(args.config).directory.departments}
-        unknown = [d for d in args.department if d not in known]
-        if unknown:
-            names = ", ".join(sorted(known)) or "none"
-            raise CliError(f"unknown department {unknown[0]!r} (the site has: {names})")
+    site = _site(args.config) if args.config else None
+    zone = site.timezone if site is not None else DEFAULT_TIMEZONE
+    now = time.time_ns() // 1000
+    expires = None
+    if args.token_command == "create":
+        if site is not None and args.department:
+            known = {d.name for d in site.directory.departments}
+            unknown = [d for d in args.department if d not in known]
+            if unknown:
+                names = ", ".join(sorted(known)) or "none"
+                raise CliError(f"unknown department {unknown[0]!r} (the site has: {names})")
+        if args.expires:
+            try:
+                expires = parse_expiry(args.expires, now, zone)
+            except ExpiryError as exc:
+                raise CliError(f"--expires {exc}") from None
     store, tokens = _token_store(args.config, args.demo)
     try:
         if args.token_command == "create":
-            record, token = tokens.create(args.role, args.department or (), args.name or "")
+            record, token = tokens.create(
+                args.role, args.department or (), args.name or "", expires_us=expires
+            )
             print(f"id: {record.id}")
             print(f"role: {record.role}")
             if record.departments:
                 print(f"departments: {', '.join(record.departments)}")
             if record.name:
                 print(f"name: {record.name}")
+            print(f"expires: {local_time(record.expires_us, zone, 'never')}")
             print("token (shown only now; send it as 'Authorization: Bearer <token>'):")
             print(token)
         elif args.token_command == "list":
+            rows = [
+                ("id", "role", "departments", "created", "expires", "last used", "state", "name")
+            ]
             for r in tokens.list():
-                state = "active" if r.active else f"revoked {iso(r.revoked_us or 0)}"
-                depts = ",".join(r.departments) or "-"
-                print(f"{r.id}  {r.role:<7}  {depts}  {iso(r.created_us)}  {state}  {r.name}")
+                state = r.state(now)
+                if state == "revoked":
+                    state = f"revoked {local_time(r.revoked_us, zone)}"
+                rows.append(
+                    (
+                        r.id,
+                        r.role,
+                        ",".join(r.departments) or "-",
+                        local_time(r.created_us, zone),
+                        local_time(r.expires_us, zone, "never"),
+                        local_time(r.last_used_us, zone, "never"),
+                        state,
+                        r.name,
+                    )
+                )
+            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+            for row in rows:
+                cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+                print("  ".join([*cells, row[-1]]).rstrip())
+            print(f"(times on the site's clock, {zone})", file=sys.stderr)
         else:
             record = tokens.revoke(args.id)
             print(f"revoked {record.id} ({record.role})")
@@ -528,11 +564,21 @@ def _add_token_commands(sub: argparse._SubParsersAction) -> None:
         "--department", action="append", metavar="NAME", help="a lead's department (repeat)"
     )
     create.add_argument("--name", metavar="TEXT", help="who or what holds the token")
-    listing = token_sub.add_parser("list", help="every token (never the secret)")
+    create.add_argument(
+        "--expires",
+        metavar="WHEN",
+        help="stop accepting it after a span (30m, 12h, 90d, 2w), through a date (2027-01-31) "
+        "or at a time (2027-01-31T18:00), on the site's clock (default: never)",
+    )
+    listing = token_sub.add_parser(
+        "list", help="every token (never the secret), times on the site's clock"
+    )
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("id", metavar="ID", help="the token's id (or the token itself)")
     for parser in (create, listing, revoke):
-        parser.add_argument("--config", metavar="SITE.toml", help="site file with [service]")
+        parser.add_argument(
+            "--config", metavar="SITE.toml", help="site file ([service], time zone)"
+        )
         _add_demo_option(parser)
         parser.set_defaults(func=cmd_token)
 
