@@ -18,6 +18,7 @@ from callwatch.http.headers import SecurityHeaders
 from callwatch.metrics import CONTENT_TYPE, Metrics
 from callwatch.sinks import PartStatus
 from callwatch.web import router as pages_router
+from callwatch.web.admin import router as admin_router
 
 
 class ServiceView(Protocol):
@@ -64,5 +65,6 @@ def create_app(service: ServiceView, *, api_docs: bool | None = None) -> FastAPI
 
     install_api(app)
     app.include_router(pages_router)
+    app.include_router(admin_router)
     app.add_middleware(SecurityHeaders)
     return app
