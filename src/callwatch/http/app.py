@@ -19,6 +19,7 @@ from callwatch.metrics import CONTENT_TYPE, Metrics
 from callwatch.sinks import PartStatus
 from callwatch.web import router as pages_router
 from callwatch.web.admin import router as admin_router
+from callwatch.web.icon import router as icon_router
 
 
 class ServiceView(Protocol):
@@ -66,5 +67,6 @@ def create_app(service: ServiceView, *, api_docs: bool | None = None) -> FastAPI
     install_api(app)
     app.include_router(pages_router)
     app.include_router(admin_router)
+    app.include_router(icon_router)
     app.add_middleware(SecurityHeaders)
     return app

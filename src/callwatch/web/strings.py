@@ -156,6 +156,12 @@ _PAGES: dict[str, tuple[str, str]] = {
         "만료 시각이 이미 지났습니다. 앞으로의 날짜를 고르세요.",
         "That expiry has passed: pick a day to come.",
     ),
+    "error.bad_week": (
+        "주 표기가 올바르지 않습니다. 2026-W47처럼 연도와 주 번호로 적어 주세요.",
+        "That week is not valid: write it as a year and a week number, like 2026-W47.",
+    ),
+    "train.weeks.one": ("{n}주", "{n} week"),
+    "train.period.one": ("기간: 최근 {weeks}주 ({start} ~ {end})", "Last week ({start} to {end})"),
     "error.admin_only": ("관리자만 볼 수 있는 화면입니다.", "Administrators only."),
     "error.cross_site": (
         "다른 사이트에서 보낸 요청은 받지 않습니다.",
@@ -172,9 +178,15 @@ _PAGES: dict[str, tuple[str, str]] = {
 }
 
 
+_COUNTED = {"train.weeks": "n", "train.period": "weeks"}
+"""Keys worded by a count (the parameter named here): a count of 1 takes ``KEY.one``."""
+
+
 def tr(key: str, lang: str = "ko", **params: object) -> str:
     """The page text of ``key`` (or the shared catalogue's) in ``lang``, filled in."""
     code = normalize_lang(lang)
+    if key in _COUNTED and params.get(_COUNTED[key]) == 1:
+        key += ".one"
     pair = _PAGES.get(key)
     if pair is None:
         return t(key, code, **params)
