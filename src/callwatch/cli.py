@@ -22,7 +22,7 @@ from callwatch.config import ConfigError, check_config, load_site
 from callwatch.pipeline import CallPipeline, JudgedCall
 from callwatch.progress import Progress
 from callwatch.serialize import call_to_dict, event_to_dict
-from callwatch.settings import DEFAULT_AMI_URL, SettingsError, load_settings
+from callwatch.settings import DEFAULT_AMI_URL, DEMO_DATABASE, SettingsError, load_settings
 from callwatch.sip.events import LegEvent
 from callwatch.sip.feed import LegEventFeed
 from callwatch.timefmt import parse_iso
@@ -122,7 +122,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         except ValueError:
             raise CliError(f"--as-of {args.as_of!r} is not an ISO 8601 time") from None
     if getattr(args, "store", False):
-        _store_capture(args.files, site, as_of, args.ami)
+        _store_capture(args.files, site, as_of, args.ami, demo=args.demo)
     pipe = CallPipeline(site)
     judged: list[JudgedCall] = []
     progress = _progress(args)
@@ -172,9 +172,19 @@ def _site(path: str):
 
 def _scaleout_settings(config: str):
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except SettingsError as exc:
         raise CliError(f"{config}: service settings have mistakes:\n{exc}") from None
+    _announce(
+        f"spool {settings.spool_path}; data directory {settings.data_dir} "
+        f"(from {settings.origin('data_dir')})"
+    )
+    return settings
+
+
+def _announce(text: str) -> None:
+    """One line on stderr saying which database or directory this command uses."""
+    print(f"callwatch: {text}", file=sys.stderr, flush=True)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -261,6 +271,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"{args.config}: service settings have mistakes:\n{exc}") from None
     if getattr(args, "demo", False):
         settings = _demo(site, settings)
+    else:
+        _announce(settings.describe_store())
     try:
         serve(site, settings)
     except ServiceError as exc:
@@ -269,12 +281,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _demo(site, settings):
-    """``serve --demo``: fill the demo store, print the dashboard URL and an admin token."""
+    """``serve --demo``: fill the demo store, say which database it is and how the other
+    commands reach it, print the dashboard URL and the admin token. Unless configured, the
+    demo listens on 127.0.0.1 only."""
+    import dataclasses
     import time
 
     from callwatch.demo import DemoError, prepare_demo
     from callwatch.store import StoreError
 
+    local = {k: "127.0.0.1" for k in ("http_host", "hep_host") if settings.origin(k) == "default"}
+    settings = dataclasses.replace(
+        settings, **local, origins=(*settings.origins, *((k, "--demo") for k in local))
+    )
     try:
         setup = prepare_demo(site, settings, time.time_ns() // 1000)  # the demo's "now"
     except (DemoError, StoreError) as exc:
@@ -283,30 +302,51 @@ def _demo(site, settings):
         s = setup.summary
         print(
             f"callwatch demo: stored {s.calls} calls ({s.breaches} breaches, {s.callbacks} "
-            f"callbacks) replayed from sip_fixtures/ into {setup.settings.store_url}",
+            f"callbacks) replayed from sip_fixtures/",
             file=sys.stderr,
         )
+    config = f" --config {site.path}" if site.path else ""
+    print(
+        f"callwatch demo: serving {setup.settings.describe_store()}\n"
+        "callwatch demo: other commands reach this database with --demo, e.g. "
+        f"'callwatch token create --demo --role admin', 'callwatch report --demo{config}'",
+        file=sys.stderr,
+    )
     host = settings.http_host if settings.http_host not in ("0.0.0.0", "::") else "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
     print(f"dashboard: http://{host}:{settings.http_port}/", flush=True)
-    print(f"admin token (log in with it; shown once): {setup.token}", flush=True)
+    kept = "reused from" if setup.reused else "kept in"
+    print(f"admin token (log in with it; {kept} {setup.token_file}): {setup.token}", flush=True)
     return setup.settings
 
 
-def _service_settings(config: str | None):
+def _service_settings(config: str | None, demo: bool = False):
+    """The settings of ``config`` (the demo's database with ``demo``), announced on stderr."""
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except SettingsError as exc:
         raise CliError(f"service settings have mistakes:\n{exc}") from None
+    if demo:
+        settings = settings.for_demo()
+    _announce(settings.describe_store())
+    demo_file = settings.data_dir / DEMO_DATABASE
+    own_file = settings.data_dir / "callwatch.sqlite"
+    if not demo and not settings.database_url and demo_file.is_file() and not own_file.is_file():
+        _announce(f"the demo's database is {demo_file}: add --demo to use it")
+    return settings
 
 
 def _store_capture(
-    files: Sequence[str], site, as_of: int | None, ami: Sequence[str] | None = None
+    files: Sequence[str],
+    site,
+    as_of: int | None,
+    ami: Sequence[str] | None = None,
+    demo: bool = False,
 ) -> None:
     """``ingest --store``: every output of the capture, and its raw SIP, into the store."""
     from callwatch.store import Store, StoreError
 
-    settings = _service_settings(site.path)
+    settings = _service_settings(site.path, demo)
     store = Store.open(settings.store_url, site=site.name)
     pipe = CallPipeline(site)
     batch: list = []
@@ -346,7 +386,7 @@ def _raw_message(packet: Packet) -> list:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from callwatch.store import StoreError, db_upgrade
 
-    url = _service_settings(args.config).store_url
+    url = _service_settings(args.config, args.demo).store_url
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -363,7 +403,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from callwatch.store import Store, StoreError, export_csv, export_jsonl
 
     site = _site(args.config)
-    url = _service_settings(args.config).store_url
+    url = _service_settings(args.config, args.demo).store_url
     bounds = []
     for flag, text in (("--since", args.since), ("--until", args.until)):
         try:
@@ -387,7 +427,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from callwatch.store import StoreError
 
     site = _site(args.config)
-    settings = _service_settings(args.config)
+    settings = _service_settings(args.config, args.demo)
     url = settings.store_url
     try:
         for path in run(args, site, url, settings.public_url):
@@ -405,6 +445,7 @@ def _add_report_command(sub: argparse._SubParsersAction) -> None:
 
     report = sub.add_parser("report", help="write a weekly report (HTML, PDF or CSV)")
     add_arguments(report)
+    _add_demo_option(report)
     report.set_defaults(func=cmd_report)
 
 
@@ -428,6 +469,14 @@ def _add_probe_command(sub: argparse._SubParsersAction) -> None:
     probe.set_defaults(func=cmd_probe)
 
 
+def _add_demo_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the demo's database (DATA_DIR/demo.sqlite, what 'serve --demo' serves)",
+    )
+
+
 def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the live service (HEP listener, store, MQTT, HTTP)")
     serve.add_argument("--config", required=True, metavar="SITE.toml", help="site configuration")
@@ -444,7 +493,8 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
         "--demo",
         action="store_true",
         help="first look: fill an empty demo store (DATA_DIR/demo.sqlite) with weeks of calls "
-        "replayed from sip_fixtures/, print the dashboard URL and an admin token",
+        "replayed from sip_fixtures/, print the dashboard URL and an admin token (kept in "
+        "DATA_DIR/demo-token); listens on 127.0.0.1 unless configured",
     )
     serve.set_defaults(func=cmd_serve)
 
@@ -452,6 +502,7 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
     upgrade.add_argument("--config", metavar="SITE.toml", help="site file with [service]")
+    _add_demo_option(upgrade)
     upgrade.set_defaults(func=cmd_db_upgrade)
 
     export = sub.add_parser("export", help="print stored calls in the JSON of 'ingest' (or CSV)")
@@ -459,15 +510,16 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--since", metavar="ISO-TIME", help="calls begun at or after this time")
     export.add_argument("--until", metavar="ISO-TIME", help="calls begun before this time")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    _add_demo_option(export)
     export.set_defaults(func=cmd_export)
 
 
-def _token_store(config: str | None):
+def _token_store(config: str | None, demo: bool = False):
     """The API token store of the site's database (the embedded SQLite one is migrated)."""
     from callwatch.api.auth import TokenStore
     from callwatch.store import Store, StoreError
 
-    url = _service_settings(config).store_url
+    url = _service_settings(config, demo).store_url
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     store = Store.open(url)
@@ -483,34 +535,70 @@ def _token_store(config: str | None):
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    import time
+
     from sqlalchemy.exc import SQLAlchemyError
 
     from callwatch.api.auth import TokenError
-    from callwatch.timefmt import iso
+    from callwatch.api.token_times import ExpiryError, local_time, parse_expiry
+    from callwatch.site import DEFAULT_TIMEZONE
 
-    if args.token_command == "create" and args.config and args.department:
-        known = {d.name for d in _site(args.config).directory.departments}
-        unknown = [d for d in args.department if d not in known]
-        if unknown:
-            names = ", ".join(sorted(known)) or "none"
-            raise CliError(f"unknown department {unknown[0]!r} (the site has: {names})")
-    store, tokens = _token_store(args.config)
+    site = _site(args.config) if args.config else None
+    zone = site.timezone if site is not None else DEFAULT_TIMEZONE
+    now = time.time_ns() // 1000
+    expires = None
+    if args.token_command == "create":
+        if site is not None and args.department:
+            known = {d.name for d in site.directory.departments}
+            unknown = [d for d in args.department if d not in known]
+            if unknown:
+                names = ", ".join(sorted(known)) or "none"
+                raise CliError(f"unknown department {unknown[0]!r} (the site has: {names})")
+        if args.expires:
+            try:
+                expires = parse_expiry(args.expires, now, zone)
+            except ExpiryError as exc:
+                raise CliError(f"--expires {exc}") from None
+    store, tokens = _token_store(args.config, args.demo)
     try:
         if args.token_command == "create":
-            record, token = tokens.create(args.role, args.department or (), args.name or "")
+            record, token = tokens.create(
+                args.role, args.department or (), args.name or "", expires_us=expires
+            )
             print(f"id: {record.id}")
             print(f"role: {record.role}")
             if record.departments:
                 print(f"departments: {', '.join(record.departments)}")
             if record.name:
                 print(f"name: {record.name}")
+            print(f"expires: {local_time(record.expires_us, zone, 'never')}")
             print("token (shown only now; send it as 'Authorization: Bearer <token>'):")
             print(token)
         elif args.token_command == "list":
+            rows = [
+                ("id", "role", "departments", "created", "expires", "last used", "state", "name")
+            ]
             for r in tokens.list():
-                state = "active" if r.active else f"revoked {iso(r.revoked_us or 0)}"
-                depts = ",".join(r.departments) or "-"
-                print(f"{r.id}  {r.role:<7}  {depts}  {iso(r.created_us)}  {state}  {r.name}")
+                state = r.state(now)
+                if state == "revoked":
+                    state = f"revoked {local_time(r.revoked_us, zone)}"
+                rows.append(
+                    (
+                        r.id,
+                        r.role,
+                        ",".join(r.departments) or "-",
+                        local_time(r.created_us, zone),
+                        local_time(r.expires_us, zone, "never"),
+                        local_time(r.last_used_us, zone, "never"),
+                        state,
+                        r.name,
+                    )
+                )
+            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+            for row in rows:
+                cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+                print("  ".join([*cells, row[-1]]).rstrip())
+            print(f"(times on the site's clock, {zone})", file=sys.stderr)
         else:
             record = tokens.revoke(args.id)
             print(f"revoked {record.id} ({record.role})")
@@ -532,11 +620,22 @@ def _add_token_commands(sub: argparse._SubParsersAction) -> None:
         "--department", action="append", metavar="NAME", help="a lead's department (repeat)"
     )
     create.add_argument("--name", metavar="TEXT", help="who or what holds the token")
-    listing = token_sub.add_parser("list", help="every token (never the secret)")
+    create.add_argument(
+        "--expires",
+        metavar="WHEN",
+        help="stop accepting it after a span (30m, 12h, 90d, 2w), through a date (2027-01-31) "
+        "or at a time (2027-01-31T18:00), on the site's clock (default: never)",
+    )
+    listing = token_sub.add_parser(
+        "list", help="every token (never the secret), times on the site's clock"
+    )
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("id", metavar="ID", help="the token's id (or the token itself)")
     for parser in (create, listing, revoke):
-        parser.add_argument("--config", metavar="SITE.toml", help="site file with [service]")
+        parser.add_argument(
+            "--config", metavar="SITE.toml", help="site file ([service], time zone)"
+        )
+        _add_demo_option(parser)
         parser.set_defaults(func=cmd_token)
 
 
@@ -577,6 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Asterisk's manager (AMI) stream recorded beside the capture, read with it on one "
         "time line (timestampevents = yes); repeat for several files",
     )
+    _add_demo_option(ingest)
     ingest.set_defaults(func=cmd_ingest)
 
     collect = sub.add_parser(

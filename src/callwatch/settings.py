@@ -4,6 +4,7 @@
 
     [service]                              # every key optional
     data_dir = "/var/lib/callwatch"        # the embedded database and the spool live here
+                                           # (a relative path is relative to the site file)
     database_url = "postgresql+psycopg://callwatch@db/callwatch"
     mqtt_url = "mqtt://broker:1883"        # no broker: nothing is published
     hep_host = "0.0.0.0"
@@ -24,7 +25,14 @@ capitals (``CALLWATCH_DATABASE_URL``, ``CALLWATCH_MQTT_URL``, ``CALLWATCH_HEP_PO
 ``CALLWATCH_HTTP_PORT``, ``CALLWATCH_HEP_ALLOW`` as a comma-separated list,
 ``CALLWATCH_HEP_AUTH_KEY``, ``CALLWATCH_SPOOL_DIR``, ``CALLWATCH_DATA_DIR``, ...). An empty
 variable counts as unset. With nothing set, the service runs on the embedded default: a SQLite
-file under ``data_dir`` (default ``./callwatch-data``), no broker, HEP on 9060, HTTP on 8080.
+file under the data directory, no broker, HEP on 9060, HTTP on 8080.
+
+The data directory is the same for every command, wherever it runs: ``$CALLWATCH_DATA_DIR``
+(relative to the current directory), else ``data_dir`` of the site file (relative to the site
+file), else :func:`default_data_dir`: ``/var/lib/callwatch`` when that directory exists and
+this user may write it (a system install), else ``$XDG_DATA_HOME/callwatch``
+(``~/.local/share/callwatch``). A relative ``spool_dir`` in the site file is relative to the
+site file too. :meth:`Settings.origin` says where a value came from.
 
 The manager's read-only user and its secret come from the environment only,
 ``CALLWATCH_AMI_USER`` and ``CALLWATCH_AMI_SECRET``, never from the site file; with
@@ -46,7 +54,8 @@ from callwatch.sip.clock import CaptureClock
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-DEFAULT_DATA_DIR = "callwatch-data"
+SYSTEM_DATA_DIR = Path("/var/lib/callwatch")
+DEMO_DATABASE = "demo.sqlite"
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_SIP_PORTS = (5060, 5061)
 DEFAULT_CLOCK_SKEW_MS = 2000
@@ -76,6 +85,23 @@ _KEYS = (
 )
 
 
+def default_data_dir(
+    environ: Mapping[str, str] | None = None, *, system: Path = SYSTEM_DATA_DIR
+) -> Path:
+    """The data directory when none is configured: ``system`` (``/var/lib/callwatch``) when it
+    is a directory this user may write, else ``$XDG_DATA_HOME/callwatch`` (an absolute
+    ``XDG_DATA_HOME`` only), else ``~/.local/share/callwatch``. Never the current directory."""
+    env = os.environ if environ is None else environ
+    if system.is_dir() and os.access(system, os.W_OK | os.X_OK):
+        return system
+    xdg = env.get("XDG_DATA_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "callwatch"
+    home = env.get("HOME", "").strip()
+    base = Path(home) if home else Path.home()
+    return base / ".local" / "share" / "callwatch"
+
+
 class SettingsError(Exception):
     """Settings that cannot be used; ``problems`` lists every mistake found."""
 
@@ -88,7 +114,7 @@ class SettingsError(Exception):
 class Settings:
     """Where the service listens, stores and publishes."""
 
-    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    data_dir: Path = field(default_factory=default_data_dir)
     database_url: str | None = None
     mqtt_url: str | None = None
     hep_host: str = "0.0.0.0"
@@ -108,6 +134,31 @@ class Settings:
     public_url: str | None = None
     """The address users reach the pages at (``https://host[/prefix]``): reports link to calls
     under it, so links work in a file sent by mail. None: the address of the request."""
+    origins: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+
+    def origin(self, key: str) -> str:
+        """Where the value of ``key`` came from: ``FILE: service.KEY``, the variable's name,
+        ``command line``, or ``default``."""
+        return dict(self.origins).get(key, "default")
+
+    def describe_store(self) -> str:
+        """One line naming the database (password hidden) and the data directory, each with
+        where it came from: what every command that opens the store prints first."""
+        where = f"data directory {self.data_dir} (from {self.origin('data_dir')})"
+        if self.database_url:
+            return (
+                f"database {_hide_password(self.database_url)} (from "
+                f"{self.origin('database_url')}); {where}"
+            )
+        return f"database {self.store_url}; {where}"
+
+    def for_demo(self) -> Settings:
+        """These settings on the demo's own database, ``DATA_DIR/demo.sqlite`` (never a
+        configured database): what ``serve --demo`` serves and ``--demo`` of the other
+        commands opens."""
+        url = f"sqlite:///{(self.data_dir / DEMO_DATABASE).resolve()}"
+        origins = (*self.origins, ("database_url", "--demo"))
+        return replace(self, database_url=url, origins=origins)
 
     @property
     def store_url(self) -> str:
@@ -134,7 +185,8 @@ class Settings:
         checked = {k: _convert(k, v, "command line", problems) for k, v in given.items()}
         if problems:
             raise SettingsError(problems)
-        return replace(self, **checked)
+        origins = (*self.origins, *((k, "command line") for k in checked))
+        return replace(self, **checked, origins=origins)
 
 
 def load_settings(
@@ -165,7 +217,33 @@ def load_settings(
     values = {key: _convert(key, value, where, problems) for key, (value, where) in raw.items()}
     if problems:
         raise SettingsError(problems)
-    return Settings(**values)
+    for key in ("data_dir", "spool_dir"):
+        if key in values:
+            from_file = site_file is not None and raw[key][1].startswith(f"{site_file}:")
+            base = Path(site_file).parent if site_file is not None and from_file else None
+            values[key] = _absolute(values[key], base)
+    if "data_dir" not in values:
+        values["data_dir"] = default_data_dir(env)
+    origins = tuple((key, where) for key, (_, where) in raw.items())
+    return Settings(**values, origins=origins)
+
+
+def _absolute(path: Path, base: Path | None) -> Path:
+    """``path`` made absolute: relative to ``base`` (the site file's folder) when given, else
+    to the current directory (a variable set in this shell)."""
+    path = path.expanduser()
+    if not path.is_absolute():
+        path = (base if base is not None else Path.cwd()) / path
+    return Path(os.path.abspath(path))
+
+
+def _hide_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    auth, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in auth:
+        return url
+    return f"{scheme}://{auth.split(':', 1)[0]}:***@{host}"
 
 
 def _service_table(path: Path, problems: list[str]) -> dict[str, Any]:

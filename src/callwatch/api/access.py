@@ -12,9 +12,10 @@ routes (:func:`require_view`) and by the pages alike:
 ========== ===========================================================================
 role       sees
 ========== ===========================================================================
-admin      everything
+admin      everything, and the access tokens (the admin page)
 lead       everything of their departments: compliance, calls, breaches, callbacks,
            reports, the live feed, the dashboard, department pages, replays, training
+           (not the access tokens)
 trainer    breaches, call replays, the live feed and the training page, numbers masked;
            no compliance figures, call lists, callbacks or reports (so no dashboard and
            no department page: their home is the training page)
@@ -45,12 +46,13 @@ View = Literal[
     "reports",
     "live",
     "training",
+    "tokens",
 ]
 _TRAINER_VIEWS: frozenset[str] = frozenset({"departments", "call", "breaches", "live", "training"})
 _ALL_VIEWS: frozenset[str] = frozenset(get_args(View))
 SEES: dict[Role, frozenset[str]] = {
     "admin": _ALL_VIEWS,
-    "lead": _ALL_VIEWS,
+    "lead": _ALL_VIEWS - {"tokens"},
     "trainer": _TRAINER_VIEWS,
 }
 """The views each role may see (a lead: of their departments only, see Principal.may_read)."""

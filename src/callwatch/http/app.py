@@ -23,6 +23,8 @@ from callwatch.pipeline import CallPipeline
 from callwatch.sinks import PartStatus
 from callwatch.site import SiteConfig
 from callwatch.web import router as pages_router
+from callwatch.web.admin import router as admin_router
+from callwatch.web.icon import router as icon_router
 
 
 class ServiceView(Protocol):
@@ -79,5 +81,7 @@ def create_app(
 
     install_api(app)
     app.include_router(pages_router)
+    app.include_router(admin_router)
+    app.include_router(icon_router)
     app.add_middleware(SecurityHeaders)
     return app

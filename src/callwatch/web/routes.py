@@ -256,7 +256,7 @@ def department(request: Request, name: str, week: str | None = None) -> Response
     try:
         chosen = report_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
     except WeekError:
-        return _error(request, viewer, 400, "error.not_found")
+        return _error(request, viewer, 400, "error.bad_week")
     try:
         page = views.department(ctx.store, ctx.site, viewer, name, chosen, ctx.clock())
     except views.PageNotFound:
@@ -348,9 +348,12 @@ def weekly_pdf(
         return _error(request, viewer, 403, "error.forbidden")
     try:
         chosen = report_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
+    except WeekError:
+        return _error(request, viewer, 400, "error.bad_week")
+    try:
         report = build.weekly_report(ctx.store, ctx.site, chosen, department=department)
         pdf = render_pdf(report, viewer.lang, call_url=CALL_URL)
-    except (WeekError, build.UnknownDepartment):
+    except build.UnknownDepartment:
         return _error(request, viewer, 404, "error.not_found")
     except RenderError:
         return _error(request, viewer, 503, "error.not_found")

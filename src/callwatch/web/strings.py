@@ -197,12 +197,78 @@ _PAGES: dict[str, tuple[str, str]] = {
         "PDF를 만들 수 없습니다. HTML로 내려받으세요.",
         "The PDF cannot be made here; download the HTML.",
     ),
+    # the admin page of access tokens (web/admin.py, admin_tokens.html)
+    "nav.admin": ("토큰 관리", "Tokens"),
+    "admin.title": ("접속 토큰 관리", "Access tokens"),
+    "admin.help": (
+        "토큰마다 역할이 있고, 부서장 토큰에는 부서가 있습니다. 시각은 {zone} 기준입니다.",
+        "Each token has a role; a team lead's also has departments. Times are on the site's "
+        "clock ({zone}).",
+    ),
+    "admin.create": ("새 토큰 만들기", "Make a token"),
+    "admin.role": ("역할", "Role"),
+    "admin.departments": ("부서 (부서장 토큰만)", "Departments (team lead tokens only)"),
+    "admin.name": ("이름 또는 용도", "Holder or purpose"),
+    "admin.expires": ("만료", "Expires"),
+    "admin.expires_never": ("만료 없음", "Never"),
+    "admin.expires_days": ("{n}일 후", "In {n} days"),
+    "admin.until": ("또는 이 날까지", "Or through this day"),
+    "admin.submit": ("만들기", "Make the token"),
+    "admin.new_token": (
+        "새 토큰입니다. 지금 한 번만 보이니 복사해서 전달하세요.",
+        "The new token. It is shown only now: copy it and hand it over.",
+    ),
+    "admin.list": ("토큰 목록", "Every token"),
+    "admin.col.id": ("ID", "ID"),
+    "admin.col.departments": ("부서", "Departments"),
+    "admin.col.created": ("만든 시각", "Created"),
+    "admin.col.last_used": ("마지막 사용", "Last used"),
+    "admin.col.state": ("상태", "State"),
+    "admin.never_used": ("사용 안 함", "Never used"),
+    "admin.state.active": ("사용 중", "Active"),
+    "admin.state.revoked": ("취소됨", "Revoked"),
+    "admin.state.expired": ("만료됨", "Expired"),
+    "admin.revoke": ("취소", "Revoke"),
+    "admin.you": ("지금 로그인한 토큰", "yours"),
+    "admin.bad_expiry": (
+        "만료를 알 수 없습니다. 기간이나 날짜를 고르세요.",
+        "That expiry is not understood: pick a span or a date.",
+    ),
+    "admin.past_expiry": (
+        "만료 시각이 이미 지났습니다. 앞으로의 날짜를 고르세요.",
+        "That expiry has passed: pick a day to come.",
+    ),
+    "error.bad_week": (
+        "주 표기가 올바르지 않습니다. 2026-W47처럼 연도와 주 번호로 적어 주세요.",
+        "That week is not valid: write it as a year and a week number, like 2026-W47.",
+    ),
+    "train.weeks.one": ("{n}주", "{n} week"),
+    "train.period.one": ("기간: 최근 {weeks}주 ({start} ~ {end})", "Last week ({start} to {end})"),
+    "error.admin_only": ("관리자만 볼 수 있는 화면입니다.", "Administrators only."),
+    "error.cross_site": (
+        "다른 사이트에서 보낸 요청은 받지 않습니다.",
+        "A request sent from another site is refused.",
+    ),
+    "admin.bad_lead": (
+        "부서장 토큰에는 부서가 하나 이상 필요합니다.",
+        "A team lead token needs at least one department.",
+    ),
+    "admin.bad_request": (
+        "토큰을 만들 수 없습니다. 역할과 부서를 확인하세요.",
+        "The token cannot be made: check the role and the departments.",
+    ),
 }
+
+
+_COUNTED = {"train.weeks": "n", "train.period": "weeks"}
+"""Keys worded by a count (the parameter named here): a count of 1 takes ``KEY.one``."""
 
 
 def tr(key: str, lang: str = "ko", **params: object) -> str:
     """The page text of ``key`` (or the shared catalogue's) in ``lang``, filled in."""
     code = normalize_lang(lang)
+    if key in _COUNTED and params.get(_COUNTED[key]) == 1:
+        key += ".one"
     pair = _PAGES.get(key)
     if pair is None:
         return t(key, code, **params)
