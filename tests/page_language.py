@@ -115,7 +115,7 @@ def wrong_language(html: str, proper: tuple[str, ...] = ()) -> list[Finding]:
     lang, texts = shown_texts(html)
     found = []
     for text in texts:
-        for name in proper:
+        for name in filter(None, proper):
             text = text.replace(name, " ")
         if lang == "en":
             hits = [m for m in _HANGUL.finditer(text)]

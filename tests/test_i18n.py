@@ -71,18 +71,22 @@ def test_verdict_details_are_worded_in_each_language() -> None:
 
 
 def test_units_as_the_charters_word_them() -> None:
-    from callwatch.i18n import limit, measure, points, span, weeks
+    from callwatch.i18n import NBSP, limit, measure, points, span, weeks
+
+    def plain(text: str) -> str:
+        assert not re.search(r"\d [a-z]", text), text  # a unit never breaks off its number
+        return text.replace(NBSP, " ")
 
     assert measure("answer", 12.0, "ko", rings=5) == "12초 (벨 5회)"
-    assert measure("answer", 12.34, "en", rings=1) == "12.3 s (1 ring)"
+    assert plain(measure("answer", 12.34, "en", rings=1)) == "12.3 s (1 ring)"
     assert limit("answer", 6.0, "ko", rings=3) == "6초 (벨 3회 전)"
     assert measure("callback", 7200.0, "ko") == "2시간"
     assert limit("callback", 10800.0, "ko") == "3시간"
-    assert limit("callback", 10800.0, "en") == "3 h"
+    assert plain(limit("callback", 10800.0, "en")) == "3 h"
     assert measure("callback", 2400.0, "ko") == "40분"
     assert measure("callback", 9060.0, "ko") == "2시간 31분"
-    assert measure("callback", 9060.0, "en") == "2 h 31 min"
+    assert plain(measure("callback", 9060.0, "en")) == "2 h 31 min"
     assert span(151 * 60, "ko") == "2시간 31분" and span(33 * 60, "ko") == "33분"
-    assert points(6.4, "ko") == "+6.4%p" and points(-3.05, "en") == "-3.0 pts"
+    assert points(6.4, "ko") == "+6.4%p" and plain(points(-3.05, "en")) == "-3.0 pts"
     assert measure("transfer", None, "ko") == "—"
     assert weeks(1, "en") == "1 week" and weeks(4, "en") == "4 weeks" and weeks(1, "ko") == "1주"

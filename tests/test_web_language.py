@@ -108,7 +108,7 @@ def test_values_carry_units_and_names_follow_the_language(
     assert "%p</td>" in ko  # the week's change in percentage points, as in the PDF
     assert "남음" in ko and "분 남음" in ko
     en = client.get("/?lang=en").text
-    assert "Civil Affairs" in en and "Tax" in en and " pts</td>" in en
+    assert "Civil Affairs" in en and "Tax" in en and "\u00a0pts</td>" in en
     assert ">민원<" not in en and ">세무<" not in en
     dept = client.get(f"/departments/{quote('세무')}?week=2026-W48&lang=ko").text
     assert "초 (벨 " in dept  # an answer breach: seconds and the ring it reached

@@ -252,8 +252,18 @@ def number(value: float, digits: int = 1) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+NBSP = "\u00a0"
+_NUMBER_SPACE = re.compile(r"(?<=\d) (?=[a-z(])")
+
+
+def _unbroken(text: str) -> str:
+    """``text`` with a no-break space between a number and the English unit (or the ring
+    count) after it, so ``6 s`` and ``2 h 31 min`` never break across lines."""
+    return _NUMBER_SPACE.sub(NBSP, text)
+
+
 def _with_unit(value: str, unit: registry.Unit, lang: str) -> str:
-    return f"{value}{unit.ko}" if lang == "ko" else f"{value} {unit.en}"
+    return f"{value}{unit.ko}" if lang == "ko" else f"{value}{NBSP}{unit.en}"
 
 
 def seconds_text(seconds: float, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
@@ -275,7 +285,7 @@ def span(seconds: float, lang: str = DEFAULT_LANG, smallest: registry.Unit | Non
     sign = "-" if minutes < 0 else ""
     if not rest:
         return sign + _with_unit(str(hours), registry.HOUR, lang)
-    return sign + t("unit.hours_minutes", lang, hours=hours, minutes=rest)
+    return sign + _unbroken(t("unit.hours_minutes", lang, hours=hours, minutes=rest))
 
 
 def measure(
@@ -292,7 +302,7 @@ def measure(
         if rings is not None:
             key = "unit.ring_heard" if rings == 1 else "unit.rings_heard"
             text += f" ({t(key, lang, rings=rings)})"
-        return text
+        return _unbroken(text)
     return span(seconds, lang, smallest=unit)
 
 
@@ -306,14 +316,14 @@ def limit(
     text = duration(seconds, lang)
     if rings is not None:
         text += f" ({t('unit.before_ring', lang, rings=rings)})"
-    return text
+    return _unbroken(text)
 
 
 def points(change: float | None, lang: str = DEFAULT_LANG) -> str:
     """A change of pass rate in percentage points, signed: ``+6.4%p`` / ``+6.4 pts``."""
     if change is None:
         return t("report.none", lang)
-    return t("unit.points", lang, value=f"{change:+.1f}")
+    return _unbroken(t("unit.points", lang, value=f"{change:+.1f}"))
 
 
 def percent(rate: float | None) -> str:

@@ -8,11 +8,12 @@ change of rate its ``%p``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from callwatch import i18n
 from callwatch.charter.registry import MINUTE
@@ -87,6 +88,16 @@ def _when(text: str | None) -> Markup:
     return Markup(" ").join(Markup('<span class="num">{}</span>').format(p) for p in text.split())
 
 
+_HANGUL_WORD = re.compile(r"\S*[\uac00-\ud7a3]\S*")
+
+
+def _words(text: str | None) -> Markup:
+    """``text`` with each word that holds Hangul kept whole (``연2회(반기)``: keep-all alone
+    still breaks before a parenthesis)."""
+    escaped = str(escape(text or ""))
+    return Markup(_HANGUL_WORD.sub(r'<span class="w">\g<0></span>', escaped))
+
+
 def _num(value: float | None) -> str:
     return "—" if value is None else i18n.number(value)
 
@@ -103,6 +114,7 @@ FILTERS: dict[str, Any] = {
     "detail": _detail,
     "weeks": _weeks,
     "when": _when,
+    "words": _words,
 }
 
 

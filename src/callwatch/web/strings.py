@@ -92,10 +92,11 @@ _PAGES: dict[str, tuple[str, str]] = {
     "lane.direct": ("직접 수신", "direct"),
     "lane.phone": ("전화기", "phone"),
     "lane.trunk": ("외부 회선", "trunk"),
-    "lane.transfer": ("돌려받는 쪽", "transfer target"),
+    "lane.transfer": ("돌려받는 쪽", "target"),
     "lane.consultation": ("상담 통화", "consultation"),
     "readout.seconds": ("{value}초", "{value} s"),
     "call.measured_limit": ("{measured} / 기준 {limit}", "{measured} / limit {limit}"),
+    "call.limit_only": ("기준 {limit}", "limit {limit}"),
     "readout.ring": ("벨 {n}회째", "ring {n}"),
     "train.title": ("교육: 내선별 위반", "Training: breaches per extension"),
     "train.period": (
