@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from callwatch.web.strings import tr
+from callwatch import i18n
 from test_web_support import DemoWorld, make_app, make_world
 
 
@@ -55,11 +55,11 @@ def test_an_invalid_week_says_so(client: httpx.Client, world: DemoWorld, path: s
 
 
 def test_one_week_is_singular(client: httpx.Client, world: DemoWorld) -> None:
-    assert tr("train.weeks", "en", n=1) == "1 week"
-    assert tr("train.weeks", "en", n=4) == "4 weeks"
-    assert tr("train.weeks", "ko", n=1) == "1주"
+    assert i18n.weeks(1, "en") == "1 week"
+    assert i18n.weeks(4, "en") == "4 weeks"
+    assert i18n.weeks(1, "ko") == "1주"
     login(client, world.tokens["trainer"])
     page = client.get("/training?weeks=1&lang=en").text
-    assert "1 weeks" not in page and "1 week<" in page and "Last week (" in page
+    assert "1 weeks" not in page and "1 week<" in page and "Last 1 week (" in page
     page = client.get("/training?weeks=4&lang=en").text
     assert "Last 4 weeks (" in page

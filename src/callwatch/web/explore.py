@@ -28,13 +28,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from starlette.datastructures import QueryParams
 
+from callwatch import i18n
 from callwatch.api import search
 from callwatch.api.access import may_see
 from callwatch.api.errors import Unavailable
 from callwatch.api.queries import CallFilter, number_digits
 from callwatch.charter import registry
 from callwatch.i18n import RULES
-from callwatch.reports.render_html import measure_text
 from callwatch.reports.weeks import local_datetime
 from callwatch.site import SiteConfig
 from callwatch.store.export import spreadsheet_cell
@@ -256,8 +256,8 @@ def shown_row(
         out |= {
             "rule": rule,
             "rule_name": tr(f"rule.{rule}", lang),
-            "measured": measure_text(rule, row["measured"], row["rings"], lang),
-            "limit": measure_text(rule, row["limit"], row["limit_rings"], lang),
+            "measured": i18n.measure(rule, row["measured"], lang, row["rings"]),
+            "limit": i18n.limit(rule, row["limit"], lang, row["limit_rings"]),
         }
     else:
         ring = row["ring_seconds"]

@@ -40,7 +40,7 @@ from callwatch.reports.render_pdf import render_pdf
 from callwatch.reports.weeks import week_of
 from callwatch.site import SiteConfig
 from callwatch.store import Store, StoreError
-from callwatch.web import session, views
+from callwatch.web import filters, session, views
 from callwatch.web.strings import tr
 
 CALL_URL = "/calls/{id}"
@@ -112,9 +112,7 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.1f}%"
-    env.filters["pts"] = lambda v: "" if v is None else f"{v:+.1f}"
-    env.filters["num"] = lambda v: "—" if v is None else f"{round(v, 1):g}"
+    filters.install(env)  # pct, pts, num, dept, measure, limit, … (web/filters.py)
     return env
 
 
@@ -176,7 +174,8 @@ def _render(request: Request, template: str, status: int = 200, **values: Any) -
 
 
 def _error(request: Request, viewer: views.Viewer | None, status: int, key: str) -> HTMLResponse:
-    return _render(request, "error.html", status, viewer=viewer, message_key=key)
+    site = getattr(getattr(request.app.state, "web", None), "site", None)
+    return _render(request, "error.html", status, viewer=viewer, message_key=key, site=site)
 
 
 @router.get("/login", response_class=HTMLResponse)

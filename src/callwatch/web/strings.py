@@ -14,8 +14,8 @@ _PAGES: dict[str, tuple[str, str]] = {
     "login.title": ("로그인", "Log in"),
     "login.token": ("접속 토큰", "Access token"),
     "login.help": (
-        "관리자가 'callwatch token create'로 만든 토큰을 붙여 넣으세요.",
-        "Paste the token an administrator made with 'callwatch token create'.",
+        "관리자가 다음 명령으로 만든 토큰을 붙여 넣으세요:",
+        "Paste the token an administrator made with:",
     ),
     "login.submit": ("로그인", "Log in"),
     "login.bad": ("토큰이 맞지 않거나 취소되었습니다.", "That token is unknown or revoked."),
@@ -33,8 +33,8 @@ _PAGES: dict[str, tuple[str, str]] = {
     "dash.feed_live": ("실시간", "live"),
     "dash.no_breaches": ("최근 위반이 없습니다.", "No recent breaches."),
     "dash.open_department": ("부서 화면", "Department page"),
-    "time.left": ("{minutes}분 남음", "{minutes} min left"),
-    "time.overdue": ("{minutes}분 지남", "{minutes} min overdue"),
+    "time.left": ("{left} 남음", "{left} left"),
+    "time.overdue": ("{left} 지남", "{left} overdue"),
     "time.no_deadline": (
         "기한 없음 (약속 시간 기록 필요)",
         "No deadline (record the promised time)",
@@ -70,7 +70,7 @@ _PAGES: dict[str, tuple[str, str]] = {
     "call.caller": ("발신", "Caller"),
     "call.dialled": ("착신", "Dialled"),
     "call.exported": (
-        "callwatch에서 내보낸 교육 자료입니다. 전화번호는 가려져 있습니다.",
+        "콜워치에서 내보낸 교육 자료입니다. 전화번호는 가려져 있습니다.",
         "Exported from callwatch for training. Caller numbers are masked.",
     ),
     "mark.offered": ("전화 걸려옴", "Call offered"),
@@ -89,11 +89,19 @@ _PAGES: dict[str, tuple[str, str]] = {
     ),
     "limit.transfer": ("연결 한도 {seconds}초", "Transfer limit {seconds} s"),
     "lane.talk": ("통화", "talking"),
+    "lane.direct": ("직접 수신", "direct"),
+    "lane.phone": ("전화기", "phone"),
+    "lane.trunk": ("외부 회선", "trunk"),
+    "lane.transfer": ("돌려받는 쪽", "target"),
+    "lane.consultation": ("상담 통화", "consultation"),
+    "readout.seconds": ("{value}초", "{value} s"),
+    "call.measured_limit": ("{measured} / 기준 {limit}", "{measured} / limit {limit}"),
+    "call.limit_only": ("기준 {limit}", "limit {limit}"),
     "readout.ring": ("벨 {n}회째", "ring {n}"),
     "train.title": ("교육: 내선별 위반", "Training: breaches per extension"),
     "train.period": (
-        "기간: 최근 {weeks}주 ({start} ~ {end})",
-        "Last {weeks} weeks ({start} to {end})",
+        "기간: 최근 {weeks} ({start} ~ {end})",
+        "Last {weeks} ({start} to {end})",
     ),
     "train.steps": ("헌장의 단계", "The charter's steps"),
     "train.no_steps": (
@@ -108,7 +116,6 @@ _PAGES: dict[str, tuple[str, str]] = {
     ),
     "train.reached": ("해당 단계", "Step reached"),
     "train.none": ("이 기간에 위반이 없습니다.", "No breaches in this period."),
-    "train.weeks": ("{n}주", "{n} weeks"),
     "error.forbidden": ("이 부서를 볼 권한이 없습니다.", "You may not see this department."),
     "error.not_found": ("찾을 수 없습니다.", "Not found."),
     "direction.inbound": ("걸려온 전화", "inbound"),
@@ -242,8 +249,6 @@ _PAGES: dict[str, tuple[str, str]] = {
         "주 표기가 올바르지 않습니다. 2026-W47처럼 연도와 주 번호로 적어 주세요.",
         "That week is not valid: write it as a year and a week number, like 2026-W47.",
     ),
-    "train.weeks.one": ("{n}주", "{n} week"),
-    "train.period.one": ("기간: 최근 {weeks}주 ({start} ~ {end})", "Last week ({start} to {end})"),
     "error.admin_only": ("관리자만 볼 수 있는 화면입니다.", "Administrators only."),
     "error.cross_site": (
         "다른 사이트에서 보낸 요청은 받지 않습니다.",
@@ -260,15 +265,9 @@ _PAGES: dict[str, tuple[str, str]] = {
 }
 
 
-_COUNTED = {"train.weeks": "n", "train.period": "weeks"}
-"""Keys worded by a count (the parameter named here): a count of 1 takes ``KEY.one``."""
-
-
 def tr(key: str, lang: str = "ko", **params: object) -> str:
     """The page text of ``key`` (or the shared catalogue's) in ``lang``, filled in."""
     code = normalize_lang(lang)
-    if key in _COUNTED and params.get(_COUNTED[key]) == 1:
-        key += ".one"
     pair = _PAGES.get(key)
     if pair is None:
         return t(key, code, **params)

@@ -211,6 +211,8 @@ def department(
             "rule": b.rule,
             "measured": b.measured,
             "limit": b.limit,
+            "rings": b.rings,
+            "limit_rings": b.limit_rings,
         }
         for b in part.breaches
     ]
