@@ -101,7 +101,7 @@ def dashboard(store: Store, site: SiteConfig, viewer: Viewer, now: int) -> dict[
     trend = _trend(store, site, week, names, lang)
     show = show_number(site, viewer)
     waiting = []
-    for cb in store.callbacks(status="open"):
+    for cb in store.callbacks(status="open", staff=True):
         if cb.department not in names:
             continue
         left = None if cb.due_at is None else (cb.due_at - now) // (60 * MICROS)
