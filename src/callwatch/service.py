@@ -47,6 +47,7 @@ from callwatch.gcwatch import GcWatch
 from callwatch.http import create_app
 from callwatch.metrics import Metrics, Snapshot
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
+from callwatch.probe.runner import ProbeSetupError, probe_runner
 from callwatch.settings import Settings
 from callwatch.sinks import BatchSink, PartStatus, Sink
 from callwatch.sip.events import LegEvent
@@ -546,9 +547,17 @@ def build_sinks(service: Service) -> tuple[list[Sink], ApiContext]:
     store = StoreSink(site, settings, service.metrics.store_latency.observe)
     live = LiveSink(site)
     sinks: list[Sink] = [store]
-    if settings.mqtt_url:
-        sinks.append(BusSink(site, settings))
+    bus = BusSink(site, settings) if settings.mqtt_url else None
+    if bus is not None:
+        sinks.append(bus)
     sinks.append(live)
+    try:  # [probes]: probe calls, first to close (a call in progress ends at once on stop)
+        probes = probe_runner(site, store=store.store, publisher=bus and bus.publisher,
+                              registry=service.metrics.registry)  # fmt: skip
+    except ProbeSetupError as exc:
+        raise ServiceError(f"probes: {exc}") from None
+    if probes is not None:
+        sinks.insert(0, probes)
     api = ApiContext(
         store=store.store, site=site, live=live.broadcaster, book=service.pipeline.book
     )
