@@ -23,6 +23,7 @@ from callwatch.pipeline import CallPipeline
 from callwatch.sinks import PartStatus
 from callwatch.site import SiteConfig
 from callwatch.web import router as pages_router
+from callwatch.web.probes import router as probe_pages_router
 
 
 class ServiceView(Protocol):
@@ -79,5 +80,6 @@ def create_app(
 
     install_api(app)
     app.include_router(pages_router)
+    app.include_router(probe_pages_router)
     app.add_middleware(SecurityHeaders)
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,7 +47,26 @@ def _svg(fig: Figure) -> str:
     buf = io.StringIO()
     FigureCanvasSVG(fig).print_svg(buf, metadata={"Date": None})
     text = buf.getvalue()
-    return text[text.index("<svg") :]
+    return presentation_attributes(text[text.index("<svg") :])
+
+
+_STYLE_ATTR = re.compile(r'style="([^"]*)"')
+_STYLE_ELEMENT = re.compile(r"\s*<defs>\s*<style[^>]*>.*?</style>\s*</defs>", re.S)
+
+
+def presentation_attributes(svg: str) -> str:
+    """``svg`` with each ``style="a: b; c: d"`` written as attributes ``a="b" c="d"`` and its
+    ``<style>`` element dropped (its line joins set on the root): the pages' CSP
+    (``style-src 'self'``) ignores inline styles, which left every fill black, while SVG
+    presentation attributes are not styles."""
+
+    def attributes(match: re.Match[str]) -> str:
+        pairs = (part.split(":", 1) for part in match.group(1).split(";") if ":" in part)
+        return " ".join(f'{name.strip()}="{value.strip()}"' for name, value in pairs)
+
+    svg = _STYLE_ELEMENT.sub("", svg, count=1)
+    svg = svg.replace("<svg ", '<svg stroke-linejoin="round" stroke-linecap="butt" ', 1)
+    return _STYLE_ATTR.sub(attributes, svg)
 
 
 def trend_svg(
