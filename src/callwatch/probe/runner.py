@@ -84,7 +84,8 @@ class Publishing(Protocol):
 class Phone(Protocol):
     """What the runner needs of the probe phone (:class:`ProbePhone`)."""
 
-    registered: bool
+    @property
+    def registered(self) -> bool: ...
 
     def start(self) -> None: ...
 
