@@ -99,6 +99,10 @@ def test_the_probes_table_names_only_the_sites_own_departments() -> None:
         "probes.departments[0]", "probes.departments[1]", "probes.dial", "probes.max_per_hour",
     ]  # fmt: skip
     assert not parse_probes({}, Path("."), numbers).enabled  # off by default
+    assert settings.missing_after_s == 60.0
+    table = {"enabled": True, "server": "192.0.2.10", "missing_after_s": 5}
+    with pytest.raises(ProbeConfigError, match=r"missing_after_s: 5\.0 s is not between 15"):
+        parse_probes(table, Path("."), numbers)
 
 
 def test_check_config_reports_probes_mistakes_with_their_lines(tmp_path: Path) -> None:

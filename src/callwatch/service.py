@@ -53,6 +53,7 @@ from callwatch.metrics import Metrics, Snapshot
 from callwatch.packet import PacketArgs
 from callwatch.pbx.ami import AmiClient
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
+from callwatch.probe.runner import ProbeSetupError, probe_runner
 from callwatch.settings import Settings
 from callwatch.sinks import BatchSink, PartStatus, Sink
 from callwatch.sip.ami import AmiEvent
@@ -575,9 +576,21 @@ def build_sinks(service: Service) -> tuple[list[Sink], ApiContext]:
     store = StoreSink(site, settings, service.metrics.store_latency.observe)
     live = LiveSink(site)
     sinks: list[Sink] = [store]
-    if settings.mqtt_url:
-        sinks.append(BusSink(site, settings))
+    bus = BusSink(site, settings) if settings.mqtt_url else None
+    if bus is not None:
+        sinks.append(bus)
     sinks.append(live)
+    try:  # [probes]: probe calls, first to close (a call in progress ends at once on stop)
+        probes = probe_runner(
+            site,
+            store=store.store,
+            publisher=bus.publisher if bus is not None else None,
+            registry=service.metrics.registry,
+        )
+    except ProbeSetupError as exc:
+        raise ServiceError(f"probes: {exc}") from None
+    if probes is not None:
+        sinks.insert(0, probes)
     api = ApiContext(
         store=store.store, site=site, live=live.broadcaster, book=service.pipeline.book
     )

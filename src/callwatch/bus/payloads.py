@@ -13,6 +13,8 @@ breach     ``<call>:<rule>:<n>``              one failed verdict (``n`` counts v
 breach     ``<call>:callback:<status>``       a failed callback verdict (``missed``, ``late``)
 call       ``<call>``                         the judged call, lossless (``store.codec``)
 callback   ``<call>:callback:<status>``       callback news, lossless (``store.codec``)
+monitoring ``<probe Call-ID>:<alert|clear>``  a probe call the capture did not confirm, or the
+                                              next good one (``callwatch.probe.alerts``)
 ========== ================================== ==================================================
 
 Numbers: ``event`` and ``breach`` payloads show a party that is not the office's own
@@ -41,8 +43,8 @@ from callwatch.site import SiteConfig
 from callwatch.store.codec import encode_output
 from callwatch.timefmt import iso
 
-Kind = Literal["event", "breach", "call", "callback", "status"]
-KINDS: tuple[Kind, ...] = ("event", "breach", "call", "callback", "status")
+Kind = Literal["event", "breach", "call", "callback", "status", "monitoring"]
+KINDS: tuple[Kind, ...] = ("event", "breach", "call", "callback", "status", "monitoring")
 
 _LEG_CACHE = 4096
 _URI_USER = re.compile(r"((?:sips?|tel):)([^@;>?]+)")

@@ -7,6 +7,7 @@
     callwatch/<site>/calls/<department>      full judged calls (for workers)  QoS 1
     callwatch/<site>/callbacks/<department>  callback news (for workers)      QoS 1
     callwatch/<site>/status                  {"state": "online"|"offline"}    QoS 1, retained
+    callwatch/<site>/monitoring              probe alerts ("alert"|"clear")   QoS 1, retained
     callwatch/<site>/workers/<identifier>    a worker's state (hand-over)     QoS 1, retained
     callwatch/<site>/workers/<identifier>/sync   a worker's own markers       QoS 1
 
@@ -70,6 +71,11 @@ class Topics:
     @property
     def status(self) -> str:
         return f"{self.base}/status"
+
+    @property
+    def monitoring(self) -> str:
+        """Where the ``monitoring`` alerts go (a probe call the capture did not confirm)."""
+        return f"{self.base}/monitoring"
 
     def events(self, department: str | None) -> str:
         return f"{self.base}/events/{encode_level(department)}"

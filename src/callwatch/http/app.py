@@ -25,6 +25,7 @@ from callwatch.site import SiteConfig
 from callwatch.web import router as pages_router
 from callwatch.web.admin import router as admin_router
 from callwatch.web.icon import router as icon_router
+from callwatch.web.probes import router as probe_pages_router
 
 
 class ServiceView(Protocol):
@@ -83,5 +84,6 @@ def create_app(
     app.include_router(pages_router)
     app.include_router(admin_router)
     app.include_router(icon_router)
+    app.include_router(probe_pages_router)
     app.add_middleware(SecurityHeaders)
     return app

@@ -28,6 +28,7 @@ from pyVoIP import RTP, SIP
 from pyVoIP.VoIP.status import PhoneStatus
 from pyVoIP.VoIP.VoIP import VoIPPhone
 
+from callwatch.probe.tagging import new_call_id
 from callwatch.probe.uac import ProbeDialer, ProbeRecord
 from callwatch.sip.message import SipParseError, parse_message
 
@@ -162,7 +163,7 @@ class ProbePhone:
                 number=number, user=self.account.user,
                 local=(self.account.bind, self.account.sip_port),
                 server=(self.account.server, self.account.port),
-                call_id=f"probe-{secrets.token_hex(12)}@{self.account.bind}",
+                call_id=new_call_id(self.account.bind, secrets.token_hex(12)),
                 from_tag=secrets.token_hex(6), token=lambda: secrets.token_hex(10),
                 secret=self.account.secret, rtp_port=rtp_port,
             )  # fmt: skip

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from callwatch.calls.model import Call, Leg
+from callwatch.probe.tagging import is_probe_call_id
 from callwatch.probe.uac import ProbeRecord
 
 RING_TOLERANCE_S = 0.25
@@ -124,18 +125,30 @@ class ProbeMonitor:
     :meth:`expect` files a finished probe call; :meth:`on_call` gives each captured call that
     holds a filed probe's leg its check; :meth:`expire` gives ``missing`` for every probe still
     unseen :data:`MISSING_AFTER_S` after it ended. Times are microseconds, passed in.
+
+    A captured call with a probe's Call-ID (:func:`~callwatch.probe.tagging.is_probe_call_id`)
+    that comes out before its record is filed is kept (the last :data:`EARLY_KEPT`), and
+    :meth:`expect` checks the record against it at once.
     """
+
+    EARLY_KEPT = 64
 
     def __init__(self, missing_after_s: float = MISSING_AFTER_S) -> None:
         self._waiting: dict[str, ProbeRecord] = {}
+        self._early: dict[str, Call] = {}
         self._missing_after = round(missing_after_s * _US)
 
     @property
     def waiting(self) -> int:
         return len(self._waiting)
 
-    def expect(self, record: ProbeRecord) -> None:
+    def expect(self, record: ProbeRecord) -> list[ProbeCheck]:
+        """File ``record``; its check now when its call was captured already, else []."""
+        call = self._early.pop(record.call_id, None)
+        if call is not None:
+            return [check_probe(record, call)]
         self._waiting[record.call_id] = record
+        return []
 
     def on_call(self, call: Call) -> list[ProbeCheck]:
         checks = []
@@ -143,6 +156,10 @@ class ProbeMonitor:
             record = self._waiting.pop(leg.call_id, None)
             if record is not None:
                 checks.append(check_probe(record, call))
+            elif is_probe_call_id(leg.call_id):
+                self._early[leg.call_id] = call
+                while len(self._early) > self.EARLY_KEPT:
+                    del self._early[next(iter(self._early))]
         return checks
 
     def expire(self, now: int) -> list[ProbeCheck]:

@@ -14,6 +14,8 @@ Site file (no ``[probes]`` table, or ``enabled = false``: no probe call is ever 
     answer_limit_s = 30            # give up (CANCEL) after this long without an answer
     talk_s = 4                     # hang up (BYE) this long after the answer
     prompt = true                  # play the bundled prompt; or a WAV path relative to the file
+    missing_after_s = 60           # serve: a probe not captured this long after it ended is
+                                   # "missing" (the monitoring alert)
 
 The account comes from the environment, never the file: ``CALLWATCH_PROBE_USER`` and
 ``CALLWATCH_PROBE_SECRET``. A probe only ever dials the first public number (``numbers``) of
@@ -40,7 +42,7 @@ from callwatch.charter.hours import BusinessHours
 
 KEYS = (
     "enabled", "server", "port", "bind", "sip_port", "departments", "daily_budget",
-    "max_per_hour", "answer_limit_s", "talk_s", "prompt",
+    "max_per_hour", "answer_limit_s", "talk_s", "prompt", "missing_after_s",
 )  # fmt: skip
 USER_ENV, SECRET_ENV = "CALLWATCH_PROBE_USER", "CALLWATCH_PROBE_SECRET"
 _HOUR_US = 3_600_000_000
@@ -73,6 +75,7 @@ class ProbeSettings:
     talk_s: float = 4.0
     prompt: Path | None = None
     play_prompt: bool = True
+    missing_after_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,9 @@ def _parse(
         problems.append(f"probes.answer_limit_s: {limit} s is not between 1 and 120 s")
     if not 0 <= talk <= 30:
         problems.append(f"probes.talk_s: {talk} s is not between 0 and 30 s")
+    missing = float(get("missing_after_s", (int, float), 60.0))
+    if not 15 <= missing <= 3600:
+        problems.append(f"probes.missing_after_s: {missing} s is not between 15 and 3600 s")
     prompt_raw = table.get("prompt", True)
     prompt: Path | None = None
     if isinstance(prompt_raw, str):
@@ -161,7 +167,7 @@ def _parse(
         enabled=enabled, server=server, targets=targets, port=port,
         bind=get("bind", str, "0.0.0.0"), sip_port=sip_port, daily_budget=budget,
         max_per_hour=cap, answer_limit_s=limit, talk_s=talk, prompt=prompt,
-        play_prompt=prompt_raw is not False,
+        play_prompt=prompt_raw is not False, missing_after_s=missing,
     )  # fmt: skip
 
 

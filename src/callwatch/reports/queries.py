@@ -5,7 +5,8 @@ Everything is bounded by a period ``[start, end)`` in capture microseconds on th
 :meth:`Store.verdict_counts`; callbacks themselves count by the time they opened). Counting is
 done by the database where it is a plain ``GROUP BY``; medians, percentiles, ring bins and
 hours of day are computed in Python by :mod:`callwatch.reports.data` from slim rows, so SQLite
-and PostgreSQL give the same figures.
+and PostgreSQL give the same figures. Calls tagged (``calls.tag``: callwatch's own probe
+calls) and the callbacks they opened are left out: they never count against staff.
 
 The queries lean on the store's indexes ``ix_calls_site_started`` and
 ``ix_calls_department_started`` and the verdicts' primary key ``(call_id, ...)``; on
@@ -19,7 +20,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, exists, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -118,7 +119,8 @@ def fetch_period(
     be reached and :class:`StoreError` on other database errors."""
     engine = source.engine if isinstance(source, Store) else source
     c = tables.calls.c
-    where = [c.site == site, c.started_us >= start_us, c.started_us < end_us]
+    # probe calls (tagged) never count against staff: they have a page of their own
+    where = [c.site == site, c.started_us >= start_us, c.started_us < end_us, c.tag.is_(None)]
     if department is not None:
         where.append(c.department == department)
     inbound = and_(*where, c.direction == "inbound")
@@ -165,10 +167,12 @@ def _callbacks(
 ) -> list[CallbackTally]:
     if not departments:
         return []
-    cb = tables.callbacks.c
+    cb, c = tables.callbacks.c, tables.calls.c
+    probe = exists().where(c.id == cb.call_id, c.tag.is_not(None))
     query = (
         select(cb.department, cb.status, func.count())
         .where(cb.opened_us >= start_us, cb.opened_us < end_us, cb.department.in_(departments))
+        .where(~probe)
         .group_by(cb.department, cb.status)
     )
     return [CallbackTally(d, s, n) for d, s, n in conn.execute(query)]

@@ -5,7 +5,10 @@
 on disk while the database is away. Migrations (Alembic) ship in ``callwatch/store/migrations``.
 """
 
-from callwatch.store import auth_tables  # noqa: F401  (the API tokens table joins the metadata)
+from callwatch.store import (
+    auth_tables,  # noqa: F401  (the API tokens table joins the metadata)
+    probe_tables,  # noqa: F401  (probe results join the metadata)
+)
 from callwatch.store.codec import StoreItem, decode_output, encode_output
 from callwatch.store.database import ENV_URL, db_upgrade, default_database_url, make_engine
 from callwatch.store.errors import (

@@ -179,8 +179,9 @@ class Bulk:
         fields = json.dumps(event_fields(event))
         return (event.leg, at, event.kind, self.time(at), event.call_id, call_id, fields)
 
-    def call(self, judged: JudgedCall, site: str) -> Row:
-        """A ``calls`` row, its document the call in ``callwatch ingest``'s JSON."""
+    def call(self, judged: JudgedCall, site: str, tag: str | None = None) -> Row:
+        """A ``calls`` row, its document the call in ``callwatch ingest``'s JSON; ``tag``
+        marks a call that is not a citizen's (``probe``)."""
         call = judged.call
         t = self.time
         document = serialize.call_to_dict(call, judged.profile, judged.verdicts, judged.callback)
@@ -208,6 +209,7 @@ class Bulk:
             call.complete,
             call.correlation,
             json.dumps(document),
+            tag,
         )
 
     def leg(self, call: Call, position: int) -> Row:

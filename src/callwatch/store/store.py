@@ -19,11 +19,11 @@ agents leave one copy of everything:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, delete, func, or_, select, update
+from sqlalchemy import Engine, Table, and_, delete, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -32,6 +32,8 @@ from callwatch.calls.directory import Extension, ExtensionRange
 from callwatch.charter.callbacks import Callback
 from callwatch.charter.verdict import Verdict
 from callwatch.pipeline import CallbackNews, JudgedCall
+from callwatch.probe.tagging import call_tag
+from callwatch.probe.tagging import probe_callers as _probe_callers
 from callwatch.sip.events import LegEvent
 from callwatch.site import SiteConfig
 from callwatch.store import codec, tables
@@ -57,12 +59,17 @@ class VerdictCount:
 class Store:
     """Calls, verdicts, callbacks and raw SIP in one database (SQLite file or PostgreSQL).
 
-    ``site`` fills the ``site`` column of the calls saved through this store.
+    ``site`` fills the ``site`` column of the calls saved through this store; a call saved
+    from one of ``probe_callers`` (default: ``CALLWATCH_PROBE_USER``) or holding a probe's
+    Call-ID is tagged ``probe`` (:func:`callwatch.probe.tagging.call_tag`).
     """
 
-    def __init__(self, engine: Engine, *, site: str = "") -> None:
+    def __init__(
+        self, engine: Engine, *, site: str = "", probe_callers: Collection[str] | None = None
+    ) -> None:
         self.engine = engine
         self.site = site
+        self.probe_callers = probe_callers if probe_callers is not None else _probe_callers()
         dialect = engine.dialect.name
         if dialect not in ("sqlite", "postgresql"):
             raise StoreError(f"unsupported database {dialect!r} (use SQLite or PostgreSQL)")
@@ -76,10 +83,12 @@ class Store:
         return self._bulk
 
     @classmethod
-    def open(cls, url: str, *, site: str = "") -> Store:
+    def open(
+        cls, url: str, *, site: str = "", probe_callers: Collection[str] | None = None
+    ) -> Store:
         """A store on ``url`` (``sqlite:///file`` or ``postgresql+psycopg://...``); nothing is
         connected until first use."""
-        return cls(make_engine(url), site=site)
+        return cls(make_engine(url), site=site, probe_callers=probe_callers)
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -220,7 +229,8 @@ class Store:
         self, since: int | None = None, until: int | None = None, department: str | None = None
     ) -> list[VerdictCount]:
         """Verdicts counted by rule, department and outcome, for calls begun in
-        ``[since, until)`` (a callback verdict counts with its missed call)."""
+        ``[since, until)`` (a callback verdict counts with its missed call); probe calls
+        (tagged) are left out."""
         v, c = tables.verdicts.c, tables.calls.c
         query = (
             select(v.rule, c.department, v.ok, func.count())
@@ -234,13 +244,18 @@ class Store:
             query = query.where(c.started_us < until)
         if department is not None:
             query = query.where(c.department == department)
-        rows = self._guard(lambda: self._rows(query))
+        rows = self._guard(lambda: self._rows(query.where(c.tag.is_(None))))
         return [VerdictCount(r, d, bool(ok), n) for r, d, ok, n in rows]
 
-    def callbacks(self, status: str | None = None, due_before: int | None = None) -> list[Callback]:
-        """Stored callbacks (of ``status``; due before ``due_before`` µs), oldest first."""
-        cb = tables.callbacks.c
+    def callbacks(
+        self, status: str | None = None, due_before: int | None = None, *, staff: bool = False
+    ) -> list[Callback]:
+        """Stored callbacks (of ``status``; due before ``due_before`` µs), oldest first;
+        ``staff``: only those staff owe (not those of a probe call)."""
+        cb, c = tables.callbacks.c, tables.calls.c
         query = select(tables.callbacks).order_by(cb.opened_us, cb.call_id)
+        if staff:
+            query = query.where(~exists().where(c.id == cb.call_id, c.tag.is_not(None)))
         if status is not None:
             query = query.where(cb.status == status)
         if due_before is not None:
@@ -386,8 +401,9 @@ class _Batch:
         ]
         if not keep:
             return
-        site = self.store.site
-        bulk.run(conn, bulk.upsert_calls, [bulk.call(j, site) for j in keep])
+        site, callers = self.store.site, self.store.probe_callers
+        rows = [bulk.call(j, site, call_tag(j.call, callers)) for j in keep]
+        bulk.run(conn, bulk.upsert_calls, rows)
         ids = [(j.call.id,) for j in keep]
         bulk.run(conn, bulk.delete_legs, ids)
         bulk.run(conn, bulk.delete_verdicts, [(j.call.id, "call") for j in keep])

@@ -12,6 +12,9 @@ writing the same call twice (a capture ingested twice, two capture agents) updat
 - ``callbacks``: the missed call's id (no foreign key: with several collectors a callback may
   arrive before its call);
 - ``sip_messages``: (capture time, SHA-1 of the text).
+
+``calls.tag`` marks a call that is not a citizen's: ``probe`` for callwatch's own probe calls
+(:mod:`callwatch.probe.tagging`), which the compliance figures leave out; NULL otherwise.
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ calls = Table(
     Column("complete", Boolean, nullable=False),
     Column("correlation", String(100), nullable=False),
     Column("document", JSON, nullable=False),
+    Column("tag", String(16)),
     Index("ix_calls_department_started", "department", "started_us"),
     Index("ix_calls_started", "started_us"),
     Index("ix_calls_site_started", "site", "started_us"),

@@ -101,14 +101,14 @@ def recent_breaches(
     departments: Collection[str] | None = None,
 ) -> list[RecentBreach]:
     """The ``limit`` latest breaches of the site (calls begun before ``before``), newest
-    first; only those of ``departments`` when given."""
+    first; only those of ``departments`` when given; probe calls (tagged) left out."""
     v, c = tables.verdicts.c, tables.calls.c
     query = (
         select(
             c.id, c.started_us, c.department, c.answered_by, c.caller, v.rule, v.measured, v.limit
         )
         .join_from(tables.calls, tables.verdicts, v.call_id == c.id)
-        .where(c.site == site, v.ok.is_(False))
+        .where(c.site == site, v.ok.is_(False), c.tag.is_(None))
         .order_by(c.started_us.desc(), c.id, v.source, v.position)
         .limit(limit)
     )

@@ -262,6 +262,54 @@ _PAGES: dict[str, tuple[str, str]] = {
         "토큰을 만들 수 없습니다. 역할과 부서를 확인하세요.",
         "The token cannot be made: check the role and the departments.",
     ),
+    # -- probe calls (issue 14): the probe page and the monitoring banner ---------------------
+    "probe.title": ("시험 전화", "Probe calls"),
+    "probe.link": ("시험 전화 결과 (직원 통계에서 제외)", "Probe calls (not in the staff figures)"),
+    "probe.intro": (
+        "callwatch가 시민처럼 부서 대표번호로 거는 시험 전화입니다. 받는 사람에게는 시험 "
+        "전화라고 안내합니다. 직원 응대 통계에는 넣지 않고 여기에만 보여 줍니다.",
+        "Test calls callwatch places to each department's public number, as a citizen would; "
+        "the person answering hears that it is a test call. They never count in the staff "
+        "figures and are shown here only.",
+    ),
+    "probe.period": ("최근 {weeks}주 ({start} ~ {end})", "Last {weeks} weeks ({start} to {end})"),
+    "probe.placed": ("건 전화", "Calls placed"),
+    "probe.answered": ("응답", "Answered"),
+    "probe.within": ("벨 {n}회 안에 응답", "Answered within {n} rings"),
+    "probe.median_rings": ("들은 벨 (중앙값)", "Rings heard (median)"),
+    "probe.confirmed": ("수집 확인", "Seen by the capture"),
+    "probe.trend": ("주별 추이: 벨 {n}회 안에 응답한 비율", "By week: answered within {n} rings"),
+    "probe.this_week": ("이번 주 ({week})", "This week ({week})"),
+    "probe.recent": ("최근 시험 전화", "Latest probe calls"),
+    "probe.none": ("이 기간에 시험 전화가 없습니다.", "No probe calls in this period."),
+    "probe.when": ("건 시각", "Placed"),
+    "probe.rings": ("벨 {n}회 ({seconds}초)", "{n} rings ({seconds} s)"),
+    "probe.not_answered": ("받지 않음", "Not answered"),
+    "probe.busy": ("통화 중 ({status})", "Busy ({status})"),
+    "probe.gave_up": ("받지 않아 끊음", "No answer: hung up"),
+    "probe.capture": ("수집 결과", "Capture check"),
+    "probe.staff_ring": ("수집으로 잰 벨 시간", "Ringing as captured"),
+    "probe.seconds": ("{seconds}초", "{seconds} s"),
+    "outcome.ok": ("일치", "agrees"),
+    "outcome.mismatch": ("불일치", "differs"),
+    "outcome.missing": ("수집 안 됨", "not captured"),
+    "monitor.title": ("모니터링 경보", "Monitoring alert"),
+    "monitor.missing": (
+        "{department}: {when}에 건 시험 전화가 수집되지 않았습니다. HEP 전송이나 수집이 "
+        "멈췄을 수 있습니다.",
+        "{department}: the probe call placed at {when} was never captured. The HEP feed or "
+        "the capture may be down.",
+    ),
+    "monitor.mismatch": (
+        "{department}: {when}에 건 시험 전화가 다르게 수집되었습니다 (시각, 벨 시간 또는 "
+        "통화 연결). 아래 수치를 확인하세요.",
+        "{department}: the probe call placed at {when} was captured wrong (clock, ring time or "
+        "joined legs). Check the figures below.",
+    ),
+    "monitor.until": (
+        "다음 시험 전화가 정상으로 확인되면 사라집니다.",
+        "This stays until a later probe call is confirmed.",
+    ),
 }
 
 

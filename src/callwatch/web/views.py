@@ -20,7 +20,7 @@ from callwatch.reports.weeks import IsoWeek, local_datetime, week_of
 from callwatch.site import SiteConfig
 from callwatch.store import Store
 from callwatch.timefmt import MICROS
-from callwatch.web import charts, escalation
+from callwatch.web import charts, escalation, monitoring
 from callwatch.web.ladder import build_ladder, header_svg, step_svg
 from callwatch.web.queries import call_events, call_legs, recent_breaches
 from callwatch.web.strings import tr
@@ -106,7 +106,7 @@ def dashboard(store: Store, site: SiteConfig, viewer: Viewer, now: int) -> dict[
     trend = _trend(store, site, week, names, lang)
     show = show_number(site, viewer)
     waiting = []
-    for cb in store.callbacks(status="open"):
+    for cb in store.callbacks(status="open", staff=True):
         if cb.department not in names:
             continue
         left = None if cb.due_at is None else (cb.due_at - now) // (60 * MICROS)
@@ -143,6 +143,7 @@ def dashboard(store: Store, site: SiteConfig, viewer: Viewer, now: int) -> dict[
         "callbacks": waiting,
         "feed": feed,
         "rules": RULES,
+        "alerts": monitoring.banner(store, site, names),
     }
 
 
