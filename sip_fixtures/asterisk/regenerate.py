@@ -345,10 +345,10 @@ def _tcp_open(ip: str, port: int) -> bool:
 
 
 @contextlib.contextmanager
-def hep_sink() -> Iterator[None]:
+def hep_sink(ip: str = PBX_IP, port: int = HEP_PORT) -> Iterator[None]:
     """A socket on the HEP address that reads and discards (tcpdump keeps the datagrams)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((PBX_IP, HEP_PORT))
+    sock.bind((ip, port))
     sock.settimeout(0.2)
     stop = threading.Event()
 

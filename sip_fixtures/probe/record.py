@@ -20,15 +20,11 @@ flow's name). The phones' sipp scenarios are those of ``../scenarios/``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import socket
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -43,29 +39,6 @@ FLOWS = (
     ("busy", "uas_busy.xml", 0, 10.0, 2.0),
     ("no_answer", "uas_ring_cancel.xml", 0, 5.0, 2.0),
 )
-
-
-@contextlib.contextmanager
-def hep_sink() -> Iterator[None]:
-    """A socket on the office's HEP address that reads and discards (tcpdump keeps them)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((office.PBX_IP, office.HEP_PORT))
-    sock.settimeout(0.2)
-    stop = threading.Event()
-
-    def drain() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                sock.recv(65535)
-
-    thread = threading.Thread(target=drain, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        sock.close()
 
 
 def record(outdir: Path, scratch: Path, *, hep: bool = True) -> list[dict[str, object]]:
@@ -85,7 +58,7 @@ def record(outdir: Path, scratch: Path, *, hep: bool = True) -> list[dict[str, o
     records: list[dict[str, object]] = []
     with (
         office.probe_office(scratch / "asterisk", hep=hep),
-        hep_sink(),
+        office.REGEN.hep_sink(office.PBX_IP, office.HEP_PORT),
         office.tcpdump(f"udp port {office.SIP_PORT} and {net}", wire),
         office.tcpdump(f"udp dst port {office.HEP_PORT} and dst host {office.PBX_IP}", hep_out),
     ):
