@@ -220,8 +220,9 @@ class _Backend:
             s.refused,
         )
 
-    def prepare(self) -> Prepared:
-        """Upgrade the embedded database, sync the directory, recover interrupted calls."""
+    def prepare(self, recover: bool = True) -> Prepared:
+        """Upgrade the embedded database, sync the directory, recover interrupted calls
+        (unless ``recover`` is False: the service's journal replays them)."""
 
         try:
             if self.url.startswith("sqlite"):
@@ -231,7 +232,7 @@ class _Backend:
                     schema_error="the database has no schema: run 'callwatch db upgrade'"
                 )
             self.store.sync_directory(self.site)
-            recovered = len(recover_interrupted(self.store, self.site))
+            recovered = len(recover_interrupted(self.store, self.site)) if recover else 0
             return Prepared(recovered, self.store.callbacks(status="open"))
         except StoreError as exc:  # unreachable now: the writer spools until it returns
             log.warning("store: not reachable at start (%s); spooling until it is", exc)
