@@ -22,10 +22,14 @@ Theory of operation:
 * The child ignores SIGINT and SIGTERM (a terminal's Ctrl-C reaches the whole process group):
   the parent decides when it stops, by :meth:`StoreProcess.close` (write what is held, try the
   spool once more). When the parent vanishes, the pipe's end of file does the same.
+* One child at a time owns the spool: it holds an exclusive ``flock`` on ``store/lock``. A
+  child left behind by a parent killed with -9 finishes its close first; the next one waits
+  for it (up to the start timeout) instead of writing the same spool at the same time.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import pickle
@@ -200,6 +204,8 @@ class _Backend:
         self.store = Store.open(self.url, site=site.name)
         spool_dir = settings.spool_path / "store"
         spool_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = os.open(spool_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)  # held until this process exits
         self.writer = StoreWriter(self.store, Spool(spool_dir), profiles=site.profiles)
         self.maintenance = Maintenance.for_site(
             self.store,
