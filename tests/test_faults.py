@@ -100,8 +100,8 @@ def traffic(rounds: int) -> list[Packet]:
 
 
 class Server:
-    """``callwatch serve`` on fixed ports, in a session of its own (kill -9 takes its store
-    process too, as a crash of the unit does), its stderr in a file per start."""
+    """``callwatch serve`` on fixed ports, each start in a session of its own, its stderr in
+    a file per start."""
 
     def __init__(self, site_file: Path, data: Path, logs: Path, **env: str) -> None:
         self.site_file = site_file
@@ -121,6 +121,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.starts = 0
         self.proc: subprocess.Popen[bytes] | None = None
+        self.sessions: list[int] = []
 
     def start(self) -> None:
         self.starts += 1
@@ -131,6 +132,7 @@ class Server:
                 stderr=err,
                 start_new_session=True,
             )
+        self.sessions.append(self.proc.pid)
 
     def log(self) -> str:
         return (self.logs / f"serve-{self.starts}.log").read_text(errors="replace")
@@ -160,11 +162,22 @@ class Server:
             assert time.monotonic() < deadline, f"{name} = {got}, want {want}\n{self.log()}"
             await asyncio.sleep(0.2)
 
-    def kill(self) -> None:
-        """kill -9 the service and its store process at once."""
+    def kill(self, *, alone: bool = False) -> None:
+        """kill -9 the service and its store process at once (as a crash of the unit does),
+        or ``alone``: the service only (its store process then finishes on its own)."""
         if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            if alone:
+                self.proc.kill()
+            else:
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+    def kill_all(self) -> None:
+        """Whatever is left of every start."""
+        self.kill()
+        for session in self.sessions:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(session, signal.SIGKILL)
 
     async def stop(self) -> None:
         assert self.proc is not None
@@ -253,7 +266,7 @@ async def run_faults(tmp_path: Path, kills: int, seed: int, db_url: str | None =
     with contextlib.ExitStack() as stack:
         broker = [stack.enter_context(mosquitto(broker_dir, port))]
         server = Server(site_file, data, tmp_path, **env)
-        stack.callback(server.kill)
+        stack.callback(server.kill_all)
         server.start()
         await server.ready()
         async with Subscriber(port, site.name) as sub:
@@ -280,9 +293,10 @@ async def run_faults(tmp_path: Path, kills: int, seed: int, db_url: str | None =
                 if early == end:
                     await apply(fault, database, broker, stack, broker_dir, port, up=False)
                 await asyncio.sleep(rng.uniform(0, 1.5))  # outputs pile up where they wait
-                server.kill()
+                alone = rng.random() < 0.3
+                server.kill(alone=alone)
                 figures.kills += 1
-                figures.faults[fault] += 1
+                figures.faults[fault + (" (service alone)" if alone else "")] += 1
                 if isinstance(database, SqliteAway) or rng.random() < 0.5:
                     await database.back()  # else PostgreSQL comes back after the restart
                 stopped_at = time.time_ns() // 1000
