@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from callwatch.bus.published import PublishedLog
+from callwatch.bus.publisher import Publisher
 from callwatch.capture import Packet, read_capture
 from callwatch.config import load_site
 from callwatch.journal import PacketJournal
@@ -204,3 +205,29 @@ async def test_without_the_journal_the_same_crash_loses_calls(tmp_path: Path) ->
     pk = packets(NAMES)
     db = await run_with_crash(tmp_path, len(pk) // 2, journal=False)
     assert set(db.calls) < set(expected(pk))  # what the journal is for
+
+
+def test_the_publisher_sends_a_replayed_breach_only_if_it_never_took_it(tmp_path: Path) -> None:
+    """Broker away: messages go to the spool and their breaches are recorded as taken. A
+    later publisher replaying the same outputs skips those breaches, not the others."""
+    pk = packets(["agent_hangs_up_first", "pbx_answered"])
+    pipe = CallPipeline(SITE)
+    out = [o for p in pk for o in pipe.push(p)] + pipe.flush()
+    first, second = (
+        [o for o in out if isinstance(o, JudgedCall) and o.call.id == name]
+        for name in ("agentbye@callwatch.test", "voicemail@callwatch.test")
+    )
+    spool = tmp_path / "mqtt"
+    url = "mqtt://127.0.0.1:9"  # nothing listens: never connected
+    before = Publisher(url, SITE, spool_dir=spool, published=PublishedLog(spool / "published"))
+    before.submit(first, mark=10)  # taken (spooled) before the crash
+    before.published.close()  # type: ignore[union-attr]
+    after = Publisher(url, SITE, spool_dir=spool, published=PublishedLog(spool / "published"))
+    after.replay_through = 20
+    depth = after.spool_depth
+    after.submit(first, mark=10)  # replayed: its breach is in the spool already
+    after.submit(second, mark=15)  # replayed, never taken
+    after.submit(first, mark=25)  # live again after the replay: not filtered
+    ids = [m.id for m in after.spool.peek(100)[depth:]]
+    assert ids == ["voicemail@callwatch.test:answer:0", "agentbye@callwatch.test:hangup:0"]
+    assert after.replayed_skipped == 1
