@@ -229,6 +229,8 @@ class Figures:
     breaches: int = 0
     unpublished: list[str] = field(default_factory=list)
     published_twice: list[str] = field(default_factory=list)
+    events: tuple[int, int] = (0, 0)  # stored, expected
+    messages: tuple[int, int] = (0, 0)  # SIP messages stored, sent
     faults: Counter[str] = field(default_factory=Counter)
 
     def line(self) -> str:
@@ -236,7 +238,8 @@ class Figures:
             f"kills {self.kills} ({dict(self.faults)}), calls {self.calls}, lost "
             f"{len(self.lost)}, doubled {len(self.doubled)}, differing {len(self.wrong)}, "
             f"breaches {self.breaches}, unpublished {len(self.unpublished)}, published twice "
-            f"{len(self.published_twice)}"
+            f"{len(self.published_twice)}, events stored {self.events[0]} of "
+            f"{self.events[1]}, SIP messages stored {self.messages[0]} of {self.messages[1]}"
         )
 
 
@@ -326,15 +329,18 @@ async def run_faults(tmp_path: Path, kills: int, seed: int, db_url: str | None =
         check=True,
     )
     want = {row["call"]: strip(row) for row in map(json.loads, ingest.stdout.splitlines())}
-    rows, _ = stored(url, site.name)
+    rows, counts = stored(url, site.name)
     got = Counter(row["call"] for row in rows)
     have = {row["call"]: strip(row) for row in rows}
     figures.calls = len(want)
     figures.lost = sorted(set(want) - set(have))
     figures.doubled = sorted({c for c, n in got.items() if n > 1} | (set(have) - set(want)))
     figures.wrong = sorted(c for c in set(want) & set(have) if want[c] != have[c])
-    breaches = expected(site, sent).breaches
+    want_out = expected(site, sent)
+    breaches = want_out.breaches
     figures.breaches = len(breaches)
+    figures.events = (counts["events"], len(want_out.events))
+    figures.messages = (counts["sip_messages"], want_out.messages)
     figures.unpublished = sorted(breaches - set(received))
     figures.published_twice = sorted(b for b, n in received.items() if n > 1)
     return figures
@@ -370,6 +376,8 @@ def check(figures: Figures) -> None:
     assert not figures.wrong, figures.line()
     assert not figures.unpublished, figures.line()
     assert not figures.published_twice, figures.line()
+    assert figures.events[0] == figures.events[1], figures.line()
+    assert figures.messages[0] == figures.messages[1], figures.line()
 
 
 @needs_mosquitto
