@@ -386,9 +386,7 @@ class Service:
         after its checkpoint (those before were taken already)."""
         checkpoint = journal.checkpoint_position
         for sink in self._durable:
-            replaying = getattr(sink, "replaying", None)
-            if replaying is not None:
-                replaying(journal.found)
+            sink.replaying(journal.found)
         pipe = self.pipeline
         handed = 0
         for position, record in journal.replay():
@@ -650,7 +648,10 @@ async def run(
 
 def serve(site: SiteConfig, settings: Settings) -> None:
     """``callwatch serve``: build the sinks the settings ask for and run until a signal."""
-    journal = PacketJournal(settings.spool_path / "journal")
+    try:
+        journal = PacketJournal(settings.spool_path / "journal")
+    except OSError as exc:
+        raise ServiceError(f"journal {settings.spool_path / 'journal'}: {exc}") from None
     service = Service(site, settings, journal=journal)
     service.sinks.extend(build_sinks(service))
 

@@ -73,6 +73,9 @@ class DurableSink(Sink, Protocol):
     def checkpointed(self, position: int) -> None:
         """The service will never hand outputs of records up to ``position`` again."""
 
+    def replaying(self, through: int) -> None:
+        """Outputs of records up to ``through`` come from a replay of the journal."""
+
 
 class BatchSink:
     """A sink that queues outputs and delivers them in batches from a task of its own.
@@ -141,6 +144,9 @@ class BatchSink:
 
     def checkpointed(self, position: int) -> None:
         """See :class:`DurableSink` (nothing to forget here)."""
+
+    def replaying(self, through: int) -> None:
+        """See :class:`DurableSink` (the backend's upserts absorb what it had)."""
 
     def pending(self) -> int:
         """Outputs queued (in memory or in backlog files), not yet delivered."""
