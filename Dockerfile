@@ -1,7 +1,10 @@
 # callwatch: the live service beside the PBX (HEP on 9060/udp, HTTP on 8080).
 # Build:  docker build -t callwatch .
 # Run:    docker run -v ./site.toml:/etc/callwatch/site.toml:ro -v callwatch:/var/lib/callwatch \
-#           -p 9060:9060/udp -p 8080:8080 callwatch
+#           -p 9060:9060/udp -p 127.0.0.1:8080:8080 callwatch
+# Other commands: the entrypoint is `callwatch`, the default command `serve`; e.g.
+#         docker run --rm -v ./site.toml:/etc/callwatch/site.toml:ro -v callwatch:/var/lib/callwatch \
+#           callwatch token create --role admin --config /etc/callwatch/site.toml
 # The image runs the compiled core (docs/compiled-core.md): the first stage builds the wheel
 # with mypyc and a C compiler, the second installs it without either.
 FROM python:3.11-slim AS build
@@ -37,4 +40,5 @@ EXPOSE 9060/udp 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('CALLWATCH_HTTP_PORT', '8080'), timeout=4)"
 
-ENTRYPOINT ["callwatch", "serve", "--config", "/etc/callwatch/site.toml"]
+ENTRYPOINT ["callwatch"]
+CMD ["serve", "--config", "/etc/callwatch/site.toml"]

@@ -7,36 +7,17 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from setuptools import setup
 
-# The per-packet chain, from capture to verdicts. Each module must pass mypy; the test suite runs
-# the same fixtures through the compiled and the interpreted core and compares the output.
-CORE = [
-    "src/callwatch/capture/stats.py",
-    "src/callwatch/packet.py",
-    "src/callwatch/capture/packet.py",
-    "src/callwatch/capture/framing.py",
-    "src/callwatch/capture/hep.py",
-    "src/callwatch/capture/reassembly.py",
-    "src/callwatch/capture/streams.py",
-    "src/callwatch/capture/decoder.py",
-    "src/callwatch/capture/pcap.py",
-    "src/callwatch/sip/uri.py",
-    "src/callwatch/sip/sdp.py",
-    "src/callwatch/sip/message.py",
-    "src/callwatch/sip/events.py",
-    "src/callwatch/sip/dialogs.py",
-    "src/callwatch/sip/reorder.py",
-    "src/callwatch/sip/feed.py",
-    "src/callwatch/calls/model.py",
-    "src/callwatch/calls/_records.py",
-    "src/callwatch/calls/transfers.py",
-    "src/callwatch/calls/summary.py",
-    "src/callwatch/calls/assembler.py",
-    "src/callwatch/charter/rules.py",
-    "src/callwatch/pipeline.py",
-]
+# The per-packet chain, from capture to verdicts (build_backend/core_modules.py derives it from
+# the imports). Each module must pass mypy; the test suite runs the same fixtures through the
+# compiled and the interpreted core and compares the output.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "build_backend"))
+from core_modules import core_files
+
+CORE = core_files(Path("src"))
 
 
 def _extensions() -> list:

@@ -513,8 +513,9 @@ LINKEDID = "X-Asterisk-Linkedid: 1718000000.42"  # the value a pre-dial handler 
 
 
 def _sip_alone_fixtures() -> list[Fixture]:
-    """Fixtures 22-28: named phones, X-CID, early ringing, PBX answers, proxied rejects,
-    a blind transfer whose target leg carries the linkedid header."""
+    """Fixtures 22-29: named phones, X-CID, early ringing, PBX answers, proxied rejects,
+    a blind transfer whose target leg carries the linkedid header, withheld callers through an
+    SBC that changes the Call-ID."""
     return [
         _named_extensions(22),
         _xcid_anonymous(23),
@@ -523,6 +524,7 @@ def _sip_alone_fixtures() -> list[Fixture]:
         _proxied_reject(26, "proxied_reject", trace=False),
         _proxied_reject(27, "proxied_reject_hep", trace=True),
         _blind_transfer_linkedid(28),
+        _sbc_unavailable(29),
     ]
 
 
@@ -685,6 +687,38 @@ def _blind_transfer_linkedid(n: int) -> Fixture:
              delay_s=3.65, headers=(LINKEDID,)),
     )  # fmt: skip
     return _one("blind_transfer_linkedid", *agents)
+
+
+def _sbc_unavailable(n: int) -> Fixture:
+    """Two withheld callers (``unavailable``) through an SBC that changes the Call-ID between
+    the carrier and the office (Kamailio with topoh, 50 ms), captured on both sides; no header
+    ties the two legs of a call.
+
+    Call 1: ``unavailable`` dials 0613390000; the SBC rings 2001, which answers 2 s after its
+    180; the caller hangs up 3 s later. Call 2 (10 s after call 1): ``unavailable`` dials 3000;
+    the SBC rings 3001, which rings 7 s unanswered and gives up (480). (topoh leaves the
+    Call-ID of a CANCELled INVITE's 487 masked towards the caller, so no CANCEL here.)
+    """
+    p1, p2 = _phone(n, 1), _phone(n, 2)
+    remote = f"{LOCAL}:{_pbx(n)}"
+    k1 = _keys("unavailable", "0613390000", ftag="sbc1-from", ttag="sbc1-to")
+    k2 = _keys("unavailable", "3000", ftag="sbc2-from", ttag="sbc2-to")
+    agents = (
+        Sipp("phone2001", "uas_answer.xml", p1, {**k1, "callee": "2001"}, uas=True,
+             pause_ms=2000),
+        Sipp("phone3001", "uas_noanswer.xml", p2, {**k2, "callee": "3001"}, uas=True,
+             pause_ms=7000),
+        Sipp("carrier1", "uac_bye.xml", _ext(n, 1), k1, remote=remote,
+             call_id="sbc1@carrier.test", pause_ms=3000),
+        Sipp("carrier2", "uac_reject.xml", _ext(n, 2), k2, remote=remote,
+             call_id="sbc2@carrier.test", delay_s=10.0),
+    )  # fmt: skip
+    route = (
+        f'if ($rU == "3000") {{ $ru = "sip:3001@{LOCAL}:{p2}"; }} '
+        f'else {{ $ru = "sip:2001@{LOCAL}:{p1}"; }}'
+    )
+    proxy = Kamailio(_pbx(n), route, topoh=True, delay_us=50_000)
+    return _one("sbc_unavailable", *agents, proxy=proxy)
 
 
 FIXTURES: dict[str, Fixture] = {fx.name: fx for fx in _fixtures()}

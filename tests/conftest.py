@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 # Suites deselected by ``addopts`` in pyproject.toml and run by .ci/run after the README's command.
-_LEFT_TO_CI = {"compiled": "the mypyc-compiled core (pytest -m compiled)"}
+_LEFT_TO_CI = {
+    "compiled": "the mypyc-compiled core (pytest -m compiled)",
+    "asterisk": "the Asterisk flows recorded afresh (pytest -m asterisk)",
+}
 
 
 def pytest_terminal_summary(

@@ -299,3 +299,17 @@ async def test_a_document_missing_keys_is_completed_from_its_row(api: fa.Api) ->
     assert call["caller"] == "01012345678" and call["department"] == "민원"
     assert call["started_at"].startswith("2026-11-23T") and call["breached"] is True
     assert (await api.get("/api/calls", limit=500)).status_code == 200
+
+
+def test_the_api_call_schema_has_every_field_ingest_writes() -> None:
+    """The API's response models list the JSON of ``callwatch ingest`` field for field, so a
+    field added to the call record cannot reach the store and then fail every API response."""
+    from callwatch.api.schemas import Call, Transfer
+
+    rows = fx.expected_rows(fx.pcaps())
+    call_keys = {k for row in rows for k in row}
+    transfer_keys = {k for row in rows for t in row.get("transfers", []) for k in t}
+    api_call = {f.alias or name for name, f in Call.model_fields.items()} - {"breached"}
+    api_transfer = {f.alias or name for name, f in Transfer.model_fields.items()}
+    assert call_keys == api_call
+    assert transfer_keys <= api_transfer

@@ -70,13 +70,14 @@ async def test_the_service_publishes_every_output_through_its_live_sink(tmp_path
     packets = fx.packets(ANSWERED_3RD)
     later = packets[-1].ts + 3_600_000_000  # the ticker's wall clock, an hour after the call
     service = Service(fx.site(), Settings(data_dir=tmp_path / "data"), wall_clock=lambda: later)
-    sinks = build_sinks(service)
+    sinks, api = build_sinks(service)
     assert [s.name for s in sinks][-1] == "live"
-    sink = LiveSink(fx.site())
-    service.sinks.append(sink)
-    app = create_app(service)
+    live = sinks[-1]
+    assert isinstance(live, LiveSink)
+    service.sinks.append(live)
+    app = create_app(service, api=api)
     ctx = context_of(app)
-    assert ctx is not None and ctx.live is sink.broadcaster and ctx.store is None
+    assert ctx is api and ctx.live is live.broadcaster and ctx.book is service.pipeline.book
     sub = ctx.live.subscribe()
     for packet in packets:
         service.on_packet(packet)

@@ -17,6 +17,7 @@ from callwatch import cli
 from callwatch.api import Principal, TokenError, TokenStore
 from callwatch.store import Store
 from callwatch.store.auth_tables import api_tokens
+from callwatch.timefmt import utc
 
 filled_store = fa.filled_store
 _filled_file = fa._filled_file
@@ -128,3 +129,109 @@ def test_cli_token_errors_are_one_line(
     args = [str(fx.SITE_FILE) if a == "SITE" else a for a in args]
     code, out, err = run_cli(*args)
     assert code == 2 and words in err and out == ""
+
+
+MINUTE = 60_000_000
+
+
+def test_an_expired_token_is_refused_like_a_revoked_one(store: Store) -> None:
+    now = [1_000 * MINUTE]
+    tokens = TokenStore(store.engine, clock=lambda: now[0])
+    record, token = tokens.create("trainer", expires_us=now[0] + 10 * MINUTE)
+    assert record.expires_us == now[0] + 10 * MINUTE and record.state(now[0]) == "active"
+    assert tokens.verify(token) is not None and tokens.holder(record.id) is not None
+    now[0] += 10 * MINUTE
+    assert tokens.verify(token) is None and tokens.holder(record.id) is None
+    assert tokens.list()[0].state(now[0]) == "expired"
+    with pytest.raises(TokenError, match="in the future"):
+        tokens.create("admin", expires_us=now[0])
+
+
+def test_each_use_is_recorded_at_most_once_a_minute(store: Store) -> None:
+    now = [1_000 * MINUTE]
+    tokens = TokenStore(store.engine, clock=lambda: now[0])
+    record, token = tokens.create("admin")
+    assert tokens.list()[0].last_used_us is None
+    start = now[0]
+    assert tokens.verify(token) is not None
+    assert tokens.list()[0].last_used_us == start
+    now[0] += MINUTE - 1
+    tokens.holder(record.id)  # a page session counts too
+    assert tokens.list()[0].last_used_us == start
+    now[0] += 1
+    tokens.holder(record.id)
+    assert tokens.list()[0].last_used_us == start + MINUTE
+    tokens.verify(token + "x")  # a refused token is no use
+    assert tokens.list()[0].last_used_us == start + MINUTE
+
+
+def test_a_token_store_upgraded_from_0002_keeps_its_tokens(tmp_path: Path) -> None:
+    from callwatch.store.database import migrate
+
+    old = Store.open(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    migrate(old.engine, "0002")
+    with old.engine.begin() as conn:
+        conn.execute(
+            api_tokens.insert().values(
+                id="0123456789ab",
+                digest=hashlib.sha256(b"cw_0123456789ab_" + b"s" * 43).hexdigest(),
+                role="admin",
+                departments=[],
+                name="before",
+                created_at=utc(1),
+                created_us=1,
+            )
+        )
+    old.upgrade()
+    tokens = TokenStore(old.engine)
+    assert tokens.verify("cw_0123456789ab_" + "s" * 43) is not None
+    listed = tokens.list()[0]
+    assert listed.expires_us is None and listed.last_used_us is not None
+    old.close()
+
+
+def test_expiry_text_spans_dates_and_times_on_the_site_clock() -> None:
+    from callwatch.api.token_times import ExpiryError, local_time, parse_expiry
+    from callwatch.timefmt import parse_iso
+
+    now = parse_iso("2026-11-25T05:30:00Z")  # 14:30 in Seoul
+    assert parse_expiry("90d", now, "Asia/Seoul") == now + 90 * 86_400_000_000
+    assert parse_expiry("12h", now, "Asia/Seoul") == now + 12 * 3_600_000_000
+    assert parse_expiry("2W", now, "Asia/Seoul") == now + 14 * 86_400_000_000
+    # a date: valid through that day in Seoul (until 00:00 KST the next day)
+    assert parse_expiry("2027-01-31", now, "Asia/Seoul") == parse_iso("2027-01-31T15:00:00Z")
+    assert parse_expiry("2027-01-31T18:00", now, "Asia/Seoul") == parse_iso("2027-01-31T09:00:00Z")
+    assert parse_expiry("2027-01-31T18:00Z", now, "Asia/Seoul") == parse_iso("2027-01-31T18:00:00Z")
+    for bad in ("soon", "0d", "-3d", "2027-02-30", ""):
+        with pytest.raises(ExpiryError):
+            parse_expiry(bad, now, "Asia/Seoul")
+    assert local_time(now, "Asia/Seoul") == "2026-11-25 14:30 KST"
+    assert local_time(None, "Asia/Seoul", "never") == "never"
+
+
+def test_cli_token_list_shows_expiry_last_use_and_state_on_the_site_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALLWATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    site = str(fx.SITE_FILE)
+    code, out, _ = run_cli(
+        "token", "create", "--role", "admin", "--name", "ops", "--expires", "2030-01-31",
+        "--config", site,
+    )  # fmt: skip
+    assert code == 0 and "expires: 2030-02-01 00:00 KST" in out
+    token = out.strip().splitlines()[-1]
+    code, out, _ = run_cli("token", "create", "--role", "trainer", "--config", site)
+    assert "expires: never" in out
+    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    TokenStore(store.engine).verify(token)
+    store.close()
+    code, out, err = run_cli("token", "list", "--config", site)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:4] == ["id", "role", "departments", "created"]
+    ops = next(line for line in lines if line.endswith("ops"))
+    assert "2030-02-01 00:00 KST" in ops and "active" in ops
+    assert ops.count("KST") == 3  # created, expires, last used: on the site's clock
+    assert "Z " not in out and "T" not in ops.split()[3]
+    assert "(times on the site's clock, Asia/Seoul)" in err
+    code, _, err = run_cli("token", "create", "--role", "admin", "--expires", "someday")
+    assert code == 2 and "--expires 'someday' is not an expiry" in err

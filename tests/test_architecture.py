@@ -23,6 +23,7 @@ CORE_MODULES = {
     "callwatch.packet",
     "callwatch.site",
     "callwatch.fieldpickle",
+    "callwatch.frozen",
 }
 """The sans-IO core: these packages and modules, nothing else."""
 
@@ -34,6 +35,7 @@ LAZY_IMPORTS_ALLOWED = {
     "callwatch.cli": "each subcommand imports its stack (start-up of --help)",
     "callwatch.reports.command": "cli imports it for its arguments",
     "callwatch.reports.schedule": "config imports it to check [reports]",
+    "callwatch.probe.command": "cli imports it for its arguments (pyVoIP only when run)",
 }
 """Modules allowed imports in function bodies, and why (each says so in its docstring)."""
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from callwatch.calls.assembler import CallAssembler
 from callwatch.calls.directory import Department, Directory
 from callwatch.calls.model import Call
+from callwatch.pbx.proxy import PROXY
 from callwatch.sip.events import (
     Alerting,
     Answered,
@@ -413,7 +414,7 @@ def test_phone_legs_from_the_ring_group_number_join_the_trunk() -> None:
     assert (call.answered_by, call.hangup_by) == ("2001", "caller")
 
 
-def test_anonymous_callers_are_never_joined_by_the_heuristic() -> None:
+def test_withheld_callers_dialling_two_extensions_are_not_joined() -> None:
     # two withheld-number customers call 2001 and 2002 40 ms apart: two calls, not one
     a = L("A", "anonymous", "2001")
     b = L("B", "anonymous", "2002")
@@ -421,6 +422,76 @@ def test_anonymous_callers_are_never_joined_by_the_heuristic() -> None:
     calls = assemble(events)
     assert [c.id for c in calls] == ["A-callid@pbx", "B-callid@pbx"]
     assert all(c.direction == "inbound" and c.missed for c in calls)
+
+
+@pytest.mark.parametrize("withheld", ["anonymous", "Anonymous", "unavailable", "restricted", None])
+def test_withheld_caller_joins_the_one_waiting_call_to_its_department(withheld: str | None) -> None:
+    # 0     T INVITE <withheld> → 0613390000 (the department's number)
+    # 0.01  P INVITE <withheld> → 2001 (the PBX's leg, no header)
+    # 0.02  P 180;  2  P 200;  2.01  T 200;  5  T BYE caller;  5.01  P BYE PBX
+    t = L("T", withheld, "0613390000")
+    p = L("P", withheld, "2001")
+    events = [
+        t.invite(0),
+        p.invite(0.01),
+        p.ring(0.02),
+        p.answer(2, "2001"),
+        t.answer(2.01),
+        t.end(5, "caller"),
+        p.end(5.01, "caller"),
+    ]
+    call = only(assemble(events))
+    assert (call.id, call.correlation, call.answered_by) == ("T-callid@pbx", "heuristic", "2001")
+    assert [leg.role for leg in call.legs] == ["trunk", "phone"]
+    assert (call.missed, call.hangup_by, call.ring_seconds) == (False, "caller", 1.98)
+
+
+def test_withheld_caller_with_two_calls_waiting_stays_apart_and_says_why() -> None:
+    # two withheld callers dial 0613390000 1 s apart; the PBX rings 2001 for one of them:
+    # which is not known from SIP, so the phone leg stays its own call, saying why
+    t1 = L("T1", "anonymous", "0613390000")
+    t2 = L("T2", "unavailable", "0613390000")
+    p = L("P", "anonymous", "2001")
+    events = [
+        t1.invite(0),
+        t2.invite(1),
+        p.invite(1.5),
+        p.ring(1.51),
+        p.answer(3, "2001"),
+        t1.answer(3.01),
+        t2.end(8, "caller", "cancel", answered=False),
+        t1.end(9, "caller"),
+        p.end(9.01, "caller"),
+    ]
+    assembler = CallAssembler(DIRECTORY)
+    calls: list[Call] = []
+    for event in events:
+        calls += assembler.feed(event)
+    calls += assembler.flush()
+    by_id = {c.id: c for c in calls}
+    assert sorted(by_id) == ["P-callid@pbx", "T1-callid@pbx", "T2-callid@pbx"]
+    assert by_id["P-callid@pbx"].correlation == "ambiguous:withheld:2"
+    assert assembler.withheld_ambiguous == 1
+
+
+def test_withheld_caller_does_not_join_a_call_already_answered() -> None:
+    # the only withheld call to the department was answered by 2002 already: 2001's leg is
+    # another caller's (its trunk leg is not visible), not this call's
+    t = L("T", "anonymous", "0613390000")
+    p2 = L("P2", "anonymous", "2002")
+    p1 = L("P1", "anonymous", "2001")
+    events = [
+        t.invite(0),
+        p2.invite(0.01),
+        p2.answer(1, "2002"),
+        t.answer(1.01),
+        p1.invite(2),
+        p1.end(4, "caller", "cancel", answered=False),
+        t.end(6, "caller"),
+        p2.end(6.01, "caller"),
+    ]
+    calls = assemble(events)
+    assert sorted(c.id for c in calls) == ["P1-callid@pbx", "T-callid@pbx"]
 
 
 def test_outbound_call() -> None:
@@ -778,6 +849,87 @@ def test_consultation_without_transfer_is_not_a_transfer() -> None:
 
 
 # -- end of input, clock and ordering ----------------------------------------------------
+
+
+def _feature_blind(gap: float) -> list[LegEvent]:
+    # 0  T INVITE customer → 0613390000;  0.01 A INVITE → 2001 (linkedid);  2 A 200, T 200
+    # 5  the PBX BYEs A (blindxfer keyed);  5+gap  B INVITE → 2002 (linkedid), 7.5 B 200
+    # 12 T BYE caller;  12.01 B BYE PBX
+    t = L("T", CUSTOMER, "0613390000")
+    a = L("A", CUSTOMER, "2001")
+    b = L("B", CUSTOMER, "2002")
+    lid = (("x-asterisk-linkedid", "1796521308.0"),)
+    return [
+        t.invite(0),
+        a.invite(0.01, headers=lid),
+        a.ring(0.02),
+        a.answer(2, "2001"),
+        t.answer(2.01),
+        a.end(5, "caller"),
+        b.invite(5 + gap, headers=lid),
+        b.ring(5.01 + gap),
+        b.answer(7.5, "2002"),
+        t.end(12, "caller"),
+        b.end(12.01, "caller"),
+    ]
+
+
+def test_feature_code_blind_transfer_is_timed_from_the_pbx_bye() -> None:
+    call = only(assemble(_feature_blind(0.02), correlation_headers=["X-Asterisk-Linkedid"]))
+    [xfer] = call.transfers
+    assert (xfer.kind, xfer.style, xfer.from_ext, xfer.to_ext) == (
+        "blind",
+        "feature_code",
+        "2001",
+        "2002",
+    )
+    assert xfer.seconds == 2.5
+    assert [leg.role for leg in call.legs] == ["trunk", "phone", "transfer"]
+    assert (call.hangup_by, call.answered_by, call.ring_seconds) == ("caller", "2001", 1.98)
+
+
+def test_a_leg_long_after_the_pbx_bye_is_no_feature_code_transfer() -> None:
+    # the PBX hung 2001 up and rang 2002 3 s later: not a transfer keyed by 2001
+    call = only(assemble(_feature_blind(3.0), correlation_headers=["X-Asterisk-Linkedid"]))
+    assert call.transfers == []
+
+
+def test_a_proxy_has_no_feature_code_transfers() -> None:
+    options = {"correlation_headers": ["X-Asterisk-Linkedid"], "pbx": PROXY}
+    call = only(assemble(_feature_blind(0.02), **options))
+    assert call.transfers == []
+
+
+def test_feature_code_attended_transfer_is_no_agent_hang_up() -> None:
+    # 2001 answers at 2, keys *2 2002; the PBX INVITEs 2002 at 5 (From 2001, linkedid) while
+    # 2001 is up; 2002 answers at 7; 2001 hangs up at 8 (bridging the caller to 2002); the
+    # caller hangs up at 16
+    t = L("T", CUSTOMER, "0613390000")
+    a = L("A", CUSTOMER, "2001")
+    b = L("B", "2001", "2002")
+    lid = (("x-asterisk-linkedid", "1796522606.0"),)
+    events = [
+        t.invite(0),
+        a.invite(0.01, headers=lid),
+        a.ring(0.02),
+        a.answer(2, "2001"),
+        t.answer(2.01),
+        b.invite(5, headers=lid),
+        b.ring(5.01),
+        b.answer(7, "2002"),
+        a.end(8, "callee"),
+        t.end(16, "caller"),
+        b.end(16.01, "caller"),
+    ]
+    call = only(assemble(events, correlation_headers=["X-Asterisk-Linkedid"]))
+    [xfer] = call.transfers
+    assert (xfer.kind, xfer.style, xfer.seconds, xfer.completed_at) == (
+        "attended",
+        "feature_code",
+        2.0,
+        at(8),
+    )
+    assert (call.hangup_by, call.answered_by) == ("caller", "2001")
 
 
 def test_call_still_up_at_end_of_input_is_incomplete() -> None:

@@ -7,6 +7,7 @@ import pytest
 from callwatch.calls.model import Call, Transfer
 from callwatch.charter.callbacks import CallbackBook
 from callwatch.charter.rules import callback, judge
+from callwatch.charter.verdict import Detail, parse_detail
 from callwatch.profile_files import builtin_profiles
 from callwatch.timefmt import parse_iso
 
@@ -129,4 +130,4 @@ def test_callback_verdict_carries_delay_and_allowance() -> None:
     (done,) = book.feed_call(back)
     (v,) = judge(missed, PROFILES["naju"], done)
     assert (v.rule, v.ok, v.measured, v.limit) == ("callback", True, 2400.0, 3600.0)
-    assert "kept by 2003" in v.detail
+    assert parse_detail(v.detail) == Detail("callback.kept", {"by": "2003"})

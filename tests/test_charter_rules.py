@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from callwatch.calls.model import Call, Transfer
 from callwatch.charter.rules import answer, hangup, judge, rings_heard, transfer
+from callwatch.charter.verdict import Detail, detail_code, parse_detail
 from callwatch.profile_files import load_profile
 from callwatch.timefmt import parse_iso
 
@@ -85,7 +86,7 @@ def test_unanswered_to_the_limit_fails_with_its_ring_seconds() -> None:
     (v,) = answer(inbound(None, answered=False, ended_us=14_500_000), NAJU)
     assert not v.ok
     assert v.measured == 14.5 and v.rings == 5
-    assert "unanswered" in v.detail
+    assert parse_detail(v.detail) == Detail("answer.unanswered", {})
 
 
 def test_unanswered_exactly_at_the_limit_fails() -> None:
@@ -146,7 +147,9 @@ def test_transfer_limit_inclusive_naju_strict_mokpo(
 def test_transfer_that_never_connects_fails() -> None:
     (v,) = transfer(transferred(None, ended_after_us=25 * S), NAJU)
     assert not v.ok and v.measured == 25.0
-    assert "never connected" in v.detail
+    assert parse_detail(v.detail) == Detail(
+        "transfer.never", {"kind": "blind", "from": "2001", "to": "2002"}
+    )
 
 
 def test_transfer_left_by_the_caller_before_the_limit_has_no_verdict() -> None:
@@ -174,9 +177,10 @@ def test_hangup_who_sent_the_first_bye(hangup_by: str | None, expected: list[boo
 
 def test_hangup_detail_says_the_handset_delay_is_not_judged() -> None:
     (v,) = hangup(inbound(2 * S, hangup_by="caller"), NAJU)
-    assert "not visible" in v.detail and v.measured is None
-    (v,) = hangup(inbound(2 * S, hangup_by="caller"), DANGJIN)
-    assert "not visible" not in v.detail
+    assert parse_detail(v.detail) == Detail("hangup.caller", {"handset_delay_s": "1"})
+    assert v.measured is None
+    (v,) = hangup(inbound(2 * S, hangup_by="agent"), DANGJIN)
+    assert parse_detail(v.detail) == Detail("hangup.agent", {})
 
 
 def test_missed_call_has_no_hangup_verdict() -> None:
@@ -202,3 +206,17 @@ def test_answer_ok_exactly_when_fewer_rings_than_the_limit_were_heard(ring_us: i
 def test_answer_stamped_before_the_ring_counts_as_immediate() -> None:
     (v,) = answer(inbound(-200_000), NAJU)
     assert v.ok and v.measured == 0.0 and v.rings == 1
+
+
+def test_detail_codes_are_facts_not_prose() -> None:
+    code = detail_code("transfer.connected", kind="blind", from_="20 02", to="a=b", none=None)
+    assert code == "transfer.connected kind=blind from=20%2002 to=a%3Db"
+    assert parse_detail(code) == Detail(
+        "transfer.connected", {"kind": "blind", "from": "20 02", "to": "a=b"}
+    )
+    assert parse_detail(detail_code("hangup.caller", handset_delay_s=2.0)) == Detail(
+        "hangup.caller", {"handset_delay_s": "2"}
+    )
+    # free text (details stored by earlier versions) is not a code
+    for text in ("", "kept by 3001", "first BYE from the caller; ...", "답변 없음 😀"):
+        assert parse_detail(text) is None

@@ -116,17 +116,30 @@ def test_demo_fills_every_page(tmp_path: Path) -> None:
     assert store.messages(one["legs"])  # raw SIP kept for the ladder
 
 
-def test_prepare_demo_uses_its_own_store_and_makes_an_admin_token(tmp_path: Path) -> None:
+def test_prepare_demo_uses_its_own_store_and_reuses_its_admin_token(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://nobody@nowhere/x")
     first = prepare_demo(site(), settings, ANCHOR)
     assert first.settings.store_url == f"sqlite:///{(tmp_path / 'demo.sqlite').resolve()}"
     assert first.summary is not None and first.summary.calls > 500
     store = Store.open(first.settings.store_url)
-    principal = TokenStore(store.engine).verify(first.token)
-    assert principal is not None and principal.role == "admin"
+    tokens = TokenStore(store.engine)
+    principal = tokens.verify(first.token)
+    assert principal is not None and principal.role == "admin" and not first.reused
+    assert first.token_file == tmp_path / "demo-token"
+    assert first.token_file.read_text().strip() == first.token
+    assert first.token_file.stat().st_mode & 0o777 == 0o600
     again = prepare_demo(site(), settings, ANCHOR)
-    assert again.summary is None  # filled once; a new token each time
-    assert again.token != first.token
+    assert again.summary is None  # filled once
+    assert again.token == first.token and again.reused
     assert store.counts()["calls"] == first.summary.calls
-    store.close()
     assert first.summary.first >= ANCHOR - 13 * WEEK_US
+    # a revoked token, or a file others may read, gets a new token; the old ones are revoked
+    tokens.revoke(first.token)
+    third = prepare_demo(site(), settings, ANCHOR)
+    assert third.token != first.token and not third.reused
+    third.token_file.chmod(0o644)
+    fourth = prepare_demo(site(), settings, ANCHOR)
+    assert fourth.token != third.token and fourth.token_file.stat().st_mode & 0o777 == 0o600
+    assert tokens.verify(third.token) is None and tokens.verify(fourth.token) is not None
+    assert [r.id for r in tokens.list() if r.active] == [fourth.token.split("_")[1]]
+    store.close()

@@ -19,6 +19,7 @@ from callwatch.serialize import call_to_dict
 from callwatch.service import Service
 from callwatch.settings import Settings
 from callwatch.sinks import BatchSink
+from callwatch.sip.ami import AmiEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "sip_fixtures"
@@ -51,6 +52,27 @@ def test_records_come_back_as_written_and_positions_go_on(tmp_path: Path) -> Non
     assert list(again.replay()) == [(1, START), *zip(positions[1:], pk, strict=True)]
     assert again.append_tick(START + 1) == len(pk) + 2  # a new segment, numbering goes on
     assert again.segments == 2
+
+
+def test_manager_events_are_journaled_and_replayed_into_the_core(tmp_path: Path) -> None:
+    event = AmiEvent(
+        START,
+        "UserEvent",
+        (("Channel", "PJSIP/2001-01"), ("Linkedid", "171.5"), ("사용자", "홍")),
+        3,
+    )
+    conf = Settings(data_dir=tmp_path / "data")
+    first = Service(SITE, conf, journal=PacketJournal(tmp_path / "journal"))
+    first.on_ami(event)
+    assert first.pipeline.earliest_held() == START  # in the reorder window
+    first.journal.close()  # type: ignore[union-attr]  # killed: nothing else happens
+    journal = PacketJournal(tmp_path / "journal")
+    assert list(journal.replay()) == [(1, event)]
+    again = Service(SITE, conf, journal=PacketJournal(tmp_path / "journal"))
+    asyncio.run(again._replay(again.journal))  # type: ignore[arg-type]
+    assert again.pipeline.earliest_held() == START
+    again.pipeline.tick(START + 1_000_000)
+    assert again.pipeline.assembler.ami.linkedid_of_channel("PJSIP/2001-01") == "171.5"
 
 
 def test_a_torn_last_record_is_cut_off(tmp_path: Path) -> None:

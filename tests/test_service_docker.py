@@ -51,9 +51,8 @@ def test_dockerfile_runs_as_non_root_exposes_ports_and_checks_health() -> None:
     assert instruction("EXPOSE").split() == ["9060/udp", "8080"]
     health = instruction("HEALTHCHECK")
     assert "/healthz" in health and " CMD " in f" {health} "
-    assert json.loads(instruction("ENTRYPOINT")) == [
-        "callwatch", "serve", "--config", "/etc/callwatch/site.toml",
-    ]  # fmt: skip
+    assert json.loads(instruction("ENTRYPOINT")) == ["callwatch"]
+    assert json.loads(instruction("CMD")) == ["serve", "--config", "/etc/callwatch/site.toml"]
     compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
     for needed in ("postgres:15", "eclipse-mosquitto:2", "CALLWATCH_DATABASE_URL", "9060/udp"):
         assert needed in compose
@@ -66,7 +65,7 @@ def test_entrypoint_command_serves_answers_healthcheck_and_stops_on_sigterm(
 ) -> None:
     site = tmp_path / "site.toml"
     site.write_text((ROOT / "examples" / "site.toml").read_text(encoding="utf-8"), encoding="utf-8")
-    argv = json.loads(instruction("ENTRYPOINT"))
+    argv = json.loads(instruction("ENTRYPOINT")) + json.loads(instruction("CMD"))
     argv = [str(BIN / argv[0]), *[str(site) if a.startswith("/etc/") else a for a in argv[1:]]]
     http_port = free_port(socket.SOCK_STREAM)
     env = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from callwatch.settings import Settings, SettingsError, load_settings
+from callwatch.settings import Settings, SettingsError, default_data_dir, load_settings
 
 
 def site_file(tmp_path: Path, service: str = "") -> Path:
@@ -17,14 +17,12 @@ def site_file(tmp_path: Path, service: str = "") -> Path:
 
 
 def test_defaults_are_the_embedded_service(tmp_path: Path) -> None:
-    settings = load_settings(site_file(tmp_path), environ={})
-    assert settings == Settings()
+    settings = load_settings(site_file(tmp_path), environ={"HOME": str(tmp_path)})
+    assert settings == Settings(data_dir=default_data_dir({"HOME": str(tmp_path)}))
     assert (settings.hep_port, settings.http_port, settings.mqtt_url) == (9060, 8080, None)
     assert settings.hep_allow is None and settings.hep_auth_key is None
-    assert settings.store_url.startswith("sqlite:///") and settings.store_url.endswith(
-        "callwatch-data/callwatch.sqlite"
-    )
-    assert settings.spool_path == Path("callwatch-data/spool")
+    assert settings.store_url == f"sqlite:///{settings.data_dir / 'callwatch.sqlite'}"
+    assert settings.spool_path == settings.data_dir / "spool"
 
 
 def test_file_then_environment(tmp_path: Path) -> None:

@@ -6,11 +6,14 @@ import io
 import json
 from dataclasses import replace
 
+from sqlalchemy import select
+
 import test_store_fixtures as fx
+from callwatch.calls.directory import Department, Directory
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall
 from callwatch.sip.events import LegEvent
 from callwatch.sip.message import parse_message
-from callwatch.store import CSV_FIELDS, RawMessage, Store, export_csv, recover_interrupted
+from callwatch.store import CSV_FIELDS, RawMessage, Store, export_csv, recover_interrupted, tables
 from callwatch.timefmt import parse_iso
 
 # Fixtures shared by the store tests (pytest finds them by name in this module).
@@ -161,6 +164,24 @@ def test_directory_is_synced(store: Store) -> None:
     store.sync_directory(fx.site())
     counts = store.counts()
     assert counts["departments"] == 2 and counts["extensions"] == 2
+
+
+def test_directory_with_named_phones_and_patterns_is_synced(store: Store) -> None:
+    departments = [
+        Department("민원", extensions=("2001-2009", "reception", "telephone*"), numbers=("2000",)),
+        Department("세무", extensions=("3001",), numbers=("3000",)),
+    ]
+    store.sync_directory(replace(fx.site(), directory=Directory(departments)))
+    x = tables.extensions.c
+    with store.engine.connect() as conn:
+        rows = sorted(conn.execute(select(x.first, x.last, x.department)).tuples())
+    # a range is stored by its ends, a named phone or a pattern as written, at both ends
+    assert rows == [
+        ("2001", "2009", "민원"),
+        ("3001", "3001", "세무"),
+        ("reception", "reception", "민원"),
+        ("telephone*", "telephone*", "민원"),
+    ]
 
 
 def test_csv_export_flattens_the_same_fields(store: Store) -> None:

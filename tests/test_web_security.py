@@ -131,6 +131,7 @@ PAGES = {
     "/departments/세무": "compliance",
     "/reports/weekly.pdf?department=세무": "reports",
     "/training": "training",
+    "/admin/tokens": "tokens",
 }
 API = {
     "/api/compliance": "compliance",

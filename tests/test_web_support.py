@@ -57,8 +57,8 @@ def make_world(folder: Path) -> DemoWorld:
 def make_app(world: DemoWorld) -> FastAPI:
     """The service's application over the demo store, its clock fixed at ``ANCHOR``."""
     service = SimpleNamespace(site=site(), sinks=[], metrics=None, readiness=dict)
-    app = create_app(service)  # type: ignore[arg-type]
-    app.state.api = ApiContext(store=world.store, site=site(), monitoring_open=True)
+    api = ApiContext(store=world.store, site=site(), monitoring_open=True)
+    app = create_app(service, api=api)  # type: ignore[arg-type]
     verify = TokenStore(world.store.engine).verify
     app.state.web = WebContext(site(), world.store, verify, clock=lambda: ANCHOR)
     return app

@@ -7,5 +7,6 @@ def core_build() -> str:
     """``compiled`` when the per-packet core was built with mypyc (``CALLWATCH_COMPILE=1``),
     else ``interpreted``."""
     from callwatch import pipeline  # importing the package alone does not load the core
+    from callwatch.frozen import runs_compiled
 
-    return "interpreted" if pipeline.__file__.endswith(".py") else "compiled"
+    return "compiled" if runs_compiled(pipeline.__file__) else "interpreted"

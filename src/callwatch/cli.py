@@ -22,7 +22,8 @@ from callwatch.config import ConfigError, check_config, load_site
 from callwatch.pipeline import CallPipeline, JudgedCall
 from callwatch.progress import Progress
 from callwatch.serialize import call_to_dict, event_to_dict
-from callwatch.settings import SettingsError, load_settings
+from callwatch.settings import DEFAULT_AMI_URL, DEMO_DATABASE, SettingsError, load_settings
+from callwatch.sip.events import LegEvent
 from callwatch.sip.feed import LegEventFeed
 from callwatch.timefmt import parse_iso
 
@@ -77,6 +78,21 @@ def _packets(paths: Sequence[str], stats: CaptureStats) -> Iterator[Packet]:
     return heapq.merge(*(_read(name, stats) for name in paths), key=lambda p: p.ts)
 
 
+def _inputs(paths: Sequence[str], ami: Sequence[str] | None, stats: CaptureStats) -> Iterator:
+    """The packets of ``paths`` and the events of the recorded manager streams ``ami``, on
+    one time line (each file is in time order)."""
+    packets = _packets(paths, stats)
+    if not ami:
+        return packets
+    from callwatch.pbx.ami import read_ami_file
+
+    for name in ami:
+        if not Path(name).is_file():
+            raise CliError(f"--ami {name}: no such file")
+    streams = [read_ami_file(Path(name)) for name in ami]
+    return heapq.merge(packets, *streams, key=lambda item: item.ts)
+
+
 def _write(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
@@ -84,12 +100,16 @@ def _write(obj: dict) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     stats = CaptureStats()
     if args.events:
+        if args.ami:
+            raise CliError("--events prints what SIP alone says; --ami needs --config")
         feed = LegEventFeed()
         for packet in _packets(args.files, stats):
             for event in feed.push(packet):
-                _write(event_to_dict(event))
+                if isinstance(event, LegEvent):
+                    _write(event_to_dict(event))
         for event in feed.flush():
-            _write(event_to_dict(event))
+            if isinstance(event, LegEvent):
+                _write(event_to_dict(event))
         _summary(stats, feed)
         return 0
     if not args.config:
@@ -102,11 +122,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         except ValueError:
             raise CliError(f"--as-of {args.as_of!r} is not an ISO 8601 time") from None
     if getattr(args, "store", False):
-        _store_capture(args.files, site, as_of)
+        _store_capture(args.files, site, as_of, args.ami, demo=args.demo)
     pipe = CallPipeline(site)
     judged: list[JudgedCall] = []
     progress = _progress(args)
-    for n, packet in enumerate(_packets(args.files, stats)):
+    for n, packet in enumerate(_inputs(args.files, args.ami, stats)):
         judged.extend(o for o in pipe.push(packet) if isinstance(o, JudgedCall))
         if progress is not None and not n % 2000:
             progress.update(stats.frames, stats.bytes)
@@ -152,9 +172,19 @@ def _site(path: str):
 
 def _scaleout_settings(config: str):
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except SettingsError as exc:
         raise CliError(f"{config}: service settings have mistakes:\n{exc}") from None
+    _announce(
+        f"spool {settings.spool_path}; data directory {settings.data_dir} "
+        f"(from {settings.origin('data_dir')})"
+    )
+    return settings
+
+
+def _announce(text: str) -> None:
+    """One line on stderr saying which database or directory this command uses."""
+    print(f"callwatch: {text}", file=sys.stderr, flush=True)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -235,10 +265,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = load_settings(args.config).with_overrides(
             interface=args.interface, hep_port=args.hep_port, http_port=args.http_port
         )
+        if args.ami and not settings.ami_url:
+            settings = settings.with_overrides(ami_url=DEFAULT_AMI_URL)
     except SettingsError as exc:
         raise CliError(f"{args.config}: service settings have mistakes:\n{exc}") from None
     if getattr(args, "demo", False):
         settings = _demo(site, settings)
+    else:
+        _announce(settings.describe_store())
     try:
         serve(site, settings)
     except ServiceError as exc:
@@ -247,12 +281,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _demo(site, settings):
-    """``serve --demo``: fill the demo store, print the dashboard URL and an admin token."""
+    """``serve --demo``: fill the demo store, say which database it is and how the other
+    commands reach it, print the dashboard URL and the admin token. Unless configured, the
+    demo listens on 127.0.0.1 only."""
+    import dataclasses
     import time
 
     from callwatch.demo import DemoError, prepare_demo
     from callwatch.store import StoreError
 
+    local = {k: "127.0.0.1" for k in ("http_host", "hep_host") if settings.origin(k) == "default"}
+    settings = dataclasses.replace(
+        settings, **local, origins=(*settings.origins, *((k, "--demo") for k in local))
+    )
     try:
         setup = prepare_demo(site, settings, time.time_ns() // 1000)  # the demo's "now"
     except (DemoError, StoreError) as exc:
@@ -261,28 +302,51 @@ def _demo(site, settings):
         s = setup.summary
         print(
             f"callwatch demo: stored {s.calls} calls ({s.breaches} breaches, {s.callbacks} "
-            f"callbacks) replayed from sip_fixtures/ into {setup.settings.store_url}",
+            f"callbacks) replayed from sip_fixtures/",
             file=sys.stderr,
         )
+    config = f" --config {site.path}" if site.path else ""
+    print(
+        f"callwatch demo: serving {setup.settings.describe_store()}\n"
+        "callwatch demo: other commands reach this database with --demo, e.g. "
+        f"'callwatch token create --demo --role admin', 'callwatch report --demo{config}'",
+        file=sys.stderr,
+    )
     host = settings.http_host if settings.http_host not in ("0.0.0.0", "::") else "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
     print(f"dashboard: http://{host}:{settings.http_port}/", flush=True)
-    print(f"admin token (log in with it; shown once): {setup.token}", flush=True)
+    kept = "reused from" if setup.reused else "kept in"
+    print(f"admin token (log in with it; {kept} {setup.token_file}): {setup.token}", flush=True)
     return setup.settings
 
 
-def _service_settings(config: str | None):
+def _service_settings(config: str | None, demo: bool = False):
+    """The settings of ``config`` (the demo's database with ``demo``), announced on stderr."""
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except SettingsError as exc:
         raise CliError(f"service settings have mistakes:\n{exc}") from None
+    if demo:
+        settings = settings.for_demo()
+    _announce(settings.describe_store())
+    demo_file = settings.data_dir / DEMO_DATABASE
+    own_file = settings.data_dir / "callwatch.sqlite"
+    if not demo and not settings.database_url and demo_file.is_file() and not own_file.is_file():
+        _announce(f"the demo's database is {demo_file}: add --demo to use it")
+    return settings
 
 
-def _store_capture(files: Sequence[str], site, as_of: int | None) -> None:
+def _store_capture(
+    files: Sequence[str],
+    site,
+    as_of: int | None,
+    ami: Sequence[str] | None = None,
+    demo: bool = False,
+) -> None:
     """``ingest --store``: every output of the capture, and its raw SIP, into the store."""
     from callwatch.store import Store, StoreError
 
-    settings = _service_settings(site.path)
+    settings = _service_settings(site.path, demo)
     store = Store.open(settings.store_url, site=site.name)
     pipe = CallPipeline(site)
     batch: list = []
@@ -293,9 +357,10 @@ def _store_capture(files: Sequence[str], site, as_of: int | None) -> None:
             )
             store.upgrade()
         store.sync_directory(site)
-        for packet in _packets(files, CaptureStats()):
+        for packet in _inputs(files, ami, CaptureStats()):
             batch.extend(pipe.push(packet))
-            batch.extend(_raw_message(packet))
+            if isinstance(packet, Packet):
+                batch.extend(_raw_message(packet))
             if len(batch) >= 1000:
                 store.save(batch)
                 batch.clear()
@@ -321,7 +386,7 @@ def _raw_message(packet: Packet) -> list:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from callwatch.store import StoreError, db_upgrade
 
-    url = _service_settings(args.config).store_url
+    url = _service_settings(args.config, args.demo).store_url
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -338,7 +403,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from callwatch.store import Store, StoreError, export_csv, export_jsonl
 
     site = _site(args.config)
-    url = _service_settings(args.config).store_url
+    url = _service_settings(args.config, args.demo).store_url
     bounds = []
     for flag, text in (("--since", args.since), ("--until", args.until)):
         try:
@@ -362,9 +427,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from callwatch.store import StoreError
 
     site = _site(args.config)
-    url = _service_settings(args.config).store_url
+    settings = _service_settings(args.config, args.demo)
+    url = settings.store_url
     try:
-        for path in run(args, site, url):
+        for path in run(args, site, url, settings.public_url):
             if path != "-":
                 print(path)
     except ReportError as exc:
@@ -379,7 +445,36 @@ def _add_report_command(sub: argparse._SubParsersAction) -> None:
 
     report = sub.add_parser("report", help="write a weekly report (HTML, PDF or CSV)")
     add_arguments(report)
+    _add_demo_option(report)
     report.set_defaults(func=cmd_report)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from callwatch.probe.caller import ProbeError
+    from callwatch.probe.command import ProbeCommandError, print_record, run
+    from callwatch.probe.prompt import PromptError
+
+    try:
+        print_record(run(args, _site(args.config)))
+    except (ProbeCommandError, ProbeError, PromptError) as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def _add_probe_command(sub: argparse._SubParsersAction) -> None:
+    from callwatch.probe.command import add_arguments
+
+    probe = sub.add_parser("probe", help="call a department now as a citizen; print what it saw")
+    add_arguments(probe)
+    probe.set_defaults(func=cmd_probe)
+
+
+def _add_demo_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the demo's database (DATA_DIR/demo.sqlite, what 'serve --demo' serves)",
+    )
 
 
 def _add_service_commands(sub: argparse._SubParsersAction) -> None:
@@ -389,10 +484,17 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--hep-port", type=int, metavar="PORT", help="HEP UDP port (9060)")
     serve.add_argument("--http-port", type=int, metavar="PORT", help="HTTP port (8080)")
     serve.add_argument(
+        "--ami",
+        action="store_true",
+        help="also read Asterisk's manager (AMI) at ami_url (default "
+        f"{DEFAULT_AMI_URL}) as CALLWATCH_AMI_USER / CALLWATCH_AMI_SECRET",
+    )
+    serve.add_argument(
         "--demo",
         action="store_true",
         help="first look: fill an empty demo store (DATA_DIR/demo.sqlite) with weeks of calls "
-        "replayed from sip_fixtures/, print the dashboard URL and an admin token",
+        "replayed from sip_fixtures/, print the dashboard URL and an admin token (kept in "
+        "DATA_DIR/demo-token); listens on 127.0.0.1 unless configured",
     )
     serve.set_defaults(func=cmd_serve)
 
@@ -400,6 +502,7 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
     upgrade.add_argument("--config", metavar="SITE.toml", help="site file with [service]")
+    _add_demo_option(upgrade)
     upgrade.set_defaults(func=cmd_db_upgrade)
 
     export = sub.add_parser("export", help="print stored calls in the JSON of 'ingest' (or CSV)")
@@ -407,15 +510,16 @@ def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--since", metavar="ISO-TIME", help="calls begun at or after this time")
     export.add_argument("--until", metavar="ISO-TIME", help="calls begun before this time")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    _add_demo_option(export)
     export.set_defaults(func=cmd_export)
 
 
-def _token_store(config: str | None):
+def _token_store(config: str | None, demo: bool = False):
     """The API token store of the site's database (the embedded SQLite one is migrated)."""
     from callwatch.api.auth import TokenStore
     from callwatch.store import Store, StoreError
 
-    url = _service_settings(config).store_url
+    url = _service_settings(config, demo).store_url
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     store = Store.open(url)
@@ -431,34 +535,70 @@ def _token_store(config: str | None):
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    import time
+
     from sqlalchemy.exc import SQLAlchemyError
 
     from callwatch.api.auth import TokenError
-    from callwatch.timefmt import iso
+    from callwatch.api.token_times import ExpiryError, local_time, parse_expiry
+    from callwatch.site import DEFAULT_TIMEZONE
 
-    if args.token_command == "create" and args.config and args.department:
-        known = {d.name for d in _site(args.config).directory.departments}
-        unknown = [d for d in args.department if d not in known]
-        if unknown:
-            names = ", ".join(sorted(known)) or "none"
-            raise CliError(f"unknown department {unknown[0]!r} (the site has: {names})")
-    store, tokens = _token_store(args.config)
+    site = _site(args.config) if args.config else None
+    zone = site.timezone if site is not None else DEFAULT_TIMEZONE
+    now = time.time_ns() // 1000
+    expires = None
+    if args.token_command == "create":
+        if site is not None and args.department:
+            known = {d.name for d in site.directory.departments}
+            unknown = [d for d in args.department if d not in known]
+            if unknown:
+                names = ", ".join(sorted(known)) or "none"
+                raise CliError(f"unknown department {unknown[0]!r} (the site has: {names})")
+        if args.expires:
+            try:
+                expires = parse_expiry(args.expires, now, zone)
+            except ExpiryError as exc:
+                raise CliError(f"--expires {exc}") from None
+    store, tokens = _token_store(args.config, args.demo)
     try:
         if args.token_command == "create":
-            record, token = tokens.create(args.role, args.department or (), args.name or "")
+            record, token = tokens.create(
+                args.role, args.department or (), args.name or "", expires_us=expires
+            )
             print(f"id: {record.id}")
             print(f"role: {record.role}")
             if record.departments:
                 print(f"departments: {', '.join(record.departments)}")
             if record.name:
                 print(f"name: {record.name}")
+            print(f"expires: {local_time(record.expires_us, zone, 'never')}")
             print("token (shown only now; send it as 'Authorization: Bearer <token>'):")
             print(token)
         elif args.token_command == "list":
+            rows = [
+                ("id", "role", "departments", "created", "expires", "last used", "state", "name")
+            ]
             for r in tokens.list():
-                state = "active" if r.active else f"revoked {iso(r.revoked_us or 0)}"
-                depts = ",".join(r.departments) or "-"
-                print(f"{r.id}  {r.role:<7}  {depts}  {iso(r.created_us)}  {state}  {r.name}")
+                state = r.state(now)
+                if state == "revoked":
+                    state = f"revoked {local_time(r.revoked_us, zone)}"
+                rows.append(
+                    (
+                        r.id,
+                        r.role,
+                        ",".join(r.departments) or "-",
+                        local_time(r.created_us, zone),
+                        local_time(r.expires_us, zone, "never"),
+                        local_time(r.last_used_us, zone, "never"),
+                        state,
+                        r.name,
+                    )
+                )
+            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+            for row in rows:
+                cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+                print("  ".join([*cells, row[-1]]).rstrip())
+            print(f"(times on the site's clock, {zone})", file=sys.stderr)
         else:
             record = tokens.revoke(args.id)
             print(f"revoked {record.id} ({record.role})")
@@ -480,11 +620,22 @@ def _add_token_commands(sub: argparse._SubParsersAction) -> None:
         "--department", action="append", metavar="NAME", help="a lead's department (repeat)"
     )
     create.add_argument("--name", metavar="TEXT", help="who or what holds the token")
-    listing = token_sub.add_parser("list", help="every token (never the secret)")
+    create.add_argument(
+        "--expires",
+        metavar="WHEN",
+        help="stop accepting it after a span (30m, 12h, 90d, 2w), through a date (2027-01-31) "
+        "or at a time (2027-01-31T18:00), on the site's clock (default: never)",
+    )
+    listing = token_sub.add_parser(
+        "list", help="every token (never the secret), times on the site's clock"
+    )
     revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("id", metavar="ID", help="the token's id (or the token itself)")
     for parser in (create, listing, revoke):
-        parser.add_argument("--config", metavar="SITE.toml", help="site file with [service]")
+        parser.add_argument(
+            "--config", metavar="SITE.toml", help="site file ([service], time zone)"
+        )
+        _add_demo_option(parser)
         parser.set_defaults(func=cmd_token)
 
 
@@ -518,6 +669,14 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--store", action="store_true", help="also write the calls to the store (see 'serve')"
     )
+    ingest.add_argument(
+        "--ami",
+        action="append",
+        metavar="FILE",
+        help="Asterisk's manager (AMI) stream recorded beside the capture, read with it on one "
+        "time line (timestampevents = yes); repeat for several files",
+    )
+    _add_demo_option(ingest)
     ingest.set_defaults(func=cmd_ingest)
 
     collect = sub.add_parser(
@@ -558,6 +717,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_token_commands(sub)
     _add_service_commands(sub)
     _add_report_command(sub)
+    _add_probe_command(sub)
     return parser
 
 

@@ -57,12 +57,13 @@ from callwatch.calls.pbx_traits import PbxTraits
 from callwatch.charter.errors import CharterError
 from callwatch.charter.hours import BusinessHours
 from callwatch.charter.profile import Profile
+from callwatch.probe.plan import probe_problems
 from callwatch.profile_files import BUILTIN, builtin_profiles, load_profile
 from callwatch.reports.schedule import schedule_problems
 from callwatch.site import DEFAULT_TIMEZONE, SiteConfig
 
 _KEYS: dict[str, tuple[str, ...]] = {
-    "": ("site", "departments", "correlation", "reports", "service"),
+    "": ("site", "departments", "correlation", "reports", "service", "probes"),
     "site": ("name", "timezone", "charter", "pbx", "profiles", "business_hours"),
     "site.business_hours": ("start", "end", "days", "holidays"),
     "departments": ("name", "name_en", "extensions", "numbers", "charter"),
@@ -224,6 +225,13 @@ class _Checker:
         pbx = self.pbx(site)
         if "reports" in data:  # [reports]: the weekly report job (callwatch.reports.schedule)
             for problem in schedule_problems(data["reports"]):
+                key, _, message = problem.partition(": ")
+                self.add(key, message)
+        if "probes" in data:  # [probes]: probe calls (callwatch.probe.plan)
+            numbers = (
+                None if directory is None else {d.name: d.numbers for d in directory.departments}
+            )
+            for problem in probe_problems(data["probes"], numbers):
                 key, _, message = problem.partition(": ")
                 self.add(key, message)
         if self.problems or directory is None or name is None or charter is None:

@@ -18,6 +18,7 @@ replay's number map, Call-IDs (also inside ``Replaces`` and URL-encoded in ``Ref
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import re
 from collections.abc import Iterable, Sequence
@@ -34,6 +35,7 @@ from callwatch.settings import Settings
 from callwatch.sip.message import SipParseError, parse_message
 from callwatch.site import SiteConfig
 from callwatch.store import RawMessage, Store
+from callwatch.store.codec import StoreItem
 
 DEFAULT_SEED = 20261123
 DEFAULT_WEEKS = 13
@@ -266,7 +268,7 @@ def build_demo(
     store.upgrade()
     store.sync_directory(site)
     pipe = CallPipeline(site)
-    batch: list[object] = []
+    batch: list[StoreItem] = []
     calls = breaches = messages = 0
     for packet in packets:
         out = pipe.push(packet)
@@ -277,10 +279,10 @@ def build_demo(
         except (SipParseError, ValueError):
             pass
         if len(batch) >= 2000:
-            store.save(batch)  # type: ignore[arg-type]
+            store.save(batch)
             batch.clear()
     batch.extend(pipe.flush(anchor))
-    store.save(batch)  # type: ignore[arg-type]
+    store.save(batch)
     counts = store.counts()
     for row in store.verdict_counts():
         if not row.ok:
@@ -348,14 +350,23 @@ def _office_time(rng: random.Random, day: date, zone: ZoneInfo) -> int:
     return int(aware.timestamp()) * _SECOND + rng.randrange(_SECOND)
 
 
+TOKEN_FILE = "demo-token"
+"""The file of the data directory (mode 0600) that keeps the demo's admin token."""
+DEMO_TOKEN_NAME = "demo"
+"""The name of the demo's admin tokens (older ones are revoked when a new one is made)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DemoSetup:
     """What ``serve --demo`` prepared: the settings to serve with (the demo's own SQLite
-    file), a fresh admin token, and what was stored (None when the store had calls already)."""
+    file), the admin token, the file that keeps it and whether it was reused from there, and
+    what was stored (None when the store had calls already)."""
 
     settings: Settings
     token: str
     summary: DemoSummary | None
+    token_file: Path
+    reused: bool
 
 
 def prepare_demo(
@@ -367,18 +378,50 @@ def prepare_demo(
 ) -> DemoSetup:
     """Point ``settings`` at the embedded demo store (``DATA_DIR/demo.sqlite``, never a
     configured database), fill it when it holds no calls (as of ``anchor``, the demo's "now"),
-    and create an admin token. Raises :class:`DemoError` when the captures are missing."""
-
-    file = (settings.data_dir / "demo.sqlite").resolve()
-    file.parent.mkdir(parents=True, exist_ok=True)
-    settings = dataclasses.replace(settings, database_url=f"sqlite:///{file}")
+    and reuse the admin token kept in ``DATA_DIR/demo-token`` while it is valid (else make
+    one, revoke the demo's older ones and keep the new one there, mode 0600). Raises
+    :class:`DemoError` when the captures are missing."""
+    settings = settings.for_demo()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token_file = settings.data_dir / TOKEN_FILE
     store = Store.open(settings.store_url, site=site.name)
     try:
         store.upgrade()
         summary = None
         if store.counts().get("calls", 0) == 0:
             summary = build_demo(store, site, anchor, fixtures=fixtures)
-        _, token = TokenStore(store.engine).create("admin", name="demo")
+        tokens = TokenStore(store.engine)
+        token = _kept_token(token_file, tokens)
+        reused = token is not None
+        if token is None:
+            for record in tokens.list():
+                if record.name == DEMO_TOKEN_NAME and record.active:
+                    tokens.revoke(record.id)
+            _, token = tokens.create("admin", name=DEMO_TOKEN_NAME)
+            _keep_token(token_file, token)
     finally:
         store.close()
-    return DemoSetup(settings, token, summary)
+    return DemoSetup(settings, token, summary, token_file, reused)
+
+
+def _kept_token(file: Path, tokens: TokenStore) -> str | None:
+    """The token kept in ``file`` when it is still a valid admin token and the file is
+    readable by its owner only (a file others could read may have leaked it)."""
+    try:
+        if file.stat().st_mode & 0o077:
+            return None
+        token = file.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    principal = tokens.verify(token)
+    return token if principal is not None and principal.role == "admin" else None
+
+
+def _keep_token(file: Path, token: str) -> None:
+    """Write ``token`` to ``file``, mode 0600 from its creation, replacing any older file."""
+    part = file.with_name(file.name + ".part")
+    part.unlink(missing_ok=True)
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(token + "\n")
+    os.replace(part, file)

@@ -14,10 +14,12 @@ worded as the charters word them (``10초``, ``30분``, ``1시간``): :func:`dur
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from callwatch.charter import registry
 from callwatch.charter.registry import RULE_NAMES
+from callwatch.charter.verdict import Detail, parse_detail
 
 Lang = Literal["ko", "en"]
 LANGS: tuple[Lang, ...] = ("ko", "en")
@@ -75,6 +77,40 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "unit.percent": ("{value}%", "{value}%"),
     "unit.points": ("{value}%p", "{value} pts"),
     "unit.calls": ("건", "calls"),
+    "unit.rings_heard": ("벨 {rings}회", "{rings} rings"),
+    "unit.ring_heard": ("벨 {rings}회", "{rings} ring"),
+    "unit.before_ring": ("벨 {rings}회 전", "before ring {rings}"),
+    "unit.hours_minutes": ("{hours}시간 {minutes}분", "{hours} h {minutes} min"),
+    "unit.weeks": ("{n}주", "{n} weeks"),
+    "unit.week": ("{n}주", "{n} week"),
+    # verdict details (the rules' detail codes, charter.verdict.detail_code)
+    "detail.answer.staff": ("응답: {by}", "answered by {by}"),
+    "detail.answer.staff_unknown": ("직원이 응답", "answered by staff"),
+    "detail.answer.pbx": (
+        "직원이 아니라 PBX(음성사서함, ARS, 대기열)가 받음",
+        "answered by the PBX (voicemail, IVR or queue), never by staff",
+    ),
+    "detail.answer.unanswered": ("한도까지 울렸으나 응답 없음", "rang to the limit unanswered"),
+    "detail.transfer.connected": ("{kind} {from} → {to}", "{kind} {from} → {to}"),
+    "detail.transfer.never": (
+        "{kind} {from} → {to}, 연결 안 됨",
+        "{kind} {from} → {to}, never connected",
+    ),
+    "transfer.kind.blind": ("바로 돌려주기", "blind transfer"),
+    "transfer.kind.attended": ("확인 후 돌려주기", "attended transfer"),
+    "transfer.kind.local_attended": (
+        "전화기에서 확인 후 돌려주기",
+        "attended transfer on the phone",
+    ),
+    "transfer.kind.other": ("돌려주기", "transfer"),
+    "detail.hangup.caller": ("고객이 먼저 끊음 (첫 BYE)", "the caller hung up first (first BYE)"),
+    "detail.hangup.agent": ("직원이 먼저 끊음 (첫 BYE)", "staff hung up first (first BYE)"),
+    "detail.hangup.delay": (
+        "끊은 뒤 {duration} 기다리기는 신호로 보이지 않아 판정하지 않음",
+        "the {duration} wait after the caller hangs up is not visible in signalling and not judged",
+    ),
+    "detail.callback.by": ("{status}: {by}", "{status} by {by}"),
+    "detail.callback.requested": ("고객이 원한 시간", "time requested by the caller"),
     # report
     "report.title.weekly": ("주간 전화응대 이행 보고서", "Weekly telephone service report"),
     "report.title.period": ("전화응대 이행 보고서", "Telephone service report"),
@@ -154,6 +190,14 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "weekday.fri": ("금", "Fri"),
     "weekday.sat": ("토", "Sat"),
     "weekday.sun": ("일", "Sun"),
+    # reports of any period, made from the pages (issue 12 item 6)
+    "report.partial": (
+        "진행 중인 기간입니다. 기간이 끝나지 않아 수치가 더 늘어날 수 있습니다.",
+        "Partial period: it is not over yet, so the figures will still grow.",
+    ),
+    "report.previous_period": ("이전 기간", "Previous period"),
+    "report.period_over_period": ("이전 기간 대비", "Against the previous period"),
+    "report.replay": ("다시 보기", "Replay"),
 }
 
 RULES = RULE_NAMES
@@ -187,7 +231,7 @@ def t(key: str, lang: str = DEFAULT_LANG, **params: object) -> str:
     pair = _pair(key)
     if lang not in LANGS:
         raise UnknownLanguage(f"unsupported language {lang!r} (use one of {', '.join(LANGS)})")
-    text = pair[LANGS.index(lang)]  # type: ignore[arg-type]
+    text = pair[LANGS.index(lang)]
     return text.format(**params) if params else text
 
 
@@ -208,3 +252,197 @@ def duration(seconds: float, lang: str = DEFAULT_LANG) -> str:
     value, unit = registry.worded(seconds)
     number = str(int(value)) if float(value).is_integer() else f"{value:g}"
     return f"{number}{unit.ko}" if lang == "ko" else f"{number} {unit.en}"
+
+
+def number(value: float, digits: int = 1) -> str:
+    """``value`` with at most ``digits`` decimals and no trailing zeros (``12``, ``12.5``)."""
+    text = f"{round(value, digits):.{digits}f}" if digits else str(round(value))
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+NBSP = "\u00a0"
+_NUMBER_SPACE = re.compile(r"(?<=\d) (?=[a-z(])")
+
+
+def _unbroken(text: str) -> str:
+    """``text`` with a no-break space between a number and the English unit (or the ring
+    count) after it, so ``6 s`` and ``2 h 31 min`` never break across lines."""
+    return _NUMBER_SPACE.sub(NBSP, text)
+
+
+def _with_unit(value: str, unit: registry.Unit, lang: str) -> str:
+    return f"{value}{unit.ko}" if lang == "ko" else f"{value}{NBSP}{unit.en}"
+
+
+def seconds_text(seconds: float, lang: str = DEFAULT_LANG, digits: int = 1) -> str:
+    """A measure in seconds with its unit: ``12.5초`` / ``12.5 s``."""
+    return _with_unit(number(seconds, digits), registry.SECOND, lang)
+
+
+def span(seconds: float, lang: str = DEFAULT_LANG, smallest: registry.Unit | None = None) -> str:
+    """A measured time span in the charters' units: under a minute in seconds (``12.5초``),
+    under an hour in minutes (``40분``), else hours and minutes (``2시간 31분``). With
+    ``smallest`` = MINUTE, short spans are whole minutes too (a callback's delay)."""
+    smallest = smallest or registry.SECOND
+    if smallest is registry.SECOND and abs(seconds) < 60:
+        return seconds_text(seconds, lang)
+    minutes = round(seconds / 60)
+    if abs(minutes) < 60:
+        return _with_unit(str(minutes), registry.MINUTE, lang)
+    hours, rest = divmod(abs(minutes), 60)
+    sign = "-" if minutes < 0 else ""
+    if not rest:
+        return sign + _with_unit(str(hours), registry.HOUR, lang)
+    return sign + _unbroken(t("unit.hours_minutes", lang, hours=hours, minutes=rest))
+
+
+def measure(
+    rule: str, seconds: float | None, lang: str = DEFAULT_LANG, rings: int | None = None
+) -> str:
+    """What a verdict measured, in the unit the charters word ``rule`` in (``12.0초 (벨 5회)``,
+    ``2시간 31분``); ``—`` when nothing was measured."""
+    if seconds is None:
+        return t("report.none", lang)
+    spec = registry.get(rule)
+    unit = spec.unit if spec is not None and spec.unit is not None else registry.SECOND
+    if unit is registry.SECOND:
+        text = seconds_text(seconds, lang)
+        if rings is not None:
+            key = "unit.ring_heard" if rings == 1 else "unit.rings_heard"
+            text += f" ({t(key, lang, rings=rings)})"
+        return _unbroken(text)
+    return span(seconds, lang, smallest=unit)
+
+
+def limit(
+    rule: str, seconds: float | None, lang: str = DEFAULT_LANG, rings: int | None = None
+) -> str:
+    """A verdict's limit as the charters word it (``6초 (벨 3회 전)``, ``3시간``); ``—`` for
+    none."""
+    if seconds is None:
+        return t("report.none", lang)
+    text = duration(seconds, lang)
+    if rings is not None:
+        text += f" ({t('unit.before_ring', lang, rings=rings)})"
+    return _unbroken(text)
+
+
+def points(change: float | None, lang: str = DEFAULT_LANG) -> str:
+    """A change of pass rate in percentage points, signed: ``+6.4%p`` / ``+6.4 pts``."""
+    if change is None:
+        return t("report.none", lang)
+    return _unbroken(t("unit.points", lang, value=f"{change:+.1f}"))
+
+
+def percent(rate: float | None) -> str:
+    """A rate (0..1) as a percentage with one decimal: ``93.3%``; ``—`` for none."""
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def weeks(n: int, lang: str = DEFAULT_LANG) -> str:
+    """``n`` weeks: ``4주`` / ``4 weeks`` (``1 week``)."""
+    return t("unit.week" if n == 1 else "unit.weeks", lang, n=n)
+
+
+_LEGACY = (
+    (re.compile(r"answered by the PBX\b.*"), "answer.pbx"),
+    (re.compile(r"answered by (?P<by>\S+)"), "answer.staff"),
+    (re.compile(r"answered"), "answer.staff"),
+    (re.compile(r"rang to the limit unanswered"), "answer.unanswered"),
+    (
+        re.compile(r"(?P<kind>\w+) transfer (?P<from>\S+) → (?P<to>\S+) never connected"),
+        "transfer.never",
+    ),
+    (re.compile(r"(?P<kind>\w+) transfer (?P<from>\S+) → (?P<to>\S+)"), "transfer.connected"),
+    (
+        re.compile(
+            r"first BYE from the (?P<who>caller|agent)"
+            r"(?:; the (?P<handset_delay_s>[\d.]+) s handset delay .*)?"
+        ),
+        "hangup",
+    ),
+    (
+        re.compile(
+            r"(?P<status>kept|late|missed)(?: by (?P<by>\S+))?"
+            r"(?P<requested> \(time requested by the caller\))?"
+        ),
+        "callback",
+    ),
+)
+"""The English prose earlier versions stored as a verdict's detail, read as detail codes."""
+
+
+def _legacy_detail(text: str) -> Detail | None:
+    for pattern, key in _LEGACY:
+        match = pattern.fullmatch(text.strip())
+        if match is None:
+            continue
+        facts = {k: v for k, v in match.groupdict().items() if v is not None}
+        if key in ("hangup", "callback"):
+            key = f"{key}.{facts.pop('who', None) or facts.pop('status')}"
+        if "requested" in facts:
+            facts["requested"] = "1"
+        return Detail(key, facts)
+    return None
+
+
+def detail_text(detail: str | None, lang: str = DEFAULT_LANG) -> str:
+    """A verdict's detail (a detail code, or the English prose of earlier versions) worded in
+    ``lang``; a detail this catalogue has no wording for is shown as it is."""
+    if not detail:
+        return ""
+    parsed = parse_detail(detail)
+    if parsed is None or not _worded(parsed):
+        parsed = _legacy_detail(detail) or parsed
+    if parsed is None or not _worded(parsed):
+        return detail
+    key, facts = parsed.key, parsed.facts
+    if key == "answer.staff":
+        by = facts.get("by")
+        return (
+            t("detail.answer.staff", lang, by=by) if by else t("detail.answer.staff_unknown", lang)
+        )
+    if key.startswith("transfer."):
+        kind = facts.get("kind", "other")
+        kind_key = (
+            f"transfer.kind.{kind}"
+            if f"transfer.kind.{kind}" in _CATALOGUE
+            else "transfer.kind.other"
+        )
+        return t(
+            f"detail.{key}",
+            lang,
+            kind=t(kind_key, lang),
+            **{"from": facts.get("from", "?"), "to": facts.get("to", "?")},
+        )
+    if key.startswith("hangup."):
+        text = t(f"detail.{key}", lang)
+        delay = _float(facts.get("handset_delay_s"))
+        if delay is not None:
+            text += "; " + t("detail.hangup.delay", lang, duration=duration(delay, lang))
+        return text
+    if key.startswith("callback."):
+        status = t(key, lang)
+        text = (
+            t("detail.callback.by", lang, status=status, by=facts["by"])
+            if facts.get("by")
+            else status
+        )
+        if facts.get("requested") == "1":
+            text += f" ({t('detail.callback.requested', lang)})"
+        return text
+    return t(f"detail.{key}", lang)
+
+
+def _worded(detail: Detail) -> bool:
+    key = detail.key
+    if key.startswith("callback."):
+        return key in _CATALOGUE
+    return f"detail.{key}" in _CATALOGUE
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None

@@ -1,5 +1,5 @@
-"""The packet journal: every packet (and wall-clock tick) the live service hands the core,
-written to disk before the core sees it.
+"""The packet journal: every packet, manager (AMI) event and wall-clock tick the live service
+hands the core, written to disk before the core sees it.
 
 Why: the core holds calls in memory until they end (and a little after), and the sinks hold
 outputs until the database or the broker takes them. A killed process (kill -9, the OOM
@@ -12,7 +12,8 @@ Layout: a directory of segment files ``<first position>.journal`` (16 digits). R
 numbered by *position*, from 1, across segments and across runs of the service; a segment's
 records follow one another from its first position. Each record is a header
 ``<length, CRC-32, kind>`` and a body: a packet (its capture time, addresses, transport,
-payload, HEP capture id and correlation id) or a tick (the wall clock in microseconds).
+payload, HEP capture id and correlation id), a tick (the wall clock in microseconds) or a
+manager event (JSON: its time, name, fields and place in its stream).
 Each run of the service starts a new segment, and a segment is closed on a tick once it holds
 ``segment_bytes`` or has seen ``segment_ticks`` ticks, so every segment but the very first
 begins with a tick. The file ``checkpoint`` holds the position up to which every output of
@@ -36,6 +37,7 @@ opens a new segment.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import struct
@@ -45,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callwatch.packet import Packet
+from callwatch.sip.ami import AmiEvent
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +56,16 @@ _CHECKPOINT = "checkpoint"
 _HEAD = struct.Struct("<IIB")  # body length, CRC-32 of kind + body, kind
 _PACKET = 1
 _TICK = 2
+_AMI = 3
 # capture time, capture id (-1: none), source port, destination port, lengths of the source
 # host, destination host and transport, of the correlation id (-1: none) and of the payload
 _PACKET_HEAD = struct.Struct("<qqHHBBBiI")
 _TICK_BODY = struct.Struct("<q")
 _MAX_BODY = 16 << 20
 
-Record = Packet | int
-"""What :meth:`PacketJournal.replay` yields: a packet, or a tick's wall clock (µs)."""
+Record = Packet | int | AmiEvent
+"""What :meth:`PacketJournal.replay` yields: a packet, a tick's wall clock (µs) or a manager
+event."""
 
 
 @dataclass(slots=True)
@@ -118,8 +123,8 @@ class PacketJournal:
         return self._checkpoint
 
     def replay(self) -> Iterator[tuple[int, Record]]:
-        """The records found at open, oldest first, as ``(position, packet or wall)``; call it
-        before the first append."""
+        """The records found at open, oldest first, as ``(position, record)``; call it before
+        the first append."""
         for seg in [s for s in self._segments if s.last <= self.found]:
             position = seg.first
             for kind, body in _records(seg.path.read_bytes()):
@@ -132,6 +137,11 @@ class PacketJournal:
     def append_packet(self, packet: Packet) -> int:
         """Write one packet; return its position."""
         return self._append(_PACKET, _encode_packet(packet))
+
+    def append_ami(self, event: AmiEvent) -> int:
+        """Write one manager event; return its position."""
+        body = json.dumps([event.ts, event.name, event.fields, event.seq], ensure_ascii=False)
+        return self._append(_AMI, body.encode())
 
     def append_tick(self, wall: int) -> int:
         """Write one tick (the wall clock handed to the core); return its position. Closes
@@ -305,7 +315,7 @@ def _records(data: bytes) -> Iterator[tuple[int, bytes]]:
     while offset + head <= size:
         length, crc, kind = _HEAD.unpack_from(data, offset)
         start = offset + head
-        if length > _MAX_BODY or start + length > size or kind not in (_PACKET, _TICK):
+        if length > _MAX_BODY or start + length > size or kind not in (_PACKET, _TICK, _AMI):
             return
         body = data[start : start + length]
         if zlib.crc32(body, kind) != crc:
@@ -336,6 +346,9 @@ def _encode_packet(p: Packet) -> bytes:
 def _decode(kind: int, body: bytes) -> Record:
     if kind == _TICK:
         return int(_TICK_BODY.unpack(body)[0])
+    if kind == _AMI:
+        ts, name, fields, seq = json.loads(body)
+        return AmiEvent(ts, name, tuple((str(k), str(v)) for k, v in fields), seq)
     ts, capture_id, sport, dport, lsrc, ldst, ltr, lcorr, lpay = _PACKET_HEAD.unpack_from(body)
     at = _PACKET_HEAD.size
     src = body[at : at + lsrc].decode()

@@ -247,7 +247,8 @@ class _LiveCollector(Collector):
 
 def _buckets(bounds: Sequence[float], counts: Sequence[int]) -> list[tuple[str, float]]:
     """Cumulative Prometheus buckets from per-bucket ``counts`` (the last one is +Inf)."""
-    buckets, running = [], 0
+    buckets: list[tuple[str, float]] = []
+    running = 0
     for bound, n in zip((*bounds, float("inf")), counts, strict=True):
         running += n
         buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
+
+from callwatch.frozen import fast_init, slot_setter
 
 MAX_MESSAGE: Final = 65_535
 """Largest SIP message accepted (headers and body), in bytes: what one UDP datagram or one
@@ -50,8 +51,7 @@ class Packet:
         frame: int = 0,
     ) -> None:
         # What dataclass's frozen __init__ does, in about half the time (pure or compiled):
-        # each field goes straight through its slot's setter, not ``object.__setattr__``.
-        # Keep in step with the fields above.
+        # each field goes straight through its slot's setter (see callwatch.frozen).
         _set_ts(self, ts)
         _set_src(self, src)
         _set_dst(self, dst)
@@ -81,17 +81,13 @@ class Packet:
         return (Packet, self.args())
 
 
-def _slot_setter(name: str) -> Callable[[Packet, Any], None]:
-    """The setter of Packet's slot ``name``, which bypasses the frozen ``__setattr__``."""
-    setter: Callable[[Packet, Any], None] = getattr(Packet, name).__set__
-    return setter
+_set_ts: Final = slot_setter(Packet, "ts")
+_set_src: Final = slot_setter(Packet, "src")
+_set_dst: Final = slot_setter(Packet, "dst")
+_set_transport: Final = slot_setter(Packet, "transport")
+_set_payload: Final = slot_setter(Packet, "payload")
+_set_capture_id: Final = slot_setter(Packet, "capture_id")
+_set_correlation_id: Final = slot_setter(Packet, "correlation_id")
+_set_frame: Final = slot_setter(Packet, "frame")
 
-
-_set_ts: Final = _slot_setter("ts")
-_set_src: Final = _slot_setter("src")
-_set_dst: Final = _slot_setter("dst")
-_set_transport: Final = _slot_setter("transport")
-_set_payload: Final = _slot_setter("payload")
-_set_capture_id: Final = _slot_setter("capture_id")
-_set_correlation_id: Final = _slot_setter("correlation_id")
-_set_frame: Final = _slot_setter("frame")
+fast_init(Packet, Packet.__init__)

@@ -6,6 +6,11 @@ capture replayed through any of them gives the same verdicts. Time comes only fr
 guarded by the pipeline's :class:`~callwatch.sip.clock.CaptureClock`, and from what a driver
 passes to :meth:`CallPipeline.tick` (capture time) or :meth:`CallPipeline.advance` (a live
 driver's wall clock, once a second).
+
+Asterisk's manager events (:class:`~callwatch.sip.ami.AmiEvent`) are one more time-stamped
+input: :meth:`CallPipeline.push` takes them beside the packets, through the same clock and
+reorder window, and the call assembler reads them in their place on the time line. Without
+them everything is read from SIP alone.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from callwatch.charter.profile import Profile
 from callwatch.charter.verdict import Verdict
 from callwatch.fieldpickle import pickle_by_fields
 from callwatch.packet import Packet
+from callwatch.sip.ami import AmiEvent
 from callwatch.sip.clock import CaptureClock
 from callwatch.sip.dialogs import Timeouts
 from callwatch.sip.events import LegEvent
@@ -100,15 +106,22 @@ class CallPipeline:
         ]
         return min(times) if times else None
 
-    def push(self, packet: Packet) -> list[Output]:
-        """Take one captured packet; return what it settled."""
+    def push(self, packet: Packet | AmiEvent) -> list[Output]:
+        """Take one captured packet (or manager event); return what it settled."""
         out: list[Output] = []
         for admitted in self.clock.admit(packet):
             for event in self.legs.push(admitted):
-                out.append(event)
-                self._calls(self.assembler.feed(event), out)
+                if isinstance(event, LegEvent):
+                    out.append(event)
+                    self._calls(self.assembler.feed(event), out)
+                else:
+                    self._calls(self.assembler.feed_ami(event), out)
         self._book_tick(self.clock.mark, out)
         return out
+
+    def push_ami(self, event: AmiEvent) -> list[Output]:
+        """Take one manager event (Asterisk's AMI); return what it settled."""
+        return self.push(event)
 
     def advance(self, wall: int) -> list[Output]:
         """A live driver's wall clock (microseconds), once a second: the watermark follows it,
@@ -120,9 +133,7 @@ class CallPipeline:
 
         ``now`` is capture time (a live driver calls :meth:`advance` instead)."""
         out: list[Output] = []
-        for event in self.legs.tick(now):
-            out.append(event)
-            self._calls(self.assembler.feed(event), out)
+        self._take(self.legs.tick(now), out)
         self._calls(self.assembler.tick(now), out)
         self._next_book_tick = 0
         self._book_tick(now, out)
@@ -135,9 +146,7 @@ class CallPipeline:
         """
         self.clock.flush()
         out: list[Output] = []
-        for event in self.legs.flush():
-            out.append(event)
-            self._calls(self.assembler.feed(event), out)
+        self._take(self.legs.flush(), out)
         self._calls(self.assembler.flush(), out)
         self._next_book_tick = 0
         self._book_tick(self.clock.mark if as_of is None else as_of, out)
@@ -154,6 +163,14 @@ class CallPipeline:
     def judge_callback(self, cb: Callback) -> list[Verdict]:
         """The callback verdict of ``cb`` under its department's charter (none while open)."""
         return rules.judge_callback(cb, self.site.profile_for(cb.department))
+
+    def _take(self, items: list[LegEvent | AmiEvent], out: list[Output]) -> None:
+        for item in items:
+            if isinstance(item, LegEvent):
+                out.append(item)
+                self._calls(self.assembler.feed(item), out)
+            else:
+                self._calls(self.assembler.feed_ami(item), out)
 
     def _calls(self, calls: list[Call], out: list[Output]) -> None:
         for call in calls:

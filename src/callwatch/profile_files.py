@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from callwatch.charter import registry
 from callwatch.charter.errors import ProfileError, UnknownProfileError
@@ -24,11 +24,19 @@ from callwatch.charter.profile import (
     AnswerRule,
     Cadence,
     CallbackRule,
+    DeadlineClock,
     HangupRule,
+    Keeps,
     Profile,
     Section,
     TransferRule,
 )
+
+_T = TypeVar("_T")
+
+_DEADLINE_CLOCKS: dict[str, DeadlineClock] = {"wall": "wall", "business": "business"}
+_KEEPS: dict[str, Keeps] = {"answered": "answered", "attempt": "attempt"}
+"""The words a profile may write for ``callback.deadline_clock`` and ``callback.keeps``."""
 
 _FOLDER = resources.files("callwatch.charter").joinpath("profiles")
 
@@ -186,22 +194,28 @@ class _Reader:
                 "a callback promise needs deadline_min or promised_time = true "
                 "(leave the [callback] table out when the charter makes none)",
             )
-        clock = self.text(s, "callback.deadline_clock", default="wall")
-        if clock not in ("wall", "business"):
-            raise self.fail("callback.deadline_clock", f"{clock!r}: expected 'wall' or 'business'")
-        keeps = self.text(s, "callback.keeps")
-        if keeps not in ("answered", "attempt"):
-            raise self.fail("callback.keeps", f"{keeps!r}: expected 'answered' or 'attempt'")
+        clock_text = self.text(s, "callback.deadline_clock", default="wall")
+        clock = _DEADLINE_CLOCKS.get(clock_text)
+        if clock is None:
+            raise self.fail(
+                "callback.deadline_clock", f"{clock_text!r}: expected 'wall' or 'business'"
+            )
+        keeps_text = self.text(s, "callback.keeps")
+        keeps = _KEEPS.get(keeps_text)
+        if keeps is None:
+            raise self.fail("callback.keeps", f"{keeps_text!r}: expected 'answered' or 'attempt'")
         return CallbackRule(
             deadline_s=deadline,
             promised_time=promised,
-            deadline_clock=clock,  # type: ignore[arg-type]
-            keeps=keeps,  # type: ignore[arg-type]
+            deadline_clock=clock,
+            keeps=keeps,
             keeps_why=self.text(s, "callback.keeps_why"),
             source=self.text(s, "callback.source"),
         )
 
-    def optional(self, data: dict[str, Any], key: str, build: Callable[[dict[str, Any]], Any]):
+    def optional(
+        self, data: dict[str, Any], key: str, build: Callable[[dict[str, Any]], _T]
+    ) -> _T | None:
         section = self.table(data, key)
         return None if section is None else build(section)
 

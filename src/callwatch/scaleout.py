@@ -85,8 +85,7 @@ def _file_packets(files: Iterable[str]) -> Iterable[Packet]:
 
 def collect(site: SiteConfig, settings: Settings, files: list[str], identifier: str | None) -> int:
     """Run a collector: replay ``files``, or listen for HEP when none are given."""
-    if not settings.mqtt_url:
-        raise ScaleoutError("collect needs a broker: set CALLWATCH_MQTT_URL or service.mqtt_url")
+    url = _broker(settings, "collect")
 
     async def main() -> None:
         stop = _stop_event()
@@ -94,7 +93,7 @@ def collect(site: SiteConfig, settings: Settings, files: list[str], identifier: 
         stats = await run_collect(
             site,
             source,
-            settings.mqtt_url,
+            url,
             spool_dir=settings.spool_path / "collect",
             identifier=identifier,
             live=not files,

@@ -128,4 +128,5 @@ def _transfer(t: Transfer) -> dict[str, Any]:
         "started_at": iso(t.started_at),
         "connected_at": iso_or_none(t.connected_at),
         "seconds": t.seconds,
+        "style": t.style,
     }

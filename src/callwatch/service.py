@@ -13,19 +13,23 @@ Theory of operation. One asyncio loop does everything that waits; nothing in it 
   timeouts and callback deadlines fire on a quiet line but never ahead of the traffic, and a
   packet stamped far from the wall clock is refused and counted (:mod:`callwatch.sip.clock`).
   This is the only place the wall clock reaches the core.
+* With ``ami_url`` set (``serve --ami``), :class:`~callwatch.pbx.ami.AmiClient` reads
+  Asterisk's manager events and hands each to :meth:`Service.on_ami`, which pushes it through
+  the same pipeline (one more time-stamped input); while the manager is away, calls are read
+  from SIP alone.
 * On stop (SIGINT/SIGTERM): the sources close, the pipeline is flushed (calls still up come out
   incomplete, which the rules never judge as breaches), and each sink drains.
-* With a packet journal (``serve`` always has one, :mod:`callwatch.journal`): each packet and
-  each tick is written to it before the pipeline sees it, and the outputs of that record are
-  handed to the sinks tagged with its position. Once a second the service asks every
-  :class:`~callwatch.sinks.DurableSink` how far it has taken its outputs for good and the
-  pipeline for the earliest capture time it still holds, and moves the journal's checkpoint
-  (segments nobody needs are deleted). On start it replays what the journal kept through the
-  fresh pipeline before taking live traffic: outputs of records up to the checkpoint were
-  taken already and are not handed out again; later ones are (the store's upserts absorb
-  what it had, the publisher skips breaches it had published). So a kill -9 loses neither
-  the calls in flight nor outputs the database or the broker had not yet taken. A clean stop
-  leaves an empty journal.
+* With a packet journal (``serve`` always has one, :mod:`callwatch.journal`): each packet,
+  manager event and tick is written to it before the pipeline sees it, and the outputs of
+  that record are handed to the sinks tagged with its position. Once a second the service
+  asks every :class:`~callwatch.sinks.DurableSink` how far it has taken its outputs for good
+  and the pipeline for the earliest capture time it still holds, and moves the journal's
+  checkpoint (segments nobody needs are deleted). On start it replays what the journal kept
+  through the fresh pipeline before taking live traffic: outputs of records up to the
+  checkpoint were taken already and are not handed out again; later ones are (the store's
+  upserts absorb what it had, the publisher skips breaches it had published). So a kill -9
+  loses neither the calls in flight nor outputs the database or the broker had not yet
+  taken. A clean stop leaves an empty journal.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from typing import Any, Protocol
 import uvicorn
 
 from callwatch import core_build
+from callwatch.api.context import ApiContext
 from callwatch.api.live import LiveSink
 from callwatch.backlog import Backlog
 from callwatch.bus.published import PublishedLog
@@ -59,9 +64,12 @@ from callwatch.gcwatch import GcWatch
 from callwatch.http import create_app
 from callwatch.journal import PacketJournal
 from callwatch.metrics import Metrics, Snapshot
+from callwatch.packet import PacketArgs
+from callwatch.pbx.ami import AmiClient
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
 from callwatch.settings import Settings
 from callwatch.sinks import BatchSink, DurableSink, PartStatus, Sink
+from callwatch.sip.ami import AmiEvent
 from callwatch.sip.events import LegEvent
 from callwatch.site import SiteConfig
 from callwatch.store import Store
@@ -70,6 +78,7 @@ from callwatch.store_process import StoreProcess, StoreProcessError, StoreReques
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
+_HELD_MARGIN = 2_000_000  # µs kept in the journal before the earliest capture time held
 _RCVBUF = 8 << 20
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 
@@ -78,7 +87,7 @@ class ServiceError(Exception):
     """The service cannot start (a port taken, a source not allowed, a sink that fails)."""
 
 
-class StoreSink(BatchSink):
+class StoreSink(BatchSink[Output | PacketArgs]):
     """The store as a sink: a :class:`~callwatch.store.StoreWriter` in a process of its own.
 
     All database work (writes, spool replays, the schema upgrade, maintenance) runs in the
@@ -166,12 +175,12 @@ class StoreSink(BatchSink):
         held = self._open
         if not held:
             self._open_first = self.position
-        held.append(packet.args())  # type: ignore[arg-type]
+        held.append(packet.args())
         if len(held) >= self.max_batch:
             self._seal()
         self._wake.set()
 
-    def seal(self, batch: list[Output]) -> bytes:
+    def seal(self, batch: list[Output | PacketArgs]) -> bytes:
         """The batch as the store process's ``write`` request, pickled now, on the loop's
         thread: the worker thread then only waits on the pipe and does not hold the
         interpreter lock while the HEP reader wants it, and the backlog is compact."""
@@ -327,6 +336,7 @@ class Service:
         self._wall = wall_clock or (lambda: time.time_ns() // 1000)
         self._hep: HepListener | None = None
         self._sniffer: _Closable | None = None
+        self._ami: AmiClient | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._stopped = False
         self._packet_sinks: list[Callable[[Packet], None]] = []
@@ -341,6 +351,14 @@ class Service:
         out = self.pipeline.push(packet)
         for keep in self._packet_sinks:
             keep(packet)
+        if out:
+            self._emit(out)
+
+    def on_ami(self, event: AmiEvent) -> None:
+        """One event from Asterisk's manager: into the journal, then into the core."""
+        if self.journal is not None:
+            self._mark(self.journal.append_ami(event))
+        out = self.pipeline.push(event)
         if out:
             self._emit(out)
 
@@ -368,7 +386,10 @@ class Service:
         journal may delete."""
         latest = self._position
         history = self._history
-        history.append((latest, self.pipeline.earliest_held()))
+        earliest = self.pipeline.earliest_held()
+        if earliest:  # a manager event about a leg may be stamped a little before its INVITE
+            earliest -= _HELD_MARGIN
+        history.append((latest, earliest))
         durable = min((s.durable_through(latest) for s in self._durable), default=latest)
         best = None
         while history and history[0][0] <= durable:
@@ -393,6 +414,8 @@ class Service:
             self._mark(position)
             if isinstance(record, int):
                 out = pipe.advance(record)
+            elif isinstance(record, AmiEvent):
+                out = pipe.push(record)
             else:
                 out = pipe.push(record)
                 if position > checkpoint:
@@ -478,6 +501,15 @@ class Service:
             except SnifferError as exc:
                 transport.close()
                 raise ServiceError(str(exc)) from None
+        if s.ami_url:
+            if not (s.ami_user and s.ami_secret):
+                transport.close()
+                raise ServiceError(
+                    "reading the manager (AMI) needs its read-only user: "
+                    "set CALLWATCH_AMI_USER and CALLWATCH_AMI_SECRET"
+                )
+            self._ami = AmiClient(s.ami_url, s.ami_user, s.ami_secret, self.on_ami)
+            await self._ami.start()
         self._ticker = asyncio.create_task(self._tick_forever(), name="callwatch-ticker")
 
     async def _tick_forever(self) -> None:
@@ -497,6 +529,8 @@ class Service:
             self._hep.close()
         if self._sniffer is not None:
             self._sniffer.close()
+        if self._ami is not None:
+            await self._ami.close()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -534,6 +568,10 @@ class Service:
             parts["interface"] = PartStatus(
                 up, f"sniffing {self.settings.interface}" if up else "not sniffing"
             )
+        if self._ami is not None:
+            up, detail = self._ami.status()
+            # Optional: while the manager is away the calls are read from SIP alone.
+            parts["ami"] = PartStatus(True, detail if up else f"{detail} (SIP alone meanwhile)")
         if self.journal is not None:
             j = self.journal
             extra: dict[str, object] = {"segments": j.segments, "bytes": j.size}
@@ -595,6 +633,7 @@ async def run(
     *,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[Service, tuple[str, int]], None] | None = None,
+    api: ApiContext | None = None,
 ) -> None:
     """Run ``service`` and its HTTP server in the current loop until ``stop`` is set or the
     process gets SIGINT/SIGTERM; then stop the sources, flush the core, drain the sinks.
@@ -622,7 +661,7 @@ async def run(
     try:
         await service.start()
         config = uvicorn.Config(
-            create_app(service), log_level="warning", lifespan="off", access_log=False
+            create_app(service, api=api), log_level="warning", lifespan="off", access_log=False
         )
         server = _Server(config)
         server_task = asyncio.create_task(server.serve(sockets=[http_sock]), name="callwatch-http")
@@ -653,7 +692,8 @@ def serve(site: SiteConfig, settings: Settings) -> None:
     except OSError as exc:
         raise ServiceError(f"journal {settings.spool_path / 'journal'}: {exc}") from None
     service = Service(site, settings, journal=journal)
-    service.sinks.extend(build_sinks(service))
+    sinks, api = build_sinks(service)
+    service.sinks.extend(sinks)
 
     def ready(svc: Service, http: tuple[str, int]) -> None:
         # What start-up built (modules, the web app, the site, the store's metadata) lives as
@@ -670,23 +710,26 @@ def serve(site: SiteConfig, settings: Settings) -> None:
             flush=True,
         )
 
-    asyncio.run(run(service, on_ready=ready))
+    asyncio.run(run(service, api=api, on_ready=ready))
     print("callwatch: stopped; everything flushed", file=sys.stderr, flush=True)
 
 
-def build_sinks(service: Service) -> list[Sink]:
-    """The sinks ``service.settings`` asks for: the store and the live feed always, the broker
-    when a URL is set."""
+def build_sinks(service: Service) -> tuple[list[Sink], ApiContext]:
+    """The sinks ``service.settings`` asks for (the store and the live feed always, the broker
+    when a URL is set) and the API's view of them: the store it reads, the live feed it
+    streams, the running callback book."""
     site, settings = service.site, service.settings
     recover = service.journal is None or not service.journal.left  # else the replay does
-    sinks: list[Sink] = [
-        StoreSink(site, settings, service.metrics.store_latency.observe, recover=recover)
-    ]
+    store = StoreSink(site, settings, service.metrics.store_latency.observe, recover=recover)
+    live = LiveSink(site)
+    sinks: list[Sink] = [store]
     if settings.mqtt_url:
         sinks.append(BusSink(site, settings))
-
-    sinks.append(LiveSink(site))
-    return sinks
+    sinks.append(live)
+    api = ApiContext(
+        store=store.store, site=site, live=live.broadcaster, book=service.pipeline.book
+    )
+    return sinks, api
 
 
 def _bind_http(host: str, port: int) -> socket.socket:

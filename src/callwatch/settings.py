@@ -4,6 +4,7 @@
 
     [service]                              # every key optional
     data_dir = "/var/lib/callwatch"        # the embedded database and the spool live here
+                                           # (a relative path is relative to the site file)
     database_url = "postgresql+psycopg://callwatch@db/callwatch"
     mqtt_url = "mqtt://broker:1883"        # no broker: nothing is published
     hep_host = "0.0.0.0"
@@ -16,13 +17,26 @@
     sip_ports = [5060, 5061]
     clock_skew_ms = 2000
     message_retention_days = 90            # raw SIP kept for the ladder view; 0 keeps it forever
+    ami_url = "tcp://127.0.0.1:5038"       # Asterisk's manager (AMI): read it beside SIP
+    public_url = "https://callwatch.example.go.kr"  # base of links in reports sent by mail
 
 Every key has an environment variable that wins over the file: ``CALLWATCH_`` and the key in
 capitals (``CALLWATCH_DATABASE_URL``, ``CALLWATCH_MQTT_URL``, ``CALLWATCH_HEP_PORT``,
 ``CALLWATCH_HTTP_PORT``, ``CALLWATCH_HEP_ALLOW`` as a comma-separated list,
 ``CALLWATCH_HEP_AUTH_KEY``, ``CALLWATCH_SPOOL_DIR``, ``CALLWATCH_DATA_DIR``, ...). An empty
 variable counts as unset. With nothing set, the service runs on the embedded default: a SQLite
-file under ``data_dir`` (default ``./callwatch-data``), no broker, HEP on 9060, HTTP on 8080.
+file under the data directory, no broker, HEP on 9060, HTTP on 8080.
+
+The data directory is the same for every command, wherever it runs: ``$CALLWATCH_DATA_DIR``
+(relative to the current directory), else ``data_dir`` of the site file (relative to the site
+file), else :func:`default_data_dir`: ``/var/lib/callwatch`` when that directory exists and
+this user may write it (a system install), else ``$XDG_DATA_HOME/callwatch``
+(``~/.local/share/callwatch``). A relative ``spool_dir`` in the site file is relative to the
+site file too. :meth:`Settings.origin` says where a value came from.
+
+The manager's read-only user and its secret come from the environment only,
+``CALLWATCH_AMI_USER`` and ``CALLWATCH_AMI_SECRET``, never from the site file; with
+``ami_url`` unset (and no ``serve --ami``) the manager is not read.
 """
 
 from __future__ import annotations
@@ -31,7 +45,7 @@ import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +54,16 @@ from callwatch.sip.clock import CaptureClock
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-DEFAULT_DATA_DIR = "callwatch-data"
+SYSTEM_DATA_DIR = Path("/var/lib/callwatch")
+DEMO_DATABASE = "demo.sqlite"
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_SIP_PORTS = (5060, 5061)
 DEFAULT_CLOCK_SKEW_MS = 2000
 DEFAULT_RETENTION_DAYS = 90
+DEFAULT_AMI_PORT = 5038
+DEFAULT_AMI_URL = f"tcp://127.0.0.1:{DEFAULT_AMI_PORT}"
+_ENV_ONLY = ("ami_user", "ami_secret")
+"""Keys read from ``CALLWATCH_<KEY>`` only: the manager's credentials stay out of the file."""
 
 _KEYS = (
     "data_dir",
@@ -61,7 +80,26 @@ _KEYS = (
     "spool_dir",
     "clock_skew_ms",
     "message_retention_days",
+    "ami_url",
+    "public_url",
 )
+
+
+def default_data_dir(
+    environ: Mapping[str, str] | None = None, *, system: Path = SYSTEM_DATA_DIR
+) -> Path:
+    """The data directory when none is configured: ``system`` (``/var/lib/callwatch``) when it
+    is a directory this user may write, else ``$XDG_DATA_HOME/callwatch`` (an absolute
+    ``XDG_DATA_HOME`` only), else ``~/.local/share/callwatch``. Never the current directory."""
+    env = os.environ if environ is None else environ
+    if system.is_dir() and os.access(system, os.W_OK | os.X_OK):
+        return system
+    xdg = env.get("XDG_DATA_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "callwatch"
+    home = env.get("HOME", "").strip()
+    base = Path(home) if home else Path.home()
+    return base / ".local" / "share" / "callwatch"
 
 
 class SettingsError(Exception):
@@ -76,7 +114,7 @@ class SettingsError(Exception):
 class Settings:
     """Where the service listens, stores and publishes."""
 
-    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    data_dir: Path = field(default_factory=default_data_dir)
     database_url: str | None = None
     mqtt_url: str | None = None
     hep_host: str = "0.0.0.0"
@@ -90,6 +128,37 @@ class Settings:
     spool_dir: Path | None = None
     clock_skew_ms: int = DEFAULT_CLOCK_SKEW_MS
     message_retention_days: int = DEFAULT_RETENTION_DAYS
+    ami_url: str | None = None
+    ami_user: str | None = None
+    ami_secret: str | None = field(default=None, repr=False)
+    public_url: str | None = None
+    """The address users reach the pages at (``https://host[/prefix]``): reports link to calls
+    under it, so links work in a file sent by mail. None: the address of the request."""
+    origins: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+
+    def origin(self, key: str) -> str:
+        """Where the value of ``key`` came from: ``FILE: service.KEY``, the variable's name,
+        ``command line``, or ``default``."""
+        return dict(self.origins).get(key, "default")
+
+    def describe_store(self) -> str:
+        """One line naming the database (password hidden) and the data directory, each with
+        where it came from: what every command that opens the store prints first."""
+        where = f"data directory {self.data_dir} (from {self.origin('data_dir')})"
+        if self.database_url:
+            return (
+                f"database {_hide_password(self.database_url)} (from "
+                f"{self.origin('database_url')}); {where}"
+            )
+        return f"database {self.store_url}; {where}"
+
+    def for_demo(self) -> Settings:
+        """These settings on the demo's own database, ``DATA_DIR/demo.sqlite`` (never a
+        configured database): what ``serve --demo`` serves and ``--demo`` of the other
+        commands opens."""
+        url = f"sqlite:///{(self.data_dir / DEMO_DATABASE).resolve()}"
+        origins = (*self.origins, ("database_url", "--demo"))
+        return replace(self, database_url=url, origins=origins)
 
     @property
     def store_url(self) -> str:
@@ -116,7 +185,8 @@ class Settings:
         checked = {k: _convert(k, v, "command line", problems) for k, v in given.items()}
         if problems:
             raise SettingsError(problems)
-        return replace(self, **checked)
+        origins = (*self.origins, *((k, "command line") for k in checked))
+        return replace(self, **checked, origins=origins)
 
 
 def load_settings(
@@ -132,11 +202,14 @@ def load_settings(
     if site_file is not None:
         table = _service_table(Path(site_file), problems)
         for key, value in table.items():
-            if key not in _KEYS:
+            if key in _ENV_ONLY:
+                var = f"CALLWATCH_{key.upper()}"
+                problems.append(f"{site_file}: service.{key}: set it in the environment ({var})")
+            elif key not in _KEYS:
                 problems.append(f"{site_file}: service.{key}: unknown key")
             else:
                 raw[key] = (value, f"{site_file}: service.{key}")
-    for key in _KEYS:
+    for key in (*_KEYS, *_ENV_ONLY):
         var = f"CALLWATCH_{key.upper()}"
         value = env.get(var)
         if value is not None and value.strip():
@@ -144,7 +217,33 @@ def load_settings(
     values = {key: _convert(key, value, where, problems) for key, (value, where) in raw.items()}
     if problems:
         raise SettingsError(problems)
-    return Settings(**values)
+    for key in ("data_dir", "spool_dir"):
+        if key in values:
+            from_file = site_file is not None and raw[key][1].startswith(f"{site_file}:")
+            base = Path(site_file).parent if site_file is not None and from_file else None
+            values[key] = _absolute(values[key], base)
+    if "data_dir" not in values:
+        values["data_dir"] = default_data_dir(env)
+    origins = tuple((key, where) for key, (_, where) in raw.items())
+    return Settings(**values, origins=origins)
+
+
+def _absolute(path: Path, base: Path | None) -> Path:
+    """``path`` made absolute: relative to ``base`` (the site file's folder) when given, else
+    to the current directory (a variable set in this shell)."""
+    path = path.expanduser()
+    if not path.is_absolute():
+        path = (base if base is not None else Path.cwd()) / path
+    return Path(os.path.abspath(path))
+
+
+def _hide_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    auth, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in auth:
+        return url
+    return f"{scheme}://{auth.split(':', 1)[0]}:***@{host}"
 
 
 def _service_table(path: Path, problems: list[str]) -> dict[str, Any]:
@@ -228,6 +327,33 @@ def _mqtt_url(value: Any) -> str:
     return text
 
 
+def parse_ami_url(url: str) -> tuple[str, int]:
+    """``tcp://host:port`` (port 5038 when left out; IPv6 in brackets) → (host, port);
+    ValueError for anything else."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or scheme.lower() != "tcp":
+        raise ValueError(f"{url!r} is not a manager (AMI) URL (tcp://127.0.0.1:5038)")
+    rest = rest.rstrip("/")
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        port = tail.removeprefix(":")
+    else:
+        host, _, port = rest.partition(":")
+    if not host:
+        raise ValueError(f"{url!r} names no host")
+    if not port:
+        return host, DEFAULT_AMI_PORT
+    if not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ValueError(f"{url!r}: {port!r} is not a port number")
+    return host, int(port)
+
+
+def _ami_url(value: Any) -> str:
+    text = _text(value)
+    parse_ami_url(text)
+    return text
+
+
 def _key(value: Any) -> bytes:
     return _text(value).encode()
 
@@ -256,6 +382,14 @@ def _days(value: Any) -> int:
     return days
 
 
+def _public_url(value: Any) -> str:
+    text = _text(value).rstrip("/")
+    scheme, _, rest = text.partition("://")
+    if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#{} "):
+        raise ValueError(f"{text!r} is not a public base URL (https://host[/prefix])")
+    return text
+
+
 _CONVERTERS = {
     "data_dir": lambda v: Path(_text(v)),
     "spool_dir": lambda v: Path(_text(v)),
@@ -271,4 +405,8 @@ _CONVERTERS = {
     "sip_ports": _ports,
     "clock_skew_ms": _skew,
     "message_retention_days": _days,
+    "ami_url": _ami_url,
+    "ami_user": _text,
+    "ami_secret": _text,
+    "public_url": _public_url,
 }

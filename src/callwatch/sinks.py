@@ -13,12 +13,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from callwatch.backlog import Backlog
 from callwatch.pipeline import Output
 
 log = logging.getLogger(__name__)
+
+ItemT = TypeVar("ItemT")
+"""What a :class:`BatchSink` queues: outputs, and for the store raw packets too."""
 
 
 @dataclass(slots=True)
@@ -77,7 +80,7 @@ class DurableSink(Sink, Protocol):
         """Outputs of records up to ``through`` come from a replay of the journal."""
 
 
-class BatchSink:
+class BatchSink(Generic[ItemT]):
     """A sink that queues outputs and delivers them in batches from a task of its own.
 
     Outputs gather in an open batch; at ``max_batch`` items (or when the delivery task is idle)
@@ -98,7 +101,7 @@ class BatchSink:
         latency: Callable[[float], None] | None = None,
         backlog: Backlog | None = None,
     ) -> None:
-        self._open: list[Output] = []
+        self._open: list[ItemT] = []
         self._backlog = backlog if backlog is not None else Backlog(None)
         self._wake = asyncio.Event()
         self._closing = False
@@ -117,7 +120,7 @@ class BatchSink:
         """Start the delivery task."""
         self._task = asyncio.create_task(self._run(), name=f"callwatch-{self.name}")
 
-    def submit(self, outputs: Sequence[Output]) -> None:
+    def submit(self, outputs: Sequence[ItemT]) -> None:
         """Queue ``outputs``; the delivery task picks them up."""
         if not self._open:
             self._open_first = self.position
@@ -126,7 +129,7 @@ class BatchSink:
             self._seal()
         self._wake.set()
 
-    def seal(self, batch: list[Output]) -> Any:
+    def seal(self, batch: list[ItemT]) -> Any:
         """What a batch waits as until :meth:`deliver` gets it: the list itself by default;
         ``bytes`` go to the backlog, which keeps them compact and can spill them to disk."""
         return batch

@@ -44,10 +44,13 @@ from typing import Any
 from callwatch.capture.packet import Packet
 from callwatch.charter.callbacks import Callback
 from callwatch.maintenance import Maintenance
+from callwatch.packet import PacketArgs
+from callwatch.pipeline import Output
 from callwatch.settings import Settings
 from callwatch.sip.message import SipParseError, parse_message
 from callwatch.site import SiteConfig
 from callwatch.store import RawMessage, Spool, Store, StoreError, StoreWriter, recover_interrupted
+from callwatch.store.codec import StoreItem
 
 log = logging.getLogger(__name__)
 
@@ -244,10 +247,10 @@ class _Backend:
             log.warning("store: not reachable at start (%s); spooling until it is", exc)
             return Prepared()
 
-    def write(self, batch: list[object]) -> None:
+    def write(self, batch: list[Output | Packet | PacketArgs]) -> None:
         """Write (or spool) a batch of outputs and raw packets (Packets or their args())."""
 
-        items: list[object] = []
+        items: list[StoreItem] = []
         for item in batch:
             if isinstance(item, tuple):  # a raw packet as Packet.args() (StoreSink)
                 at, src, dst, transport, payload = item[:5]
@@ -261,7 +264,7 @@ class _Backend:
                 items.append(RawMessage.captured(at, src, dst, transport, payload, message))
             except (SipParseError, ValueError):
                 continue  # the core counted it already; nothing to show in a ladder
-        self.writer.add(items)  # type: ignore[arg-type]
+        self.writer.add(items)
         self.writer.flush()
 
     def poll(self) -> None:
@@ -323,7 +326,11 @@ def _child_main(fd: int) -> None:
         try:
             method, args = pickle.loads(request)
         except Exception as exc:  # made by another build: say so, never retry it
-            reply = (None, f"{type(exc).__name__}: {exc}", backend.figures())
+            reply: tuple[bool | None, Any, StoreFigures] = (
+                None,
+                f"{type(exc).__name__}: {exc}",
+                backend.figures(),
+            )
             conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
             continue
         try:

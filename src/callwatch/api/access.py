@@ -12,9 +12,10 @@ routes (:func:`require_view`) and by the pages alike:
 ========== ===========================================================================
 role       sees
 ========== ===========================================================================
-admin      everything
+admin      everything, and the access tokens (the admin page)
 lead       everything of their departments: compliance, calls, breaches, callbacks,
            reports, the live feed, the dashboard, department pages, replays, training
+           (not the access tokens)
 trainer    breaches, call replays, the live feed and the training page, numbers masked;
            no compliance figures, call lists, callbacks or reports (so no dashboard and
            no department page: their home is the training page)
@@ -24,8 +25,8 @@ trainer    breaches, call replays, the live feed and the training page, numbers 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -45,12 +46,13 @@ View = Literal[
     "reports",
     "live",
     "training",
+    "tokens",
 ]
 _TRAINER_VIEWS: frozenset[str] = frozenset({"departments", "call", "breaches", "live", "training"})
-_ALL_VIEWS: frozenset[str] = frozenset(View.__args__)  # type: ignore[attr-defined]
+_ALL_VIEWS: frozenset[str] = frozenset(get_args(View))
 SEES: dict[Role, frozenset[str]] = {
     "admin": _ALL_VIEWS,
-    "lead": _ALL_VIEWS,
+    "lead": _ALL_VIEWS - {"tokens"},
     "trainer": _TRAINER_VIEWS,
 }
 """The views each role may see (a lead: of their departments only, see Principal.may_read)."""
@@ -153,7 +155,7 @@ class MonitoringGuard:
         await self.app(scope, receive, send)
 
 
-async def _send_error(send: Any, status: int, detail: str, headers: dict[str, str]) -> None:
+async def _send_error(send: Any, status: int, detail: str, headers: Mapping[str, str]) -> None:
     body = json.dumps({"detail": detail}).encode("utf-8")
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]

@@ -1,9 +1,8 @@
 """What the API's routes work with: the store, the site, the live feed, the tokens.
 
-:func:`install` (called by :func:`callwatch.http.create_app`) finds them on the running
-service (``app.state.service``: its ``site``, the store of its store sink, the broadcaster of
-its live sink, its pipeline's callback book) the first time a route asks. Tests and tools set
-``app.state.api`` to an :class:`ApiContext` of their own instead.
+The service builds its :class:`ApiContext` with its sinks (:func:`callwatch.service.build_sinks`)
+and hands it to :func:`callwatch.http.create_app`, which keeps it on ``app.state.api``; routes
+receive it through the :func:`api_context` dependency. Tests and tools hand their own.
 """
 
 from __future__ import annotations
@@ -82,26 +81,10 @@ def api_docs_open_setting(environ: dict[str, str] | None = None) -> bool:
 
 
 def context_of(app: Any) -> ApiContext | None:
-    """The app's :class:`ApiContext`, built from its service on first use (None: neither)."""
-    found = getattr(app.state, "api", None)
-    if found is not None:
-        return found
-    service = getattr(app.state, "service", None)
-    site = getattr(service, "site", None)
-    if site is None:
-        return None
-    sinks = list(getattr(service, "sinks", ()))
-    store = next((s.store for s in sinks if isinstance(getattr(s, "store", None), Store)), None)
-    live = next((s.broadcaster for s in sinks if hasattr(s, "broadcaster")), None)
-    pipeline = getattr(service, "pipeline", None)
-    ctx = ApiContext(
-        store=store,
-        site=site,
-        live=live if live is not None else Broadcaster(site),
-        book=getattr(pipeline, "book", None),
-    )
-    app.state.api = ctx
-    return ctx
+    """The app's :class:`ApiContext` (``app.state.api``, set by
+    :func:`callwatch.http.create_app`; None on an app that has none)."""
+    found: ApiContext | None = getattr(app.state, "api", None)
+    return found
 
 
 def api_context(request: Request) -> ApiContext:

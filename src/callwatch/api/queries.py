@@ -10,7 +10,7 @@ then the verdict's place), so rows written meanwhile never shift a page. Calls c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, exists, not_, or_, select
@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from callwatch import serialize
 from callwatch.api.errors import Unavailable
+from callwatch.calls.directory import normalize_number
 from callwatch.charter.callbacks import Callback
 from callwatch.pipeline import CallbackNews
 from callwatch.store import Store, StoreError, StoreUnavailable, codec, tables
@@ -30,8 +31,12 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, slots=True)
 class CallFilter:
-    """What ``/api/calls`` and ``/api/breaches`` narrow to (None: no condition).
-    ``departments`` is the scope of the token (or the one asked)."""
+    """What ``/api/calls``, ``/api/breaches`` and the explorer narrow to (None: no condition).
+    ``departments`` is the scope of the token (or the one asked).
+
+    ``caller`` is a number's digits (:func:`number_digits`) and ``call`` a Call-ID: with
+    ``exact`` (a viewer whose numbers are masked) they match only a whole caller number or a
+    whole Call-ID, so a search never reveals a hidden digit; otherwise any part of them."""
 
     site: str
     departments: Sequence[str] | None = None
@@ -40,6 +45,16 @@ class CallFilter:
     breached: bool | None = None
     since: int | None = None
     until: int | None = None
+    caller: str | None = None
+    call: str | None = None
+    exact: bool = False
+
+
+def number_digits(text: str) -> str | None:
+    """A searched number as the store keeps callers: separators dropped, ``+82`` as ``0``;
+    None when ``text`` holds no digit or anything but a number."""
+    value = normalize_number(text.strip()) or ""
+    return value if value.isdigit() and value.isascii() else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +82,7 @@ def read(store: Store, fn: Callable[[Connection], _T]) -> _T:
 def calls_page(store: Store, where: CallFilter, limit: int, after: list[Any] | None) -> Page:
     """Calls matching ``where``, newest first, ``limit`` of them after the key ``after``."""
     c = tables.calls.c
-    query = _call_conditions(select(tables.calls), where)
+    query = call_conditions(select(tables.calls), where)
     if after is not None:
         query = query.where(
             or_(c.started_us < after[0], and_(c.started_us == after[0], c.id < after[1]))
@@ -107,22 +122,14 @@ def call_detail(store: Store, site: str, call_id: str) -> dict[str, Any] | None:
             set(doc.get("legs") or ())
             | {r[0] for r in conn.execute(select(legs.sip_call_id).where(legs.call_id == call_id))}
         )
-        messages = []
-        for chunk in chunks(sip_ids):
-            messages.extend(
-                conn.execute(
-                    select(
-                        m.at_us,
-                        m.src,
-                        m.dst,
-                        m.transport,
-                        m.sip_call_id,
-                        m.leg,
-                        m.first_line,
-                        m.text,
-                    ).where(m.sip_call_id.in_(chunk))
-                ).all()
-            )
+        query = select(
+            m.at_us, m.src, m.dst, m.transport, m.sip_call_id, m.leg, m.first_line, m.text
+        )
+        messages = [
+            row
+            for chunk in chunks(sip_ids)
+            for row in conn.execute(query.where(m.sip_call_id.in_(chunk)))
+        ]
         messages.sort(key=lambda r: (r[0], r[4], r[6]))
         return {
             "call": doc,
@@ -152,10 +159,8 @@ def breaches_page(store: Store, where: CallFilter, limit: int, after: list[Any] 
     """Failed verdicts of the calls matching ``where`` (``breached`` is ignored), newest call
     first, then by call id, source and place."""
     v, c = tables.verdicts.c, tables.calls.c
-    base = CallFilter(
-        where.site, where.departments, where.extension, None, None, where.since, where.until
-    )
-    query = _call_conditions(
+    base = replace(where, rule=None, breached=None)
+    query = call_conditions(
         select(
             v.call_id,
             v.source,
@@ -304,7 +309,8 @@ def callback_dict(cb: Callback) -> dict[str, Any]:
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _call_conditions(query: Select[Any], where: CallFilter) -> Select[Any]:
+def call_conditions(query: Select[Any], where: CallFilter) -> Select[Any]:
+    """``query`` (on the calls table, maybe joined) narrowed to the calls ``where`` lets through."""
     c, v, legs = tables.calls.c, tables.verdicts.c, tables.legs.c
     query = query.where(c.site == where.site)
     if where.departments is not None:
@@ -319,6 +325,20 @@ def _call_conditions(query: Select[Any], where: CallFilter) -> Select[Any]:
             legs.call_id == c.id, or_(legs.from_user == ext, legs.to_user == ext)
         )
         query = query.where(or_(c.answered_by == ext, took_part))
+    if where.caller is not None:
+        if where.exact:
+            query = query.where(c.caller == where.caller)
+        else:
+            query = query.where(c.caller.contains(where.caller, autoescape=True))
+    if where.call is not None:
+        if where.exact:
+            leg = exists().where(legs.call_id == c.id, legs.sip_call_id == where.call)
+            query = query.where(or_(c.id == where.call, leg))
+        else:
+            leg = exists().where(
+                legs.call_id == c.id, legs.sip_call_id.contains(where.call, autoescape=True)
+            )
+            query = query.where(or_(c.id.contains(where.call, autoescape=True), leg))
     if where.rule is not None and where.breached is None:
         query = query.where(exists().where(v.call_id == c.id, v.rule == where.rule))
     if where.breached is not None:

@@ -97,6 +97,23 @@ LimitQ = Annotated[int | None, Query(description="page size, 1 to 500 (default 1
 CursorQ = Annotated[
     str | None, Query(max_length=2000, description="next_cursor of the previous page")
 ]
+CallerQ = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="a caller number (separators and +82 allowed): any part of it; a whole "
+        "number for a token whose numbers are masked",
+    ),
+]
+CallQ = Annotated[
+    str | None,
+    Query(
+        alias="call",
+        max_length=512,
+        description="a Call-ID (the call's or one of its legs'): any part of it; a whole one "
+        "(or a ref- reference) for a token whose numbers are masked",
+    ),
+]
 
 
 def _department(ctx: ApiContext, who: Principal, name: str | None) -> list[str] | None:
@@ -110,6 +127,25 @@ def _department(ctx: ApiContext, who: Principal, name: str | None) -> list[str] 
         if not who.may_read(name):
             raise Forbidden(f"this token may not read department {name!r}")
     return who.scope(name)
+
+
+def search_terms(
+    ctx: ApiContext, who: Principal, caller: str | None, call: str | None
+) -> dict[str, Any]:
+    """The ``caller``/``call`` conditions of a :class:`queries.CallFilter` for ``who``: whole
+    values only when their numbers are masked (400 for a caller that is not a number)."""
+    out: dict[str, Any] = {"exact": who.masks_numbers}
+    if caller:
+        digits = queries.number_digits(caller)
+        if digits is None:
+            raise BadRequest(f"caller={caller!r} is not a phone number")
+        out["caller"] = digits
+    if call:
+        real = ctx.masker.resolve(call.strip())
+        if real is None:
+            raise BadRequest("call: a reference from before a restart (list again)")
+        out["call"] = real
+    return out
 
 
 def _shown(ctx: ApiContext, who: Principal, body: Any) -> Any:
@@ -175,6 +211,8 @@ def calls(
     ] = None,
     since: FromQ = None,
     until: ToQ = None,
+    caller: CallerQ = None,
+    call_id: CallQ = None,
     limit: LimitQ = None,
     cursor: CursorQ = None,
 ) -> dict[str, Any]:
@@ -186,6 +224,7 @@ def calls(
         rule,
         breached,
         *period(since, until),
+        **search_terms(ctx, who, caller, call_id),
     )
     after = decode_cursor(cursor, (int, str))
     page = queries.calls_page(ctx.need_store(), where, limit_param(limit), after)
@@ -221,6 +260,8 @@ def breaches(
     rule: Annotated[Rule | None, Query(description="breaches of this rule")] = None,
     since: FromQ = None,
     until: ToQ = None,
+    caller: CallerQ = None,
+    call_id: CallQ = None,
     limit: LimitQ = None,
     cursor: CursorQ = None,
 ) -> Any:
@@ -232,6 +273,7 @@ def breaches(
         rule,
         None,
         *period(since, until),
+        **search_terms(ctx, who, caller, call_id),
     )
     after = decode_cursor(cursor, (int, str, str, int))
     page = queries.breaches_page(ctx.need_store(), where, limit_param(limit), after)

@@ -87,6 +87,9 @@ class Transfer(_Model):
     started_at: str
     connected_at: str | None
     seconds: float | None
+    style: str | None = Field(
+        None, description="how it showed in signalling: refer, replaces, local_bridge, feature_code"
+    )
 
 
 class CallbackState(_Model):

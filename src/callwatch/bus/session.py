@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any, cast
 
 import aiomqtt
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from callwatch.bus.topics import Topics
 from callwatch.bus.url import BrokerURL
@@ -51,9 +53,18 @@ class Session:
         )
         paho_client = self.client._client  # aiomqtt exposes neither manual acks nor CONNACK flags
         paho_client.manual_ack_set(True)
-        on_connect = paho_client.on_connect
+        # aiomqtt makes its paho client with callback API version 2 and sets on_connect
+        on_connect = cast("paho.CallbackOnConnect_v2 | None", paho_client.on_connect)
+        if on_connect is None:
+            raise RuntimeError("aiomqtt set no on_connect callback to wrap")
 
-        def record_present(client, userdata, flags, reason, properties=None) -> None:
+        def record_present(
+            client: paho.Client,
+            userdata: Any,
+            flags: paho.ConnectFlags,
+            reason: ReasonCode,
+            properties: Properties | None = None,
+        ) -> None:
             self.present = bool(flags.session_present)
             on_connect(client, userdata, flags, reason, properties)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from callwatch.calls.directory import Directory, normalize_number
-from callwatch.calls.model import Leg
+from callwatch.calls.model import Leg, TransferStyle
 from callwatch.sip.events import (
     Alerting,
     Answered,
@@ -38,6 +38,8 @@ class Referral:
     referrer: str | None
     target: str | None
     segment: Segment | None = None
+    style: TransferStyle = "refer"
+    """``feature_code`` when no REFER was sent and the PBX's own event stands for one (AMI)."""
 
 
 @dataclass(slots=True, eq=False)

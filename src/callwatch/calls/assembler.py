@@ -23,19 +23,34 @@ rules are tried in this order; the first that matches wins:
 4   REFER target          a REFER without Replaces (≤ ``refer_window_s`` ago)  ``transfer``
                           named this leg's callee, a department number whose
                           extension it calls, or the leg has ``Referred-By``
-5   B2BUA heuristic       the leg's caller is a number (not ``anonymous``),     ``heuristic``
-                          the leg calls a staff phone, and an open leg offered
-                          ≤ ``b2bua_window_s`` earlier has the same caller, or
-                          dialled the department number that is this leg's
-                          caller (the PBX puts the ring-group number in From);
-                          or the only open leg from that caller was answered
-                          by the PBX (IVR) and is still up. Outbound: the leg
-                          calls an external number an open leg from our side
-                          dialled ≤ ``b2bua_window_s`` earlier.
+5   B2BUA heuristic       the leg's caller is a number, the leg calls a staff  ``heuristic``
+                          phone, and an open leg offered ≤ ``b2bua_window_s``
+                          earlier has the same caller, or dialled the
+                          department number that is this leg's caller (the
+                          PBX puts the ring-group number in From); or the
+                          only open leg from that caller was answered by the
+                          PBX (IVR) and is still up. A withheld caller
+                          (``anonymous``, ``unavailable``, ``restricted``,
+                          none): the legs that opened a call, withheld too,
+                          dialled a number of the staff phone's department
+                          (or the phone) ≤ ``b2bua_window_s`` earlier and
+                          still wait, all in one call (else the leg stays
+                          alone, ``ambiguous:withheld:<N>``). Outbound: the
+                          leg calls an external number an open leg from our
+                          side dialled ≤ ``b2bua_window_s`` earlier.
 6   consultation          the caller is staff member A, the callee is ours,    ``transfer``
                           and A has a call on hold (new consultation segment)
 7   new call              none of the above                                    ``first``
 ==  ====================  ===================================================  ==============
+
+With Asterisk's manager stream (:meth:`CallAssembler.feed_ami`), every leg whose dialog the
+manager ties to a linkedid (:mod:`callwatch.calls.ami_links`) also holds the correlation key
+``ami:<linkedid>``, read by rule 3 like a header (``joined_by`` ``ami``): the trunk leg and
+its phone legs join exactly, also for a withheld number. A tie that comes after its leg was
+placed gives the leg the key then, and when another open call already holds it, the call that
+started later is merged into the earlier one. Asterisk's ``BlindTransfer`` event on a leg with
+no REFER (a feature-code transfer, ``#1``) counts as a REFER from that leg's staff side at the
+event's time, so rule 4 puts the target's leg into its transfer segment.
 
 Rules 3 and 5 put the leg into the segment of the leg they matched, so the PBX's twin of a
 consultation leg is a consultation leg too. A REFER with Replaces naming a leg of another
@@ -67,14 +82,17 @@ from callwatch.calls._records import (
     Segment,
     apply_event,
     callee_users,
+    is_staff_leg,
     side_user,
     user_of,
 )
+from callwatch.calls.ami_links import AmiLinks, BlindTransfer, Tie
 from callwatch.calls.directory import Directory, normalize_number
 from callwatch.calls.errors import AssemblerError
-from callwatch.calls.model import Call, IncompleteReason, Leg
+from callwatch.calls.model import Call, IncompleteReason, Leg, TransferStyle
 from callwatch.calls.pbx_traits import PbxTraits
 from callwatch.calls.summary import summarise
+from callwatch.sip.ami import AmiEvent
 from callwatch.sip.events import Ended, Held, LegEvent, Offered, Referred, Resumed
 
 _US = 1_000_000
@@ -83,6 +101,9 @@ _CLOSED_MEMORY_US = 600 * _US
 
 _Joined = tuple[CallRecord, Segment, str]
 """Where a new leg goes: its call, its segment, and the rule that placed it."""
+
+_AMI = "ami"
+"""The correlation key name of a linkedid the manager stream tied a leg to."""
 
 
 class CallAssembler:
@@ -120,12 +141,17 @@ class CallAssembler:
             if pbx is not None
             else frozenset(self._headers.values())
         )
+        self._feature_codes = pbx is None or "feature_code" in pbx.transfer_styles
         self._b2bua_us = round(b2bua_window_s * _US)
         self._refer_us = round(refer_window_s * _US)
         self._linger_us = round(linger_s * _US)
         self._stale_us = round(stale_s * _US)
         self._scan_every_us = max(_US, min(self._stale_us // 8, 60 * _US))
         self.late_events = 0
+        self.withheld_ambiguous = 0
+        """Legs of withheld callers left as their own call: several calls could be theirs."""
+        self._unjoined = ""
+        self.ami = AmiLinks()
         self._reset()
 
     # -- public surface -------------------------------------------------------------------
@@ -161,6 +187,15 @@ class CallAssembler:
             if call.all_ended():
                 heapq.heappush(self._due, (call.last_end() + self._linger_us, call.seq))
         return self.tick(event.at)
+
+    def feed_ami(self, event: AmiEvent) -> list[Call]:
+        """Take one manager event; return the calls that finished by its time."""
+        for fact in self.ami.feed(event):
+            if isinstance(fact, Tie):
+                self._ami_tie(fact)
+            else:
+                self._ami_blind_transfer(fact)
+        return self.tick(event.ts)
 
     def tick(self, now: int) -> list[Call]:
         """Advance the capture clock to ``now``; return the calls finished by then."""
@@ -237,6 +272,7 @@ class CallAssembler:
     def _place(self, event: LegEvent) -> LegRecord:
         offered = event if isinstance(event, Offered) else None
         keys = self._keys(offered) if offered else []
+        self._unjoined = ""
         joined = (
             self._by_replaces(offered)
             or self._by_same_call_id(event)
@@ -256,7 +292,7 @@ class CallAssembler:
             self._seq += 1
             call = CallRecord(seq=self._seq, last_at=event.at)
             self._calls[call.seq] = call
-            rec = LegRecord(leg, call, Segment("primary"), "first")
+            rec = LegRecord(leg, call, Segment("primary"), self._unjoined or "first")
         else:
             call, segment, how = joined
             rec = LegRecord(leg, call, segment, how)
@@ -275,6 +311,12 @@ class CallAssembler:
         ]
         if offered.correlation_id:
             keys.append(("hep", offered.correlation_id))
+        if self.ami.active:
+            linkedid = self.ami.linkedid_of_call_id(offered.call_id)
+            if linkedid is None and offered.correlation_id:
+                linkedid = self.ami.linkedid_of_channel(offered.correlation_id)
+            if linkedid is not None:
+                keys.append((_AMI, linkedid))
         return keys
 
     def _index(self, rec: LegRecord, keys: list[tuple[str, str]], offered: Offered | None) -> None:
@@ -320,7 +362,7 @@ class CallAssembler:
                 legs = self._by_call_id.get(key[1])
                 anchor = next(iter(legs.values())) if legs else None
             if anchor is not None:
-                how = "hep" if key[0] == "hep" else f"header:{key[0]}"
+                how = key[0] if key[0] in ("hep", _AMI) else f"header:{key[0]}"
                 return anchor.call, anchor.segment, how
         return None
 
@@ -372,11 +414,13 @@ class CallAssembler:
         caller = normalize_number(event.from_user)
         callee = normalize_number(event.to_user)
         dialled = normalize_number(event.dialled) if isinstance(event, Offered) else None
-        if caller is None or not (_is_number(caller) or directory.is_staff(caller)):
-            return None  # "anonymous" or a name that is not a phone ties nothing together
         at = event.at
         earliest = at - self._b2bua_us
         call_id = event.call_id
+        if is_withheld(caller):
+            return self._by_withheld(callee, dialled, at, earliest, call_id)
+        if caller is None or not (_is_number(caller) or directory.is_staff(caller)):
+            return None  # a name that is not a phone ties nothing together
         if directory.is_staff(callee) or directory.is_staff(dialled):
             # The latest leg offered within the window by the same caller (or, when the caller
             # is a department number, dialling it), still up and not answered: a B2BUA offers
@@ -409,6 +453,45 @@ class CallAssembler:
             if found is not None:
                 anchor = found[2]
                 return anchor.call, anchor.segment, "heuristic"
+        return None
+
+    def _by_withheld(
+        self, callee: str | None, dialled: str | None, at: int, earliest: int, call_id: str
+    ) -> _Joined | None:
+        """Rule 5 for a withheld caller (``anonymous``, ``unavailable``, ``restricted``, none):
+        the leg to staff phone S joins the one call whose opening leg, also withheld, dialled
+        a number of S's department (or S itself) within the window and still waits for an
+        answer. With legs of two or more such calls waiting, the leg stays its own call and
+        its ``joined_by`` says so (``ambiguous:withheld:<N>``)."""
+        directory = self._directory
+        staff = [u for u in (callee, dialled) if u is not None and directory.is_staff(u)]
+        if not staff:
+            return None
+        keys = list(dict.fromkeys(staff))
+        department = directory.department_of_extension(staff[0])
+        if department is not None:
+            keys += directory.department(department).numbers
+
+        def waiting(r: LegRecord) -> bool:
+            return (
+                r.joined_by == "first"
+                and r.leg.answered_at is None
+                and is_withheld(normalize_number(r.leg.from_user))
+                and _up_elsewhere(r, call_id)
+            )
+
+        found: dict[int, _Entry] = {}
+        for key in keys:
+            for entry in self._by_dialled.within(key, at, earliest, waiting):
+                seen = found.get(entry[2].call.seq)
+                if seen is None or entry[:2] > seen[:2]:
+                    found[entry[2].call.seq] = entry
+        if len(found) == 1:
+            anchor = next(iter(found.values()))[2]
+            return anchor.call, anchor.segment, "heuristic"
+        if found:
+            self.withheld_ambiguous += 1
+            self._unjoined = f"ambiguous:withheld:{len(found)}"
         return None
 
     def _reorder(self, rec: LegRecord, offered_at: int) -> None:
@@ -469,12 +552,12 @@ class CallAssembler:
         for user in [u for u, (r, _) in self._holds.items() if r is rec]:
             del self._holds[user]
 
-    def _note_refer(self, rec: LegRecord, event: Referred) -> None:
+    def _note_refer(self, rec: LegRecord, event: Referred, style: TransferStyle = "refer") -> None:
         directory = self._directory
         user = side_user(rec.leg, event.by, directory)
         if not directory.is_staff(user):
             user = user_of(event.referred_by) or user
-        ref = Referral(rec, event, referrer=user, target=user_of(event.refer_to))
+        ref = Referral(rec, event, referrer=user, target=user_of(event.refer_to), style=style)
         rec.call.referrals.append(ref)
         if event.replaces is None:
             self._referrals.append(ref)
@@ -497,6 +580,67 @@ class CallAssembler:
         into.last_at = max(into.last_at, other.last_at)
         del self._calls[other.seq]
 
+    # -- the manager stream (AMI) --------------------------------------------------------
+
+    def _ami_tie(self, tie: Tie) -> None:
+        """Give the legs of a dialog (or of a HEP channel id) the key of their linkedid; a
+        leg already in another call than the key's holder brings its call into that one."""
+        if tie.call_id is not None:
+            found = self._by_call_id.get(tie.call_id)
+            legs = list(found.values()) if found else []
+        else:
+            anchor = self._by_key.get(("hep", tie.channel))
+            legs = [anchor] if anchor is not None else []
+        key = (_AMI, tie.linkedid)
+        for rec in legs:
+            held = self._by_key.get(key)
+            if held is None:
+                self._by_key[key] = rec
+                rec.keys += (key,)
+            elif held.call is not rec.call:
+                first, later = sorted((held.call, rec.call), key=_opened)
+                self._merge_linked(later, first)
+
+    def _merge_linked(self, other: CallRecord, into: CallRecord) -> None:
+        """Move the open call ``other`` into ``into``: the manager says they are one call.
+        Its primary legs join ``into``'s primary segment; other segments keep theirs."""
+        primary = into.legs[0].segment
+        for rec in other.legs:
+            rec.call = into
+            if rec.segment.kind == "primary":
+                rec.segment = primary
+            if rec.joined_by == "first":
+                rec.joined_by = _AMI
+            into.legs.append(rec)
+        into.referrals += other.referrals
+        into.last_at = max(into.last_at, other.last_at)
+        del self._calls[other.seq]
+        if into.all_ended():
+            heapq.heappush(self._due, (into.last_end() + self._linger_us, into.seq))
+
+    def _ami_blind_transfer(self, fact: BlindTransfer) -> None:
+        """Asterisk's ``BlindTransfer`` on a leg that sent no REFER for it (a feature code):
+        a REFER from that leg's staff side to the extension, at the event's time."""
+        found = self._by_call_id.get(fact.transferer_call_id or "")
+        if not found:
+            return
+        rec = next(iter(found.values()))
+        for ref in rec.call.referrals:
+            ago = fact.at - ref.event.at
+            if ref.leg is rec and ref.event.replaces is None and 0 <= ago <= self._refer_us:
+                return  # the REFER Asterisk carried out: it already times the transfer
+        leg = rec.leg
+        event = Referred(
+            at=fact.at,
+            leg=leg.leg,
+            call_id=leg.call_id,
+            from_user=leg.from_user,
+            to_user=leg.to_user,
+            by="callee" if is_staff_leg(leg, self._directory) else "caller",
+            refer_to=fact.extension,
+        )
+        self._note_refer(rec, event, style="feature_code")
+
     # -- handing calls out ----------------------------------------------------------------
 
     def _close(self, records: list[CallRecord]) -> list[Call]:
@@ -507,7 +651,7 @@ class CallAssembler:
             self._unindex(record)
             quiet = record.last_at + self._stale_us <= self._now
             cut: IncompleteReason = "stale" if quiet else "capture_ended"
-            call = summarise(record, self._directory, cut)
+            call = summarise(record, self._directory, cut, feature_codes=self._feature_codes)
             calls.append((call.started_at, record.seq, call))
             _release(record)
         calls.sort(key=lambda item: item[:2])
@@ -604,6 +748,24 @@ class _Timeline:
                 found = entry
         return found
 
+    def within(
+        self, key: str, at: int, earliest: int, accept: Callable[[LegRecord], bool]
+    ) -> list[_Entry]:
+        """Every accepted leg under ``key`` offered in ``[earliest, at]``, newest first."""
+        legs = self._legs.get(key)
+        if not legs:
+            return []
+        out: list[_Entry] = []
+        i = bisect_left(legs, (at + 1,))
+        while i:
+            i -= 1
+            entry = legs[i]
+            if entry[0] < earliest:
+                break
+            if accept(entry[2]):
+                out.append(entry)
+        return out
+
 
 def _up_elsewhere(rec: LegRecord, call_id: str) -> bool:
     """The leg is still up and is not on ``call_id``."""
@@ -613,6 +775,11 @@ def _up_elsewhere(rec: LegRecord, call_id: str) -> bool:
 
 def _placed(rec: LegRecord) -> int:
     return rec.order
+
+
+def _opened(call: CallRecord) -> tuple[int, int]:
+    """When a call's first leg was offered, then its number: older calls sort first."""
+    return (call.legs[0].leg.offered_at if call.legs else 0, call.seq)
 
 
 def _release(record: CallRecord) -> None:
@@ -636,6 +803,16 @@ def _drop(index: dict[str, dict[int, LegRecord]], key: str | None, rec: LegRecor
         legs.pop(id(rec), None)
         if not legs:
             del index[key]
+
+
+WITHHELD = frozenset({"", "anonymous", "unavailable", "restricted"})
+"""Caller user parts (compared without case) that stand for a withheld number."""
+
+
+def is_withheld(user: str | None) -> bool:
+    """True for a caller who withheld the number: no user part, or ``anonymous``,
+    ``unavailable``, ``restricted`` (any case)."""
+    return user is None or user.lower() in WITHHELD
 
 
 def _is_number(user: str | None) -> bool:

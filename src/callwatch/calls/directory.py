@@ -26,18 +26,27 @@ code is guessed at, and a user part with letters (``anonymous``, ``s``) is kept 
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from callwatch.calls.errors import DirectoryError
 
 _SEPARATORS = str.maketrans("", "", "-. ()\t")
 _CACHE_LIMIT = 4096
-_MISSING = object()
+
+
+class _Missing(enum.Enum):
+    """Not in a memo yet (a memo's None is a remembered "no department")."""
+
+    TOKEN = 0
+
+
+_MISSING: Final = _Missing.TOKEN
 _normalized: dict[str, str] = {}
 
 
@@ -357,7 +366,7 @@ class Directory:
         name = self._extension_of.get(user, _MISSING)
         if name is _MISSING:
             return self._learn_extension(user)
-        return name  # type: ignore[return-value]
+        return name
 
     def department_of_number(self, user: str | None) -> str | None:
         """The name of the department a public number or ring group reaches, or None."""
@@ -369,7 +378,7 @@ class Directory:
             if len(self._number_of) >= _CACHE_LIMIT:
                 self._number_of.clear()
             self._number_of[user] = name
-        return name  # type: ignore[return-value]
+        return name
 
     def is_ours(self, user: str | None) -> bool:
         """True for a staff extension or a department number (the office's side)."""

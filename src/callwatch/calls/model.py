@@ -18,6 +18,11 @@ Direction = Literal["inbound", "outbound", "internal", "external"]
 
 HangupBy = Literal["caller", "agent", "system"]
 TransferKind = Literal["blind", "attended", "local_attended"]
+TransferStyle = Literal["refer", "replaces", "local_bridge", "feature_code"]
+"""How a transfer showed in signalling: a REFER (``refer``), an INVITE with ``Replaces``
+(``replaces``), a consultation the PBX bridged with neither (``local_bridge``), or a DTMF
+feature code (Asterisk ``features.conf`` blindxfer/atxfer) with no REFER at all
+(``feature_code``)."""
 LegRole = Literal["trunk", "phone", "transfer", "consultation", "direct"]
 RingFrom = Literal["phone", "trunk"]
 """Whose 180/183 started the ring clock: a staff phone's own leg (``phone``), or, when no leg
@@ -56,7 +61,9 @@ class Transfer:
     ``connected_at`` the target's answer (None when it never connected). ``completed_at`` is
     when the customer reached the target in an attended transfer (the REFER, the replacing
     INVITE's answer, or the transferor's hang-up in a local attended transfer); None for
-    blind transfers, where it equals ``connected_at``.
+    blind transfers, where it equals ``connected_at``. ``style`` says how it showed on the
+    wire (None in records written before it was kept). A blind feature-code transfer starts at
+    the PBX's BYE to the transferor, an attended one at the PBX's INVITE to the target.
     """
 
     kind: TransferKind
@@ -66,6 +73,7 @@ class Transfer:
     connected_at: int | None = None
     legs: tuple[str, ...] = ()
     completed_at: int | None = None
+    style: TransferStyle | None = None
 
     @property
     def seconds(self) -> float | None:

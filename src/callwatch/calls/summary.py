@@ -8,7 +8,8 @@ concern         rule
 roles           primary segment of one leg: ``direct``; of several: a leg with no staff end is
                 the ``trunk``, the others are ``phone`` legs; consultation legs stay
                 ``consultation`` unless a transfer bridged them to the customer (``transfer``);
-                legs of transfer segments are ``transfer``.
+                legs of transfer segments and a feature-code transfer's target leg are
+                ``transfer``.
 direction       from the primary legs: caller = first leg's From; callee side = every To and
                 Request-URI. The office's side is a staff extension or a department number.
                 inbound = external → ours; outbound = ours → external; internal = ours → ours;
@@ -62,13 +63,18 @@ from callwatch.sip.events import Side
 
 
 def summarise(
-    record: CallRecord, directory: Directory, cut: IncompleteReason = "capture_ended"
+    record: CallRecord,
+    directory: Directory,
+    cut: IncompleteReason = "capture_ended",
+    *,
+    feature_codes: bool = True,
 ) -> Call:
     """Build the customer call of a record whose legs are final (or cut short: ``cut`` says
-    why, when some leg is still up)."""
+    why, when some leg is still up). ``feature_codes`` False: the PBX has no DTMF transfers."""
     legs = sorted(record.legs, key=lambda r: r.leg.offered_at)
-    primary = [r for r in legs if r.segment.kind == "primary"] or legs[:1]
-    findings = find_transfers(record, directory)
+    findings = find_transfers(record, directory, feature_codes=feature_codes)
+    moved = findings.moved
+    primary = [r for r in legs if r.segment.kind == "primary" and id(r) not in moved] or legs[:1]
     callees = _Callees(directory)
     trunk = _assign_roles(legs, primary, findings, callees)
     first = primary[0].leg
@@ -173,7 +179,7 @@ def _assign_roles(
         role: LegRole
         if rec.segment.kind == "consultation":
             role = "transfer" if id(rec) in found.bridged else "consultation"
-        elif rec.segment.kind == "transfer":
+        elif rec.segment.kind == "transfer" or id(rec) in found.moved:
             role = "transfer"
         elif len(primary) == 1:
             role = "direct"
@@ -352,6 +358,8 @@ def _party(
         return "agent" if staff else "system"
     if user is not None and user == customer:
         return "caller"
+    if user is None and rec.leg.role == "trunk" and side == "caller" and direction == "inbound":
+        return "caller"  # a withheld caller with no user part at all
     if rec.leg.role == "trunk":
         return "system"
     if staff or (direction == "external" and side == "callee"):
@@ -363,7 +371,10 @@ def _correlation(legs: list[LegRecord]) -> str:
     how = [r.joined_by for r in legs]
     if "heuristic" in how:
         return "heuristic"
-    header = next((h for h in how if h.startswith("header:") or h == "hep"), None)
+    unjoined = next((h for h in how if h.startswith("ambiguous:")), None)
+    if unjoined is not None:
+        return unjoined  # a withheld caller's leg that could belong to several calls
+    header = next((h for h in how if h.startswith("header:") or h in ("hep", "ami")), None)
     if header is not None:
         return header
     return "transfer" if "transfer" in how else "call-id"

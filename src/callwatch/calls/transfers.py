@@ -1,6 +1,6 @@
 """Transfers of a finished call, read off its legs (private to the assembler).
 
-Three signatures are recognised; each gives one :class:`~callwatch.calls.model.Transfer`.
+Four signatures are recognised; each gives one :class:`~callwatch.calls.model.Transfer`.
 
 ``blind``
     A REFER without Replaces on leg L, sent by staff member A, to target T. The legs the
@@ -25,9 +25,20 @@ Three signatures are recognised; each gives one :class:`~callwatch.calls.model.T
     as for ``attended``; ``completed_at`` = A's BYE. A consultation A ends herself is told
     apart by B's leg ending with it (the PBX tears it down within milliseconds).
 
+``feature_code`` (DTMF feature codes, no REFER: Asterisk ``features.conf`` blindxfer/atxfer)
+    The PBX starts a leg T to the target B from the customer's channel, joined to the call
+    (linkedid header or heuristic), after A's leg was answered. Blind: the PBX hangs up A's
+    leg (its BYE) and offers T within ``_FEATURE_GAP_US``; ``started_at`` = that BYE. Attended:
+    T is offered while A's leg is up and A's phone hangs up while T is up, and T and the
+    customer's leg outlive A's BYE by ``_BRIDGE_GRACE_US``; ``started_at`` = T's offer,
+    ``completed_at`` = A's BYE. ``connected_at`` = T's answer. Kind ``blind`` or ``attended``,
+    style ``feature_code``.
+
 Legs the transferor leaves (the REFERred leg, replaced consultation legs, A's legs in a local
 attended transfer) are *excluded* from the hang-up judgement; consultation legs that carry
-the customer after the transfer are *bridged* (they get the role ``transfer``).
+the customer after the transfer are *bridged* (they get the role ``transfer``); a feature-code
+transfer's target leg, in the primary segment, is *moved* (role ``transfer``, no ring or answer
+of the call).
 """
 
 from __future__ import annotations
@@ -40,14 +51,19 @@ from callwatch.calls._records import (
     Referral,
     Segment,
     callee_user,
+    callee_users,
     side_user,
 )
 from callwatch.calls.directory import Directory
-from callwatch.calls.model import Leg, Transfer
+from callwatch.calls.model import Leg, Transfer, TransferKind
 from callwatch.sip.events import Held, Resumed, TransferProgress
 
 _BRIDGE_GRACE_US = 1_000_000
 """How long B's leg and the customer's leg must outlive A's BYE to count as bridged."""
+
+_FEATURE_GAP_US = 2_000_000
+"""The longest gap between the PBX's BYE to the transferor and its INVITE to the target of a
+blind feature-code transfer (Asterisk: about 20 ms)."""
 
 
 @dataclass(slots=True)
@@ -57,10 +73,15 @@ class Findings:
     transfers: list[Transfer] = field(default_factory=list)
     excluded: set[int] = field(default_factory=set)
     bridged: set[int] = field(default_factory=set)
+    moved: set[int] = field(default_factory=set)
+    """Legs of the primary segment that carry a transfer (a feature-code transfer's target)."""
 
 
-def find_transfers(call: CallRecord, directory: Directory) -> Findings:
-    """Every transfer of ``call``, with the legs they exclude from / bridge into the call."""
+def find_transfers(
+    call: CallRecord, directory: Directory, *, feature_codes: bool = True
+) -> Findings:
+    """Every transfer of ``call``, with the legs they exclude from / bridge into the call.
+    ``feature_codes`` False leaves out the DTMF feature-code signatures (a PBX without them)."""
     found = Findings()
     handled: set[str] = set()
     for ref in call.referrals:
@@ -83,6 +104,8 @@ def find_transfers(call: CallRecord, directory: Directory) -> Findings:
         legs = [r for r in call.legs if r.segment is seg]
         if not any(r.leg.call_id in handled for r in legs):
             _local_attended(call, seg, legs, directory, found)
+    if feature_codes:
+        _feature_code(call, directory, found)
     found.transfers.sort(key=lambda t: t.started_at)
     return found
 
@@ -104,6 +127,7 @@ def _blind(call: CallRecord, ref: Referral, directory: Directory, found: Finding
             started_at=ref.event.at,
             connected_at=connected,
             legs=tuple(r.leg.leg for r in legs),
+            style=ref.style,
         )
     )
     found.excluded.add(id(ref.leg))
@@ -146,6 +170,7 @@ def _attended(
             connected_at=connected,
             completed_at=completed,
             legs=tuple(r.leg.leg for r in consult + replacing),
+            style="refer" if ref is not None else "replaces",
         )
     )
     if ref is not None:
@@ -208,10 +233,79 @@ def _local_attended(
             connected_at=answer_at,
             completed_at=hangup,
             legs=tuple(r.leg.leg for r in legs),
+            style="local_bridge",
         )
     )
     found.excluded.update(id(r) for r in holder_legs)
     found.bridged.update(id(r) for r in targets)
+
+
+def _feature_code(call: CallRecord, directory: Directory, found: Findings) -> None:
+    """Transfers by DTMF feature code: the PBX sends no REFER and starts a leg to the target
+    (T) from the customer's channel while the customer's leg stays up.
+
+    Blind (blindxfer): the PBX hangs up the transferor's answered leg A (BYE from the PBX's
+    side) and offers T within ``_FEATURE_GAP_US``. Attended (atxfer): T is offered while A is
+    up, and A's phone hangs up (BYE) while T is up, with T and the customer's leg still up
+    ``_BRIDGE_GRACE_US`` later. Only primary legs to staff phones are read, T offered after A
+    was answered (a ring group's legs are all offered before any answer)."""
+    primary = sorted(
+        (r for r in call.legs if r.segment.kind == "primary"), key=lambda r: r.leg.offered_at
+    )
+    staff = [r for r in primary if r.joined_by != "first" and _to_staff(r, directory)]
+    customer = [r for r in primary if r.joined_by == "first"]
+    if not staff or not customer:
+        return
+    taken: set[int] = set()
+    for a in staff:
+        answered = a.leg.answered_at
+        if answered is None or id(a) in taken or a.leg.end_reason != "bye":
+            continue
+        bye = a.leg.ended_at
+        if bye is None:
+            continue
+        by_pbx = a.leg.ended_by == "caller"  # the PBX started A: its caller side is the PBX
+        for t in staff:
+            offered = t.leg.offered_at
+            if t is a or id(t) in taken or offered <= answered:
+                continue
+            if callee_user(t.leg, directory) == callee_user(a.leg, directory):
+                continue
+            if by_pbx and 0 <= offered - bye <= _FEATURE_GAP_US:
+                kind: TransferKind = "blind"
+                started, completed = bye, None
+            elif (
+                not by_pbx
+                and offered < bye
+                and _alive_after(t.leg, bye + _BRIDGE_GRACE_US)
+                and any(_alive_after(c.leg, bye + _BRIDGE_GRACE_US) for c in customer)
+            ):
+                kind = "attended"
+                started, completed = offered, bye
+            else:
+                continue
+            if not any(_alive_after(c.leg, started) for c in customer):
+                continue
+            taken.update((id(a), id(t)))
+            found.transfers.append(
+                Transfer(
+                    kind=kind,
+                    from_ext=callee_user(a.leg, directory),
+                    to_ext=callee_user(t.leg, directory),
+                    started_at=started,
+                    connected_at=t.leg.answered_at,
+                    completed_at=completed,
+                    legs=(t.leg.leg,),
+                    style="feature_code",
+                )
+            )
+            found.excluded.add(id(a))
+            found.moved.add(id(t))
+            break
+
+
+def _to_staff(rec: LegRecord, directory: Directory) -> bool:
+    return any(map(directory.is_staff, callee_users(rec.leg)))
 
 
 def _hold_start(

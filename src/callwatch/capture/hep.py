@@ -509,7 +509,9 @@ def _decode_v12(data: bytes) -> HepMessage:
         raise HepError(f"HEPv{version} packet truncated inside its addresses")
     src = socket.inet_ntop(af, data[8 : 8 + size])
     dst = socket.inet_ntop(af, data[8 + size : head_len])
-    fields: dict[str, object] = {}
+    ts_sec: int | None = None
+    ts_usec: int | None = None
+    capture_id: int | None = None
     start = head_len
     if version == 2:
         if len(data) < head_len + 10:
@@ -519,7 +521,7 @@ def _decode_v12(data: bytes) -> HepMessage:
             sec, usec, capture = _V2_TIME_BE.unpack_from(data, head_len)
             if usec >= 1_000_000:
                 raise HepError(f"HEPv2 microseconds field out of range: {usec}")
-        fields = {"ts_sec": sec, "ts_usec": usec, "capture_id": capture}
+        ts_sec, ts_usec, capture_id = sec, usec, capture
         # The C struct is 10 bytes of fields padded to 12; take the packed layout only when
         # a SIP start line sits right after the 10 bytes.
         start = head_len + (10 if is_sip(data[head_len + 10 : head_len + 300]) else 12)
@@ -532,7 +534,9 @@ def _decode_v12(data: bytes) -> HepMessage:
         src_port=sport,
         dst_port=dport,
         payload=data[start:],
-        **fields,  # type: ignore[arg-type]
+        ts_sec=ts_sec,
+        ts_usec=ts_usec,
+        capture_id=capture_id,
     )
 
 
@@ -546,12 +550,13 @@ def hep_to_packet(msg: HepMessage, *, frame: int = 0) -> Packet:
     if not msg.is_sip:
         kind = PROTO_TYPES.get(msg.proto_type or 0, "unknown")
         raise HepError(f"HEP packet carries protocol type {msg.proto_type} ({kind}), not SIP")
+    ts = msg.ts
     if (
         msg.src_ip is None
         or msg.dst_ip is None
         or msg.src_port is None
         or msg.dst_port is None
-        or msg.ts_sec is None
+        or ts is None
         or msg.payload is None
     ):
         missing = [
@@ -561,18 +566,18 @@ def hep_to_packet(msg: HepMessage, *, frame: int = 0) -> Packet:
                 ("destination address", msg.dst_ip),
                 ("source port", msg.src_port),
                 ("destination port", msg.dst_port),
-                ("timestamp", msg.ts_sec),
+                ("timestamp", ts),
                 ("payload", msg.payload),
             )
             if value is None
         ]
         raise HepError(f"HEPv{msg.version} packet has no {', '.join(missing)}")
     return Packet(
-        ts=msg.ts,  # type: ignore[arg-type]
-        src=(msg.src_ip, msg.src_port),  # type: ignore[arg-type]
-        dst=(msg.dst_ip, msg.dst_port),  # type: ignore[arg-type]
+        ts=ts,
+        src=(msg.src_ip, msg.src_port),
+        dst=(msg.dst_ip, msg.dst_port),
         transport=_TRANSPORTS.get(msg.ip_proto or 17, "udp"),
-        payload=msg.payload,  # type: ignore[arg-type]
+        payload=msg.payload,
         capture_id=msg.capture_id,
         correlation_id=msg.correlation_id,
         frame=frame,

@@ -142,7 +142,7 @@ class Profile:
         """The table of the rule whose section is ``name``: a typed field for the built-in
         rules, a :class:`Section` for others; None when the charter makes no such promise."""
         if name in TYPED_TABLES:
-            return getattr(self, name)  # type: ignore[no-any-return]
+            return getattr(self, name)
         for section in self.more:
             if section.name == name:
                 return section

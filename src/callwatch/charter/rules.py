@@ -22,7 +22,7 @@ from callwatch.charter import registry
 from callwatch.charter.callbacks import Callback
 from callwatch.charter.profile import Profile
 from callwatch.charter.registry import MINUTE, SECOND, RuleSpec, register
-from callwatch.charter.verdict import Verdict
+from callwatch.charter.verdict import Verdict, detail_code
 
 _US = 1_000_000
 
@@ -63,18 +63,18 @@ def answer(call: Call, profile: Profile) -> list[Verdict]:
     if call.answered_at is not None:
         rang_us = max(0, call.answered_at - call.first_ring_at)  # answered as it rang
         evidence.append(f"answered@{call.answered_at}")
-        detail = f"answered by {call.answered_by}" if call.answered_by else "answered"
+        detail = detail_code("answer.staff", by=call.answered_by or None)
     elif call.pbx_answered_at is not None and call.ended_at is not None:
         took = call.pbx_answered_at
         if took <= call.first_ring_at:
             took = call.ended_at
         rang_us = took - call.first_ring_at
         evidence.append(f"pbx_answered@{call.pbx_answered_at}")
-        detail = "answered by the PBX (voicemail, IVR or queue), never by staff"
+        detail = detail_code("answer.pbx")
     elif call.ended_at is not None and call.ended_at - call.first_ring_at >= limit_us:
         rang_us = call.ended_at - call.first_ring_at
         evidence.append(f"ended@{call.ended_at}")
-        detail = "rang to the limit unanswered"
+        detail = detail_code("answer.unanswered")
     else:
         return []
     measured = _s(rang_us)
@@ -134,12 +134,12 @@ def _transfer_verdict(call: Call, t: Transfer, profile: Profile, limit_us: int) 
         waited = t.connected_at - t.started_at
         ok = waited <= limit_us if rule.inclusive else waited < limit_us
         evidence.append(f"connected@{t.connected_at}")
-        detail = f"{t.kind} transfer {t.from_ext} → {t.to_ext}"
+        detail = detail_code("transfer.connected", kind=t.kind, from_=t.from_ext, to=t.to_ext)
     elif call.ended_at is not None and call.ended_at - t.started_at >= limit_us:
         waited = call.ended_at - t.started_at
         ok = False
         evidence.append(f"ended@{call.ended_at}")
-        detail = f"{t.kind} transfer {t.from_ext} → {t.to_ext} never connected"
+        detail = detail_code("transfer.never", kind=t.kind, from_=t.from_ext, to=t.to_ext)
     else:
         return None
     return Verdict(
@@ -172,16 +172,14 @@ def hangup(call: Call, profile: Profile) -> list[Verdict]:
     PBX ended it (``system``) or nobody is known to have.
 
     The handset delay some charters add (Naju 1 s, Wanju 2 s) is not observable and is not
-    judged; the verdict's detail says so.
+    judged; the verdict's detail carries the delay so the faces can say so.
     """
     rule = profile.hangup
     if not _judged(call) or rule is None or not rule.caller_first or call.answered_at is None:
         return []
     if call.hangup_by not in ("caller", "agent"):
         return []
-    detail = f"first BYE from the {call.hangup_by}"
-    if rule.staff_delay_s is not None:
-        detail += f"; the {rule.staff_delay_s:g} s handset delay is not visible in signalling"
+    detail = detail_code(f"hangup.{call.hangup_by}", handset_delay_s=rule.staff_delay_s)
     evidence: tuple[str, ...] = (f"hangup_by={call.hangup_by}",)
     if call.ended_at is not None:
         evidence = (f"ended@{call.ended_at}", *evidence)
@@ -224,11 +222,7 @@ def callback(cb: Callback, profile: Profile) -> list[Verdict]:
     evidence = [f"opened@{cb.opened_at}", f"due@{cb.due_at}"]
     if cb.called_back_at is not None:
         evidence.append(f"called_back@{cb.called_back_at}")
-    detail: str = cb.status
-    if cb.by:
-        detail += f" by {cb.by}"
-    if cb.requested:
-        detail += " (time requested by the caller)"
+    detail = detail_code(f"callback.{cb.status}", by=cb.by or None, requested=cb.requested or None)
     return [
         Verdict(
             rule="callback",

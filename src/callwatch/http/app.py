@@ -1,7 +1,9 @@
 """The FastAPI application of the live service: health, readiness and metrics.
 
-``create_app(service)`` keeps the service on ``app.state.service`` so routers added later (the
-API, the pages) reach the same running parts; each router is included here, one line each.
+``create_app(service, api=...)`` keeps the service on ``app.state.service`` (health, readiness,
+metrics, settings) and the API's context on ``app.state.api`` (the store, the live feed, the
+running callback book), which the API and the pages read through FastAPI dependencies; each
+router is included here, one line each.
 """
 
 from __future__ import annotations
@@ -13,24 +15,36 @@ from fastapi.responses import JSONResponse, Response
 
 from callwatch import __version__
 from callwatch.api import install_api
-from callwatch.api.context import api_docs_open_setting
+from callwatch.api.context import ApiContext, api_docs_open_setting
+from callwatch.api.live import Broadcaster
 from callwatch.http.headers import SecurityHeaders
 from callwatch.metrics import CONTENT_TYPE, Metrics
+from callwatch.pipeline import CallPipeline
 from callwatch.sinks import PartStatus
+from callwatch.site import SiteConfig
 from callwatch.web import router as pages_router
+from callwatch.web.admin import router as admin_router
+from callwatch.web.icon import router as icon_router
 
 
 class ServiceView(Protocol):
     """What the HTTP side needs of the service."""
 
     metrics: Metrics
+    site: SiteConfig
+    pipeline: CallPipeline
 
     def readiness(self) -> dict[str, PartStatus]: ...
 
 
-def create_app(service: ServiceView, *, api_docs: bool | None = None) -> FastAPI:
+def create_app(
+    service: ServiceView, *, api: ApiContext | None = None, api_docs: bool | None = None
+) -> FastAPI:
     """The application serving ``/healthz``, ``/readyz`` and ``/metrics`` for ``service``, the
     API and the pages, every response with security headers (:mod:`callwatch.http.headers`).
+
+    ``api`` is what the API and the pages read (default: the service's site and callback book,
+    no store, a live feed nothing publishes to).
 
     ``/docs``, ``/redoc`` and ``/openapi.json`` are served only when ``api_docs`` is true
     (default: the ``CALLWATCH_API_DOCS=open`` setting)."""
@@ -43,6 +57,9 @@ def create_app(service: ServiceView, *, api_docs: bool | None = None) -> FastAPI
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.service = service
+    app.state.api = api or ApiContext(
+        store=None, site=service.site, live=Broadcaster(service.site), book=service.pipeline.book
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -64,5 +81,7 @@ def create_app(service: ServiceView, *, api_docs: bool | None = None) -> FastAPI
 
     install_api(app)
     app.include_router(pages_router)
+    app.include_router(admin_router)
+    app.include_router(icon_router)
     app.add_middleware(SecurityHeaders)
     return app

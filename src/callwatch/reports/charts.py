@@ -16,6 +16,7 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from matplotlib import font_manager
@@ -25,6 +26,9 @@ from matplotlib.ticker import MaxNLocator
 
 from callwatch.i18n import t
 from callwatch.reports.data import HourCount, RingBin, RuleResult
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 FONT_FAMILY = "NanumGothic"
 PASS = "#2e7d32"
@@ -128,7 +132,7 @@ def rules_chart(rules: Sequence[RuleResult], lang: str = "ko") -> str:
 @contextlib.contextmanager
 def _style() -> Iterator[None]:
     """Fonts and SVG settings for everything drawn inside (figures read them when drawn)."""
-    params = {
+    params: dict[RcKeyType, Any] = {
         "svg.fonttype": "path",
         "svg.hashsalt": "callwatch",
         "font.family": _register_fonts(),

@@ -21,9 +21,13 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from callwatch.reports.errors import ReportError
 from callwatch.site import SiteConfig
+
+if TYPE_CHECKING:
+    from callwatch.reports.data import Achievement, WeeklyReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,15 +45,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--call-url",
-        default="/calls/{id}",
         metavar="URL",
-        help="link of a breached call, {id} replaced (default /calls/{id})",
+        help="link of a breached call, {id} replaced (default: PUBLIC_URL/calls/{id} with "
+        "the [service] public_url setting, else /calls/{id})",
     )
 
 
-def run(args: argparse.Namespace, site: SiteConfig, store_url: str) -> list[str]:
-    """Build and write the report; return the paths written ('-' for stdout). Raises
-    :class:`ReportError` or :class:`~callwatch.store.StoreError` with a one-line reason."""
+def run(
+    args: argparse.Namespace, site: SiteConfig, store_url: str, public_url: str | None = None
+) -> list[str]:
+    """Build and write the report; return the paths written ('-' for stdout). Links to calls
+    are ``--call-url``, else under ``public_url`` (absolute, for a file sent by mail), else
+    relative. Raises :class:`ReportError` or :class:`~callwatch.store.StoreError` with a
+    one-line reason."""
     from callwatch.reports.build import achievement_summary, weekly_report
     from callwatch.reports.weeks import parse_week, week_of
     from callwatch.store.store import Store
@@ -59,10 +67,13 @@ def run(args: argparse.Namespace, site: SiteConfig, store_url: str) -> list[str]
         if args.week
         else week_of(int(time.time() * 1_000_000), site.timezone).previous()
     )
+    if not args.call_url:
+        args.call_url = f"{public_url.rstrip('/')}/calls/{{id}}" if public_url else "/calls/{id}"
     _check_database(store_url)
     store = Store.open(store_url, site=site.name)
     try:
-        report = weekly_report(store, site, week, department=args.department)
+        now = int(time.time() * 1_000_000)
+        report = weekly_report(store, site, week, department=args.department, now=now)
     finally:
         store.close()
     stem = f"callwatch-{report.week}" + (f"-{args.department}" if args.department else "")
@@ -72,7 +83,7 @@ def run(args: argparse.Namespace, site: SiteConfig, store_url: str) -> list[str]
     return _write_all(_report_outputs(report, args), stem, args)
 
 
-def _report_outputs(report, args: argparse.Namespace) -> list[tuple[str, bytes]]:  # type: ignore[no-untyped-def]
+def _report_outputs(report: WeeklyReport, args: argparse.Namespace) -> list[tuple[str, bytes]]:
     from callwatch.reports import render_csv, render_html, render_pdf
 
     if args.format == "html":
@@ -86,7 +97,7 @@ def _report_outputs(report, args: argparse.Namespace) -> list[tuple[str, bytes]]
     ]
 
 
-def _achievement_outputs(summary, args: argparse.Namespace) -> list[tuple[str, bytes]]:  # type: ignore[no-untyped-def]
+def _achievement_outputs(summary: Achievement, args: argparse.Namespace) -> list[tuple[str, bytes]]:
     from callwatch.reports import render_csv, render_html, render_pdf
 
     if args.format == "html":

@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from callwatch.charter import registry
 from callwatch.charter.profile import Profile
@@ -44,9 +44,18 @@ _HOUR_US = 3_600_000_000
 
 
 class _Dict:
+    """Base of the result dataclasses below."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]  # set by @dataclass
+
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON types (nested dataclasses as dicts)."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        return dataclasses.asdict(self)
+
+
+def _field_names(cls: type[_Dict]) -> list[str]:
+    """The fields of the result dataclass ``cls``, in declaration order."""
+    return [f.name for f in dataclasses.fields(cls)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +228,11 @@ class WeeklyReport(_Dict):
     departments: list[DepartmentReport]
     total: Compliance | None = None
     """Site-wide sums (only when the report covers every department)."""
+    kind: str = "week"
+    """``week`` (an ISO week, ``week`` is ``2026-W47``) or ``range`` (whole local days,
+    ``week`` is the ISO 8601 interval ``2026-11-02/2026-11-20``)."""
+    partial: bool = False
+    """The period was not over when the report was made (its figures will still grow)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,11 +390,11 @@ def compliance(
 def total(parts: Sequence[Compliance], start_us: int, end_us: int) -> Compliance:
     """The site-wide sums of department results (rates recomputed from the counts; ring and
     transfer percentiles are left out, as they cannot be summed)."""
-    volume = Volume(*(sum(getattr(p.volume, f) for p in parts) for f in Volume.__slots__))
+    volume = Volume(*(sum(getattr(p.volume, f) for p in parts) for f in _field_names(Volume)))
     previous = None
     if parts and all(p.previous_volume is not None for p in parts):
         previous = Volume(
-            *(sum(getattr(p.previous_volume, f) for p in parts) for f in Volume.__slots__)
+            *(sum(getattr(p.previous_volume, f) for p in parts) for f in _field_names(Volume))
         )
     rules = []
     for name in RULE_NAMES:
@@ -407,7 +421,7 @@ def total(parts: Sequence[Compliance], start_us: int, end_us: int) -> Compliance
             )
         )
     callbacks = CallbackCounts(
-        *(sum(getattr(p.callbacks, f) for p in parts) for f in CallbackCounts.__slots__)
+        *(sum(getattr(p.callbacks, f) for p in parts) for f in _field_names(CallbackCounts))
     )
     return Compliance(
         department=ALL,
@@ -491,9 +505,10 @@ def extension_rows(calls: Iterable[CallFacts], tallies: Iterable[Any]) -> list[E
         if not tally.ok and tally.rule in RULE_NAMES:
             breaches[tally.extension][tally.rule] += tally.count
     keys = set(answered) | set(breaches)
-    ordered = sorted((k for k in keys if k is not None), key=_extension_key)
-    if None in keys:
-        ordered.append(None)
+    ordered: list[str | None] = [
+        *sorted((k for k in keys if k is not None), key=_extension_key),
+        *([None] if None in keys else []),
+    ]
     return [
         ExtensionRow(
             extension=k,

@@ -2,8 +2,10 @@
 one file per table: department × rule, and extensions.
 
 Column names are fixed English identifiers in every language; values that are words (rule
-names, statuses) are in the report's language. Rates are percentages with one decimal; a rule
-the charter does not make has an empty rate and the status "not part of this charter".
+names, statuses) are in the report's language. Rates are percentages with one decimal; the
+status of a rule is "kept" (every judged call kept it), "breached" (at least one did not), "no
+calls judged", or "not part of this charter" (with an empty rate). A report of a date range
+has the ISO 8601 interval (``2026-11-02/2026-11-20``) in its ``week`` column.
 Every cell goes through :func:`callwatch.store.export.spreadsheet_cell` (a value that starts
 like a formula is written as text).
 """
@@ -178,7 +180,7 @@ def _status(in_charter: bool, rate: float | None, lang: str) -> str:
         return t("status.not_in_charter", lang)
     if rate is None:
         return t("status.no_calls", lang)
-    return ""
+    return t("status.pass" if rate >= 1.0 else "status.fail", lang)
 
 
 def _dept(name: str | None, lang: str) -> str:

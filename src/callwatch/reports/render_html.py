@@ -15,15 +15,13 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from callwatch.charter import registry
-from callwatch.charter.registry import RULE_NAMES, SECOND
-from callwatch.i18n import normalize_lang, t
+from callwatch.charter.registry import RULE_NAMES
+from callwatch.i18n import limit, measure, normalize_lang, points, seconds_text, t
 from callwatch.reports import charts
 from callwatch.reports.data import (
     ALL,
     CALLBACK_STATUSES,
     Achievement,
-    Breach,
     Compliance,
     WeeklyReport,
 )
@@ -61,7 +59,8 @@ def render_html(
         }
         for d in report.departments
     ]
-    title = t("report.title.weekly", lang)
+    title = t("report.title.weekly" if report.kind == "week" else "report.title.period", lang)
+    week = report.kind == "week"
     return (
         _environment()
         .get_template("weekly.html.j2")
@@ -73,6 +72,8 @@ def render_html(
             rules=RULE_NAMES,
             callback_statuses=CALLBACK_STATUSES,
             call_link=lambda call_id: call_url.format(id=quote(call_id, safe="")),
+            prev_label=t("report.previous_week" if week else "report.previous_period", lang),
+            vs_label=t("report.week_over_week" if week else "report.period_over_period", lang),
             footer=_css_string(f"callwatch · {report.site} · {report.week}"),
             **_helpers(lang, embed_font_files),
         )
@@ -115,13 +116,13 @@ def _helpers(lang: str, embed_font_files: bool) -> dict[str, Any]:
         "lang": lang,
         "t": lambda key, **params: t(key, lang, **params),
         "pct": _pct,
-        "pts": lambda v: "—" if v is None else t("unit.points", lang, value=f"{v:+.1f}"),
+        "pts": lambda v: points(v, lang),
         "trend": lambda v: "" if not v else ("up" if v > 0 else "down"),
-        "secs": lambda v: "—" if v is None else t("unit.seconds_value", lang, value=f"{v:.1f}"),
+        "secs": lambda v: "—" if v is None else seconds_text(v, lang),
         "num": _num,
         "dept_name": lambda c: _department_name(c, lang),
-        "measured": lambda b: _measure(b, b.measured, b.rings, lang),
-        "limit": lambda b: _measure(b, b.limit, b.limit_rings, lang),
+        "measured": lambda b: measure(b.rule, b.measured, lang, b.rings),
+        "limit": lambda b: limit(b.rule, b.limit, lang, b.limit_rings),
         "font_src": font_face_sources(embed_font_files),
     }
 
@@ -156,18 +157,3 @@ def _department_name(c: Compliance | Any, lang: str) -> str:
     if lang == "en" and c.name_en:
         return f"{c.name_en} ({c.department})"
     return c.department
-
-
-def _measure(b: Breach, value: float | None, rings: int | None, lang: str) -> str:
-    if value is None:
-        return "—"
-    rule = registry.get(b.rule)
-    unit = rule.unit if rule is not None and rule.unit is not None else SECOND
-    if unit is not SECOND:  # in the unit the charters word the rule's limit in
-        return f"{value / unit.seconds:.0f} {unit.text(lang)}"
-    text = t("unit.seconds_value", lang, value=f"{value:.1f}")
-    if rings is not None:
-        text += (
-            f" ({rings}{t('unit.rings', lang) if lang == 'ko' else ' ' + t('unit.rings', lang)})"
-        )
-    return text

@@ -14,7 +14,8 @@ The rules, in order:
   time order and the mark moves with them. Held packets still unconfirmed after ``patience``
   admitted packets, or at the end of input, are refused.
 
-Refused packets are counted by reason; the mark never goes back.
+Refused packets are counted by reason; the mark never goes back. Manager (AMI) events are
+time-stamped input too (:class:`~callwatch.sip.ami.AmiEvent`) and pass the same rules.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections import Counter
 from typing import Final
 
 from callwatch.packet import Packet
+from callwatch.sip.ami import AmiEvent
 
 _SECOND: Final = 1_000_000
 
@@ -32,6 +34,9 @@ BEHIND_WALL: Final = "behind the wall clock"
 UNCONFIRMED_JUMP: Final = "unconfirmed jump in time"
 
 log = logging.getLogger(__name__)
+
+Stamped = Packet | AmiEvent
+"""What the clock admits: a captured packet or a manager event."""
 
 
 class CaptureClock:
@@ -54,10 +59,10 @@ class CaptureClock:
         self.mark = 0
         self.wall: int | None = None
         self.refused: Counter[str] = Counter()
-        self._held: list[Packet] = []
+        self._held: list[Stamped] = []
         self._since_held = 0
 
-    def admit(self, packet: Packet) -> list[Packet]:
+    def admit(self, packet: Stamped) -> list[Stamped]:
         """The packets the core may take now: ``[packet]``, nothing, or held ones confirmed."""
         ts = packet.ts
         wall = self.wall
@@ -92,7 +97,7 @@ class CaptureClock:
         """End of input: packets still held were never confirmed."""
         self._refuse_held()
 
-    def _hold(self, packet: Packet) -> list[Packet]:
+    def _hold(self, packet: Stamped) -> list[Stamped]:
         held = self._held
         if not held:
             self._since_held = 0
@@ -117,19 +122,23 @@ class CaptureClock:
             self._refuse(UNCONFIRMED_JUMP, packet)
         self._held.clear()
 
-    def _refuse(self, reason: str, packet: Packet) -> list[Packet]:
+    def _refuse(self, reason: str, packet: Stamped) -> list[Stamped]:
         if not self.refused[reason]:
-            where = f"frame {packet.frame}" if packet.frame else "live packet"
             log.warning(
-                "packet time refused (%s): %s from %s:%s (capture agent %s) stamped %d us, "
-                "watermark %d us; further ones are counted",
+                "packet time refused (%s): %s stamped %d us, watermark %d us; "
+                "further ones are counted",
                 reason,
-                where,
-                packet.src[0],
-                packet.src[1],
-                packet.capture_id,
+                _describe(packet),
                 packet.ts,
                 self.mark,
             )
         self.refused[reason] += 1
         return []
+
+
+def _describe(item: Stamped) -> str:
+    """Where a refused item came from, for the log."""
+    if isinstance(item, AmiEvent):
+        return f"manager event {item.seq} ({item.name})"
+    where = f"frame {item.frame}" if item.frame else "live packet"
+    return f"{where} from {item.src[0]}:{item.src[1]} (capture agent {item.capture_id})"

@@ -3,6 +3,9 @@
 This is the ``capture → sip`` half of the core chain, still sans-IO: it is handed packets and
 hands back events. Nothing is dropped silently: a packet that is not readable SIP is counted
 under the parser's complaint and logged once per kind with the frame it came from.
+
+Manager (AMI) events pushed with the packets wait in the same reorder window and come out
+unchanged, in their place on the time line, for the call assembler.
 """
 
 from __future__ import annotations
@@ -11,12 +14,17 @@ import logging
 from collections import Counter
 
 from callwatch.packet import Packet
+from callwatch.sip.ami import AmiEvent
 from callwatch.sip.dialogs import DialogTracker, Timeouts
 from callwatch.sip.events import LegEvent
 from callwatch.sip.message import SipParseError, parse_message
-from callwatch.sip.reorder import Reorderer
+from callwatch.sip.reorder import Item, Reorderer
 
 log = logging.getLogger(__name__)
+
+FeedOutput = LegEvent | AmiEvent
+"""What the feed hands on: leg events, and the manager events it was given, in time order.
+A feed given packets only hands on leg events only."""
 
 
 class LegEventFeed:
@@ -27,28 +35,32 @@ class LegEventFeed:
         self.tracker = DialogTracker(timeouts)
         self.parse_errors: Counter[str] = Counter()
 
-    def push(self, packet: Packet) -> list[LegEvent]:
-        """Take one captured packet; return the events that are now certain."""
-        out: list[LegEvent] = []
-        for ready in self.reorderer.push(packet):
-            out.extend(self._track(ready))
+    def push(self, packet: Item) -> list[FeedOutput]:
+        """Take one captured packet (or manager event); return the events now certain."""
+        out: list[FeedOutput] = []
+        self._take(self.reorderer.push(packet), out)
         return out
 
-    def tick(self, now: int) -> list[LegEvent]:
+    def tick(self, now: int) -> list[FeedOutput]:
         """Advance capture time on a quiet line (the live service calls this)."""
-        out: list[LegEvent] = []
-        for ready in self.reorderer.tick(now):
-            out.extend(self._track(ready))
+        out: list[FeedOutput] = []
+        self._take(self.reorderer.tick(now), out)
         out.extend(self.tracker.tick(now))
         return out
 
-    def flush(self) -> list[LegEvent]:
+    def flush(self) -> list[FeedOutput]:
         """End of input: release held packets and close what the caller gave up on."""
-        out: list[LegEvent] = []
-        for ready in self.reorderer.flush():
-            out.extend(self._track(ready))
+        out: list[FeedOutput] = []
+        self._take(self.reorderer.flush(), out)
         out.extend(self.tracker.flush())
         return out
+
+    def _take(self, ready: list[Item], out: list[FeedOutput]) -> None:
+        for item in ready:
+            if isinstance(item, Packet):
+                out.extend(self._track(item))
+            else:
+                out.append(item)
 
     def _track(self, packet: Packet) -> list[LegEvent]:
         try:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Final, cast
 
+from callwatch.frozen import fast_init, runs_compiled
 from callwatch.packet import MAX_MESSAGE
 from callwatch.sip.uri import (
     CACHED_TEXT_MAX,
@@ -644,11 +645,8 @@ def _via_params(text: str) -> Mapping[str, str]:
     return MappingProxyType(out)
 
 
-# Construction fast path for the interpreter, where a frozen dataclass sets each field through
-# object.__setattr__: a fifth of the parse time. _MessageBuilder has the same slots and a plain
-# __init__ and turns itself into a SipMessage at the end (CPython allows __class__ assignment
-# between classes of identical slot layout); the result is an ordinary SipMessage. Compiled,
-# SipMessage.__init__ is already plain stores and the builder is not used (nor could it be).
+# Construction fast path for the interpreter (a builder, see callwatch.frozen): the result is an
+# ordinary SipMessage. Compiled, SipMessage.__init__ is already plain stores.
 
 
 class _MessageBuilder:
@@ -688,6 +686,8 @@ class _MessageBuilder:
 
 _AS_MESSAGE: Final = cast(type[_MessageBuilder], SipMessage)
 """SipMessage, typed as what a builder's ``__class__`` may be assigned."""
-_INTERPRETED: Final = __file__.endswith(".py")
-"""False when this module runs compiled (mypyc): its file is then an extension module."""
-_new_message: Final = cast(type[SipMessage], _MessageBuilder) if _INTERPRETED else SipMessage
+_new_message: Final = (
+    SipMessage if runs_compiled(__file__) else cast(type[SipMessage], _MessageBuilder)
+)
+fast_init(SipMessage, SipMessage.__init__, _MessageBuilder.__init__)
+fast_init(Via, Via.__init__)

@@ -21,6 +21,8 @@ from types import MappingProxyType
 from typing import Final, cast
 from urllib.parse import unquote
 
+from callwatch.frozen import fast_init, runs_compiled
+
 
 class SipParseError(ValueError):
     """SIP text that cannot be read; the message names what is wrong and where."""
@@ -391,8 +393,8 @@ def _quoted(s: str, start: int) -> tuple[str, int]:
 _uri_cache: Final[dict[str, Uri]] = {}
 
 
-# Construction fast path for the interpreter (see the note in callwatch.sip.message): a new
-# From/To tag makes a NameAddr for every new dialog. Compiled, NameAddr itself is used.
+# Construction fast path for the interpreter (a builder, see callwatch.frozen): a new From/To
+# tag makes a NameAddr for every new dialog. Compiled, NameAddr itself is used.
 
 
 class _NameAddrBuilder:
@@ -407,6 +409,7 @@ class _NameAddrBuilder:
 
 _AS_NAME_ADDR: Final = cast(type[_NameAddrBuilder], NameAddr)
 """NameAddr, typed as what a builder's ``__class__`` may be assigned."""
-_INTERPRETED: Final = __file__.endswith(".py")
-"""False when this module runs compiled (mypyc): its file is then an extension module."""
-_new_name_addr: Final = cast(type[NameAddr], _NameAddrBuilder) if _INTERPRETED else NameAddr
+_new_name_addr: Final = (
+    NameAddr if runs_compiled(__file__) else cast(type[NameAddr], _NameAddrBuilder)
+)
+fast_init(NameAddr, _NameAddrBuilder.__init__)

@@ -29,6 +29,7 @@ from typing import Any, Final
 from sqlalchemy import Table, bindparam, delete, null, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine.default import DefaultDialect
 
 from callwatch import serialize
 from callwatch.calls.model import Call
@@ -79,6 +80,16 @@ def event_fields(event: LegEvent) -> dict[str, Any]:
     return {name: getattr(event, name) for name in field_names(type(event), EVENT_COLUMNS)}
 
 
+def _positional(dialect: Dialect) -> Dialect:
+    """``dialect`` when its driver takes positional parameters, else the same dialect set to
+    the positional "format" style (psycopg's "pyformat" takes dicts)."""
+    if dialect.positional:
+        return dialect
+    if not isinstance(dialect, DefaultDialect):
+        raise TypeError(f"{type(dialect).__name__}: not a SQLAlchemy DefaultDialect")
+    return type(dialect)(paramstyle="format")
+
+
 class Bulk:
     """The write path's statements compiled for one dialect, and its rows made for them."""
 
@@ -86,8 +97,7 @@ class Bulk:
         self.time: Callable[[int | None], Any] = (
             sqlite_time if dialect.name == "sqlite" else aware_time
         )
-        # psycopg's "pyformat" takes dicts: compile its statements for the positional "format"
-        compiler = dialect if dialect.positional else type(dialect)(paramstyle="format")
+        compiler = _positional(dialect)
         insert = sqlite.insert if dialect.name == "sqlite" else postgresql.insert
 
         def compiled(stmt: Any, params: Sequence[str]) -> str:

@@ -69,6 +69,10 @@ class Spool:
         self._entries: list[_Entry] = []
         self._sizes: dict[Path, int] = {}
         self._active: Path | None = None
+        self._acked = 0
+        """The highest sequence number acknowledged (read from disk)."""
+        self._last_seq = 0
+        """The highest sequence number appended (read from disk, then counted on)."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._acked = self._read_acked()

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from callwatch import serialize
+from callwatch.calls.directory import Extension, ExtensionRange
 from callwatch.charter.callbacks import Callback
 from callwatch.charter.verdict import Verdict
 from callwatch.pipeline import CallbackNews, JudgedCall
@@ -130,9 +131,9 @@ class Store:
                 ],
             )
             ranges = [
-                {"site": site.name, "first": r.first, "last": r.last, "department": d.name}
+                {"site": site.name, "first": first, "last": last, "department": d.name}
                 for d in deps
-                for r in d.extensions
+                for first, last in map(_extension_ends, d.extensions)
             ]
             if ranges:
                 conn.execute(tables.extensions.insert(), ranges)
@@ -511,3 +512,11 @@ def _address(text: str) -> tuple[str, int]:
 
 def _reason(exc: DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+
+
+def _extension_ends(extension: Extension) -> tuple[str, str]:
+    """The ``first`` and ``last`` columns of a directory entry: a range's ends, or a named
+    phone or pattern as written at both ends."""
+    if isinstance(extension, ExtensionRange):
+        return extension.first, extension.last
+    return extension.text, extension.text

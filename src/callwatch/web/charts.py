@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import importlib.util
 import io
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from matplotlib import font_manager
@@ -42,15 +43,32 @@ def font_family() -> list[str]:
     return ["DejaVu Sans"]
 
 
+_STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
+_STYLE_ELEMENT = re.compile(r"<style[^>]*>.*?</style>|<metadata>.*?</metadata>", re.S)
+_PROPERTY = re.compile(r"\s*([a-z-]+)\s*:\s*([^;]+?)\s*(?:;|$)")
+
+
+def _presentation(match: re.Match[str]) -> str:
+    return "".join(f' {name}="{value}"' for name, value in _PROPERTY.findall(match.group(1)))
+
+
 def _svg(fig: Figure) -> str:
+    """The figure as SVG text with SVG presentation attributes (``fill="#fff"``) instead of
+    ``style`` attributes and a ``<style>`` element, which the pages' Content-Security-Policy
+    (``style-src 'self'``) does not apply: without this every shape would be drawn black.
+    The generator's ``<metadata>`` is left out."""
     buf = io.StringIO()
     FigureCanvasSVG(fig).print_svg(buf, metadata={"Date": None})
     text = buf.getvalue()
-    return text[text.index("<svg") :]
+    text = _STYLE_ELEMENT.sub("", text[text.index("<svg") :])  # its rule, as attributes:
+    text = text.replace("<svg ", '<svg stroke-linejoin="round" stroke-linecap="butt" ', 1)
+    return _STYLE_ATTR.sub(_presentation, text)
 
 
 def trend_svg(
-    weeks: Sequence[str], series: dict[str, Sequence[float | None]], labels: dict[str, str]
+    weeks: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    labels: Mapping[str, str],
 ) -> str:
     """Pass rate (0..1) per week, one line per rule (a gap where a week had no verdict)."""
     fig = Figure(figsize=(6.4, 2.4), dpi=100)

@@ -65,11 +65,11 @@ def call_legs(store: Store, call_id: str) -> list[LegRow]:
             c.role,
             c.from_user,
             c.to_user,
-            c.offered_us,
-            c.alerting_us,
-            c.answered_us,
+            c.offered_us.label("offered"),
+            c.alerting_us.label("alerting"),
+            c.answered_us.label("answered"),
             c.answered_by,
-            c.ended_us,
+            c.ended_us.label("ended"),
             c.ended_by,
             c.end_reason,
         )
@@ -77,7 +77,7 @@ def call_legs(store: Store, call_id: str) -> list[LegRow]:
         .order_by(c.position)
     )
     with store.engine.connect() as conn:
-        return [LegRow(*row) for row in conn.execute(query)]
+        return [LegRow(**row._mapping) for row in conn.execute(query)]
 
 
 def call_events(store: Store, call_id: str) -> list[EventRow]:

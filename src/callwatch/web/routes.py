@@ -40,13 +40,18 @@ from callwatch.reports.render_pdf import render_pdf
 from callwatch.reports.weeks import week_of
 from callwatch.site import SiteConfig
 from callwatch.store import Store, StoreError
-from callwatch.web import session, views
+from callwatch.web import filters, session, views
 from callwatch.web.strings import tr
 
 CALL_URL = "/calls/{id}"
 SESSION_COOKIE = "cw_session"
 LANG_COOKIE = "cw_lang"
-_STATIC = {"app.css": "text/css", "replay.js": "text/javascript", "live.js": "text/javascript"}
+_STATIC = {
+    "app.css": "text/css",
+    "replay.js": "text/javascript",
+    "live.js": "text/javascript",
+    "explore.css": "text/css",
+}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 EXPORT_POLICY = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -70,6 +75,9 @@ class WebContext:
     verify: Callable[[str], Principal | None]
     clock: Callable[[], int] = field(default=_wall_clock)
     holder: session.Holder | None = None
+    public_url: str | None = None
+    """The configured public address of the pages (``[service] public_url``), for links in
+    files that leave the site; None: the address of each request."""
 
     def __post_init__(self) -> None:
         if self.holder is None:
@@ -89,7 +97,9 @@ def context(request: Request) -> WebContext:
             service = request.app.state.service
             store = Store.open(service.settings.store_url, site=api.site.name)
         tokens = api.tokens or TokenStore(store.engine)
-        ctx = WebContext(api.site, store, tokens.verify)
+        settings = getattr(getattr(request.app.state, "service", None), "settings", None)
+        public_url = getattr(settings, "public_url", None)
+        ctx = WebContext(api.site, store, tokens.verify, public_url=public_url)
         request.app.state.web = ctx
     return ctx
 
@@ -102,9 +112,7 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.1f}%"
-    env.filters["pts"] = lambda v: "" if v is None else f"{v:+.1f}"
-    env.filters["num"] = lambda v: "—" if v is None else f"{round(v, 1):g}"
+    filters.install(env)  # pct, pts, num, dept, measure, limit, … (web/filters.py)
     return env
 
 
@@ -166,7 +174,8 @@ def _render(request: Request, template: str, status: int = 200, **values: Any) -
 
 
 def _error(request: Request, viewer: views.Viewer | None, status: int, key: str) -> HTMLResponse:
-    return _render(request, "error.html", status, viewer=viewer, message_key=key)
+    site = getattr(getattr(request.app.state, "web", None), "site", None)
+    return _render(request, "error.html", status, viewer=viewer, message_key=key, site=site)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -246,9 +255,9 @@ def department(request: Request, name: str, week: str | None = None) -> Response
     try:
         chosen = report_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
     except WeekError:
-        return _error(request, viewer, 400, "error.not_found")
+        return _error(request, viewer, 400, "error.bad_week")
     try:
-        page = views.department(ctx.store, ctx.site, viewer, name, chosen)
+        page = views.department(ctx.store, ctx.site, viewer, name, chosen, ctx.clock())
     except views.PageNotFound:
         return _error(request, viewer, 404, "error.not_found")
     except views.PageForbidden:
@@ -338,9 +347,12 @@ def weekly_pdf(
         return _error(request, viewer, 403, "error.forbidden")
     try:
         chosen = report_week(week) if week else week_of(ctx.clock(), ctx.site.timezone)
+    except WeekError:
+        return _error(request, viewer, 400, "error.bad_week")
+    try:
         report = build.weekly_report(ctx.store, ctx.site, chosen, department=department)
         pdf = render_pdf(report, viewer.lang, call_url=CALL_URL)
-    except (WeekError, build.UnknownDepartment):
+    except build.UnknownDepartment:
         return _error(request, viewer, 404, "error.not_found")
     except RenderError:
         return _error(request, viewer, 503, "error.not_found")

@@ -19,7 +19,7 @@ from typing import Any
 from callwatch.charter.profile import Profile
 from callwatch.timefmt import MICROS, parse_iso
 from callwatch.web.queries import EventRow, LegRow
-from callwatch.web.strings import tr
+from callwatch.web.strings import page_keys, tr
 
 WIDTH = 1000
 LABEL_WIDTH = 190
@@ -140,17 +140,17 @@ def build_timeline(
             spans.append(Span(index, "talk", answer, max(answer, stop)))
     held: dict[str, float] = {}
     for event in events:
-        at = sec(event.at)
-        if at is None or event.leg not in lane_of:
+        event_at = sec(event.at)
+        if event_at is None or event.leg not in lane_of:
             continue
         if event.kind == "held":
-            held[event.leg] = at
-            marks.append(Mark("held", at, tr("mark.held", lang)))
+            held[event.leg] = event_at
+            marks.append(Mark("held", event_at, tr("mark.held", lang)))
         elif event.kind == "resumed" and event.leg in held:
-            spans.append(Span(lane_of[event.leg], "hold", held.pop(event.leg), at))
-            marks.append(Mark("resumed", at, tr("mark.resumed", lang)))
-    for leg_key, start in held.items():
-        spans.append(Span(lane_of[leg_key], "hold", start, max(start, call_end)))
+            spans.append(Span(lane_of[event.leg], "hold", held.pop(event.leg), event_at))
+            marks.append(Mark("resumed", event_at, tr("mark.resumed", lang)))
+    for leg_key, hold_start in held.items():
+        spans.append(Span(lane_of[leg_key], "hold", hold_start, max(hold_start, call_end)))
     verdicts = {v["rule"]: v for v in doc.get("verdicts", [])}
     first_ring = doc_sec("first_ring_at")
     if first_ring is not None:
@@ -208,8 +208,8 @@ def build_timeline(
         if doc.get("missed"):
             marks.append(Mark("ended", ended, tr("mark.missed", lang), True))
         else:
-            who = doc.get("hangup_by")
-            who_text = tr(f"hangup_by.{who}", lang) if who else "?"
+            hangup_by = doc.get("hangup_by")
+            who_text = tr(f"hangup_by.{hangup_by}", lang) if hangup_by else "?"
             breach = verdicts.get("hangup", {}).get("ok") is False
             marks.append(Mark("ended", ended, tr("mark.ended", lang, who=who_text), breach))
     latest = max(
@@ -236,12 +236,16 @@ def timeline_svg(timeline: Timeline, lang: str = "ko") -> str:
         f'data-duration="{tl.duration}">'
     ]
     step = _tick_step(tl.duration)
+
+    def tick(seconds: float) -> str:
+        return escape(tr("readout.seconds", lang, value=_num(seconds)))
+
     n = 0
     while n * step <= tl.duration + 1e-9:
         tx = x(n * step)
         out.append(
             f'<line class="tick" x1="{tx}" y1="{_AXIS_Y}" x2="{tx}" y2="{bottom}"/>'
-            f'<text class="tick-label" x="{tx}" y="{_AXIS_Y - 4}">{_num(n * step)}s</text>'
+            f'<text class="tick-label" x="{tx}" y="{_AXIS_Y - 4}">{tick(n * step)}</text>'
         )
         n += 1
     out.append(
@@ -251,7 +255,8 @@ def timeline_svg(timeline: Timeline, lang: str = "ko") -> str:
         y = _LANE_TOP + i * _LANE_H
         out.append(
             f'<text class="lane-label" x="8" y="{y + 21}">{escape(lane.label)}</text>'
-            f'<text class="lane-role" x="{LABEL_WIDTH - 4}" y="{y + 21}">{escape(lane.role)}</text>'
+            f'<text class="lane-role" x="{LABEL_WIDTH - 4}" y="{y + 21}" '
+            f'data-role="{escape(lane.role)}">{escape(_role(lane.role, lang))}</text>'
             f'<line class="lane" x1="{PLOT_LEFT}" y1="{y + 17}" x2="{PLOT_RIGHT}" y2="{y + 17}"/>'
         )
     for span in tl.spans:
@@ -303,6 +308,11 @@ def _target_alerting(legs: Sequence[LegRow], target: str | None, after: int) -> 
         ):
             return leg.alerting
     return None
+
+
+def _role(role: str, lang: str) -> str:
+    """A leg's role in ``lang`` (a role the catalogue does not know is shown as it is)."""
+    return tr(f"lane.{role}", lang) if f"lane.{role}" in page_keys() else role
 
 
 def _tick_step(duration: float) -> float:

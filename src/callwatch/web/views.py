@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from callwatch.api.access import View, may_see
 from callwatch.api.auth import Principal
 from callwatch.api.masking import Masker
 from callwatch.charter.profile import Profile
@@ -49,6 +50,10 @@ class Viewer:
     @property
     def masked(self) -> bool:
         return self.principal.masks_numbers
+
+    def sees(self, view: View) -> bool:
+        """Whether the viewer's role may see ``view`` (:func:`callwatch.api.access.may_see`)."""
+        return may_see(self.principal, view)
 
 
 def masker(site: SiteConfig) -> Masker:
@@ -164,10 +169,15 @@ def _trend(
 
 
 def department(
-    store: Store, site: SiteConfig, viewer: Viewer, name: str, week: IsoWeek
+    store: Store,
+    site: SiteConfig,
+    viewer: Viewer,
+    name: str,
+    week: IsoWeek,
+    now: int | None = None,
 ) -> dict[str, Any]:
     """One department's week: rules with the charter's promise, extensions, calls by hour,
-    breaches with links."""
+    breaches with links. ``next`` is None when the next week has not begun by ``now``."""
     if name not in [d.name for d in site.directory.departments]:
         raise PageNotFound(name)
     if not viewer.may_read(name):
@@ -201,6 +211,8 @@ def department(
             "rule": b.rule,
             "measured": b.measured,
             "limit": b.limit,
+            "rings": b.rings,
+            "limit_rings": b.limit_rings,
         }
         for b in part.breaches
     ]
@@ -210,7 +222,11 @@ def department(
         "part": part,
         "week": str(week),
         "previous": str(week.previous()),
-        "next": str(week.shift(1)),
+        "next": (
+            str(week.shift(1))
+            if now is None or week.shift(1).bounds(site.timezone)[0] <= now
+            else None
+        ),
         "start": local(site, report.start_us, "%Y-%m-%d"),
         "end": local(site, report.end_us - 1, "%Y-%m-%d"),
         "hours_chart": chart,
@@ -275,14 +291,14 @@ def training(
         for b in facts.breaches:
             if b.department == name:
                 by_ext.setdefault(b.extension, []).append(b)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for row in data.extension_rows(calls, tallies):
             if not row.total_breaches:
                 continue
             step = escalation.reached(steps, row.total_breaches) if row.extension else None
-            calls: dict[str, tuple[list[str], str]] = {}
+            breached: dict[str, tuple[list[str], str]] = {}  # call shown -> (rules, when)
             for b in by_ext.get(row.extension, []):
-                rules, _ = calls.setdefault(
+                rules, _ = breached.setdefault(
                     shown_id(site, viewer, b.call_id),
                     ([], local(site, b.started_us, "%m-%d %H:%M")),
                 )
@@ -293,7 +309,7 @@ def training(
                     "breaches": row.breaches,
                     "total": row.total_breaches,
                     "step": step.text(viewer.lang) if step else "",
-                    "calls": [(call, rules, when) for call, (rules, when) in calls.items()],
+                    "calls": [(call, rules, when) for call, (rules, when) in breached.items()],
                 }
             )
         rows.sort(key=lambda r: -r["total"])

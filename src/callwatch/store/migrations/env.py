@@ -8,6 +8,7 @@ top-level ``alembic.ini``; the URL comes from ``sqlalchemy.url`` or ``CALLWATCH_
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from callwatch.store.database import default_database_url, make_engine
 from callwatch.store.tables import metadata
@@ -15,7 +16,7 @@ from callwatch.store.tables import metadata
 config = context.config
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -46,7 +46,7 @@
     toggleAll(".cw-timeline .limit", t);
     toggleAll(".cw-timeline .mark", t);
     toggleAll(".ladder .msg", t);
-    var text = t.toFixed(2) + " s";
+    var text = readout.getAttribute("data-seconds-label").replace("{value}", t.toFixed(2));
     var n = ringAt(t);
     if (n) { text += " · " + readout.getAttribute("data-ring-label").replace("{n}", n); }
     readout.textContent = text;

@@ -1,0 +1,139 @@
+"""What Asterisk's manager (AMI) says about the legs of a call, as the call assembler needs it.
+
+Asterisk gives every call one *linkedid* (the ``Uniqueid`` of its first channel), and every
+manager event about a channel names that channel (``Channel: PJSIP/2001-00000001``) and its
+``Linkedid``. What ties a channel to its SIP dialog is one of:
+
+- the dialplan's ``UserEvent(SipCallId,CallID: ${CHANNEL(pjsip,call-id)})``, sent by the
+  pre-dial handler of every leg ``Dial`` starts and on arrival of the carrier's leg
+  (``sip_fixtures/asterisk/conf/extensions.conf``): the event's ``CallID`` names the dialog;
+- Asterisk's HEP with ``uuid_type = channel``: the HEP correlation id of the leg's packets is
+  the channel name.
+
+:class:`AmiLinks` keeps these ties while the channels live (a ``Hangup`` forgets the channel)
+and turns events into facts for the assembler: a :class:`Tie` (this dialog, or this channel,
+is on that linkedid: the trunk leg and its phone legs are one call, whatever the caller's
+number says) and a :class:`BlindTransfer` (Asterisk's own ``BlindTransfer`` event, the only
+trace of a feature-code transfer, ``#1``, that sends no REFER). Other events only keep the
+channel table current. Plain data in, plain data out: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from callwatch.sip.ami import AmiEvent
+
+SIP_CALL_ID_EVENT: Final = "SipCallId"
+"""The ``UserEvent`` name the dialplan sends with a channel's SIP Call-ID."""
+SIP_CALL_ID_FIELD: Final = "CallID"
+"""The header of that ``UserEvent`` that carries the Call-ID."""
+MAX_CHANNELS: Final = 100_000
+"""Channels remembered at most: a stream that lost its ``Hangup`` events cannot grow the
+table without bound (the oldest channel is forgotten first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tie:
+    """The SIP dialog ``call_id`` (or, when None, the leg whose HEP correlation id is
+    ``channel``) belongs to the call ``linkedid``, as of ``at``."""
+
+    at: int
+    linkedid: str
+    channel: str
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlindTransfer:
+    """Asterisk moved the channel ``transferee`` to ``extension`` at ``at``, on the word of
+    ``transferer`` (whose dialog is ``transferer_call_id`` when known)."""
+
+    at: int
+    transferer: str
+    transferee: str
+    extension: str
+    transferer_call_id: str | None = None
+
+
+AmiFact = Tie | BlindTransfer
+
+
+@dataclass(slots=True)
+class _Channel:
+    linkedid: str
+    call_id: str | None = None
+
+
+class AmiLinks:
+    """The channel table of one manager stream: channel → linkedid and SIP Call-ID."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, _Channel] = {}
+        self._linkedid_by_call_id: dict[str, str] = {}
+        self.events = 0
+        self.ties = 0
+        self.transfers = 0
+
+    @property
+    def active(self) -> bool:
+        """True once any manager event has been read."""
+        return self.events > 0
+
+    def linkedid_of_call_id(self, call_id: str) -> str | None:
+        """The linkedid of the live channel whose SIP dialog is ``call_id``."""
+        return self._linkedid_by_call_id.get(call_id)
+
+    def linkedid_of_channel(self, channel: str) -> str | None:
+        """The linkedid of the live channel named ``channel``."""
+        found = self._channels.get(channel)
+        return found.linkedid if found is not None else None
+
+    def feed(self, event: AmiEvent) -> list[AmiFact]:
+        """Take one manager event; return what it tells about dialogs and transfers."""
+        self.events += 1
+        name = event.name
+        if name == "BlindTransfer":
+            return self._blind_transfer(event)
+        channel = event.get("Channel")
+        linkedid = event.get("Linkedid")
+        if not channel or not linkedid:
+            return []
+        if name == "Hangup":
+            self._forget(channel)
+            return []
+        known = self._channels.get(channel)
+        out: list[AmiFact] = []
+        if known is None:
+            if len(self._channels) >= MAX_CHANNELS:
+                self._forget(next(iter(self._channels)))
+            known = _Channel(linkedid)
+            self._channels[channel] = known
+            out.append(Tie(event.ts, linkedid, channel))
+        if name == "UserEvent" and event.get("UserEvent") == SIP_CALL_ID_EVENT:
+            call_id = (event.get(SIP_CALL_ID_FIELD) or "").strip()
+            if call_id and call_id != known.call_id:
+                if known.call_id is not None:
+                    self._linkedid_by_call_id.pop(known.call_id, None)
+                known.call_id = call_id
+                self._linkedid_by_call_id[call_id] = known.linkedid
+                self.ties += 1
+                out.append(Tie(event.ts, known.linkedid, channel, call_id))
+        return out
+
+    def _blind_transfer(self, event: AmiEvent) -> list[AmiFact]:
+        transferer = event.get("TransfererChannel")
+        transferee = event.get("TransfereeChannel")
+        extension = event.get("Extension")
+        if event.get("Result") != "Success" or not transferer or not transferee or not extension:
+            return []
+        known = self._channels.get(transferer)
+        self.transfers += 1
+        call_id = known.call_id if known is not None else None
+        return [BlindTransfer(event.ts, transferer, transferee, extension, call_id)]
+
+    def _forget(self, channel: str) -> None:
+        gone = self._channels.pop(channel, None)
+        if gone is not None and gone.call_id is not None:
+            self._linkedid_by_call_id.pop(gone.call_id, None)

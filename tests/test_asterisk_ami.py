@@ -1,0 +1,187 @@
+"""The Asterisk fixtures read with Asterisk's manager stream beside the SIP (``--ami``).
+
+Every flow of sip_fixtures/asterisk/ was recorded with its AMI stream (``NAME.ami.txt``, the
+raw text a read-only manager user received, ``timestampevents = yes``). Fed to the pipeline
+with either capture form, on one time line, it must give the expected calls of
+``NAME.expected-calls.json`` for every flow, including the two that SIP alone cannot read
+(a withheld number's trunk leg, a feature-code transfer): with the manager they are exact.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from callwatch.calls.assembler import CallAssembler
+from callwatch.capture import CaptureStats, read_capture
+from callwatch.cli import main
+from callwatch.config import load_site
+from callwatch.pbx.ami import AmiStats, read_ami_file
+from callwatch.pipeline import CallPipeline, JudgedCall
+from callwatch.serialize import call_to_dict
+from callwatch.sip.events import LegEvent
+from callwatch.sip.feed import LegEventFeed
+from test_asterisk_fixtures import (
+    ASTERISK,
+    FLOWS,
+    FORMS,
+    ROOT,
+    _spec,
+    check_calls,
+    check_phone_legs,
+    judged_calls,
+)
+
+
+def judged_calls_with_ami(capture: Path, ami: Path, site_file: Path) -> list[dict]:
+    """What ``callwatch ingest --config SITE --ami AMI CAPTURE`` prints, as dicts."""
+    pipe = CallPipeline(load_site(site_file))
+    judged: list[JudgedCall] = []
+    inputs = heapq.merge(
+        read_capture(capture, CaptureStats()), read_ami_file(ami), key=lambda item: item.ts
+    )
+    for item in inputs:
+        judged += [o for o in pipe.push(item) if isinstance(o, JudgedCall)]
+    judged += [o for o in pipe.flush() if isinstance(o, JudgedCall)]
+    judged.sort(key=lambda j: (j.call.started_at, j.call.id))
+    return [call_to_dict(j.call, j.profile, *pipe.as_now(j)) for j in judged]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("flow", FLOWS)
+def test_calls_with_ami_match_what_the_phones_did(flow: str, form: str):
+    spec = _spec(flow)
+    rows = judged_calls_with_ami(
+        ASTERISK / f"{flow}{form}", ASTERISK / f"{flow}.ami.txt", ROOT / spec["site"]
+    )
+    check_calls(rows, spec)
+
+
+@pytest.mark.parametrize("flow", ["anonymous_caller", "direct_answer", "ring_group"])
+def test_the_trunk_leg_joins_its_phone_legs_by_the_linkedid(flow: str):
+    spec = _spec(flow)
+    rows = judged_calls_with_ami(
+        ASTERISK / f"{flow}.hep.pcap", ASTERISK / f"{flow}.ami.txt", ROOT / spec["site"]
+    )
+    assert [r["correlation"] for r in rows] == ["ami"]
+
+
+def test_a_feature_code_transfer_is_timed_from_asterisks_blind_transfer_event():
+    """#1 2002 sends no REFER: the transfer runs from BlindTransfer (the last digit, 5.28 s
+    into the call) to 2002's answer, 2.5 s later, and 2001's leg, hung up by Asterisk, is not
+    the call's end."""
+    spec = _spec("feature_blind")
+    (row,) = judged_calls_with_ami(
+        ASTERISK / "feature_blind.pcap", ASTERISK / "feature_blind.ami.txt", ROOT / spec["site"]
+    )
+    (transfer,) = row["transfers"]
+    blind = next(e for e in read_ami_file(ASTERISK / "feature_blind.ami.txt")
+                 if e.name == "BlindTransfer")  # fmt: skip
+    assert transfer["started_at"] == call_time(blind.ts)
+    assert row["hangup_by"] == "caller"
+
+
+def call_time(us: int) -> str:
+    from callwatch.timefmt import iso
+
+    return iso(us)
+
+
+@pytest.mark.parametrize("flow", FLOWS)
+def test_phone_legs_are_the_same_with_the_manager_stream(flow: str):
+    feed = LegEventFeed()
+    out: list[object] = []
+    inputs = heapq.merge(
+        read_capture(ASTERISK / f"{flow}.hep.pcap", CaptureStats()),
+        read_ami_file(ASTERISK / f"{flow}.ami.txt"),
+        key=lambda item: item.ts,
+    )
+    for item in inputs:
+        out += feed.push(item)
+    out += feed.flush()
+    events = [e for e in out if isinstance(e, LegEvent)]
+    check_phone_legs(events, _spec(flow))
+    assert len(out) - len(events) == sum(1 for _ in read_ami_file(ASTERISK / f"{flow}.ami.txt"))
+
+
+def test_a_tie_that_comes_after_its_legs_merges_their_calls():
+    """The manager stream held back until every SIP leg is placed (a slow AMI link): the
+    anonymous caller's trunk leg and 2001's leg first make two calls, then the ties of both
+    dialogs to one linkedid make them one, opened by the trunk leg."""
+    spec = _spec("anonymous_caller")
+    site = load_site(ROOT / spec["site"])
+    feed = LegEventFeed()
+    events: list[object] = []
+    for packet in read_capture(ASTERISK / "anonymous_caller.hep.pcap", CaptureStats()):
+        events += feed.push(packet)
+    events += feed.flush()
+    # No B2BUA window: SIP alone now joins a lone withheld caller's legs by timing, and this
+    # test is about the manager stream joining two calls already placed apart.
+    assembler = CallAssembler(
+        site.directory, site.correlation_headers, pbx=site.pbx, b2bua_window_s=0.0
+    )
+    calls = []
+    for event in events:
+        assert isinstance(event, LegEvent)
+        calls += assembler.feed(event)
+    assert calls == [] and assembler.open_calls == 2
+    for ami in read_ami_file(ASTERISK / "anonymous_caller.ami.txt"):
+        calls += assembler.feed_ami(ami)
+    assert assembler.open_calls == 1
+    (call,) = calls + assembler.flush()
+    assert call.id == "anon@carrier.test"
+    assert call.answered_by == "2001" and not call.missed
+    assert call.correlation == "ami"
+
+
+def test_the_recorded_streams_are_read_whole():
+    """Every event of every recorded stream is read, with its own Timestamp; the responses
+    to the recorder's login and logoff are not events."""
+    for flow in FLOWS:
+        stats = AmiStats()
+        path = ASTERISK / f"{flow}.ami.txt"
+        events = list(read_ami_file(path, stats))
+        text = path.read_bytes()
+        assert stats.events == len(events) == text.count(b"\r\nEvent: ")
+        assert stats.responses == text.count(b"Response: ") == 2 and not stats.refused
+        assert [e.ts for e in events] == sorted(e.ts for e in events)
+
+
+@pytest.mark.parametrize("flow", ["anonymous_caller", "feature_blind"])
+def test_ingest_reads_a_recorded_manager_stream_beside_the_capture(flow: str, capsys):
+    spec = _spec(flow)
+    argv = ["ingest", "--config", str(ROOT / spec["site"]), str(ASTERISK / f"{flow}.hep.pcap")]
+    assert main([*argv, "--ami", str(ASTERISK / f"{flow}.ami.txt")]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    check_calls(rows, spec)
+    assert main(argv) == 0  # without the manager: what SIP alone can tell
+    alone = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert alone != rows
+
+
+def test_ingest_names_a_missing_manager_file(tmp_path, capsys):
+    spec = _spec("direct_answer")
+    capture = str(ASTERISK / "direct_answer.pcap")
+    argv = ["ingest", "--config", str(ROOT / spec["site"]), capture, "--ami"]
+    assert main([*argv, str(tmp_path / "nope.txt")]) == 2
+    assert "nope.txt: no such file" in capsys.readouterr().err
+
+
+def test_a_stream_without_timestamps_is_refused_and_counted_not_guessed(tmp_path, caplog):
+    """Without ``timestampevents = yes`` an event has no time of its own: it is refused
+    (counted, logged once with what to set), never stamped with the time it was read."""
+    text = (ASTERISK / "anonymous_caller.ami.txt").read_bytes()
+    bare = tmp_path / "bare.ami.txt"
+    bare.write_bytes(re.sub(rb"Timestamp: [0-9.]+\r\n", b"", text))
+    stats = AmiStats()
+    assert list(read_ami_file(bare, stats)) == []
+    assert stats.refused["no Timestamp"] == text.count(b"\r\nEvent: ")
+    assert [r.message for r in caplog.records if "timestampevents" in r.message] != []
+    spec = _spec("anonymous_caller")
+    capture = ASTERISK / "anonymous_caller.pcap"
+    rows = judged_calls_with_ami(capture, bare, ROOT / spec["site"])
+    assert rows == judged_calls(capture, ROOT / spec["site"])  # what SIP alone gives
