@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,28 @@ async def test_a_request_the_store_process_cannot_read_is_set_aside_not_retried(
     aside = list((store.backlog_dir / "unreadable").iterdir())
     assert [p.read_bytes() for p in aside] == [b"not a pickle"]
     assert store.written == len(packets("busy")) and store.pending() == 0
+
+
+def test_a_second_store_process_waits_for_the_first_to_leave_the_spool(tmp_path: Path) -> None:
+    """A store process left behind by a service killed with -9 still finishes with the spool;
+    the next one must not write it at the same time."""
+    s = settings(tmp_path)
+    first = StoreProcess(SITE, s)
+    first.start()
+    second = StoreProcess(SITE, s)
+    started = threading.Event()
+
+    def start() -> None:
+        second.start()
+        started.set()
+
+    waiter = threading.Thread(target=start)
+    waiter.start()
+    try:
+        assert not started.wait(3)  # the spool is the first one's
+        first.close()
+        assert started.wait(30)
+    finally:
+        waiter.join(60)
+        first.close()
+        second.close()

@@ -84,6 +84,28 @@ class CallPipeline:
         """The latest capture time the pipeline has acted on (0 before the first packet)."""
         return self.clock.mark
 
+    def earliest_held(self) -> int | None:
+        """The earliest capture time of any packet the pipeline's open state may still rest on.
+
+        Packets in the reorder window, legs the dialog tracker remembers and calls being
+        assembled all start at or after it; a packet stamped before it no longer matters to
+        anything open. None when nothing is held; 0 while the clock holds packets far ahead
+        that wait for confirmation (they are not placed in time yet). A driver that keeps the
+        packets it pushed (the service's journal) may drop those stamped before it.
+        """
+        if self.clock.holding:
+            return 0
+        times = [
+            t
+            for t in (
+                self.legs.reorderer.earliest(),
+                self.legs.tracker.earliest(),
+                self.assembler.earliest(),
+            )
+            if t is not None
+        ]
+        return min(times) if times else None
+
     def push(self, packet: Packet | AmiEvent) -> list[Output]:
         """Take one captured packet (or manager event); return what it settled."""
         out: list[Output] = []

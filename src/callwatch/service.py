@@ -19,6 +19,17 @@ Theory of operation. One asyncio loop does everything that waits; nothing in it 
   from SIP alone.
 * On stop (SIGINT/SIGTERM): the sources close, the pipeline is flushed (calls still up come out
   incomplete, which the rules never judge as breaches), and each sink drains.
+* With a packet journal (``serve`` always has one, :mod:`callwatch.journal`): each packet,
+  manager event and tick is written to it before the pipeline sees it, and the outputs of
+  that record are handed to the sinks tagged with its position. Once a second the service
+  asks every :class:`~callwatch.sinks.DurableSink` how far it has taken its outputs for good
+  and the pipeline for the earliest capture time it still holds, and moves the journal's
+  checkpoint (segments nobody needs are deleted). On start it replays what the journal kept
+  through the fresh pipeline before taking live traffic: outputs of records up to the
+  checkpoint were taken already and are not handed out again; later ones are (the store's
+  upserts absorb what it had, the publisher skips breaches it had published). So a kill -9
+  loses neither the calls in flight nor outputs the database or the broker had not yet
+  taken. A clean stop leaves an empty journal.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ import signal
 import socket
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +53,7 @@ from callwatch import core_build
 from callwatch.api.context import ApiContext
 from callwatch.api.live import LiveSink
 from callwatch.backlog import Backlog
+from callwatch.bus.published import PublishedLog
 from callwatch.bus.publisher import LATENCY_BUCKETS, Publisher
 from callwatch.capture.listener import HepListener, HepProtocol, start_hep_listener
 from callwatch.capture.packet import Packet
@@ -49,13 +62,14 @@ from callwatch.capture.stats import CaptureStats
 from callwatch.charter.callbacks import Callback
 from callwatch.gcwatch import GcWatch
 from callwatch.http import create_app
+from callwatch.journal import PacketJournal
 from callwatch.metrics import Metrics, Snapshot
 from callwatch.packet import PacketArgs
 from callwatch.pbx.ami import AmiClient
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
 from callwatch.probe.runner import ProbeSetupError, probe_runner
 from callwatch.settings import Settings
-from callwatch.sinks import BatchSink, PartStatus, Sink
+from callwatch.sinks import BatchSink, DurableSink, PartStatus, Sink
 from callwatch.sip.ami import AmiEvent
 from callwatch.sip.events import LegEvent
 from callwatch.site import SiteConfig
@@ -65,6 +79,7 @@ from callwatch.store_process import StoreProcess, StoreProcessError, StoreReques
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
+_HELD_MARGIN = 2_000_000  # µs kept in the journal before the earliest capture time held
 _RCVBUF = 8 << 20
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 
@@ -100,6 +115,8 @@ class StoreSink(BatchSink[Output | PacketArgs]):
         site: SiteConfig,
         settings: Settings,
         latency: Callable[[float], None] | None = None,
+        *,
+        recover: bool = True,
     ) -> None:
         self.backlog_dir = settings.spool_path / "backlog"
         super().__init__(latency, Backlog(self.backlog_dir, self.memory_limit))
@@ -110,6 +127,9 @@ class StoreSink(BatchSink[Output | PacketArgs]):
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.store = Store.open(self.url, site=site.name)  # reads (the API); writes: the process
         self.process = StoreProcess(site, settings, background=True)
+        self.recover = recover
+        """Recover interrupted calls from stored events at start (not when a journal
+        replays them)."""
         self.recovered = 0
         self.open_callbacks: list[Callback] = []
         self.unreadable = 0
@@ -134,7 +154,7 @@ class StoreSink(BatchSink[Output | PacketArgs]):
 
         try:
             await self._in_thread(self.process.start)
-            prepared = await self._in_thread(self.process.call, "prepare")
+            prepared = await self._in_thread(self.process.call, "prepare", self.recover)
         except StoreProcessError as exc:
             raise ServiceError(f"store: {exc}") from None
         self.recovered = prepared.recovered
@@ -154,6 +174,8 @@ class StoreSink(BatchSink[Output | PacketArgs]):
 
         Queued as its constructor arguments, which pickle smaller and faster than a Packet."""
         held = self._open
+        if not held:
+            self._open_first = self.position
         held.append(packet.args())
         if len(held) >= self.max_batch:
             self._seal()
@@ -241,8 +263,12 @@ class BusSink:
         spool_dir = settings.spool_path / "mqtt"
         spool_dir.mkdir(parents=True, exist_ok=True)
         assert settings.mqtt_url is not None
-        self.publisher = Publisher(settings.mqtt_url, site, spool_dir=spool_dir)
+        published = PublishedLog(spool_dir / "published")
+        self.publisher = Publisher(
+            settings.mqtt_url, site, spool_dir=spool_dir, published=published
+        )
         self.drain_timeout = drain_timeout
+        self.position = 0
 
     async def start(self) -> None:
         """Start connecting (in the background; messages spool until it is up)."""
@@ -250,7 +276,21 @@ class BusSink:
 
     def submit(self, outputs: Sequence[Output]) -> None:
         """Queue the messages of ``outputs``."""
-        self.publisher.submit(outputs)
+        self.publisher.submit(outputs, mark=self.position)
+
+    def durable_through(self, latest: int) -> int:
+        """See :class:`~callwatch.sinks.DurableSink`: PUBACKed or spooled counts."""
+        oldest = self.publisher.volatile_mark()
+        return latest if oldest is None else oldest - 1
+
+    def checkpointed(self, position: int) -> None:
+        """Forget the published breaches of records up to ``position``."""
+        if self.publisher.published is not None:
+            self.publisher.published.forget_through(position)
+
+    def replaying(self, through: int) -> None:
+        """Records up to ``through`` are replayed: skip the breaches published already."""
+        self.publisher.replay_through = through
 
     async def close(self) -> None:
         """Send what waits (bounded by ``drain_timeout``; the rest stays spooled) and close."""
@@ -277,10 +317,19 @@ class Service:
         *,
         sinks: Sequence[Sink] = (),
         wall_clock: Callable[[], int] | None = None,
+        journal: PacketJournal | None = None,
     ) -> None:
         self.site = site
         self.settings = settings
         self.pipeline = CallPipeline(site, clock=settings.capture_clock())
+        self.journal = journal
+        if journal is not None:
+            journal.watermark = lambda: self.pipeline.watermark
+        self.replayed = 0
+        """Journal records replayed at start."""
+        self._position = 0
+        self._durable: list[DurableSink] = []
+        self._history: deque[tuple[int, int | None]] = deque()  # (position, earliest held)
         self.sinks = list(sinks)
         self.sources: dict[str, CaptureStats] = {}
         self.metrics = Metrics(self.snapshot)
@@ -297,7 +346,9 @@ class Service:
     # -- the core ------------------------------------------------------------------------
 
     def on_packet(self, packet: Packet) -> None:
-        """One SIP packet from any source."""
+        """One SIP packet from any source: into the journal, then into the core."""
+        if self.journal is not None:
+            self._mark(self.journal.append_packet(packet))
         out = self.pipeline.push(packet)
         for keep in self._packet_sinks:
             keep(packet)
@@ -305,16 +356,87 @@ class Service:
             self._emit(out)
 
     def on_ami(self, event: AmiEvent) -> None:
-        """One event from Asterisk's manager."""
+        """One event from Asterisk's manager: into the journal, then into the core."""
+        if self.journal is not None:
+            self._mark(self.journal.append_ami(event))
         out = self.pipeline.push(event)
         if out:
             self._emit(out)
 
     def tick(self) -> None:
-        """Hand the core the wall clock (the ticker calls this once a second)."""
-        out = self.pipeline.advance(self._wall())
+        """Hand the core the wall clock (the ticker calls this once a second); move the
+        journal's checkpoint."""
+        wall = self._wall()
+        journal = self.journal
+        if journal is not None:
+            self._mark(journal.append_tick(wall))
+        out = self.pipeline.advance(wall)
         if out:
             self._emit(out)
+        if journal is not None:
+            self._checkpoint(journal)
+
+    def _mark(self, position: int) -> None:
+        self._position = position
+        for sink in self._durable:
+            sink.position = position
+
+    def _checkpoint(self, journal: PacketJournal) -> None:
+        """Move the journal's checkpoint to the newest tick whose outputs every durable sink
+        has taken for good; the pipeline's earliest held time at that tick bounds what the
+        journal may delete."""
+        latest = self._position
+        history = self._history
+        earliest = self.pipeline.earliest_held()
+        if earliest:  # a manager event about a leg may be stamped a little before its INVITE
+            earliest -= _HELD_MARGIN
+        history.append((latest, earliest))
+        durable = min((s.durable_through(latest) for s in self._durable), default=latest)
+        best = None
+        while history and history[0][0] <= durable:
+            best = history.popleft()
+        if best is None:
+            return
+        history.appendleft(best)  # still the best known until a later tick is taken
+        position, earliest = best
+        journal.checkpoint(position, earliest)
+        for sink in self._durable:
+            sink.checkpointed(position)
+
+    async def _replay(self, journal: PacketJournal) -> None:
+        """Feed the fresh pipeline what the journal kept; hand out the outputs of records
+        after its checkpoint (those before were taken already)."""
+        checkpoint = journal.checkpoint_position
+        for sink in self._durable:
+            sink.replaying(journal.found)
+        pipe = self.pipeline
+        handed = 0
+        for position, record in journal.replay():
+            self._mark(position)
+            if isinstance(record, int):
+                out = pipe.advance(record)
+            elif isinstance(record, AmiEvent):
+                out = pipe.push(record)
+            else:
+                out = pipe.push(record)
+                if position > checkpoint:
+                    for keep in self._packet_sinks:
+                        keep(record)
+            self.replayed += 1
+            if position > checkpoint:
+                handed += 1
+                if out:
+                    self._emit(out)
+            if not self.replayed % 2000:
+                await asyncio.sleep(0)  # let the sinks deliver
+        if self.replayed:
+            log.warning(
+                "journal: replayed %d records (%d after the checkpoint at %d): %d calls open",
+                self.replayed,
+                handed,
+                checkpoint,
+                pipe.assembler.open_calls,
+            )
 
     def _emit(self, out: list[Output]) -> None:
         tally = self.metrics.tally
@@ -348,6 +470,11 @@ class Service:
             if isinstance(sink, StoreSink) and sink.open_callbacks:
                 restored = self.pipeline.book.restore(sink.open_callbacks)
                 log.info("restored %d open callbacks from the store", restored)
+            if self.journal is not None and hasattr(sink, "durable_through"):
+                self._durable.append(sink)  # type: ignore[arg-type]
+        if self.journal is not None:
+            await self._replay(self.journal)
+            self.tick()  # the wall clock now, before the first live packet
         s = self.settings
         stats = self.sources.setdefault("hep", CaptureStats())
         try:
@@ -417,6 +544,14 @@ class Service:
                 await sink.close()
             except Exception:
                 log.exception("%s: close failed", sink.name)
+        journal = self.journal
+        if journal is not None:
+            latest = self._position
+            if all(s.durable_through(latest) >= latest for s in self._durable):
+                journal.clear()  # everything taken for good, nothing left in the core
+            else:
+                log.error("journal: kept for the next start (a sink did not take everything)")
+            journal.close()
         self.gc_watch.uninstall()
 
     # -- health --------------------------------------------------------------------------
@@ -438,6 +573,14 @@ class Service:
             up, detail = self._ami.status()
             # Optional: while the manager is away the calls are read from SIP alone.
             parts["ami"] = PartStatus(True, detail if up else f"{detail} (SIP alone meanwhile)")
+        if self.journal is not None:
+            j = self.journal
+            extra: dict[str, object] = {"segments": j.segments, "bytes": j.size}
+            if j.errors:
+                extra["errors"] = j.errors
+            parts["journal"] = PartStatus(
+                True, f"{j.segments} segments, checkpoint {j.checkpoint_position}", extra=extra
+            )
         for sink in self.sinks:
             try:
                 parts[sink.name] = sink.status()
@@ -545,7 +688,11 @@ async def run(
 
 def serve(site: SiteConfig, settings: Settings) -> None:
     """``callwatch serve``: build the sinks the settings ask for and run until a signal."""
-    service = Service(site, settings)
+    try:
+        journal = PacketJournal(settings.spool_path / "journal")
+    except OSError as exc:
+        raise ServiceError(f"journal {settings.spool_path / 'journal'}: {exc}") from None
+    service = Service(site, settings, journal=journal)
     sinks, api = build_sinks(service)
     service.sinks.extend(sinks)
 
@@ -573,7 +720,8 @@ def build_sinks(service: Service) -> tuple[list[Sink], ApiContext]:
     when a URL is set) and the API's view of them: the store it reads, the live feed it
     streams, the running callback book."""
     site, settings = service.site, service.settings
-    store = StoreSink(site, settings, service.metrics.store_latency.observe)
+    recover = service.journal is None or not service.journal.left  # else the replay does
+    store = StoreSink(site, settings, service.metrics.store_latency.observe, recover=recover)
     live = LiveSink(site)
     sinks: list[Sink] = [store]
     bus = BusSink(site, settings) if settings.mqtt_url else None

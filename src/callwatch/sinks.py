@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -59,6 +60,26 @@ class Sink(Protocol):
         """Ready, or why not, and how much waits in the spool."""
 
 
+class DurableSink(Sink, Protocol):
+    """A sink that says how far the service's packet journal may be forgotten.
+
+    The service sets ``position`` to the journal position of the record (packet or tick)
+    whose outputs it submits next; the sink answers :meth:`durable_through`.
+    """
+
+    position: int
+
+    def durable_through(self, latest: int) -> int:
+        """The newest journal position whose outputs this sink has all taken durably (on
+        disk or delivered); ``latest`` when it holds nothing only in memory."""
+
+    def checkpointed(self, position: int) -> None:
+        """The service will never hand outputs of records up to ``position`` again."""
+
+    def replaying(self, through: int) -> None:
+        """Outputs of records up to ``through`` come from a replay of the journal."""
+
+
 class BatchSink(Generic[ItemT]):
     """A sink that queues outputs and delivers them in batches from a task of its own.
 
@@ -67,6 +88,9 @@ class BatchSink(Generic[ItemT]):
     Subclasses implement :meth:`deliver`; a failed delivery is retried with backoff (the batch
     is kept, in order), so a sink whose backend spools or retries itself never loses a batch
     here. ``latency`` observes each delivery's duration in seconds.
+
+    It is a :class:`DurableSink`: an output counts as durably taken once :meth:`deliver`
+    returned for its batch (a batch waiting in a backlog file is counted as not yet).
     """
 
     name = "sink"
@@ -86,6 +110,11 @@ class BatchSink(Generic[ItemT]):
         self.delivered = 0
         self.failures = 0
         self.last_error = ""
+        self.position = 0
+        self._open_first = 0  # journal position of the oldest output in the open batch
+        # journal position of the oldest output of each batch in the backlog, oldest first;
+        # batches an earlier run left in backlog files count as position 0
+        self._firsts: deque[int] = deque([0] * self._backlog.batches)
 
     async def start(self) -> None:
         """Start the delivery task."""
@@ -93,6 +122,8 @@ class BatchSink(Generic[ItemT]):
 
     def submit(self, outputs: Sequence[ItemT]) -> None:
         """Queue ``outputs``; the delivery task picks them up."""
+        if not self._open:
+            self._open_first = self.position
         self._open.extend(outputs)
         if len(self._open) >= self.max_batch:
             self._seal()
@@ -106,6 +137,19 @@ class BatchSink(Generic[ItemT]):
     async def deliver(self, batch: Any) -> None:
         """Deliver one sealed batch; raise to have it retried."""
         raise NotImplementedError
+
+    def durable_through(self, latest: int) -> int:
+        """See :class:`DurableSink`."""
+        oldest = self._firsts[0] if self._firsts else None
+        if self._open and (oldest is None or self._open_first < oldest):
+            oldest = self._open_first
+        return latest if oldest is None else oldest - 1
+
+    def checkpointed(self, position: int) -> None:
+        """See :class:`DurableSink` (nothing to forget here)."""
+
+    def replaying(self, through: int) -> None:
+        """See :class:`DurableSink` (the backend's upserts absorb what it had)."""
 
     def pending(self) -> int:
         """Outputs queued (in memory or in backlog files), not yet delivered."""
@@ -133,6 +177,7 @@ class BatchSink(Generic[ItemT]):
             batch = self._open[: self.max_batch]
             del self._open[: len(batch)]
             self._backlog.push(len(batch), self.seal(batch))
+            self._firsts.append(self._open_first)
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -168,4 +213,6 @@ class BatchSink(Generic[ItemT]):
             self.last_error = ""
             backoff = 0.1
             self._backlog.pop()
+            if self._firsts:
+                self._firsts.popleft()
             self.delivered += n

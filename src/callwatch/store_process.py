@@ -22,10 +22,14 @@ Theory of operation:
 * The child ignores SIGINT and SIGTERM (a terminal's Ctrl-C reaches the whole process group):
   the parent decides when it stops, by :meth:`StoreProcess.close` (write what is held, try the
   spool once more). When the parent vanishes, the pipe's end of file does the same.
+* One child at a time owns the spool: it holds an exclusive ``flock`` on ``store/lock``. A
+  child left behind by a parent killed with -9 finishes its close first; the next one waits
+  for it (up to the start timeout) instead of writing the same spool at the same time.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import pickle
@@ -203,6 +207,8 @@ class _Backend:
         self.store = Store.open(self.url, site=site.name)
         spool_dir = settings.spool_path / "store"
         spool_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = os.open(spool_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)  # held until this process exits
         self.writer = StoreWriter(self.store, Spool(spool_dir), profiles=site.profiles)
         self.maintenance = Maintenance.for_site(
             self.store,
@@ -223,8 +229,9 @@ class _Backend:
             s.refused,
         )
 
-    def prepare(self) -> Prepared:
-        """Upgrade the embedded database, sync the directory, recover interrupted calls."""
+    def prepare(self, recover: bool = True) -> Prepared:
+        """Upgrade the embedded database, sync the directory, recover interrupted calls
+        (unless ``recover`` is False: the service's journal replays them)."""
 
         try:
             if self.url.startswith("sqlite"):
@@ -234,7 +241,7 @@ class _Backend:
                     schema_error="the database has no schema: run 'callwatch db upgrade'"
                 )
             self.store.sync_directory(self.site)
-            recovered = len(recover_interrupted(self.store, self.site))
+            recovered = len(recover_interrupted(self.store, self.site)) if recover else 0
             return Prepared(recovered, self.store.callbacks(status="open"))
         except StoreError as exc:  # unreachable now: the writer spools until it returns
             log.warning("store: not reachable at start (%s); spooling until it is", exc)

@@ -63,6 +63,8 @@ class Message:
     retain: bool = False
     queued_at: float = field(default=0.0, compare=False)
     """Wall-clock time (s) the publisher took the message in; for the latency histogram."""
+    mark: int = field(default=0, compare=False)
+    """The service's journal position of the record whose output this is (0: none)."""
 
 
 def dumps(obj: dict[str, Any]) -> str:

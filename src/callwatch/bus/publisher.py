@@ -20,6 +20,12 @@ Theory of operation:
   duplicate with the same ``id``.
 - The spool is bounded (``spool_max_bytes``): when full, new messages are dropped, counted in
   ``stats.dropped`` and logged — the one case where messages are lost.
+- With the service's packet journal: each message carries the journal position (``mark``) of
+  the record it came from, :meth:`Publisher.volatile_mark` tells the oldest one held only in
+  memory, and ``published`` (a :class:`~callwatch.bus.published.PublishedLog`) records each
+  breach once it is PUBACKed or spooled. Breaches submitted again from a replay of the
+  journal (``mark`` up to ``replay_through``) that it holds are dropped: each breach is
+  published once across a crash.
 
 Wall-clock time is used for backoff, the status payload and the latency histogram only.
 """
@@ -43,6 +49,7 @@ import aiomqtt
 from callwatch import __version__
 from callwatch.bus.errors import SpoolError, SpoolFull
 from callwatch.bus.payloads import KINDS, Message, PayloadBuilder, dumps
+from callwatch.bus.published import PublishedLog
 from callwatch.bus.spool import MessageSpool
 from callwatch.bus.url import BrokerURL, parse_url
 from callwatch.pipeline import Output
@@ -107,6 +114,7 @@ class Publisher:
         breaches: bool = True,
         calls: bool = False,
         reveal_numbers: bool = False,
+        published: PublishedLog | None = None,
     ) -> None:
         self.broker: BrokerURL = parse_url(url)
         self.site = site
@@ -134,6 +142,10 @@ class Publisher:
         self._closed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._full_logged = False
+        self.published = published
+        self.replay_through = 0
+        """Breaches with a ``mark`` up to this that ``published`` holds are not sent again."""
+        self.replayed_skipped = 0
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -159,6 +171,8 @@ class Publisher:
                 await task
         self._connection_lost()
         self.spool.close()
+        if self.published is not None:
+            self.published.close()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -192,22 +206,27 @@ class Publisher:
 
     # -- intake -----------------------------------------------------------------------------
 
-    def submit(self, outputs: Iterable[Output]) -> None:
-        """Queue the bus messages of ``outputs``; never blocks, never raises."""
+    def submit(self, outputs: Iterable[Output], *, mark: int = 0) -> None:
+        """Queue the bus messages of ``outputs`` (of journal record ``mark``); never blocks,
+        never raises."""
         try:
             messages = list(self.builder.build(outputs))
         except Exception:  # a payload bug must not stop the capture
             self.stats.build_errors += 1
             log.exception("could not build bus messages; those outputs are not published")
             return
-        self.submit_messages(messages)
+        if mark and mark <= self.replay_through and self.published is not None:
+            kept = [m for m in messages if m.kind != "breach" or m.id not in self.published]
+            self.replayed_skipped += len(messages) - len(kept)
+            messages = kept
+        self.submit_messages(messages, mark=mark)
 
-    def submit_messages(self, messages: list[Message]) -> None:
+    def submit_messages(self, messages: list[Message], *, mark: int = 0) -> None:
         """Queue ready-made messages (for tests and tools); never blocks, never raises."""
         if not messages:
             return
         now = time.time()
-        messages = [_stamped(m, now) for m in messages]
+        messages = [_stamped(m, now, mark) for m in messages]
         self.stats.submitted += len(messages)
         if (
             self._connected
@@ -240,6 +259,23 @@ class Publisher:
             return
         self._full_logged = False
         self.stats.spooled += len(messages)
+        self._taken(messages)
+
+    def _taken(self, messages: Iterable[Message]) -> None:
+        published = self.published
+        if published is not None:
+            for m in messages:
+                if m.kind == "breach":
+                    published.add(m.mark, m.id)
+
+    def volatile_mark(self) -> int | None:
+        """The journal mark of the oldest message held only in memory (None: none is)."""
+        marks = []
+        if self._memory:
+            marks.append(self._memory[0].mark)
+        if self._inflight:
+            marks.append(next(iter(self._inflight.values())).mark)
+        return min(marks) if marks else None
 
     def _connection_lost(self) -> None:
         """Keep everything unacknowledged: the batch in flight first, then memory."""
@@ -362,6 +398,7 @@ class Publisher:
         self, client: aiomqtt.Client, seq: int, message: Message, window: asyncio.Semaphore
     ) -> None:
         await self._publish(client, message, window)
+        self._taken((message,))
         self._inflight.pop(seq, None)
 
     async def _publish_spooled(
@@ -406,11 +443,18 @@ def _prefix_done(done: list[bool]) -> int:
     return count
 
 
-def _stamped(message: Message, now: float) -> Message:
+def _stamped(message: Message, now: float, mark: int = 0) -> Message:
     if message.queued_at:
         return message
     return Message(
-        message.kind, message.topic, message.payload, message.id, message.qos, message.retain, now
+        message.kind,
+        message.topic,
+        message.payload,
+        message.id,
+        message.qos,
+        message.retain,
+        now,
+        mark,
     )
 
 

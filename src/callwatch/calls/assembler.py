@@ -235,6 +235,12 @@ class CallAssembler:
         """How many calls are being assembled."""
         return len(self._calls)
 
+    def earliest(self) -> int | None:
+        """The offer time of the oldest leg of any call still being assembled."""
+        return min(
+            (r.leg.offered_at for call in self._calls.values() for r in call.legs), default=None
+        )
+
     # -- placing a new leg ----------------------------------------------------------------
 
     def _reset(self) -> None:

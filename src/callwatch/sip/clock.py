@@ -88,6 +88,11 @@ class CaptureClock:
             self.mark = wall - self.skew
         return self.mark
 
+    @property
+    def holding(self) -> bool:
+        """True while packets far ahead wait for confirmation (see the module text)."""
+        return bool(self._held)
+
     def flush(self) -> None:
         """End of input: packets still held were never confirmed."""
         self._refuse_held()

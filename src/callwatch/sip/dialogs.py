@@ -270,6 +270,10 @@ class DialogTracker:
         """How many legs are not yet ended."""
         return sum(1 for leg in self._legs.values() if leg.state is not State.TERMINATED)
 
+    def earliest(self) -> int | None:
+        """The INVITE time of the oldest leg still remembered, ended ones that linger too."""
+        return min((leg.offered_at for leg in self._legs.values()), default=None)
+
     # -- message handling -----------------------------------------------------------------
 
     def _initial_invite(self, at, msg, src, dst, transport, correlation_id) -> list[LegEvent]:

@@ -101,6 +101,11 @@ class Reorderer:
     def __len__(self) -> int:
         return len(self._queue) + len(self._heap)
 
+    def earliest(self) -> int | None:
+        """The capture time of the oldest packet held (None when none is)."""
+        times = [held[0][0] for held in (self._queue, self._heap) if held]
+        return min(times) if times else None
+
     def _release(self, upto: int | None) -> list[Item]:
         out: list[Item] = []
         queue = self._queue
