@@ -189,6 +189,7 @@ _PAGES: dict[str, tuple[str, str]] = {
     "reports.format.pdf": ("PDF", "PDF"),
     "reports.format.csv": ("CSV: 부서·기준별", "CSV: department × rule"),
     "reports.format.csv-extensions": ("CSV: 내선별", "CSV: per extension"),
+    "reports.format.csv-probes": ("CSV: 시험 전화", "CSV: probe calls"),
     "reports.download": ("내려받기", "Download"),
     "reports.help": (
         "끝나지 않은 기간은 보고서에 '진행 중'으로 표시됩니다. 통화 링크는 전체 주소로 들어갑니다.",
