@@ -382,6 +382,7 @@ async def live(
     kinds: Annotated[
         list[LiveKind] | None, Query(description="event and/or breach (default: both)")
     ] = None,
+    tag: TagQ = "staff",
 ) -> StreamingResponse:
     """Server-Sent Events: ``event`` and ``breach`` messages as the service judges calls (a
     ``dropped`` message tells a slow reader how many it missed; comments keep the line open)."""
@@ -389,7 +390,10 @@ async def live(
     wanted = set(kinds or LIVE_KINDS)
     if not wanted <= set(LIVE_KINDS):
         raise BadRequest(f"kinds={sorted(wanted)}: use event and/or breach")
-    sub = ctx.live.subscribe(scope, wanted)
+    tags: list[str | None] = (
+        [None] if tag == "staff" else ["probe"] if tag == "probe" else [None, "probe"]
+    )
+    sub = ctx.live.subscribe(scope, wanted, tags)
     return StreamingResponse(
         _stream(ctx, who, sub),
         media_type="text/event-stream",
