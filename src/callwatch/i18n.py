@@ -198,6 +198,35 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "report.previous_period": ("이전 기간", "Previous period"),
     "report.period_over_period": ("이전 기간 대비", "Against the previous period"),
     "report.replay": ("다시 보기", "Replay"),
+    # callwatch's own probe calls, apart from the staff figures (issue 14)
+    "report.probes": ("시험 전화 (직원 통계 제외)", "Probe calls (not in the staff figures)"),
+    "report.probes.intro": (
+        "callwatch가 시민처럼 부서 대표번호로 건 시험 전화입니다. 벨은 건 쪽에서 들은 대로 "
+        "(첫 신호음부터 응답까지) 헌장의 벨 주기로 셉니다. 위의 직원 응대 통계에는 넣지 "
+        "않습니다.",
+        "Test calls callwatch placed to the departments' public numbers as a citizen would. "
+        "Rings are counted as the caller heard them (from the first ringback to the answer) at "
+        "the charter's ring cadence. They are not in the staff figures above.",
+    ),
+    "report.probes.placed": ("건 전화", "Calls placed"),
+    "report.probes.within": ("{rings} 안에 응답", "Answered within {rings}"),
+    "report.probes.within_charter": (
+        "헌장의 벨 횟수 안에 응답",
+        "Answered within the charter's rings",
+    ),
+    "report.probes.median_rings": ("들은 벨 (중앙값)", "Rings heard (median)"),
+    "report.probes.ringback": ("신호음 시간 (중앙값)", "Ringback heard (median)"),
+    "report.probes.checks": ("수집 확인", "Capture check"),
+    "report.probes.check.ok": ("확인됨", "Confirmed"),
+    "report.probes.check.mismatch": ("다르게 수집됨", "Captured differently"),
+    "report.probes.check.missing": ("수집 안 됨", "Not captured"),
+    "report.probes.check.error": ("걸지 못함", "Not placed"),
+    "report.probes.note.failed": (
+        "수집되지 않았거나 다르게 수집된 시험 전화가 있습니다. 수집 경로(HEP, 패킷 수집), "
+        "시계, 통화 연결을 점검하세요.",
+        "Some probe calls were not captured, or captured differently: check the capture (HEP "
+        "or sniffing), the clocks and how the call legs were joined.",
+    ),
 }
 
 RULES = RULE_NAMES
@@ -325,6 +354,12 @@ def limit(
     if rings is not None:
         text += f" ({t('unit.before_ring', lang, rings=rings)})"
     return _unbroken(text)
+
+
+def rings(count: float, lang: str = DEFAULT_LANG) -> str:
+    """A count of rings heard: ``벨 2회`` / ``2 rings`` (``1 ring``, ``1.5 rings``)."""
+    key = "unit.ring_heard" if count == 1 else "unit.rings_heard"
+    return _unbroken(t(key, lang, rings=number(count)))
 
 
 def points(change: float | None, lang: str = DEFAULT_LANG) -> str:

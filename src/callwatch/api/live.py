@@ -7,6 +7,10 @@ numbers revealed: masking is per subscriber) and puts each into the bounded queu
 subscriber that wants it. A full queue drops the item for that subscriber and counts it
 (``dropped``); publishing never waits, so a slow browser never holds up the pipeline.
 
+Each item carries the payload's ``tag`` (null: a staff call; ``probe``: callwatch's own probe
+call, see :mod:`callwatch.bus.payloads`). A listener gets the staff's items unless it asks for
+the probe calls' (``tags``): probe calls never count against staff.
+
 Everything here runs on the service's event loop: :meth:`Broadcaster.publish` must be called
 from the loop thread (as sinks are).
 """
@@ -27,6 +31,8 @@ from callwatch.site import SiteConfig
 
 LiveKind = Literal["event", "breach"]
 LIVE_KINDS: tuple[LiveKind, ...] = ("event", "breach")
+STAFF: frozenset[str | None] = frozenset([None])
+"""The tags a listener gets by default: the staff's calls only (untagged)."""
 DEFAULT_QUEUE = 256
 
 log = logging.getLogger(__name__)
@@ -40,6 +46,7 @@ class LiveItem:
     id: str
     department: str | None
     payload: dict[str, Any]
+    tag: str | None = None
 
 
 @dataclass(eq=False)
@@ -51,10 +58,11 @@ class Subscription:
     queue: asyncio.Queue[LiveItem]
     dropped: int = 0
     _owner: Broadcaster | None = field(default=None, repr=False)
+    tags: frozenset[str | None] = STAFF
 
     def wants(self, item: LiveItem) -> bool:
-        """Whether ``item`` is of a kind and department this listener asked for."""
-        if item.kind not in self.kinds:
+        """Whether ``item`` is of a kind, tag and department this listener asked for."""
+        if item.kind not in self.kinds or item.tag not in self.tags:
             return False
         return self.departments is None or item.department in self.departments
 
@@ -94,13 +102,16 @@ class Broadcaster:
         self,
         departments: Iterable[str] | None = None,
         kinds: Iterable[str] = LIVE_KINDS,
+        tags: Iterable[str | None] = STAFF,
     ) -> Subscription:
-        """A new listener for ``kinds`` of ``departments`` (None: every department)."""
+        """A new listener for ``kinds`` of ``departments`` (None: every department) of the
+        calls ``tags`` names (None: the staff's; ``probe``: callwatch's probe calls)."""
         sub = Subscription(
             None if departments is None else frozenset(departments),
             frozenset(kinds),
             asyncio.Queue(self.queue_size),
             _owner=self,
+            tags=frozenset(tags),
         )
         self._subscribers.add(sub)
         return sub
@@ -130,7 +141,8 @@ class Broadcaster:
             if message.kind not in LIVE_KINDS:
                 continue
             payload = json.loads(message.payload)
-            self.publish(LiveItem(message.kind, message.id, payload.get("department"), payload))
+            dept, tag = payload.get("department"), payload.get("tag")
+            self.publish(LiveItem(message.kind, message.id, dept, payload, tag))
             count += 1
         return count
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Select, and_, exists, not_, or_, select
 from sqlalchemy.engine import Connection
@@ -28,6 +28,11 @@ from callwatch.timefmt import iso, iso_or_none
 
 _T = TypeVar("_T")
 
+Tag = Literal["staff", "probe", "all"]
+TAGS: tuple[Tag, ...] = ("staff", "probe", "all")
+"""What the lists keep to: ``staff`` the calls that count against staff (``calls.tag`` NULL),
+``probe`` callwatch's own probe calls (tagged ``probe``), ``all`` both."""
+
 
 @dataclass(frozen=True, slots=True)
 class CallFilter:
@@ -36,7 +41,10 @@ class CallFilter:
 
     ``caller`` is a number's digits (:func:`number_digits`) and ``call`` a Call-ID: with
     ``exact`` (a viewer whose numbers are masked) they match only a whole caller number or a
-    whole Call-ID, so a search never reveals a hidden digit; otherwise any part of them."""
+    whole Call-ID, so a search never reveals a hidden digit; otherwise any part of them.
+
+    ``tag`` keeps to the staff's calls (``staff``, the default: untagged), to callwatch's own
+    probe calls (``probe``) or lists both (``all``): see :data:`TAGS`."""
 
     site: str
     departments: Sequence[str] | None = None
@@ -48,6 +56,7 @@ class CallFilter:
     caller: str | None = None
     call: str | None = None
     exact: bool = False
+    tag: Tag = "staff"
 
 
 def number_digits(text: str) -> str | None:
@@ -178,6 +187,7 @@ def breaches_page(store: Store, where: CallFilter, limit: int, after: list[Any] 
             c.caller,
             c.answered_by,
             c.started_us,
+            c.tag,
         ).join_from(tables.verdicts, tables.calls, v.call_id == c.id),
         base,
     ).where(v.ok.is_(False))
@@ -212,6 +222,7 @@ def breaches_page(store: Store, where: CallFilter, limit: int, after: list[Any] 
                 "started_at": iso(r["started_us"]),
                 **{k: r[k] for k in ("rule", "charter", "measured", "limit", "unit")},
                 **{k: r[k] for k in ("rings", "limit_rings", "detail")},
+                "tag": r["tag"],
             }
             for r in rows
         ]
@@ -238,11 +249,17 @@ def callbacks_page(
     until: int | None,
     limit: int,
     after: list[Any] | None,
+    tag: Tag = "staff",
 ) -> Page:
-    """Callbacks (of ``status``, of ``departments``, opened in ``[since, until)``), newest
-    first."""
-    cb = tables.callbacks.c
+    """Callbacks (of ``status``, of ``departments``, opened in ``[since, until)``, of the
+    calls ``tag`` keeps to), newest first."""
+    cb, c = tables.callbacks.c, tables.calls.c
     query = select(tables.callbacks)
+    if tag != "all":
+        if tag == "staff":
+            query = query.where(~exists().where(c.id == cb.call_id, c.tag.is_not(None)))
+        else:
+            query = query.where(exists().where(c.id == cb.call_id, c.tag == tag))
     if status is not None:
         query = query.where(cb.status == status)
     if departments is not None:
@@ -313,6 +330,10 @@ def call_conditions(query: Select[Any], where: CallFilter) -> Select[Any]:
     """``query`` (on the calls table, maybe joined) narrowed to the calls ``where`` lets through."""
     c, v, legs = tables.calls.c, tables.verdicts.c, tables.legs.c
     query = query.where(c.site == where.site)
+    if where.tag == "staff":
+        query = query.where(c.tag.is_(None))
+    elif where.tag != "all":
+        query = query.where(c.tag == where.tag)
     if where.departments is not None:
         query = query.where(c.department.in_(list(where.departments)))
     if where.since is not None:
@@ -367,6 +388,7 @@ def _documents(conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
         if call_id in callbacks:
             doc["callback"] = serialize.callback_to_dict(callbacks[call_id])
         doc["breached"] = any(not v["ok"] for v in doc["verdicts"])
+        doc["tag"] = row["tag"]
         docs.append(doc)
     return docs
 

@@ -14,6 +14,10 @@ GET  /api/reports/weekly    admin, lead      the weekly report of an ISO week
 GET  /api/live              all              Server-Sent Events: events and breaches
 =========================== ================ ===================================================
 
+Lists (calls, breaches, callbacks) and the live feed keep to the staff's calls unless
+``tag=probe`` (callwatch's own probe calls) or ``tag=all`` is given; each call and breach
+carries its ``tag`` (null for a staff call, ``probe`` for a probe call).
+
 A lead sees only their departments (asking for another is 403); a trainer's answers have every
 caller number masked. Bad parameters are 400 (or 422 for a wrong type) with a ``detail``
 saying what is wrong; an unknown call is 404; a store that cannot be reached is 503.
@@ -96,6 +100,13 @@ ToQ = Annotated[
 LimitQ = Annotated[int | None, Query(description="page size, 1 to 500 (default 100)")]
 CursorQ = Annotated[
     str | None, Query(max_length=2000, description="next_cursor of the previous page")
+]
+TagQ = Annotated[
+    queries.Tag,
+    Query(
+        description="staff (default): the calls that count against staff; probe: callwatch's "
+        "own probe calls (docs/probes.md); all: both",
+    ),
 ]
 CallerQ = Annotated[
     str | None,
@@ -213,6 +224,7 @@ def calls(
     until: ToQ = None,
     caller: CallerQ = None,
     call_id: CallQ = None,
+    tag: TagQ = "staff",
     limit: LimitQ = None,
     cursor: CursorQ = None,
 ) -> dict[str, Any]:
@@ -225,6 +237,7 @@ def calls(
         breached,
         *period(since, until),
         **search_terms(ctx, who, caller, call_id),
+        tag=tag,
     )
     after = decode_cursor(cursor, (int, str))
     page = queries.calls_page(ctx.need_store(), where, limit_param(limit), after)
@@ -262,6 +275,7 @@ def breaches(
     until: ToQ = None,
     caller: CallerQ = None,
     call_id: CallQ = None,
+    tag: TagQ = "staff",
     limit: LimitQ = None,
     cursor: CursorQ = None,
 ) -> Any:
@@ -274,6 +288,7 @@ def breaches(
         None,
         *period(since, until),
         **search_terms(ctx, who, caller, call_id),
+        tag=tag,
     )
     after = decode_cursor(cursor, (int, str, str, int))
     page = queries.breaches_page(ctx.need_store(), where, limit_param(limit), after)
@@ -290,6 +305,7 @@ def callbacks(
     department: DepartmentQ = None,
     since: FromQ = None,
     until: ToQ = None,
+    tag: TagQ = "staff",
     limit: LimitQ = None,
     cursor: CursorQ = None,
 ) -> dict[str, Any]:
@@ -303,6 +319,7 @@ def callbacks(
         until=end,
         limit=limit_param(limit),
         after=decode_cursor(cursor, (int, str)),
+        tag=tag,
     )
     return {"items": page.rows, "next_cursor": _cursor(page.next_key)}
 
@@ -365,6 +382,7 @@ async def live(
     kinds: Annotated[
         list[LiveKind] | None, Query(description="event and/or breach (default: both)")
     ] = None,
+    tag: TagQ = "staff",
 ) -> StreamingResponse:
     """Server-Sent Events: ``event`` and ``breach`` messages as the service judges calls (a
     ``dropped`` message tells a slow reader how many it missed; comments keep the line open)."""
@@ -372,7 +390,10 @@ async def live(
     wanted = set(kinds or LIVE_KINDS)
     if not wanted <= set(LIVE_KINDS):
         raise BadRequest(f"kinds={sorted(wanted)}: use event and/or breach")
-    sub = ctx.live.subscribe(scope, wanted)
+    tags: list[str | None] = (
+        [None] if tag == "staff" else ["probe"] if tag == "probe" else [None, "probe"]
+    )
+    sub = ctx.live.subscribe(scope, wanted, tags)
     return StreamingResponse(
         _stream(ctx, who, sub),
         media_type="text/event-stream",

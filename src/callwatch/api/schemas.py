@@ -139,6 +139,9 @@ class Call(_Model):
     correlation: str
     legs: list[str]
     breached: bool
+    tag: str | None = Field(
+        None, description="null: a staff call; probe: callwatch's own probe call (docs/probes.md)"
+    )
 
 
 class CallPage(_Model):
@@ -200,6 +203,9 @@ class Breach(_Model):
     rings: int | None
     limit_rings: int | None
     detail: str
+    tag: str | None = Field(
+        None, description="null: a staff call; probe: callwatch's own probe call (docs/probes.md)"
+    )
 
 
 class BreachPage(_Model):

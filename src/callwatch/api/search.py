@@ -1,11 +1,12 @@
 """Sorted, counted searches of breaches and calls: what the explorer page lists and exports.
 
 The filters are :class:`callwatch.api.queries.CallFilter` (the API's own, so a page and
-``/api/breaches`` narrow alike). A search is sorted by one of :data:`BREACH_SORTS` or
-:data:`CALL_SORTS`, ascending or descending, ties broken by time (newest first) and the row's
-identity, so pages never overlap; pages are taken by offset (the explorer shows a page
-number and the count of all matches). Rows come out raw (numbers as stored): the caller
-masks them for a viewer who may not see numbers.
+``/api/breaches`` narrow alike: staff calls only unless its ``tag`` says otherwise). A
+search is sorted by one of :data:`BREACH_SORTS` or :data:`CALL_SORTS`, ascending or
+descending, ties broken by time (newest first) and the row's identity, so pages never
+overlap; pages are taken by offset (the explorer shows a page number and the count of all
+matches). Rows come out raw (numbers as stored): the caller masks them for a viewer who may
+not see numbers.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def _query(search: Search) -> Any:
                 c.dialled,
                 c.answered_by,
                 c.started_us,
+                c.tag,
             ).join_from(tables.verdicts, tables.calls, v.call_id == c.id),
             replace(search.where, rule=None, breached=None),
         ).where(v.ok.is_(False))
@@ -137,6 +139,7 @@ def _query(search: Search) -> Any:
                 c.ring_seconds,
                 c.missed,
                 c.hangup_by,
+                c.tag,
             ),
             search.where,
         )

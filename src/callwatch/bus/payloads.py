@@ -17,6 +17,17 @@ monitoring ``<probe Call-ID>:<alert|clear>``  a probe call the capture did not c
                                               next good one (``callwatch.probe.alerts``)
 ========== ================================== ==================================================
 
+Probe calls (callwatch's own test calls, :mod:`callwatch.probe`) never count against staff,
+so their breaches are not published as staff breaches: they go to
+``callwatch/<site>/monitoring/breaches/<department>`` (beside the monitoring alerts, never
+under ``.../breaches/#``). Every ``event`` and ``breach`` payload has a ``tag``: null for a
+staff call, ``"probe"`` for a probe call. A call is a probe call when one of its legs has a
+probe's Call-ID or its caller is the probe's number (``CALLWATCH_PROBE_USER``,
+:func:`callwatch.probe.tagging.call_tag`); a leg's events are tagged when the leg is the
+probe's own (its Call-ID) or comes from the probe's number (the PBX's legs to the phones carry
+the probe's number when ``CALLWATCH_PROBE_USER`` is set); callback news of a probe call is
+tagged by the probe's number or by the probe call this builder saw judged.
+
 Numbers: ``event`` and ``breach`` payloads show a party that is not the office's own
 (extension or department number) masked by :func:`callwatch.privacy.mask_number`, and carry
 only the site's correlation headers, unless ``reveal_numbers`` is set. ``call`` and
@@ -28,7 +39,7 @@ from __future__ import annotations
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,6 +48,8 @@ from callwatch.charter.callbacks import Callback
 from callwatch.charter.verdict import Verdict
 from callwatch.pipeline import CallbackNews, JudgedCall, Output
 from callwatch.privacy import mask_party
+from callwatch.probe.tagging import PROBE_TAG, call_tag, is_probe_call_id
+from callwatch.probe.tagging import probe_callers as _probe_callers
 from callwatch.serialize import event_to_dict, verdict_to_dict
 from callwatch.sip.events import LegEvent
 from callwatch.site import SiteConfig
@@ -76,9 +89,10 @@ class PayloadBuilder:
     """Turns pipeline outputs into bus messages for one site.
 
     ``events`` and ``breaches`` choose the public topics; ``calls`` adds the lossless
-    ``calls``/``callbacks`` topics that workers store. A leg's department is decided on its
-    first event and kept for its later ones (a bounded memory of recent legs), so every event
-    of a leg lands on one topic.
+    ``calls``/``callbacks`` topics that workers store. A leg's department (and whether it is
+    a probe's) is decided on its first event and kept for its later ones (a bounded memory of
+    recent legs), so every event of a leg lands on one topic with one tag. ``probe_callers``
+    are the probe's numbers (default: ``CALLWATCH_PROBE_USER``).
     """
 
     def __init__(
@@ -89,6 +103,7 @@ class PayloadBuilder:
         breaches: bool = True,
         calls: bool = False,
         reveal_numbers: bool = False,
+        probe_callers: Collection[str] | None = None,
     ) -> None:
         self.site = site
         self.topics = Topics(site.name)
@@ -98,7 +113,11 @@ class PayloadBuilder:
         self.reveal_numbers = reveal_numbers
         self._directory = site.directory
         self._correlation = {h.lower() for h in site.correlation_headers}
-        self._legs: OrderedDict[str, str | None] = OrderedDict()
+        self.probe_callers = frozenset(
+            probe_callers if probe_callers is not None else _probe_callers()
+        )
+        self._legs: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+        self._probe_calls: OrderedDict[str, None] = OrderedDict()
 
     def build(self, outputs: Iterable[Output]) -> Iterator[Message]:
         """The messages of ``outputs``, in order."""
@@ -121,17 +140,20 @@ class PayloadBuilder:
 
     def event(self, event: LegEvent) -> Message:
         """The ``events`` message of one leg event."""
-        dept = self._leg_department(event)
+        dept, tag = self._leg_department(event)
         body = event_to_dict(event)
         if not self.reveal_numbers:
             self._mask_event(body)
         ident = f"{event.leg}:{event.kind}:{event.at}"
-        payload = {"id": ident, "site": self.site.name, "department": dept, **body}
+        payload = {"id": ident, "site": self.site.name, "department": dept, **body, "tag": tag}
         return Message("event", self.topics.events(dept), dumps(payload), ident)
 
     def call_breaches(self, judged: JudgedCall) -> Iterator[Message]:
         """One ``breaches`` message per failed verdict of a judged call."""
         call = judged.call
+        tag = call_tag(call, self.probe_callers)
+        if tag is not None:
+            self._remember_probe(call.id)
         seen: dict[str, int] = {}
         for verdict in judged.verdicts:
             index = seen.get(verdict.rule, 0)
@@ -145,16 +167,19 @@ class PayloadBuilder:
                 "ended_at": None if call.ended_at is None else iso(call.ended_at),
                 "at": iso(call.started_at),
             }
-            yield self._breach(ident, call.id, call.department, call.caller, verdict, extra)
+            yield self._breach(ident, call.id, call.department, call.caller, verdict, extra, tag)
 
     def callback_breaches(self, news: CallbackNews) -> Iterator[Message]:
         """One ``breaches`` message per failed verdict of callback news."""
         cb = news.callback
+        probe = cb.number in self.probe_callers or cb.call in self._probe_calls
+        tag = PROBE_TAG if probe else None
         for verdict in news.verdicts:
             if verdict.ok:
                 continue
             ident = f"{cb.call}:callback:{cb.status}"
-            yield self._breach(ident, cb.call, cb.department, cb.number, verdict, _cb_times(cb))
+            times = _cb_times(cb)
+            yield self._breach(ident, cb.call, cb.department, cb.number, verdict, times, tag)
 
     def _breach(
         self,
@@ -164,6 +189,7 @@ class PayloadBuilder:
         caller: str | None,
         verdict: Verdict,
         extra: dict[str, Any],
+        tag: str | None = None,
     ) -> Message:
         body = verdict_to_dict(verdict)
         body.pop("ok", None)
@@ -178,8 +204,10 @@ class PayloadBuilder:
             "unit": verdict.unit,
             "evidence": list(verdict.evidence),
             **extra,
+            "tag": tag,
         }
-        return Message("breach", self.topics.breaches(dept), dumps(payload), ident)
+        topic = self.topics.breaches(dept) if tag is None else self.topics.probe_breaches(dept)
+        return Message("breach", topic, dumps(payload), ident)
 
     def _lossless(
         self, kind: Kind, ident: str, dept: str | None, item: JudgedCall | CallbackNews
@@ -188,18 +216,27 @@ class PayloadBuilder:
         topic = self.topics.calls(dept) if kind == "call" else self.topics.callbacks(dept)
         return Message(kind, topic, dumps(payload), ident)
 
-    def _leg_department(self, event: LegEvent) -> str | None:
+    def _leg_department(self, event: LegEvent) -> tuple[str | None, str | None]:
+        """The department and tag of the leg of ``event`` (decided on its first event)."""
         try:
-            dept = self._legs[event.leg]
+            known = self._legs[event.leg]
             self._legs.move_to_end(event.leg)
         except KeyError:
-            dept = event_department(event, self._directory)
-            self._legs[event.leg] = dept
+            probe = is_probe_call_id(event.call_id) or event.from_user in self.probe_callers
+            known = (event_department(event, self._directory), PROBE_TAG if probe else None)
+            self._legs[event.leg] = known
             if len(self._legs) > _LEG_CACHE:
                 self._legs.popitem(last=False)
         if event.kind == "ended":
             self._legs.pop(event.leg, None)
-        return dept
+        return known
+
+    def _remember_probe(self, call_id: str) -> None:
+        """Keep a probe call's id for its callback news (a bounded memory)."""
+        self._probe_calls[call_id] = None
+        self._probe_calls.move_to_end(call_id)
+        if len(self._probe_calls) > _LEG_CACHE:
+            self._probe_calls.popitem(last=False)
 
     def _party(self, user: str | None) -> str | None:
         if self.reveal_numbers:

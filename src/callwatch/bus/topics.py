@@ -8,6 +8,8 @@
     callwatch/<site>/callbacks/<department>  callback news (for workers)      QoS 1
     callwatch/<site>/status                  {"state": "online"|"offline"}    QoS 1, retained
     callwatch/<site>/monitoring              probe alerts ("alert"|"clear")   QoS 1, retained
+    callwatch/<site>/monitoring/breaches/<department>
+                                             probe calls' failed verdicts     QoS 1
     callwatch/<site>/workers/<identifier>    a worker's state (hand-over)     QoS 1, retained
     callwatch/<site>/workers/<identifier>/sync   a worker's own markers       QoS 1
 
@@ -76,6 +78,10 @@ class Topics:
     def monitoring(self) -> str:
         """Where the ``monitoring`` alerts go (a probe call the capture did not confirm)."""
         return f"{self.base}/monitoring"
+
+    def probe_breaches(self, department: str | None) -> str:
+        """Where the failed verdicts of probe calls go (never among the staff's breaches)."""
+        return f"{self.monitoring}/breaches/{encode_level(department)}"
 
     def events(self, department: str | None) -> str:
         return f"{self.base}/events/{encode_level(department)}"

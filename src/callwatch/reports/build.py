@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from callwatch.reports import data
 from callwatch.reports.errors import ReportError
-from callwatch.reports.queries import fetch_period
+from callwatch.reports.queries import fetch_period, fetch_probes
 from callwatch.reports.weeks import IsoWeek, local_time, parse_week
 from callwatch.site import SiteConfig
 from callwatch.store.store import Store
@@ -146,6 +146,7 @@ def _report(
         )
         for part in parts
     ]
+    probes = fetch_probes(store, site.name, start, end, department=department)
     label, prior_label, kind = labels
     return data.WeeklyReport(
         site=site.name,
@@ -160,6 +161,9 @@ def _report(
         total=None if department is not None else data.total(parts, start, end),
         kind=kind,
         partial=now is not None and now < end,
+        probes=data.probe_summaries(
+            probes, site.profile_for, _scope_names(site, department), _names_en(site)
+        ),
     )
 
 
@@ -186,6 +190,10 @@ def _names(site: SiteConfig) -> list[str]:
 
 def _names_en(site: SiteConfig) -> dict[str, str | None]:
     return {d.name: d.name_en for d in site.directory.departments}
+
+
+def _scope_names(site: SiteConfig, department: str | None) -> list[str]:
+    return [department] if department is not None else _names(site)
 
 
 def _scope(site: SiteConfig, department: str | None) -> list[str | None]:

@@ -91,10 +91,13 @@ def _report_outputs(report: WeeklyReport, args: argparse.Namespace) -> list[tupl
         return [(".html", html.encode())]
     if args.format == "pdf":
         return [(".pdf", render_pdf.render_pdf(report, args.lang, call_url=args.call_url))]
-    return [
+    tables = [
         ("-rules.csv", render_csv.rules_csv(report, args.lang).encode()),
         ("-extensions.csv", render_csv.extensions_csv(report, args.lang).encode()),
     ]
+    if report.probes:  # only where probe calls were placed
+        tables.append(("-probes.csv", render_csv.probes_csv(report, args.lang).encode()))
+    return tables
 
 
 def _achievement_outputs(summary: Achievement, args: argparse.Namespace) -> list[tuple[str, bytes]]:
@@ -121,7 +124,7 @@ def _write_all(outputs: list[tuple[str, bytes]], stem: str, args: argparse.Names
             path = target / f"{stem}{suffix}"
         elif i == 0:
             path = target
-        else:  # second CSV table beside the first: report.csv -> report-extensions.csv
+        else:  # more CSV tables beside the first: report.csv -> report-extensions.csv
             path = target.with_name(f"{target.stem}{suffix}")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

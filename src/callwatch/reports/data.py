@@ -13,6 +13,11 @@ Definitions (each rule judged by the charter of the call's department):
 - *transfer seconds*: measured by the transfer rule (so only under charters that make one).
 - *callbacks*: those opened in the period, by their current status.
 - hours of day are on the site's clock.
+- *probe calls* (callwatch's own test calls, never in the figures above): per department,
+  calls placed, answered, answered within the charter's rings as the probe heard them
+  (ringback from the first 180/183 to the answer, before the forbidden ring), the median
+  rings heard, and how the capture check came out (``ok``, ``mismatch``, ``missing``,
+  ``error``).
 
 Results are dataclasses with ``to_dict()`` (JSON types only).
 """
@@ -30,9 +35,10 @@ from typing import Any, ClassVar
 from callwatch.charter import registry
 from callwatch.charter.profile import Profile
 from callwatch.charter.registry import RULE_NAMES
+from callwatch.charter.rules import rings_heard
 from callwatch.i18n import duration, t
 from callwatch.privacy import mask_number
-from callwatch.reports.queries import BreachFacts, CallFacts, PeriodFacts
+from callwatch.reports.queries import BreachFacts, CallFacts, PeriodFacts, ProbeFacts
 from callwatch.reports.weeks import local_datetime
 
 RING_BINS = (1, 2, 3, 4)
@@ -214,6 +220,41 @@ class DepartmentReport(_Dict):
 
 
 @dataclass(frozen=True, slots=True)
+class ProbeChecks(_Dict):
+    """How the capture check of the probe calls came out."""
+
+    ok: int = 0
+    mismatch: int = 0
+    missing: int = 0
+    error: int = 0
+
+
+PROBE_CHECKS = ("ok", "mismatch", "missing", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSummary(_Dict):
+    """The probe calls of one department over the period, as a citizen heard them."""
+
+    department: str
+    name_en: str | None
+    placed: int
+    answered: int
+    within: int
+    """Answered before the charter's forbidden ring, counted on the ringback the probe heard
+    (all answered calls when the charter makes no answer rule)."""
+    allowed_rings: int | None
+    """The rings the charter allows (``before_ring - 1``); None without an answer rule."""
+    within_rate: float | None
+    """``within / placed``; None when no probe call was placed."""
+    median_rings: float | None
+    """Median of the rings heard before the answer (answered calls; 0: no ringback)."""
+    ring: Stat
+    """The ringback heard before the answer, in seconds (answered calls with ringback)."""
+    checks: ProbeChecks
+
+
+@dataclass(frozen=True, slots=True)
 class WeeklyReport(_Dict):
     """The weekly report of a site (one department or all)."""
 
@@ -233,6 +274,9 @@ class WeeklyReport(_Dict):
     ``week`` is the ISO 8601 interval ``2026-11-02/2026-11-20``)."""
     partial: bool = False
     """The period was not over when the report was made (its figures will still grow)."""
+    probes: list[ProbeSummary] = field(default_factory=list)
+    """callwatch's own probe calls per department, apart from the staff figures (empty
+    when none were placed in the period)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,6 +581,59 @@ def breach(facts: BreachFacts, timezone: str) -> Breach:
         rings=facts.rings,
         limit_rings=facts.limit_rings,
         detail=facts.detail,
+    )
+
+
+def probe_summaries(
+    probes: Sequence[ProbeFacts],
+    profile_for: ProfileFor,
+    departments: Iterable[str],
+    names_en: dict[str, str | None] | None = None,
+) -> list[ProbeSummary]:
+    """One summary per department that had probe calls: those of ``departments`` in their
+    order, then any other found in ``probes``."""
+    names_en = names_en or {}
+    by: dict[str, list[ProbeFacts]] = defaultdict(list)
+    for p in probes:
+        by[p.department].append(p)
+    order = [d for d in dict.fromkeys(departments) if d in by]
+    order += sorted(set(by) - set(order))
+    return [_probe_summary(d, names_en.get(d), profile_for(d), by[d]) for d in order]
+
+
+def probe_within(probe: ProbeFacts, profile: Profile) -> bool:
+    """Answered before the charter's forbidden ring, as the probe heard it."""
+    if not probe.answered:
+        return False
+    limit = profile.answer_limit_s
+    return limit is None or probe.ring_seconds is None or probe.ring_seconds < limit
+
+
+def probe_rings(probe: ProbeFacts, profile: Profile) -> int:
+    """Rings the probe heard before the answer at the charter's cadence (0: no ringback)."""
+    if probe.ring_seconds is None:
+        return 0
+    return rings_heard(probe.ring_seconds, profile)
+
+
+def _probe_summary(
+    department: str, name_en: str | None, profile: Profile, probes: list[ProbeFacts]
+) -> ProbeSummary:
+    answered = [p for p in probes if p.answered]
+    within = sum(probe_within(p, profile) for p in probes)
+    rings = [float(probe_rings(p, profile)) for p in answered]
+    checks = {k: sum(p.outcome == k for p in probes) for k in PROBE_CHECKS}
+    return ProbeSummary(
+        department=department,
+        name_en=name_en,
+        placed=len(probes),
+        answered=len(answered),
+        within=within,
+        allowed_rings=None if profile.answer is None else profile.answer.before_ring - 1,
+        within_rate=rate(within, len(probes) - within),
+        median_rings=percentile(rings, 0.5),
+        ring=stat([p.ring_seconds for p in answered if p.ring_seconds is not None]),
+        checks=ProbeChecks(**checks),
     )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from callwatch.store import tables
 from callwatch.store.errors import StoreError, StoreUnavailable
+from callwatch.store.probe_tables import probe_results
 from callwatch.store.store import Store
 
 _T = TypeVar("_T")
@@ -147,6 +148,44 @@ def fetch_period(
         transfers, breaches = _details(conn, where)
         callbacks = _callbacks(conn, start_us, end_us, scope)
         return PeriodFacts(start_us, end_us, calls, verdicts, transfers, callbacks, breaches)
+
+    return _guard(engine, read)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeFacts:
+    """One probe call callwatch placed (``probe_results``): what the probe heard and whether
+    the capture confirmed it (``outcome``: ``ok``, ``mismatch``, ``missing``, ``error``)."""
+
+    department: str
+    placed_us: int
+    answered: bool
+    ring_seconds: float | None
+    outcome: str
+
+
+def fetch_probes(
+    source: Store | Engine,
+    site: str,
+    start_us: int,
+    end_us: int,
+    *,
+    department: str | None = None,
+) -> list[ProbeFacts]:
+    """The site's probe calls placed in ``[start_us, end_us)`` (of ``department`` only, when
+    given), oldest first. Raises as :func:`fetch_period` does."""
+    engine = source.engine if isinstance(source, Store) else source
+    p = probe_results.c
+    query = (
+        select(p.department, p.placed_us, p.answered, p.ring_seconds, p.outcome)
+        .where(p.site == site, p.placed_us >= start_us, p.placed_us < end_us)
+        .order_by(p.placed_us, p.sip_call_id)
+    )
+    if department is not None:
+        query = query.where(p.department == department)
+
+    def read(conn: Connection) -> list[ProbeFacts]:
+        return [ProbeFacts(d, s, bool(a), r, o) for d, s, a, r, o in conn.execute(query)]
 
     return _guard(engine, read)
 

@@ -1,5 +1,6 @@
 """Reports as CSV for spreadsheets: UTF-8 with a byte-order mark (so Excel reads Hangul),
-one file per table: department × rule, and extensions.
+one file per table: department × rule, extensions, and callwatch's own probe calls (apart from
+the staff figures; :func:`probes_csv`).
 
 Column names are fixed English identifiers in every language; values that are words (rule
 names, statuses) are in the report's language. Rates are percentages with one decimal; the
@@ -81,6 +82,24 @@ ACHIEVEMENT_FIELDS = (
 )
 
 
+PROBE_FIELDS = (
+    "week",
+    "department",
+    "department_en",
+    "placed",
+    "answered",
+    "within",
+    "allowed_rings",
+    "within_pct",
+    "median_rings",
+    "ringback_median_s",
+    "check_ok",
+    "check_mismatch",
+    "check_missing",
+    "check_error",
+)
+
+
 def rules_csv(report: WeeklyReport, lang: str = "ko") -> str:
     """One row per department and rule (and the site-wide total when the report has one)."""
     lang = normalize_lang(lang)
@@ -142,6 +161,32 @@ def extensions_csv(report: WeeklyReport, lang: str = "ko") -> str:
             row.update({f"breaches_{rule}": e.breaches.get(rule, 0) for rule in RULES})
             rows.append(row)
     return _write(_extension_fields(), rows)
+
+
+def probes_csv(report: WeeklyReport, lang: str = "ko") -> str:
+    """One row per department with probe calls: placed, answered, answered within the
+    charter's rings as the probe heard them, median rings heard, the capture checks."""
+    lang = normalize_lang(lang)
+    rows = [
+        {
+            "week": report.week,
+            "department": _dept(p.department, lang),
+            "department_en": p.name_en or "",
+            "placed": p.placed,
+            "answered": p.answered,
+            "within": p.within,
+            "allowed_rings": "" if p.allowed_rings is None else p.allowed_rings,
+            "within_pct": _pct(p.within_rate),
+            "median_rings": "" if p.median_rings is None else f"{p.median_rings:g}",
+            "ringback_median_s": _sec(p.ring.median),
+            "check_ok": p.checks.ok,
+            "check_mismatch": p.checks.mismatch,
+            "check_missing": p.checks.missing,
+            "check_error": p.checks.error,
+        }
+        for p in report.probes
+    ]
+    return _write(PROBE_FIELDS, rows)
 
 
 def achievement_csv(summary: Achievement, lang: str = "ko") -> str:

@@ -16,11 +16,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from callwatch.charter.registry import RULE_NAMES
-from callwatch.i18n import limit, measure, normalize_lang, points, seconds_text, t
+from callwatch.i18n import limit, measure, normalize_lang, points, rings, seconds_text, t
 from callwatch.reports import charts
 from callwatch.reports.data import (
     ALL,
     CALLBACK_STATUSES,
+    PROBE_CHECKS,
     Achievement,
     Compliance,
     WeeklyReport,
@@ -71,6 +72,8 @@ def render_html(
             period=_period(report.start_local, report.end_local),
             rules=RULE_NAMES,
             callback_statuses=CALLBACK_STATUSES,
+            probe_checks=PROBE_CHECKS,
+            probe_failed=any(p.checks.mismatch or p.checks.missing for p in report.probes),
             call_link=lambda call_id: call_url.format(id=quote(call_id, safe="")),
             prev_label=t("report.previous_week" if week else "report.previous_period", lang),
             vs_label=t("report.week_over_week" if week else "report.period_over_period", lang),
@@ -119,6 +122,7 @@ def _helpers(lang: str, embed_font_files: bool) -> dict[str, Any]:
         "pts": lambda v: points(v, lang),
         "trend": lambda v: "" if not v else ("up" if v > 0 else "down"),
         "secs": lambda v: "—" if v is None else seconds_text(v, lang),
+        "rings": lambda v: "—" if v is None else rings(v, lang),
         "num": _num,
         "dept_name": lambda c: _department_name(c, lang),
         "measured": lambda b: measure(b.rule, b.measured, lang, b.rings),

@@ -118,7 +118,12 @@ def write_weekly_reports(
     """Write ``week``'s report of every department (and the public achievement summary) into
     ``folder/<week>/``; return the files written. Each file appears whole or not at all."""
     from callwatch.reports.build import achievement_summary, weekly_report
-    from callwatch.reports.render_csv import achievement_csv, extensions_csv, rules_csv
+    from callwatch.reports.render_csv import (
+        achievement_csv,
+        extensions_csv,
+        probes_csv,
+        rules_csv,
+    )
     from callwatch.reports.render_html import render_achievement_html, render_html
     from callwatch.reports.render_pdf import render_pdf
 
@@ -135,6 +140,9 @@ def write_weekly_reports(
         written.append(_write(target / f"{stem}-rules.csv", rules_csv(report, lang).encode()))
         ext = extensions_csv(report, lang).encode()
         written.append(_write(target / f"{stem}-extensions.csv", ext))
+        if report.probes:
+            probes = probes_csv(report, lang).encode()
+            written.append(_write(target / f"{stem}-probes.csv", probes))
     public = achievement_summary(report)
     page = render_achievement_html(public, lang).encode()
     written.append(_write(target / f"achievement-{report.week}.html", page))

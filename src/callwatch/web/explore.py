@@ -8,6 +8,9 @@ breaches; calls are for admins and leads. A lead sees their departments only (na
 is 403). A trainer sees numbers masked, in the page and in the files, and searches by a whole
 caller number or Call-ID only (a part would reveal hidden digits one guess at a time).
 
+Staff calls only by default: ``tag=probe`` lists callwatch's own probe calls (marked in the
+page, ``tag`` column in the files), ``tag=all`` both.
+
 Times are entered and shown on the site's clock (``2026-11-20T09:00`` in the form means 09:00
 in the site's time zone); with no time given the explorer shows the last seven days.
 """
@@ -32,7 +35,7 @@ from callwatch import i18n
 from callwatch.api import search
 from callwatch.api.access import may_see
 from callwatch.api.errors import Unavailable
-from callwatch.api.queries import CallFilter, number_digits
+from callwatch.api.queries import TAGS, CallFilter, number_digits
 from callwatch.charter import registry
 from callwatch.i18n import RULES
 from callwatch.reports.weeks import local_datetime
@@ -63,6 +66,7 @@ BREACH_COLUMNS = (
     "unit",
     "call",
     "replay_url",
+    "tag",
 )
 CALL_COLUMNS = (
     "started_at",
@@ -77,6 +81,7 @@ CALL_COLUMNS = (
     "breaches",
     "call",
     "replay_url",
+    "tag",
 )
 
 
@@ -115,6 +120,7 @@ class Form:
     sort: str
     order: str
     page: int
+    tag: str = "staff"
 
     def query(self, **changes: object) -> str:
         """The query string of this form with ``changes``."""
@@ -130,9 +136,13 @@ class Form:
             "sort": self.sort,
             "order": self.order,
             "page": self.page,
+            "tag": self.tag,
         }
         values.update({("from" if k == "since" else k): v for k, v in changes.items()})
-        return urlencode({k: v for k, v in values.items() if v not in ("", None, 1) or k == "from"})
+        shown = {k: v for k, v in values.items() if v not in ("", None, 1) or k == "from"}
+        if shown.get("tag") == "staff":
+            del shown["tag"]
+        return urlencode(shown)
 
 
 def read_form(params: QueryParams, site: SiteConfig, now: int) -> Form:
@@ -165,6 +175,7 @@ def read_form(params: QueryParams, site: SiteConfig, now: int) -> Form:
         sort=text("sort") if text("sort") in sorts else "time",
         order="asc" if text("order") == "asc" else "desc",
         page=page,
+        tag=text("tag") if text("tag") in TAGS else "staff",
     )
 
 
@@ -223,6 +234,7 @@ def build_search(ctx: WebContext, viewer: views.Viewer, form: Form) -> search.Se
         caller=caller,
         call=call,
         exact=viewer.masked,
+        tag=form.tag,  # type: ignore[arg-type]  # one of TAGS (read_form)
     )
     return search.Search(where, form.kind, form.sort, form.order == "desc")  # type: ignore[arg-type]
 
@@ -250,6 +262,7 @@ def shown_row(
         "department": department_name(site, row["department"], lang),
         "extension": row["answered_by"] or "",
         "caller": show(row["caller"]) or "",
+        "tag": row["tag"],
     }
     if kind == "breaches":
         rule = row["rule"]
@@ -294,6 +307,7 @@ def explore(request: Request) -> Response:
         "may_list_calls": may_see(viewer.principal, "calls"),
         "sorts": search.BREACH_SORTS if form.kind == "breaches" else search.CALL_SORTS,
         "sort_labels": SORT_LABELS,
+        "tags": TAGS,
         "rows": [],
         "total": 0,
         "pages": 1,
@@ -371,13 +385,14 @@ def export_row(
             timespec="seconds"
         ),
         "department": row["department"] or "",
-        "extension": row["answered_by"] or "",
         "caller": show(row["caller"]) or "",
         "call": shown,
         "replay_url": f"{base}/calls/{quote(views.shown_id(site, viewer, call), safe='')}",
+        "tag": row["tag"] or "",
     }
     if kind == "breaches":
         out |= {
+            "extension": row["answered_by"] or "",
             "rule": row["rule"],
             "rule_name": tr(f"rule.{row['rule']}", viewer.lang),
             "measured": row["measured"],

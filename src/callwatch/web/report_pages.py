@@ -39,6 +39,7 @@ FORMATS = {
     "pdf": ("application/pdf", "pdf"),
     "csv": ("text/csv; charset=utf-8", "csv"),
     "csv-extensions": ("text/csv; charset=utf-8", "csv"),
+    "csv-probes": ("text/csv; charset=utf-8", "csv"),
 }
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -109,8 +110,8 @@ def download(request: Request) -> Response:
         return _error(request, viewer, 503, "reports.no_pdf")
     media, suffix = FORMATS[fmt]
     stem = f"callwatch-{report.week.replace('/', '_')}-{department or 'all'}"
-    if fmt == "csv-extensions":
-        stem += "-extensions"
+    if fmt in ("csv-extensions", "csv-probes"):
+        stem += fmt.removeprefix("csv")
     ascii_name = _SAFE.sub("_", stem)
     return Response(
         body,
@@ -140,4 +141,6 @@ def _render_file(report: Any, fmt: str, lang: str, call_url: str) -> bytes:
         return render_pdf(report, lang, call_url=call_url)
     if fmt == "csv":
         return render_csv.rules_csv(report, lang).encode("utf-8")
+    if fmt == "csv-probes":
+        return render_csv.probes_csv(report, lang).encode("utf-8")
     return render_csv.extensions_csv(report, lang).encode("utf-8")
