@@ -29,6 +29,8 @@ from test_asterisk_fixtures import (
     ASTERISK,
     FLOWS,
     FORMS,
+    QUEUE_FLOWS,
+    QUEUE_POOL_SITE,
     ROOT,
     _spec,
     check_calls,
@@ -83,6 +85,48 @@ def test_a_feature_code_transfer_is_timed_from_asterisks_blind_transfer_event():
                  if e.name == "BlindTransfer")  # fmt: skip
     assert transfer["started_at"] == call_time(blind.ts)
     assert row["hangup_by"] == "caller"
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("flow", QUEUE_FLOWS)
+def test_queue_members_are_staff_by_the_managers_word(flow: str, form: str):
+    """With the queue's members left out of the site file, Asterisk's AgentCalled and
+    AgentConnect still make their legs staff legs: the queue answer is the member's (2001,
+    ring time from its 180, not missed), and the abandoned queue call is missed and fails the
+    answer rule over the time the members rang, as with the members listed."""
+    spec = _spec(flow)
+    capture, ami = ASTERISK / f"{flow}{form}", ASTERISK / f"{flow}.ami.txt"
+    rows = judged_calls_with_ami(capture, ami, QUEUE_POOL_SITE)
+    check_calls(rows, spec)
+    assert [r["correlation"] for r in rows] == ["ami"]
+    names = [e.name for e in read_ami_file(ami)]
+    assert names.count("AgentCalled") == 2
+    assert names.count("AgentConnect") == (flow == "queue_answer")
+    assert names.count("QueueCallerAbandon") == (flow == "queue_abandon")
+
+
+def test_a_member_leg_placed_after_agent_called_is_still_the_members():
+    """The manager stream read first (its events come before the SIP they describe): the
+    member legs are placed after AgentCalled named their dialogs, and still count as staff."""
+    spec = _spec("queue_answer")
+    site = load_site(QUEUE_POOL_SITE)
+    assembler = CallAssembler(site.directory, site.correlation_headers, pbx=site.pbx)
+    for ami in read_ami_file(ASTERISK / "queue_answer.ami.txt"):
+        if ami.name != "Hangup":  # a channel hung up is forgotten: keep the table whole
+            assembler.feed_ami(ami)
+    feed = LegEventFeed()
+    calls = []
+    for packet in read_capture(ASTERISK / "queue_answer.pcap", CaptureStats()):
+        for event in feed.push(packet):
+            assert isinstance(event, LegEvent)
+            calls += assembler.feed(event)
+    for event in feed.flush():
+        assert isinstance(event, LegEvent)
+        calls += assembler.feed(event)
+    (call,) = calls + assembler.flush()
+    want = spec["calls"][0]
+    assert (call.id, call.answered_by, call.missed) == (want["call"], "2001", False)
+    assert call.ring_seconds == pytest.approx(want["ring_seconds"], abs=spec["tolerance_s"])
 
 
 def call_time(us: int) -> str:

@@ -63,6 +63,11 @@ PHONES = {
     "telephone1": "127.0.13.21",
 }
 EXT = "01012345678"  # the external caller
+PROMPTS = {  # the sound files the office plays (silence: the build has none), seconds
+    "pbx-transfer": 0.2,  # features.conf's transfer prompt
+    "civil-welcome": 1.0,  # 0613390011, before the queue
+    "civil-menu": 2.0,  # 0613390012, the IVR menu
+}
 PROCESS_TIMEOUT_S = 60.0
 
 
@@ -115,7 +120,13 @@ def _phone(user: str, scenario: str, *, ring_ms: int = 0, **pauses: int) -> Sipp
 
 
 def _carrier(
-    name: str, did: str, scenario: str = "uac_bye.xml", *, talk_ms: int = 0, caller: str = EXT
+    name: str,
+    did: str,
+    scenario: str = "uac_bye.xml",
+    *,
+    talk_ms: int = 0,
+    caller: str = EXT,
+    **pauses: int,
 ) -> Sipp:
     keys = {"caller": caller, "callee": did, "ftag": f"{name}-from"}
     return Sipp(
@@ -125,6 +136,7 @@ def _carrier(
         keys,
         uas=False,
         pause_ms=talk_ms,
+        pauses=pauses,
         call_id=f"{name}@carrier.test",
         delay_s=0.2,
     )
@@ -214,6 +226,32 @@ def _flows() -> list[Flow]:
         Flow("named_phone", (
             _phone("reception", answer, ring_ms=2000),
             _carrier("named", "0613390009", talk_ms=3000),
+        )),
+        # 0613390010: Queue "civil" (ringall, members 2001 and 2002, option r: the carrier gets
+        # 180 from Asterisk at once). Both members ring; 2001 answers after 3.0 s, 2002 gets
+        # CANCEL; the caller hangs up 3.0 s after the answer.
+        Flow("queue_answer", (
+            _phone("2001", answer, ring_ms=3000),
+            _phone("2002", cancelled),
+            _carrier("queue", "0613390010", talk_ms=3000),
+        )),
+        # 0613390011: Asterisk answers (Answer() then waits 0.5 s for media, which sipp never
+        # sends), plays a 1.0 s welcome (PROMPTS), queues the caller on music on hold; 2001 and
+        # 2002 ring from 1.5 s and nobody answers; the caller gives up 8.0 s after Asterisk's
+        # answer (BYE) and both members get CANCEL.
+        Flow("queue_abandon", (
+            _phone("2001", cancelled),
+            _phone("2002", cancelled),
+            _carrier("queueab", "0613390011", talk_ms=8000),
+        )),
+        # 0613390012: an IVR. Asterisk answers and, 0.5 s later, plays a 2.0 s menu; the caller
+        # presses 1 (SIP INFO) 2.5 s after the answer and reaches 2002, which rings 2.0 s and
+        # answers; the caller hangs up 6.0 s after pressing 1 (3.5 s after 2002's answer, give
+        # or take the time Asterisk takes to dial).
+        Flow("ivr_digit", (
+            _phone("2002", answer, ring_ms=2000),
+            _carrier("ivrdigit", "0613390012", "carrier_ivr_digit.xml", talk_ms=6000,
+                     MENU_MS=2500, DIGIT=1),
         )),
     ]  # fmt: skip
 
@@ -314,7 +352,10 @@ def asterisk(scratch: Path) -> Iterator[None]:
     for sub in ("db", "lib", "keys", "spool", "run", "log", "data/sounds/en"):
         (run / sub).mkdir(parents=True)
     (run / "data" / "documentation").symlink_to(PREFIX / "var/lib/asterisk/documentation")
-    _silence(run / "data/sounds/en/pbx-transfer.wav")  # the feature-code transfer's prompt
+    (run / "data" / "moh").mkdir()
+    for prompt, seconds in PROMPTS.items():
+        _silence(run / f"data/sounds/en/{prompt}.wav", seconds)
+    _silence(run / "data/moh/silence.wav", 2.0)  # music on hold (musiconhold.conf)
     for conf in CONF.glob("*.conf"):
         text = conf.read_text()
         text = text.replace("@ETC@", str(etc)).replace("@RUN@", str(run))

@@ -63,6 +63,7 @@ class LegRecord:
     truncated: bool = False
     keys: tuple[tuple[str, str], ...] = ()  # correlation keys it holds in the index
     order: int = 0  # placement number: legs placed earlier have smaller ones
+    queue_member: str | None = None  # the queue member the PBX rang on this leg (AMI)
 
 
 @dataclass(slots=True, eq=False)

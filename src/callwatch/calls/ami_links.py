@@ -13,8 +13,10 @@ manager event about a channel names that channel (``Channel: PJSIP/2001-00000001
 :class:`AmiLinks` keeps these ties while the channels live (a ``Hangup`` forgets the channel)
 and turns events into facts for the assembler: a :class:`Tie` (this dialog, or this channel,
 is on that linkedid: the trunk leg and its phone legs are one call, whatever the caller's
-number says) and a :class:`BlindTransfer` (Asterisk's own ``BlindTransfer`` event, the only
-trace of a feature-code transfer, ``#1``, that sends no REFER). Other events only keep the
+number says), a :class:`BlindTransfer` (Asterisk's own ``BlindTransfer`` event, the only
+trace of a feature-code transfer, ``#1``, that sends no REFER) and a :class:`QueueMember`
+(``AgentCalled`` / ``AgentConnect``: app_queue rang, or connected, this channel as a member of
+a queue, so its leg is a staff leg whatever the site file lists). Other events only keep the
 channel table current. Plain data in, plain data out: no clock, no I/O.
 """
 
@@ -57,13 +59,32 @@ class BlindTransfer:
     transferer_call_id: str | None = None
 
 
-AmiFact = Tie | BlindTransfer
+@dataclass(frozen=True, slots=True)
+class QueueMember:
+    """app_queue rang (``AgentCalled``) or connected (``AgentConnect``, ``connected``) the
+    member ``member`` of ``queue`` on the channel ``channel`` at ``at``, for the caller of the
+    call ``linkedid``; ``call_id`` is that channel's SIP dialog when the manager named it."""
+
+    at: int
+    queue: str
+    member: str
+    channel: str
+    linkedid: str
+    call_id: str | None = None
+    connected: bool = False
+
+
+AmiFact = Tie | BlindTransfer | QueueMember
+
+QUEUE_MEMBER_EVENTS: Final = frozenset({"AgentCalled", "AgentConnect"})
+"""app_queue's events (read class ``agent``) that name a member channel it rang or connected."""
 
 
 @dataclass(slots=True)
 class _Channel:
     linkedid: str
     call_id: str | None = None
+    queue_member: str | None = None
 
 
 class AmiLinks:
@@ -72,9 +93,11 @@ class AmiLinks:
     def __init__(self) -> None:
         self._channels: dict[str, _Channel] = {}
         self._linkedid_by_call_id: dict[str, str] = {}
+        self._member_by_call_id: dict[str, str] = {}
         self.events = 0
         self.ties = 0
         self.transfers = 0
+        self.queue_members = 0
 
     @property
     def active(self) -> bool:
@@ -90,12 +113,23 @@ class AmiLinks:
         found = self._channels.get(channel)
         return found.linkedid if found is not None else None
 
+    def queue_member_of_call_id(self, call_id: str) -> str | None:
+        """The queue member whose live channel's SIP dialog is ``call_id`` (app_queue rang it)."""
+        return self._member_by_call_id.get(call_id)
+
+    def queue_member_of_channel(self, channel: str) -> str | None:
+        """The queue member app_queue rang on the live channel named ``channel``."""
+        found = self._channels.get(channel)
+        return found.queue_member if found is not None else None
+
     def feed(self, event: AmiEvent) -> list[AmiFact]:
-        """Take one manager event; return what it tells about dialogs and transfers."""
+        """Take one manager event; return what it tells about dialogs, transfers, queues."""
         self.events += 1
         name = event.name
         if name == "BlindTransfer":
             return self._blind_transfer(event)
+        if name in QUEUE_MEMBER_EVENTS:
+            return self._queue_member(event)
         channel = event.get("Channel")
         linkedid = event.get("Linkedid")
         if not channel or not linkedid:
@@ -116,8 +150,11 @@ class AmiLinks:
             if call_id and call_id != known.call_id:
                 if known.call_id is not None:
                     self._linkedid_by_call_id.pop(known.call_id, None)
+                    self._member_by_call_id.pop(known.call_id, None)
                 known.call_id = call_id
                 self._linkedid_by_call_id[call_id] = known.linkedid
+                if known.queue_member is not None:
+                    self._member_by_call_id[call_id] = known.queue_member
                 self.ties += 1
                 out.append(Tie(event.ts, known.linkedid, channel, call_id))
         return out
@@ -133,7 +170,41 @@ class AmiLinks:
         call_id = known.call_id if known is not None else None
         return [BlindTransfer(event.ts, transferer, transferee, extension, call_id)]
 
+    def _queue_member(self, event: AmiEvent) -> list[AmiFact]:
+        """``AgentCalled`` / ``AgentConnect``: the member channel (``DestChannel``) on the
+        caller's linkedid, named by ``MemberName`` (else its ``Interface``)."""
+        channel = event.get("DestChannel")
+        linkedid = event.get("DestLinkedid") or event.get("Linkedid")
+        member = event.get("MemberName") or event.get("Interface")
+        if not channel or not linkedid or not member:
+            return []
+        known = self._channels.get(channel)
+        out: list[AmiFact] = []
+        if known is None:
+            if len(self._channels) >= MAX_CHANNELS:
+                self._forget(next(iter(self._channels)))
+            known = _Channel(linkedid)
+            self._channels[channel] = known
+            out.append(Tie(event.ts, linkedid, channel))
+        known.queue_member = member
+        if known.call_id is not None:
+            self._member_by_call_id[known.call_id] = member
+        self.queue_members += 1
+        return [
+            *out,
+            QueueMember(
+                event.ts,
+                event.get("Queue") or "",
+                member,
+                channel,
+                linkedid,
+                known.call_id,
+                connected=event.name == "AgentConnect",
+            ),
+        ]
+
     def _forget(self, channel: str) -> None:
         gone = self._channels.pop(channel, None)
         if gone is not None and gone.call_id is not None:
             self._linkedid_by_call_id.pop(gone.call_id, None)
+            self._member_by_call_id.pop(gone.call_id, None)

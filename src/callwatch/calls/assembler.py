@@ -50,7 +50,10 @@ its phone legs join exactly, also for a withheld number. A tie that comes after 
 placed gives the leg the key then, and when another open call already holds it, the call that
 started later is merged into the earlier one. Asterisk's ``BlindTransfer`` event on a leg with
 no REFER (a feature-code transfer, ``#1``) counts as a REFER from that leg's staff side at the
-event's time, so rule 4 puts the target's leg into its transfer segment.
+event's time, so rule 4 puts the target's leg into its transfer segment. app_queue's
+``AgentCalled`` / ``AgentConnect`` mark the member's leg (``queue_member``, also when its leg
+is placed after the event): a queue member's leg is a staff leg whatever the site file lists,
+so its ring and answer are the staff's (``calls.summary``).
 
 Rules 3 and 5 put the leg into the segment of the leg they matched, so the PBX's twin of a
 consultation leg is a consultation leg too. A REFER with Replaces naming a leg of another
@@ -86,7 +89,7 @@ from callwatch.calls._records import (
     side_user,
     user_of,
 )
-from callwatch.calls.ami_links import AmiLinks, BlindTransfer, Tie
+from callwatch.calls.ami_links import AmiLinks, BlindTransfer, QueueMember, Tie
 from callwatch.calls.directory import Directory, normalize_number
 from callwatch.calls.errors import AssemblerError
 from callwatch.calls.model import Call, IncompleteReason, Leg, TransferStyle
@@ -193,6 +196,8 @@ class CallAssembler:
         for fact in self.ami.feed(event):
             if isinstance(fact, Tie):
                 self._ami_tie(fact)
+            elif isinstance(fact, QueueMember):
+                self._ami_queue_member(fact)
             else:
                 self._ami_blind_transfer(fact)
         return self.tick(event.ts)
@@ -297,6 +302,10 @@ class CallAssembler:
             call, segment, how = joined
             rec = LegRecord(leg, call, segment, how)
         rec.truncated = offered is None
+        if self.ami.active:
+            rec.queue_member = self.ami.queue_member_of_call_id(event.call_id)
+            if rec.queue_member is None and offered is not None and offered.correlation_id:
+                rec.queue_member = self.ami.queue_member_of_channel(offered.correlation_id)
         self._order += 1
         rec.order = self._order
         rec.call.legs.append(rec)
@@ -617,6 +626,17 @@ class CallAssembler:
         del self._calls[other.seq]
         if into.all_ended():
             heapq.heappush(self._due, (into.last_end() + self._linger_us, into.seq))
+
+    def _ami_queue_member(self, fact: QueueMember) -> None:
+        """app_queue rang or connected a member: its leg (placed already) is a staff leg."""
+        if fact.call_id is not None:
+            found = self._by_call_id.get(fact.call_id)
+            legs = list(found.values()) if found else []
+        else:
+            anchor = self._by_key.get(("hep", fact.channel))
+            legs = [anchor] if anchor is not None else []
+        for rec in legs:
+            rec.queue_member = fact.member
 
     def _ami_blind_transfer(self, fact: BlindTransfer) -> None:
         """Asterisk's ``BlindTransfer`` on a leg that sent no REFER for it (a feature code):

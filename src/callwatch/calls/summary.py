@@ -16,7 +16,8 @@ direction       from the primary legs: caller = first leg's From; callee side = 
                 external = neither (transit).
 customer        inbound: the caller; outbound: the external number dialled; else the caller.
 ring / answer   only primary legs count (never consultation or transfer legs). inbound and
-                internal: legs whose callee is a staff phone, leaving out the leg that opened
+                internal: legs whose callee is a staff phone (or a queue member the PBX's
+                manager named: ``LegRecord.queue_member``), leaving out the leg that opened
                 the call when the PBX's legs to staff phones are visible (its 180 and 200 are
                 the PBX's: ``ring_from`` ``phone``, else ``trunk``); outbound: legs towards
                 the external number; external: every primary leg. ``first_ring_at`` = their
@@ -75,7 +76,7 @@ def summarise(
     findings = find_transfers(record, directory, feature_codes=feature_codes)
     moved = findings.moved
     primary = [r for r in legs if r.segment.kind == "primary" and id(r) not in moved] or legs[:1]
-    callees = _Callees(directory)
+    callees = _Callees(directory, {id(r.leg) for r in legs if r.queue_member is not None})
     trunk = _assign_roles(legs, primary, findings, callees)
     first = primary[0].leg
     caller = normalize_number(first.from_user)
@@ -124,12 +125,15 @@ def summarise(
 
 class _Callees:
     """The callee side of each leg of one call, read once: the callee's user parts come from
-    the leg's fields and its Alerting events, and every concern below asks about them."""
+    the leg's fields and its Alerting events, and every concern below asks about them. The
+    legs in ``members`` (ids) are queue members the PBX rang: staff legs even when the
+    directory does not list their callee."""
 
-    __slots__ = ("_facts", "directory")
+    __slots__ = ("_facts", "_members", "directory")
 
-    def __init__(self, directory: Directory) -> None:
+    def __init__(self, directory: Directory, members: set[int] | None = None) -> None:
         self.directory = directory
+        self._members = members or set()
         self._facts: dict[int, tuple[bool, str | None]] = {}
 
     def _of(self, leg: Leg) -> tuple[bool, str | None]:
@@ -140,7 +144,7 @@ class _Callees:
             staff = next((u for u in users if is_staff(u)), None)
             if staff is None:
                 staff = users[0] if users else None
-                facts = (False, staff)
+                facts = (id(leg) in self._members, staff)
             else:
                 facts = (True, staff)
             self._facts[id(leg)] = facts
@@ -353,7 +357,7 @@ def _party(
     callees: _Callees,
 ) -> HangupBy:
     user = callees.side_user(rec.leg, side)
-    staff = callees.directory.is_staff(user)
+    staff = callees.directory.is_staff(user) or (side == "callee" and callees.is_staff_leg(rec.leg))
     if trunk is not None and rec.leg.role != "trunk":
         return "agent" if staff else "system"
     if user is not None and user == customer:
