@@ -317,7 +317,7 @@ _PAGES: dict[str, tuple[str, str]] = {
     "wall.live": ("실시간", "live"),
     "wall.reconnecting": ("다시 연결 중", "reconnecting"),
     "wall.calls": ("걸려 온 전화", "Calls"),
-    "wall.answered": ("벨 {rings}회 전 응답", "Answered before ring {rings}"),
+    "wall.answered": ("벨 {rings}회 전 응답", "Answered before ring\u00a0{rings}"),
     "wall.breaches": ("위반", "Breaches"),
     "wall.callbacks": ("회신 대기", "Callbacks waiting"),
     "wall.ringing": ("지금 울리는 전화", "Ringing now"),

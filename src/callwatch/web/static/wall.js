@@ -56,6 +56,11 @@
       cells[i].setAttribute("data-state", overdue ? "overdue" : "waiting");
       cells[i].parentNode.classList.toggle("late", overdue);
     }
+    var empties = document.querySelectorAll("[data-empty-for]");
+    for (var e = 0; e < empties.length; e++) {
+      var list = document.getElementById(empties[e].getAttribute("data-empty-for"));
+      empties[e].hidden = !!(list && list.querySelector("li"));
+    }
     var rows = ringing ? ringing.querySelectorAll("li[data-since]") : [];
     for (var j = 0; j < rows.length; j++) {
       var since = Number(rows[j].getAttribute("data-since")) / 1000;
