@@ -196,3 +196,127 @@ async def test_sse_tells_a_slow_reader_what_it_lost(api: fa.Api, server: str) ->
     assert got[1] == ("breach", {"id": "id-1", "n": 1})
     assert got[2] == ("dropped", {"dropped": 8})
     assert api.context.live.dropped == 8
+
+
+# -- catch-up, and the wallboard's items ----------------------------------------------------
+
+
+async def test_a_resumed_subscription_gets_what_it_missed_once() -> None:
+    live = Broadcaster(replay_size=4)
+    first = live.subscribe()
+    live.publish(item(1))
+    last = live.event_id(first.queue.get_nowait())
+    first.close()
+    for n in (2, 3):
+        live.publish(item(n))
+    again = live.subscribe(after=last)
+    assert [i.id for i in again.backlog] == ["id-2", "id-3"] and not again.gap
+    live.publish(item(4))
+    assert again.queue.get_nowait().id == "id-4" and again.queue.empty()
+    # the same reader one item later: nothing twice
+    assert [i.id for i in live.subscribe(after=live.event_id(again.backlog[0])).backlog] == [
+        "id-3",
+        "id-4",
+    ]
+
+
+async def test_a_resume_that_cannot_be_caught_up_says_so() -> None:
+    live = Broadcaster(replay_size=2)
+    start = live.last_event_id
+    for n in range(5):
+        live.publish(item(n))
+    assert live.subscribe(after=start).gap  # older than the buffer
+    assert live.subscribe(after="0000-3").gap  # another epoch: the service restarted
+    assert live.subscribe(after="nonsense").gap
+    assert not live.subscribe(after=live.last_event_id).gap
+
+
+async def test_items_not_built_while_no_one_listened_leave_a_gap() -> None:
+    now = [0.0]
+    live = Broadcaster(fx.site(), clock=lambda: now[0])
+    with live.subscribe():
+        live.publish_outputs(fx.outputs(ANSWERED_3RD))
+    seen = live.last_event_id
+    now[0] = 10_000.0  # long after the last listener left: nothing is built
+    assert live.publish_outputs(fx.outputs(ANSWERED_3RD)) == 0
+    live.touch()  # a page is served
+    live.publish_outputs(fx.outputs(ANSWERED_3RD))
+    assert live.subscribe(after=seen).gap
+
+
+async def test_ringing_calls_come_and_go_with_the_leg_events() -> None:
+    live = Broadcaster(fx.site())
+    sub = live.subscribe(None, ["ringing", "call"])
+    outputs = fx.outputs(ANSWERED_3RD)
+    got = []
+    for output in outputs:
+        live.publish_outputs([output])
+        while not sub.queue.empty():
+            got.append(sub.queue.get_nowait())
+    ringing = [g.payload["calls"] for g in got if g.kind == "ringing"]
+    assert ringing[0] == [
+        {
+            "caller": "01012345678",
+            "extension": "2001",
+            "since_us": ringing[0][0]["since_us"],
+            "since": ringing[0][0]["since"],
+        }
+    ]
+    assert ringing[-1] == [] and all(g.department == "민원" for g in got)
+    [call] = [g.payload for g in got if g.kind == "call"]
+    assert call["direction"] == "inbound" and call["answered_in_rings"] is False
+    assert call["breaches"] == 1 and call["tag"] is None
+
+
+async def test_a_missed_call_opens_a_callback_item() -> None:
+    live = Broadcaster(fx.site())
+    sub = live.subscribe(None, ["callback"])
+    live.publish_outputs(fx.outputs(fx.FIXTURES / "caller_cancels.pcap"))
+    [cb] = [sub.queue.get_nowait().payload for _ in range(sub.queue.qsize())]
+    assert cb["status"] == "open" and cb["caller"] == "01012345678"
+    assert cb["due_us"] - cb["opened_us"] == 3600 * 1_000_000
+
+
+async def read_raw(response: httpx.Response, want: int) -> list[tuple[str, str | None, dict]]:
+    """(kind, id, payload) of the next ``want`` messages."""
+    events: list[tuple[str, str | None, dict]] = []
+    kind, ident = None, None
+    async for line in response.aiter_lines():
+        if line.startswith("event: "):
+            kind = line.removeprefix("event: ")
+        elif line.startswith("id: "):
+            ident = line.removeprefix("id: ")
+        elif line.startswith("data: ") and kind:
+            events.append((kind, ident, json.loads(line.removeprefix("data: "))))
+            kind, ident = None, None
+            if len(events) >= want:
+                return events
+    return events
+
+
+async def test_sse_resumes_from_last_event_id(api: fa.Api, server: str) -> None:
+    headers = {"Authorization": f"Bearer {api.tokens['admin']}"}
+    live = api.context.live
+    async with httpx.AsyncClient(base_url=server, timeout=10) as client:
+        async with client.stream("GET", "/api/live", headers=headers) as r:
+            await wait_for_subscribers(live, 1)
+            live.publish(item(1))
+            [(_, last, _)] = await asyncio.wait_for(read_raw(r, 1), 10)
+        for _ in range(500):  # the server notices the reader left
+            if live.subscribers == 0:
+                break
+            await asyncio.sleep(0.01)
+        live.publish(item(2))
+        live.publish(item(3))
+        resumed = headers | {"Last-Event-ID": str(last)}
+        async with client.stream("GET", "/api/live", headers=resumed) as r:
+            await wait_for_subscribers(live, 1)
+            live.publish(item(4))
+            got = await asyncio.wait_for(read_raw(r, 3), 10)
+        async with client.stream(
+            "GET", "/api/live", headers=headers | {"Last-Event-ID": "x-1"}
+        ) as r:
+            [(kind, _, _)] = await asyncio.wait_for(read_raw(r, 1), 10)
+    assert [p["n"] for _, _, p in got] == [2, 3, 4]
+    assert len({i for _, i, _ in got} | {last}) == 4
+    assert kind == "reset"

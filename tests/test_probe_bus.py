@@ -166,6 +166,8 @@ async def test_a_staff_breach_subscriber_hears_no_probe_call(
 async def test_the_live_route_listens_to_the_tag_asked(
     world: tuple[SiteConfig, list[Output], list[Output]],
 ) -> None:
+    from starlette.requests import Request
+
     from callwatch.api import routes
     from callwatch.api.auth import Principal
     from callwatch.api.context import ApiContext
@@ -174,7 +176,8 @@ async def test_the_live_route_listens_to_the_tag_asked(
     ctx = ApiContext(store=None, site=site, live=Broadcaster(site))
     admin = Principal("t", "admin")
     for tag, tags in (("staff", {None}), ("probe", {"probe"}), ("all", {None, "probe"})):
-        response = await routes.live(None, ctx, admin, None, ["breach"], tag)  # type: ignore[arg-type]
+        request = Request({"type": "http", "method": "GET", "path": "/api/live", "headers": []})
+        response = await routes.live(request, ctx, admin, None, ["breach"], tag)
         (sub,) = ctx.live._subscribers
         assert sub.tags == tags, tag
         sub.close()

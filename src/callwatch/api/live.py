@@ -11,6 +11,20 @@ Each item carries the payload's ``tag`` (null: a staff call; ``probe``: callwatc
 call, see :mod:`callwatch.bus.payloads`). A listener gets the staff's items unless it asks for
 the probe calls' (``tags``): probe calls never count against staff.
 
+Besides those, for the wallboard: ``call`` (a judged call, what today's figures count),
+``callback`` (a callback opened, kept, late or missed) and ``ringing`` (the calls ringing in a
+department now, a whole list each time it changes: :mod:`callwatch.api.ringing`).
+
+Catch-up: every item published gets the next sequence number, and its SSE id is
+``<epoch>-<seq>`` (the epoch is made when the broadcaster starts). The last ``replay_size``
+items are kept, so a listener that comes back with the id of the last item it read
+(``Last-Event-ID``) gets what it missed first, then the live items, nothing twice. When that
+cannot be done (another epoch: the service restarted; items older than the buffer; items not
+built while no one listened) the subscription says so (``gap``) and the stream sends a
+``reset`` message: the reader starts again from the pages or the API. Items are built while a
+listener is connected and for ``REPLAY_SECONDS`` after the last one left (or after a page that
+will listen was served, :meth:`Broadcaster.touch`).
+
 Everything here runs on the service's event loop: :meth:`Broadcaster.publish` must be called
 from the loop thread (as sinks are).
 """
@@ -20,43 +34,60 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from callwatch.api.ringing import RingingBoard
 from callwatch.bus.payloads import PayloadBuilder
-from callwatch.pipeline import Output
+from callwatch.charter.callbacks import Callback
+from callwatch.pipeline import CallbackNews, JudgedCall, Output
+from callwatch.probe.tagging import PROBE_TAG, call_tag, is_probe_call_id, probe_callers
 from callwatch.sinks import PartStatus
+from callwatch.sip.events import LegEvent
 from callwatch.site import SiteConfig
 
-LiveKind = Literal["event", "breach"]
+LiveKind = Literal["event", "breach", "call", "callback", "ringing"]
 LIVE_KINDS: tuple[LiveKind, ...] = ("event", "breach")
+"""What ``/api/live`` sends when no ``kinds`` are asked for."""
+ALL_KINDS: tuple[LiveKind, ...] = ("event", "breach", "call", "callback", "ringing")
 STAFF: frozenset[str | None] = frozenset([None])
 """The tags a listener gets by default: the staff's calls only (untagged)."""
 DEFAULT_QUEUE = 256
+DEFAULT_REPLAY = 2048
+REPLAY_SECONDS = 600.0
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class LiveItem:
-    """One item of the feed: its kind, stable id, department and payload (numbers shown)."""
+    """One item of the feed: its kind, stable id, department and payload (numbers shown);
+    ``seq`` is its number in the broadcaster's order (0 until published)."""
 
     kind: LiveKind
     id: str
     department: str | None
     payload: dict[str, Any]
     tag: str | None = None
+    seq: int = 0
 
 
 @dataclass(eq=False)
 class Subscription:
-    """One listener: what it wants, its bounded queue and how much it lost."""
+    """One listener: what it wants, its bounded queue and how much it lost; ``backlog`` the
+    items it missed before it subscribed (a resumed stream), ``gap`` whether some could not be
+    given back."""
 
     departments: frozenset[str] | None
     kinds: frozenset[str]
     queue: asyncio.Queue[LiveItem]
     dropped: int = 0
+    backlog: list[LiveItem] = field(default_factory=list)
+    gap: bool = False
     _owner: Broadcaster | None = field(default=None, repr=False)
     tags: frozenset[str | None] = STAFF
 
@@ -69,7 +100,7 @@ class Subscription:
     def close(self) -> None:
         """Stop receiving (idempotent)."""
         if self._owner is not None:
-            self._owner._subscribers.discard(self)
+            self._owner._unsubscribed(self)
             self._owner = None
 
     def __enter__(self) -> Subscription:
@@ -82,16 +113,45 @@ class Subscription:
 class Broadcaster:
     """Fans feed items out to subscribers' bounded queues; never blocks the publisher."""
 
-    def __init__(self, site: SiteConfig | None = None, *, queue_size: int = DEFAULT_QUEUE) -> None:
+    def __init__(
+        self,
+        site: SiteConfig | None = None,
+        *,
+        queue_size: int = DEFAULT_QUEUE,
+        replay_size: int = DEFAULT_REPLAY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
         self.queue_size = queue_size
         self.published = 0
         self.dropped = 0
+        self.epoch = secrets.token_hex(4)
+        self.seq = 0
+        self._replay: deque[LiveItem] = deque(maxlen=max(replay_size, 1))
+        self._clock = clock
+        self._wanted_until = float("-inf")
+        self._hole = False
         self._subscribers: set[Subscription] = set()
         self._builder: Any = None
+        self.ringing: RingingBoard | None = None
+        self._probe_callers = probe_callers()
         if site is not None:
             self._builder = PayloadBuilder(site, reveal_numbers=True)
+            self.ringing = RingingBoard(site.directory)
+
+    @property
+    def last_event_id(self) -> str:
+        """The SSE id of the latest item (``<epoch>-<seq>``): where a new reader starts."""
+        return f"{self.epoch}-{self.seq}"
+
+    def event_id(self, item: LiveItem) -> str:
+        """The SSE id of a published ``item``."""
+        return f"{self.epoch}-{item.seq}"
+
+    def touch(self) -> None:
+        """Someone will listen soon (a page was served): build items from now on."""
+        self._wanted_until = max(self._wanted_until, self._clock() + REPLAY_SECONDS)
 
     @property
     def subscribers(self) -> int:
@@ -103,9 +163,11 @@ class Broadcaster:
         departments: Iterable[str] | None = None,
         kinds: Iterable[str] = LIVE_KINDS,
         tags: Iterable[str | None] = STAFF,
+        after: str | None = None,
     ) -> Subscription:
         """A new listener for ``kinds`` of ``departments`` (None: every department) of the
-        calls ``tags`` names (None: the staff's; ``probe``: callwatch's probe calls)."""
+        calls ``tags`` names (None: the staff's; ``probe``: callwatch's probe calls); with
+        ``after`` (the SSE id of the last item a reader had), the items it missed since."""
         sub = Subscription(
             None if departments is None else frozenset(departments),
             frozenset(kinds),
@@ -113,12 +175,35 @@ class Broadcaster:
             _owner=self,
             tags=frozenset(tags),
         )
+        if after is not None:
+            sub.backlog, sub.gap = self._since(after, sub)
         self._subscribers.add(sub)
+        self.touch()
         return sub
 
+    def _since(self, after: str, sub: Subscription) -> tuple[list[LiveItem], bool]:
+        epoch, _, number = after.strip().rpartition("-")
+        try:
+            seq = int(number)
+        except ValueError:
+            return [], True
+        if epoch != self.epoch or seq > self.seq:
+            return [], True
+        oldest = self._replay[0].seq if self._replay else self.seq + 1
+        missed = [i for i in self._replay if i.seq > seq and sub.wants(i)]
+        return missed, seq < oldest - 1
+
+    def _unsubscribed(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+        self.touch()  # it may come back: keep building for a while
+
     def publish(self, item: LiveItem) -> int:
-        """Offer ``item`` to every listener that wants it; return how many took it."""
+        """Give ``item`` the next sequence number, keep it for catch-up and offer it to every
+        listener that wants it; return how many took it."""
         self.published += 1
+        self.seq += 1
+        item = replace(item, seq=self.seq)
+        self._replay.append(item)
         taken = 0
         for sub in tuple(self._subscribers):
             if not sub.wants(item):
@@ -132,19 +217,107 @@ class Broadcaster:
         return taken
 
     def publish_outputs(self, outputs: Sequence[Output]) -> int:
-        """Publish the events and breaches of a batch of pipeline outputs (nothing is built
-        while no one listens); return how many items were published."""
-        if not self._subscribers or self._builder is None:
+        """Publish the items of a batch of pipeline outputs (nothing is built while no one
+        listens or may come back: those items leave a gap); return how many were published."""
+        if self._builder is None:
             return 0
+        if not self._subscribers and self._clock() > self._wanted_until:
+            self._skip(outputs)
+            return 0
+        if self._hole:  # what was not built cannot be caught up with
+            self._hole = False
+            self._replay.clear()
+            self.seq += 1
         count = 0
-        for message in self._builder.build(outputs):
-            if message.kind not in LIVE_KINDS:
-                continue
-            payload = json.loads(message.payload)
-            dept, tag = payload.get("department"), payload.get("tag")
-            self.publish(LiveItem(message.kind, message.id, dept, payload, tag))
-            count += 1
+        for output in outputs:
+            for item in self._items(output):
+                self.publish(item)
+                count += 1
         return count
+
+    def _skip(self, outputs: Sequence[Output]) -> None:
+        if self.ringing is not None:
+            for output in outputs:
+                if isinstance(output, LegEvent):
+                    self.ringing.feed(output)
+        self._hole = self._hole or bool(outputs)
+
+    def _items(self, output: Output) -> Iterator[LiveItem]:
+        tag = None
+        if isinstance(output, JudgedCall):
+            tag = call_tag(output.call, self._probe_callers)
+        elif isinstance(output, CallbackNews):
+            tag = self._callback_tag(output.callback)
+        for message in self._builder.build([output]):
+            payload = json.loads(message.payload)
+            if message.kind == "breach":
+                payload |= self._breach_extra(output, tag)
+            elif message.kind != "event":
+                continue
+            dept = payload.get("department")
+            yield LiveItem(message.kind, message.id, dept, payload, payload.get("tag"))
+        if isinstance(output, JudgedCall):
+            yield _call_item(output, tag)
+        elif isinstance(output, CallbackNews):
+            yield _callback_item(output.callback, tag)
+        elif isinstance(output, LegEvent) and self.ringing is not None:
+            for dept in self.ringing.feed(output):
+                calls = self.ringing.calls(dept)
+                ident = f"ringing:{dept}:{output.at}"
+                payload = {"id": ident, "department": dept, "calls": calls}
+                yield LiveItem("ringing", ident, dept, payload)
+
+    def _callback_tag(self, cb: Callback) -> str | None:
+        if cb.number in self._probe_callers or is_probe_call_id(cb.call):
+            return PROBE_TAG
+        return None
+
+    @staticmethod
+    def _breach_extra(output: Output, tag: str | None) -> dict[str, Any]:
+        if isinstance(output, JudgedCall):
+            call = output.call
+            return {"extension": call.answered_by, "at_us": call.started_at, "tag": tag}
+        if isinstance(output, CallbackNews):
+            cb = output.callback
+            return {"extension": cb.by, "at_us": cb.opened_at, "tag": tag}
+        return {"tag": tag}
+
+
+def _call_item(judged: JudgedCall, tag: str | None) -> LiveItem:
+    """A judged call as today's figures count it: inbound or not, answered within the
+    charter's rings (the answer rule's verdict; None when it was not judged), breaches."""
+    call = judged.call
+    answer = [v.ok for v in judged.verdicts if v.rule == "answer"]
+    payload = {
+        "id": call.id,
+        "call": call.id,
+        "department": call.department,
+        "direction": call.direction,
+        "tag": tag,
+        "started_us": call.started_at,
+        "answered_in_rings": answer[0] if answer else None,
+        "breaches": sum(1 for v in judged.verdicts if not v.ok),
+    }
+    return LiveItem("call", call.id, call.department, payload, tag)
+
+
+def _callback_item(cb: Callback, tag: str | None) -> LiveItem:
+    """A callback's state: waiting (``open``, or ``missed`` and still not called back) or
+    closed (``kept``, ``late``)."""
+    ident = f"{cb.call}:callback:{cb.status}"
+    payload = {
+        "id": ident,
+        "call": cb.call,
+        "department": cb.department,
+        "caller": cb.number,
+        "status": cb.status,
+        "tag": tag,
+        "opened_us": cb.opened_at,
+        "due_us": cb.due_at,
+        "called_back_us": cb.called_back_at,
+        "by": cb.by,
+    }
+    return LiveItem("callback", ident, cb.department, payload, tag)
 
 
 class LiveSink:
@@ -166,7 +339,7 @@ class LiveSink:
             log.exception("live feed: publishing failed")
 
     async def close(self) -> None:
-        """Nothing to drain: the feed keeps no backlog."""
+        """Nothing to drain: the catch-up buffer lives as long as the process."""
 
     def status(self) -> Any:
         """Always ready; listeners and dropped items in the details."""

@@ -11,7 +11,8 @@ GET  /api/breaches          all              a page of failed verdicts
 GET  /api/callbacks         admin, lead      a page of callbacks (by status)
 POST /api/callbacks         admin, lead      record the time a caller asked to be called back
 GET  /api/reports/weekly    admin, lead      the weekly report of an ISO week
-GET  /api/live              all              Server-Sent Events: events and breaches
+GET  /api/live              all              Server-Sent Events: events and breaches, with
+                                             catch-up (``Last-Event-ID``)
 =========================== ================ ===================================================
 
 Lists (calls, breaches, callbacks) and the live feed keep to the staff's calls unless
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -40,7 +41,7 @@ from callwatch.api.access import require_view
 from callwatch.api.auth import Principal
 from callwatch.api.context import ApiContext, api_context
 from callwatch.api.errors import BadRequest, Forbidden, NotFound, Unavailable
-from callwatch.api.live import LIVE_KINDS, LiveItem, LiveKind, Subscription
+from callwatch.api.live import LIVE_KINDS, Broadcaster, LiveItem, LiveKind, Subscription
 from callwatch.api.params import (
     decode_cursor,
     encode_cursor,
@@ -380,38 +381,57 @@ async def live(
     who: ForLive,
     department: DepartmentQ = None,
     kinds: Annotated[
-        list[LiveKind] | None, Query(description="event and/or breach (default: both)")
+        list[LiveKind] | None,
+        Query(description="event, breach, call, callback, ringing (default: event and breach)"),
     ] = None,
     tag: TagQ = "staff",
 ) -> StreamingResponse:
     """Server-Sent Events: ``event`` and ``breach`` messages as the service judges calls (a
-    ``dropped`` message tells a slow reader how many it missed; comments keep the line open)."""
+    ``dropped`` message tells a slow reader how many it missed; comments keep the line open).
+    Each message's id is ``<epoch>-<n>``: a reader that comes back with the last one in
+    ``Last-Event-ID`` gets what it missed first, or a ``reset`` message when that is no longer
+    kept (the service restarted, or too much went by)."""
     scope = _department(ctx, who, department)
     wanted = set(kinds or LIVE_KINDS)
-    if not wanted <= set(LIVE_KINDS):
-        raise BadRequest(f"kinds={sorted(wanted)}: use event and/or breach")
     tags: list[str | None] = (
         [None] if tag == "staff" else ["probe"] if tag == "probe" else [None, "probe"]
     )
-    sub = ctx.live.subscribe(scope, wanted, tags)
+    after = request.headers.get("last-event-id") or None
+    sub = ctx.live.subscribe(scope, wanted, tags, after=after)
     return StreamingResponse(
-        _stream(ctx, who, sub),
+        live_stream(
+            ctx.live,
+            sub,
+            lambda item: _sse(item.kind, ctx.live.event_id(item), _shown(ctx, who, item.payload)),
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _stream(ctx: ApiContext, who: Principal, sub: Subscription) -> AsyncIterator[str]:
+async def live_stream(
+    live: Broadcaster,
+    sub: Subscription,
+    write: Callable[[LiveItem], str],
+    heartbeat: Callable[[], str] = lambda: ": keep-alive\n\n",
+) -> AsyncIterator[str]:
+    """The SSE text of ``sub``: a ``reset`` message when its catch-up has a gap, the items it
+    missed, then live items written by ``write``; ``heartbeat`` when the line is quiet."""
     reported = 0
     try:
         yield "retry: 3000\n: callwatch live feed\n\n"
+        if sub.gap:
+            yield _sse("reset", live.last_event_id, {"last": live.last_event_id})
+        for missed in sub.backlog:
+            yield write(missed)
+        sub.backlog = []
         while True:
             try:
                 item: LiveItem = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_SECONDS)
             except TimeoutError:
-                yield ": keep-alive\n\n"
+                yield heartbeat()
                 continue
-            yield _sse(item.kind, item.id, _shown(ctx, who, item.payload))
+            yield write(item)
             if sub.queue.empty() and sub.dropped > reported:  # what was lost came after these
                 yield _sse("dropped", None, {"dropped": sub.dropped - reported})
                 reported = sub.dropped

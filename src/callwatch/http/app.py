@@ -26,6 +26,7 @@ from callwatch.web import router as pages_router
 from callwatch.web.admin import router as admin_router
 from callwatch.web.icon import router as icon_router
 from callwatch.web.probes import router as probe_pages_router
+from callwatch.web.wall import router as wall_router
 
 
 class ServiceView(Protocol):
@@ -85,5 +86,6 @@ def create_app(
     app.include_router(admin_router)
     app.include_router(icon_router)
     app.include_router(probe_pages_router)
+    app.include_router(wall_router)
     app.add_middleware(SecurityHeaders)
     return app

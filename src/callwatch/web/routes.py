@@ -50,6 +50,8 @@ _STATIC = {
     "app.css": "text/css",
     "replay.js": "text/javascript",
     "live.js": "text/javascript",
+    "wall.css": "text/css",
+    "wall.js": "text/javascript",
     "explore.css": "text/css",
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")

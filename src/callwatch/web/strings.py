@@ -316,6 +316,19 @@ _PAGES: dict[str, tuple[str, str]] = {
         "다음 시험 전화가 정상으로 확인되면 사라집니다.",
         "This stays until a later probe call is confirmed.",
     ),
+    # the wallboard (web/wall.py)
+    "nav.wall": ("상황판", "Wallboard"),
+    "wall.title": ("오늘의 전화 상황", "Today on the phone"),
+    "wall.connecting": ("연결 중", "connecting"),
+    "wall.live": ("실시간", "live"),
+    "wall.reconnecting": ("다시 연결 중", "reconnecting"),
+    "wall.calls": ("걸려 온 전화", "Calls"),
+    "wall.answered": ("벨 {rings}회 전 응답", "Answered before ring\u00a0{rings}"),
+    "wall.breaches": ("위반", "Breaches"),
+    "wall.callbacks": ("회신 대기", "Callbacks waiting"),
+    "wall.ringing": ("지금 울리는 전화", "Ringing now"),
+    "wall.none_ringing": ("지금 울리는 전화가 없습니다.", "Nothing is ringing."),
+    "wall.ringing_for": ("{left}째 울림", "ringing {left}"),
 }
 
 
