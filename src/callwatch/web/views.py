@@ -269,7 +269,12 @@ def call(
         attempts=_attempts(store, site, doc),
     )
     sip_ids = list(dict.fromkeys([leg.sip_call_id for leg in legs] + list(doc.get("legs", []))))
-    ladder = build_ladder(store.messages(sip_ids), timeline.start_us, hide=hide)
+    ladder = build_ladder(
+        store.messages(sip_ids),
+        timeline.start_us,
+        hide=hide,
+        clock=lambda us: local(site, us, "%H:%M:%S.%f")[:-3],
+    )
     return {
         "id": shown_id(site, viewer, call_id),
         "doc": doc,
@@ -283,8 +288,8 @@ def call(
         "legend": legend(timeline),
         "timeline_json": json.dumps(timeline.to_json(), ensure_ascii=False).replace("</", "<\\/"),
         "ladder": ladder,
-        "ladder_head": header_svg(ladder),
-        "ladder_rows": [(step, step_svg(ladder, step)) for step in ladder.steps],
+        "ladder_head": header_svg(ladder, lang, site.timezone),
+        "ladder_rows": [(step, step_svg(ladder, step, lang)) for step in ladder.steps],
     }
 
 
