@@ -484,9 +484,9 @@ def timeline_svg(timeline: Timeline, lang: str = "ko") -> str:
     mark_rows = stack_labels(
         [(x(m.at), text_width(m.label, MARK_FONT), None) for m in tl.marks], 0, WIDTH - 2
     )
-    below: list[tuple[float, float, float | None]] = [
-        (x(lim.at), text_width(lim.label, LIMIT_FONT), x(lim.origin)) for lim in tl.limits
-    ] + [(x(iv.end), text_width(iv.label, LIMIT_FONT), x(iv.start)) for iv in tl.intervals]
+    below: list[tuple[float, float, float | None]] = []
+    below += [(x(lim.at), text_width(lim.label, LIMIT_FONT), x(lim.origin)) for lim in tl.limits]
+    below += [(x(iv.end), text_width(iv.label, LIMIT_FONT), x(iv.start)) for iv in tl.intervals]
     limit_rows = stack_labels(below, 0, WIDTH - 2)
     n_mark_rows = 1 + max([p.row for p in mark_rows] + [0])
     n_limit_rows = max([p.row + 1 for p in limit_rows] + [1])
