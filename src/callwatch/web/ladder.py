@@ -1,9 +1,14 @@
 """The SIP ladder of a call: one column per network address, one arrow per message.
 
 Columns are the addresses in the order they first appear, each named by the party seen there
-(the From user of a request it sent, the Request-URI user of a request it received). Each row
-is drawn as a small SVG strip (the columns and the arrow), so a message can open in place to
-show its text.
+(the From user of a request it sent, the Request-URI user of a request it received) above its
+host (address and port). Each row is drawn as a small SVG strip (the time gutter, the columns
+and the arrow), so a message can open in place to show its text; the gutter gives the
+message's time on the site's clock and its offset from the first message.
+
+For a trainer ``hide`` masks phone numbers in labels, parties and texts; it is
+:meth:`callwatch.api.masking.Masker.text`, which leaves Via branches and tags as they are
+unless they hold a Korean number (:func:`callwatch.privacy.mask_numbers_in`).
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from html import escape
 from callwatch.store import RawMessage
 from callwatch.store.rawsip import address_text
 from callwatch.timefmt import MICROS
+from callwatch.web.strings import tr
 
 WIDTH = 1000
+_LEFT = 200  # the first column; the time gutter lies left of it
 _MARGIN = 70
-_ROW_H = 30
+_ROW_H = 34
+_HEAD_H = 40
 _REQUEST = re.compile(r"^([A-Z]+) (?:sips?|tel):([^@;>\s]*)")
 _FROM = re.compile(r"^(?:from|f)[ \t]*:.*?(?:sips?|tel):([^@;>\s]*)", re.IGNORECASE | re.MULTILINE)
 
@@ -34,7 +42,8 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One message: seconds from the call's start, from column ``src`` to ``dst``."""
+    """One message: seconds from the call's start (``at``) and from the first message
+    (``offset``), its time on the site's clock (``clock``), from column ``src`` to ``dst``."""
 
     at: float
     src: int
@@ -42,6 +51,9 @@ class Step:
     label: str
     text: str
     request: bool
+    offset: float = 0.0
+    clock: str = ""
+    route: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +65,15 @@ class Ladder:
 
 
 def build_ladder(
-    messages: Sequence[RawMessage], start_us: int, *, hide: Callable[[str], str] = lambda s: s
+    messages: Sequence[RawMessage],
+    start_us: int,
+    *,
+    hide: Callable[[str], str] = lambda s: s,
+    clock: Callable[[int], str] = str,
 ) -> Ladder:
-    """The ladder of ``messages``; ``hide`` masks numbers in labels and texts (trainers)."""
+    """The ladder of ``messages``; ``hide`` masks numbers in labels and texts (trainers),
+    ``clock`` writes a capture time (µs) on the site's clock."""
+    first_us = messages[0].at if messages else start_us
     order: list[str] = []
     parties: dict[str, str] = {}
     steps: list[Step] = []
@@ -72,7 +90,7 @@ def build_ladder(
                 parties.setdefault(src, sender.group(1))
             if request.group(2):
                 parties.setdefault(dst, request.group(2))
-            label = f"{request.group(1)} {hide(request.group(2))}".strip()
+            label = f"{request.group(1)} {request.group(2)}".strip()
         else:
             label = first.removeprefix("SIP/2.0 ").strip()
         steps.append(
@@ -83,6 +101,9 @@ def build_ladder(
                 hide(label),
                 hide(msg.text),
                 request is not None,
+                round((msg.at - first_us) / MICROS, 3),
+                clock(msg.at),
+                f"{src} → {dst} ({msg.transport.upper()})",
             )
         )
     columns = [Column(a, hide(parties.get(a, ""))) for a in order]
@@ -93,28 +114,32 @@ def column_x(ladder: Ladder, index: int) -> float:
     """The x position of column ``index``."""
     n = max(1, len(ladder.columns))
     if n == 1:
-        return WIDTH / 2
-    return round(_MARGIN + (WIDTH - 2 * _MARGIN) * index / (n - 1), 2)
+        return (_LEFT + WIDTH) / 2
+    return round(_LEFT + (WIDTH - _LEFT - _MARGIN) * index / (n - 1), 2)
 
 
-def header_svg(ladder: Ladder) -> str:
-    """The column heads: party and address."""
+def header_svg(ladder: Ladder, lang: str = "ko", zone: str = "") -> str:
+    """The column heads: party and host (address:port); the gutter names the time zone."""
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="cw-ladder-head" viewBox="0 0 {WIDTH} 40" '
-        f'width="{WIDTH}" height="40">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="cw-ladder-head" viewBox="0 0 {WIDTH} '
+        f'{_HEAD_H}" width="{WIDTH}" height="{_HEAD_H}">'
+        f'<text class="gutter time-head" x="4" y="15">'
+        f"{escape(tr('ladder.time', lang, zone=zone))}</text>"
+        f'<text class="gutter host-head" x="4" y="33">{escape(tr("ladder.hosts", lang))}</text>'
     ]
     for i, col in enumerate(ladder.columns):
         cx = column_x(ladder, i)
         parts.append(
             f'<text class="party" x="{cx}" y="15">{escape(col.party or "·")}</text>'
-            f'<text class="address" x="{cx}" y="32">{escape(col.address)}</text>'
+            f'<text class="address host" x="{cx}" y="33">{escape(col.address)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def step_svg(ladder: Ladder, step: Step) -> str:
-    """One message's strip: the column lines and an arrow from sender to receiver."""
+def step_svg(ladder: Ladder, step: Step, lang: str = "ko") -> str:
+    """One message's strip: its time and offset, the column lines and an arrow from sender to
+    receiver."""
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="cw-ladder-row" viewBox="0 0 {WIDTH} '
         f'{_ROW_H}" width="{WIDTH}" height="{_ROW_H}">'
@@ -130,7 +155,9 @@ def step_svg(ladder: Ladder, step: Step) -> str:
         f'<line class="arrow {kind}" x1="{x1}" y1="{y}" x2="{x2}" y2="{y}"/>'
         f'<polyline class="head {kind}" points="{x2 + head},{y - 4} {x2},{y} {x2 + head},{y + 4}"/>'
         f'<text class="label" x="{round((x1 + x2) / 2, 2)}" y="{y - 5}">{escape(step.label)}</text>'
-        f'<text class="at" x="4" y="{y - 5}">{step.at:.3f}s</text>'
+        f'<text class="clock" x="4" y="13">{escape(step.clock)}</text>'
+        f'<text class="at" x="4" y="29">'
+        f"{escape(tr('ladder.offset', lang, value=f'{step.offset:.3f}'))}</text>"
     )
     parts.append("</svg>")
     return "".join(parts)

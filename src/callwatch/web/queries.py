@@ -1,5 +1,6 @@
 """What the pages read that the store and the reports do not already offer: one call's legs
-and leg events (for its time line) and the latest breaches (for the dashboard's feed).
+and leg events (for its time line), the attempts to call a missed caller back, and the latest
+breaches (for the dashboard's feed).
 SQLAlchemy Core on the store's tables."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from callwatch.charter.callbacks import normalize_number, same_number
 from callwatch.store import Store, tables
 
 
@@ -118,3 +120,56 @@ def recent_breaches(
         query = query.where(c.department.in_(list(departments)))
     with store.engine.connect() as conn:
         return [RecentBreach(*row) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRow:
+    """An outbound call that tried to call a missed caller back (times in capture µs)."""
+
+    call_id: str
+    started: int
+    answered: int | None
+    ended: int | None
+    caller: str | None
+
+
+def callback_attempts(
+    store: Store,
+    site: str,
+    number: str,
+    department: str | None,
+    since: int,
+    until: int | None = None,
+    *,
+    limit: int = 20,
+) -> list[AttemptRow]:
+    """Outbound calls of ``department`` to ``number`` begun in ``[since, until]`` (``until``
+    None: any later one), oldest first, at most ``limit``: the attempts to call a missed caller
+    back, matched as the callback book matches numbers (a trunk prefix may differ)."""
+    wanted = normalize_number(number)
+    if wanted is None:
+        return []
+    c = tables.calls.c
+    query = (
+        select(c.id, c.started_us, c.answered_us, c.ended_us, c.caller, c.dialled)
+        .where(
+            c.site == site,
+            c.direction == "outbound",
+            c.started_us >= since,
+            c.dialled.like(f"%{wanted[-7:]}"),
+        )
+        .order_by(c.started_us, c.id)
+    )
+    if until is not None:
+        query = query.where(c.started_us <= until)
+    if department is not None:
+        query = query.where(c.department == department)
+    out: list[AttemptRow] = []
+    with store.engine.connect() as conn:
+        for call_id, started, answered, ended, caller, dialled in conn.execute(query):
+            dialled_number = normalize_number(dialled)
+            if dialled_number is not None and same_number(wanted, dialled_number):
+                out.append(AttemptRow(call_id, started, answered, ended, caller))
+                if len(out) >= limit:
+                    break
+    return out

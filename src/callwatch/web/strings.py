@@ -329,6 +329,37 @@ _PAGES: dict[str, tuple[str, str]] = {
     "wall.ringing": ("지금 울리는 전화", "Ringing now"),
     "wall.none_ringing": ("지금 울리는 전화가 없습니다.", "Nothing is ringing."),
     "wall.ringing_for": ("{left}째 울림", "ringing {left}"),
+    # the replay's legend and callback, the SIP ladder's times and hosts (issue 12 item 5)
+    "legend.title": ("범례", "Legend"),
+    "legend.ring": ("벨 울림", "Ringing"),
+    "legend.talk": ("통화 중", "Talking"),
+    "legend.hold": ("보류 중", "On hold"),
+    "legend.mark": ("사건 (점선)", "Event (dotted line)"),
+    "legend.limit": ("헌장 기준 한도 (굵은 점선)", "Charter limit (dashed line)"),
+    "legend.interval": ("걸린 시간", "Time taken"),
+    "legend.breach": ("위반 (빨간색)", "Breach (red)"),
+    "legend.break": (
+        "축 생략: 앞은 초, 뒤는 분·시간 단위",
+        "Axis break: seconds before, minutes and hours after",
+    ),
+    "legend.cursor": ("재생 위치", "Play position"),
+    "lane.callback": ("회신 전화", "callback"),
+    "mark.callback_attempt": (
+        "회신 시도 {n}: {who} ({outcome})",
+        "Callback {n}: {who} ({outcome})",
+    ),
+    "mark.no_callback": ("기한까지 회신 없음", "No callback by the deadline"),
+    "mark.callback_open": ("회신 기다리는 중", "Callback still open"),
+    "callback.answered": ("받음", "answered"),
+    "callback.unanswered": ("안 받음", "not answered"),
+    "limit.callback": ("회신 기한 {limit}", "Callback deadline {limit}"),
+    "interval.callback_delay": ("회신까지 {delay}", "Called back after {delay}"),
+    "readout.minutes": ("{value}분", "{value} min"),
+    "readout.hours": ("{hours}시간 {minutes}분", "{hours} h {minutes} min"),
+    "ladder.time": ("시각 ({zone})", "Time ({zone})"),
+    "ladder.offset": ("+{value}초", "+{value} s"),
+    "ladder.hosts": ("호스트 (주소:포트)", "Host (address:port)"),
+    "ladder.route": ("{src} → {dst} ({transport})", "{src} → {dst} ({transport})"),
 }
 
 

@@ -5,32 +5,53 @@ profile into plain data: one lane per leg with ring bursts at the charter's cade
 hold spans, marks (offered, first ring, answer, hold, transfer start, target ringing, connect,
 who hung up) and the limits the charter sets (the answer limit from the first ring, the
 transfer limit from each transfer's start), flagged where the call breached them. Times are
-seconds from the call's start. :func:`timeline_svg` draws it; the replay script only moves a
-cursor over the drawing, reading the same data embedded as JSON (:meth:`Timeline.to_json`).
+seconds from the call's start.
+
+A missed call that opened a callback gets a second stretch of axis after a break: the callback
+lane with each attempt (the later outbound calls to the number), the deadline as a limit from
+the end of the missed call, and the delay until the call back. The call's own stretch is drawn
+and played to scale; the callback's hours are compressed into a few seconds of play
+(:class:`Segment`).
+
+:func:`timeline_svg` draws it: mark labels are stacked in rows above the axis and limit labels
+in rows under the lanes, so no label overlaps another and no line crosses a label; the cursor
+spans the lanes only, never the limit labels. The replay script only moves the cursor, reading
+the same data embedded as JSON (:meth:`Timeline.to_json`).
 """
 
 from __future__ import annotations
 
+import itertools
+import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from html import escape
 from typing import Any
 
+from callwatch.charter import registry
 from callwatch.charter.profile import Profile
+from callwatch.i18n import duration as worded_duration
+from callwatch.i18n import span as worded_span
 from callwatch.timefmt import MICROS, parse_iso
-from callwatch.web.queries import EventRow, LegRow
+from callwatch.web.queries import AttemptRow, EventRow, LegRow
 from callwatch.web.strings import page_keys, tr
 
 WIDTH = 1000
 LABEL_WIDTH = 190
 PLOT_LEFT = 200
 PLOT_RIGHT = 980
-_LABEL_ROWS = 3
-_ROW_H = 17
-_AXIS_Y = _LABEL_ROWS * _ROW_H + 14
-_LANE_TOP = _AXIS_Y + 26
-_LANE_H = 34
+MARK_FONT = 11
+TICK_FONT = 10
+LIMIT_FONT = 12
+LANE_FONT = 12
+ROLE_FONT = 10
+_ROW_H = 17  # one label row: the font's ascent and descent fit with a gap
+_LANE_H = 38
+_BREAK_GAP = 18
+_CALL_SHARE = 0.42  # of the plot's width, for the call itself when a callback follows
+CALLBACK_PLAY_S = 10.0
 _NICE_STEPS = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
+_LONG_STEPS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +96,29 @@ class Limit:
 
 
 @dataclass(frozen=True, slots=True)
+class Interval:
+    """A measured stretch drawn under the lanes beside the limits (a callback's delay)."""
+
+    kind: str
+    start: float
+    end: float
+    label: str
+    breach: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of the axis: seconds ``start``..``end`` drawn from x ``left`` to ``right`` and
+    played in ``play`` seconds at 1× (to scale for the call, compressed for a callback)."""
+
+    start: float
+    end: float
+    left: float
+    right: float
+    play: float
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
     """Everything the replay draws; times in seconds from ``start_us``."""
 
@@ -86,10 +130,33 @@ class Timeline:
     limits: list[Limit]
     cadence: tuple[float, float]
     rings: list[tuple[float, int]] = field(default_factory=list)
+    intervals: list[Interval] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def play_total(self) -> float:
+        """Seconds of play at 1× from start to end."""
+        return round(sum(s.play for s in self.axis()), 3)
+
+    def axis(self) -> list[Segment]:
+        """The segments of the axis (one to scale when none were set)."""
+        return self.segments or [Segment(0.0, self.duration, PLOT_LEFT, PLOT_RIGHT, self.duration)]
+
+    def x(self, t: float) -> float:
+        """The drawing's x of ``t`` seconds."""
+        axis = self.axis()
+        seg = axis[0]
+        for s in axis:
+            if t >= s.start:
+                seg = s
+        t = min(max(t, seg.start), seg.end)
+        width = seg.end - seg.start or 1.0
+        return round(seg.left + (seg.right - seg.left) * (t - seg.start) / width, 2)
 
     def to_json(self) -> dict[str, Any]:
         """The data the replay script reads (JSON types), with the drawing's geometry."""
         data = asdict(self)
+        data["segments"] = [asdict(s) for s in self.axis()]
         data["geometry"] = {"left": PLOT_LEFT, "right": PLOT_RIGHT, "width": WIDTH}
         return data
 
@@ -102,9 +169,11 @@ def build_timeline(
     *,
     lang: str = "ko",
     show: Callable[[str | None], str | None] = lambda n: n,
+    attempts: Sequence[AttemptRow] = (),
 ) -> Timeline:
     """The time line of the stored call ``doc`` (``callwatch ingest`` JSON) with its legs and
-    events; ``show`` renders a party (masking it for a trainer)."""
+    events; ``show`` renders a party (masking it for a trainer). ``attempts``: the outbound
+    calls to the number of the callback the call opened (``doc["callback"]``), oldest first."""
     t0 = parse_iso(doc["started_at"])
 
     def sec(us: int | None) -> float | None:
@@ -215,87 +284,361 @@ def build_timeline(
     latest = max(
         [m.at for m in marks] + [s.end for s in spans] + [lim.at for lim in limits] + [0.0]
     )
-    duration = round(max(latest * 1.04 + 0.5, 2.0), 3)
+    call_axis = round(max(latest * 1.04 + 0.5, 2.0), 3)
+    segments = [Segment(0.0, call_axis, PLOT_LEFT, PLOT_RIGHT, call_axis)]
+    intervals: list[Interval] = []
+    callback = doc.get("callback")
+    if callback and callback.get("opened_at"):
+        part = _CallbackPart(lang, show, sec, verdicts.get("callback"))
+        cb_latest = part.build(callback, attempts, len(lanes))
+        lanes.extend(part.lanes)
+        spans.extend(part.spans)
+        marks.extend(part.marks)
+        limits.extend(part.limits)
+        intervals.extend(part.intervals)
+        cb_latest = max(cb_latest, call_axis + 60.0)
+        end = round(cb_latest + max(60.0, (cb_latest - call_axis) * 0.12), 3)
+        split = round(PLOT_LEFT + (PLOT_RIGHT - PLOT_LEFT) * _CALL_SHARE, 2)
+        segments = [
+            Segment(0.0, call_axis, PLOT_LEFT, split, call_axis),
+            Segment(call_axis, end, split + _BREAK_GAP, PLOT_RIGHT, CALLBACK_PLAY_S),
+        ]
     marks.sort(key=lambda m: m.at)
-    return Timeline(t0, duration, lanes, spans, marks, limits, (cadence.on_s, cadence.off_s), rings)
+    return Timeline(
+        t0,
+        segments[-1].end,
+        lanes,
+        spans,
+        marks,
+        limits,
+        (cadence.on_s, cadence.off_s),
+        rings,
+        intervals,
+        segments if len(segments) > 1 else [],
+    )
+
+
+class _CallbackPart:
+    """The callback's lane, attempts, deadline and delay (see :func:`build_timeline`)."""
+
+    def __init__(
+        self,
+        lang: str,
+        show: Callable[[str | None], str | None],
+        sec: Callable[[int | None], float | None],
+        verdict: dict[str, Any] | None,
+    ) -> None:
+        self.lang, self.show, self.sec, self.verdict = lang, show, sec, verdict
+        self.lanes: list[Lane] = []
+        self.spans: list[Span] = []
+        self.marks: list[Mark] = []
+        self.limits: list[Limit] = []
+        self.intervals: list[Interval] = []
+
+    def _at(self, value: str | None) -> float | None:
+        return None if value is None else self.sec(parse_iso(value))
+
+    def build(self, callback: dict[str, Any], attempts: Sequence[AttemptRow], lane: int) -> float:
+        """Fills the parts in; returns the latest second they reach."""
+        lang, show = self.lang, self.show
+        opened = self._at(callback["opened_at"]) or 0.0
+        due = self._at(callback.get("due_at"))
+        back = self._at(callback.get("called_back_at"))
+        status = callback.get("status")
+        failed = (
+            self.verdict.get("ok") is False
+            if self.verdict is not None
+            else status in ("late", "missed")
+        )
+        who = callback.get("by") or (attempts[0].caller if attempts else None)
+        self.lanes.append(
+            Lane(f"{show(who) or '?'} → {show(callback.get('number')) or '?'}", "callback")
+        )
+        latest = opened
+        for n, attempt in enumerate(attempts, 1):
+            start = self.sec(attempt.started) or 0.0
+            answer = self.sec(attempt.answered)
+            stop = self.sec(attempt.ended) or start
+            if answer is None:
+                self.spans.append(Span(lane, "ring", start, max(start, stop), 1))
+            else:
+                self.spans.append(Span(lane, "ring", start, answer, 1))
+                self.spans.append(Span(lane, "talk", answer, max(answer, stop)))
+            outcome = tr("callback.answered" if answer is not None else "callback.unanswered", lang)
+            label = tr(
+                "mark.callback_attempt", lang, n=n, who=show(attempt.caller) or "?", outcome=outcome
+            )
+            late = due is not None and start > due
+            self.marks.append(Mark("callback_attempt", start, label, late))
+            latest = max(latest, stop)
+        if due is not None:
+            allowed = round(due - opened, 3)
+            limit = self.verdict.get("limit") if self.verdict is not None else None
+            text = (
+                worded_duration(limit, lang)
+                if limit
+                else worded_span(allowed, lang, registry.MINUTE)
+            )
+            self.limits.append(
+                Limit(
+                    "callback", opened, allowed, due, failed, tr("limit.callback", lang, limit=text)
+                )
+            )
+            latest = max(latest, due)
+        if back is not None:
+            delay = worded_span(back - opened, lang, registry.MINUTE)
+            self.intervals.append(
+                Interval(
+                    "callback_delay",
+                    opened,
+                    back,
+                    tr("interval.callback_delay", lang, delay=delay),
+                    failed,
+                )
+            )
+            latest = max(latest, back)
+        elif status in ("missed", "open"):
+            at = due if due is not None else latest
+            key = "mark.no_callback" if status == "missed" else "mark.callback_open"
+            self.marks.append(Mark("no_callback", at, tr(key, lang), status == "missed"))
+        return latest
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    row: int
+    left: float
+    right: float
+    x: float
+    end_anchor: bool
+    busy_left: float
+    busy_right: float
+
+
+def text_width(text: str, size: float) -> float:
+    """A generous estimate of ``text``'s width at ``size`` px in the pages' fonts (Hangul and
+    other wide characters a full em, Latin capitals 0.75 em, the rest 0.62 em)."""
+    em = 0.0
+    for ch in text:
+        if ch == " ":
+            em += 0.32
+        elif unicodedata.east_asian_width(ch) in ("W", "F", "A"):
+            em += 1.0
+        elif ch.isupper() or ch in "mw%@":
+            em += 0.78
+        else:
+            em += 0.62
+    return round(em * size + 2, 2)
+
+
+def stack_labels(
+    items: Sequence[tuple[float, float, float | None]], lo: float, hi: float
+) -> list[_Placed]:
+    """Rows for labels hung on vertical lines, given ``(x, width, reach)`` per label (returned
+    in the same order; ``reach``: where a line drawn in the label's row towards ``x`` starts,
+    or None). Row 0 lies next to the plot and every line runs from its label's row towards the
+    plot through the rows below it. A label goes right of its line (left when it would pass
+    ``hi``). Taken from the right, each goes into the first row where it overlaps no label, no
+    line of a label farther out crosses it and its own line crosses no label nearer the plot;
+    labels never overlap (the last condition is dropped for a label that cannot meet it)."""
+    placed: dict[int, _Placed] = {}
+    order = sorted(range(len(items)), key=lambda i: (-items[i][0], i))
+    most = 2 * len(items) + 2
+    for index in order:
+        x, width, reach = items[index]
+        end_anchor = x + 3 + width > hi
+        left = max(lo, x - 3 - width) if end_anchor else x + 3
+        busy = (
+            (min(left, reach), max(left + width, x)) if reach is not None else (left, left + width)
+        )
+        base = _Placed(0, left, left + width, x, end_anchor, *busy)
+
+        others = list(placed.values())
+        row = next((r for r in range(most) if _fits(replace(base, row=r), others, True)), None)
+        if row is None:
+            row = next(r for r in range(most) if _fits(replace(base, row=r), others, False))
+        placed[index] = replace(base, row=row)
+    return [placed[i] for i in range(len(items))]
+
+
+def _fits(me: _Placed, others: Sequence[_Placed], strict: bool) -> bool:
+    gap = 4.0
+    for p in others:
+        if (
+            p.row == me.row
+            and me.busy_left < p.busy_right + gap
+            and p.busy_left < me.busy_right + gap
+        ):
+            return False
+        if p.row > me.row and me.left - gap <= p.x <= me.right + gap:
+            return False
+        if strict and p.row < me.row and p.left - gap <= me.x <= p.right + gap:
+            return False
+    return True
 
 
 def timeline_svg(timeline: Timeline, lang: str = "ko") -> str:
     """The time line drawn to scale (SVG text, every label escaped)."""
     tl = timeline
-    lanes_h = max(1, len(tl.lanes)) * _LANE_H
-    bottom = _LANE_TOP + lanes_h
-    height = bottom + 30 + 18 * max(1, len(tl.limits))
-
-    def x(t: float) -> float:
-        return round(PLOT_LEFT + (PLOT_RIGHT - PLOT_LEFT) * t / tl.duration, 2)
-
+    x = tl.x
+    mark_rows = stack_labels(
+        [(x(m.at), text_width(m.label, MARK_FONT), None) for m in tl.marks], 0, WIDTH - 2
+    )
+    below: list[tuple[float, float, float | None]] = []
+    below += [(x(lim.at), text_width(lim.label, LIMIT_FONT), x(lim.origin)) for lim in tl.limits]
+    below += [(x(iv.end), text_width(iv.label, LIMIT_FONT), x(iv.start)) for iv in tl.intervals]
+    limit_rows = stack_labels(below, 0, WIDTH - 2)
+    n_mark_rows = 1 + max([p.row for p in mark_rows] + [0])
+    n_limit_rows = max([p.row + 1 for p in limit_rows] + [1])
+    axis_y = 35 + _ROW_H * (n_mark_rows - 1)
+    lane_top = axis_y + 8
+    bottom = lane_top + max(1, len(tl.lanes)) * _LANE_H
+    height = bottom + 12 + _ROW_H * n_limit_rows
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="cw-timeline" viewBox="0 0 {WIDTH} '
         f'{height}" width="{WIDTH}" height="{height}" role="img" '
         f'data-duration="{tl.duration}">'
     ]
-    step = _tick_step(tl.duration)
-
-    def tick(seconds: float) -> str:
-        return escape(tr("readout.seconds", lang, value=_num(seconds)))
-
-    n = 0
-    while n * step <= tl.duration + 1e-9:
-        tx = x(n * step)
+    ticks = _ticks(tl, lang)
+    for tx, _ in ticks:
+        out.append(f'<line class="tick" x1="{tx}" y1="{axis_y}" x2="{tx}" y2="{bottom}"/>')
+    axis = tl.axis()
+    for seg in axis:
         out.append(
-            f'<line class="tick" x1="{tx}" y1="{_AXIS_Y}" x2="{tx}" y2="{bottom}"/>'
-            f'<text class="tick-label" x="{tx}" y="{_AXIS_Y - 4}">{tick(n * step)}</text>'
+            f'<line class="axis" x1="{seg.left}" y1="{axis_y}" x2="{seg.right}" y2="{axis_y}"/>'
         )
-        n += 1
-    out.append(
-        f'<line class="axis" x1="{PLOT_LEFT}" y1="{_AXIS_Y}" x2="{PLOT_RIGHT}" y2="{_AXIS_Y}"/>'
-    )
     for i, lane in enumerate(tl.lanes):
-        y = _LANE_TOP + i * _LANE_H
+        y = lane_top + i * _LANE_H
+        for seg in axis:
+            out.append(
+                f'<line class="lane" x1="{seg.left}" y1="{y + 19}" x2="{seg.right}" y2="{y + 19}"/>'
+            )
         out.append(
-            f'<text class="lane-label" x="8" y="{y + 21}">{escape(lane.label)}</text>'
-            f'<text class="lane-role" x="{LABEL_WIDTH - 4}" y="{y + 21}" '
-            f'data-role="{escape(lane.role)}">{escape(_role(lane.role, lang))}</text>'
-            f'<line class="lane" x1="{PLOT_LEFT}" y1="{y + 17}" x2="{PLOT_RIGHT}" y2="{y + 17}"/>'
+            _fitted("lane-label", 8, y + 15, lane.label, LANE_FONT)
+            + _fitted("lane-role", 8, y + 31, _role(lane.role, lang), ROLE_FONT, role=lane.role)
+        )
+    for left, right in itertools.pairwise(axis):
+        bx = round((left.right + right.left) / 2, 2)
+        out.append(
+            f'<g class="axis-break" data-at="{right.start}">'
+            f'<line x1="{bx - 5}" y1="{axis_y + 6}" x2="{bx - 1}" y2="{axis_y - 6}"/>'
+            f'<line x1="{bx + 1}" y1="{axis_y + 6}" x2="{bx + 5}" y2="{axis_y - 6}"/></g>'
         )
     for span in tl.spans:
-        y = _LANE_TOP + span.lane * _LANE_H
-        w = max(1.0, x(span.end) - x(span.start))
+        y = lane_top + span.lane * _LANE_H
+        w = max(3.0 if span.end > span.start else 1.0, x(span.end) - x(span.start))
         extra = f' data-ring="{span.ring}"' if span.kind == "ring" else ""
         out.append(
-            f'<rect class="span {span.kind}" x="{x(span.start)}" y="{y + 7}" width="{round(w, 2)}" '
+            f'<rect class="span {span.kind}" x="{x(span.start)}" y="{y + 9}" width="{round(w, 2)}" '
             f'height="20" data-start="{span.start}" data-end="{span.end}"{extra}/>'
         )
-    rows: list[float] = [-1e9] * _LABEL_ROWS
-    for mark in tl.marks:
-        mx = x(mark.at)
-        width = 7.5 * len(mark.label) + 8
-        row = next((r for r in range(_LABEL_ROWS) if rows[r] < mx), _LABEL_ROWS - 1)
-        rows[row] = mx + width
+    for mark, place in zip(tl.marks, mark_rows, strict=True):
+        baseline = axis_y - 21 - _ROW_H * place.row
         cls = "mark breach" if mark.breach else "mark"
+        tx = place.right if place.end_anchor else place.left
+        anchor = ' text-anchor="end"' if place.end_anchor else ""
         out.append(
             f'<g class="{cls}" data-kind="{mark.kind}" data-at="{mark.at}">'
-            f'<line x1="{mx}" y1="{row * _ROW_H + 16}" x2="{mx}" y2="{bottom}"/>'
-            f'<text x="{mx + 3}" y="{row * _ROW_H + 13}">{escape(mark.label)}</text></g>'
+            f'<line x1="{place.x}" y1="{baseline + 4}" x2="{place.x}" y2="{bottom}"/>'
+            f'<text x="{tx}" y="{baseline}"{anchor}>{escape(mark.label)}</text></g>'
         )
-    for i, limit in enumerate(tl.limits):
-        lx = x(limit.at)
+    for tx, label in ticks:
+        out.append(f'<text class="tick-label" x="{tx}" y="{axis_y - 4}">{escape(label)}</text>')
+    places = iter(limit_rows)
+    for limit in tl.limits:
+        place = next(places)
         ox = x(limit.origin)
-        y = bottom + 18 + 18 * i
+        y = bottom + 20 + _ROW_H * place.row
         cls = "limit breached" if limit.breached else "limit"
+        tx = place.right if place.end_anchor else place.left
+        anchor = ' text-anchor="end"' if place.end_anchor else ""
         out.append(
             f'<g class="{cls}" data-rule="{limit.rule}" data-at="{limit.at}">'
-            f'<line class="limit-line" x1="{lx}" y1="{_AXIS_Y}" x2="{lx}" y2="{y}"/>'
-            f'<line class="limit-span" x1="{ox}" y1="{y - 4}" x2="{lx}" y2="{y - 4}"/>'
-            f'<text x="{lx + 4}" y="{y}">{escape(limit.label)}</text></g>'
+            f'<line class="limit-line" x1="{place.x}" y1="{axis_y}" x2="{place.x}" y2="{y}"/>'
+            f'<line class="limit-span" x1="{ox}" y1="{y - 4}" x2="{place.x}" y2="{y - 4}"/>'
+            f'<text x="{tx}" y="{y}"{anchor}>{escape(limit.label)}</text></g>'
+        )
+    for interval in tl.intervals:
+        place = next(places)
+        sx = x(interval.start)
+        y = bottom + 20 + _ROW_H * place.row
+        cls = "interval breach" if interval.breach else "interval"
+        tx = place.right if place.end_anchor else place.left
+        anchor = ' text-anchor="end"' if place.end_anchor else ""
+        out.append(
+            f'<g class="{cls}" data-kind="{interval.kind}" data-at="{interval.end}">'
+            f'<line x1="{sx}" y1="{y - 8}" x2="{sx}" y2="{y}"/>'
+            f'<line x1="{place.x}" y1="{y - 8}" x2="{place.x}" y2="{y}"/>'
+            f'<line x1="{sx}" y1="{y - 4}" x2="{place.x}" y2="{y - 4}"/>'
+            f'<text x="{tx}" y="{y}"{anchor}>{escape(interval.label)}</text></g>'
         )
     out.append(
-        f'<line id="cw-cursor" class="cursor" x1="{PLOT_LEFT}" y1="{_AXIS_Y - 2}" '
-        f'x2="{PLOT_LEFT}" y2="{height - 2}"/>'
+        f'<line id="cw-cursor" class="cursor" x1="{PLOT_LEFT}" y1="{axis_y - 2}" '
+        f'x2="{PLOT_LEFT}" y2="{bottom + 2}"/>'
     )
     out.append("</svg>")
     return "".join(out)
+
+
+def legend(timeline: Timeline) -> list[str]:
+    """The legend's entries for ``timeline`` (``legend.<kind>`` keys of the catalogue): the
+    kinds of bar drawn, then marks, limits, breaches, the axis break and the cursor."""
+    kinds = {s.kind for s in timeline.spans}
+    out = [k for k in ("ring", "talk", "hold") if k in kinds] + ["mark"]
+    if timeline.limits:
+        out.append("limit")
+    if timeline.intervals:
+        out.append("interval")
+    if any(m.breach for m in timeline.marks) or any(lim.breached for lim in timeline.limits):
+        out.append("breach")
+    if len(timeline.axis()) > 1:
+        out.append("break")
+    out.append("cursor")
+    return out
+
+
+def _fitted(cls: str, x: float, y: float, text: str, size: float, role: str | None = None) -> str:
+    """A text at the lanes' left, squeezed to the label column when it would pass it."""
+    room = LABEL_WIDTH - x - 2
+    fit = (
+        f' textLength="{room}" lengthAdjust="spacingAndGlyphs"'
+        if text_width(text, size) > room
+        else ""
+    )
+    data = f' data-role="{escape(role)}"' if role is not None else ""
+    return f'<text class="{cls}" x="{x}" y="{y}"{fit}{data}>{escape(text)}</text>'
+
+
+def _ticks(tl: Timeline, lang: str) -> list[tuple[float, str]]:
+    """Tick positions and labels per segment (seconds on the call, minutes and hours on a
+    callback), a label dropped where it would touch the one before."""
+    out: list[tuple[float, str]] = []
+    last_right = -1e9
+    for index, seg in enumerate(tl.axis()):
+        length = seg.end - seg.start
+        share = (seg.right - seg.left) / (PLOT_RIGHT - PLOT_LEFT)
+        if index == 0:
+            step = _tick_step(length, max(3, int(16 * share)))
+            values = [n * step for n in range(int(length / step + 1e-9) + 1)]
+        else:
+            step = next((s for s in _LONG_STEPS if length / s <= 5), _LONG_STEPS[-1])
+            first = int(seg.start // step) + 1
+            values = [n * step for n in range(first, int(seg.end // step) + 1)]
+        for value in values:
+            tx = tl.x(value)
+            if value < seg.start or value > seg.end or not seg.left <= tx <= seg.right:
+                continue
+            label = (
+                tr("readout.seconds", lang, value=_num(value))
+                if index == 0
+                else worded_span(value, lang, registry.MINUTE)
+            )
+            half = text_width(label, TICK_FONT) / 2
+            if tx - half < last_right + 6:
+                continue
+            out.append((tx, label))
+            last_right = tx + half
+    return out
 
 
 def _target_alerting(legs: Sequence[LegRow], target: str | None, after: int) -> int | None:
@@ -315,9 +658,9 @@ def _role(role: str, lang: str) -> str:
     return tr(f"lane.{role}", lang) if f"lane.{role}" in page_keys() else role
 
 
-def _tick_step(duration: float) -> float:
+def _tick_step(duration: float, most: int = 16) -> float:
     for step in _NICE_STEPS:
-        if duration / step <= 16:
+        if duration / step <= most:
             return step
     return _NICE_STEPS[-1]
 

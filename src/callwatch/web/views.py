@@ -19,12 +19,18 @@ from callwatch.reports.queries import fetch_period
 from callwatch.reports.weeks import IsoWeek, local_datetime, week_of
 from callwatch.site import SiteConfig
 from callwatch.store import Store
-from callwatch.timefmt import MICROS
+from callwatch.timefmt import MICROS, parse_iso
 from callwatch.web import charts, escalation, monitoring
 from callwatch.web.ladder import build_ladder, header_svg, step_svg
-from callwatch.web.queries import call_events, call_legs, recent_breaches
+from callwatch.web.queries import (
+    AttemptRow,
+    call_events,
+    call_legs,
+    callback_attempts,
+    recent_breaches,
+)
 from callwatch.web.strings import tr
-from callwatch.web.timeline import build_timeline, timeline_svg
+from callwatch.web.timeline import build_timeline, legend, timeline_svg
 
 TREND_WEEKS = 12
 
@@ -253,9 +259,22 @@ def call(
     show = show_number(site, viewer)
     hide = (lambda s: s) if viewer is not None and not viewer.masked else masker(site).text
     legs = call_legs(store, call_id)
-    timeline = build_timeline(doc, legs, call_events(store, call_id), profile, lang=lang, show=show)
+    timeline = build_timeline(
+        doc,
+        legs,
+        call_events(store, call_id),
+        profile,
+        lang=lang,
+        show=show,
+        attempts=_attempts(store, site, doc),
+    )
     sip_ids = list(dict.fromkeys([leg.sip_call_id for leg in legs] + list(doc.get("legs", []))))
-    ladder = build_ladder(store.messages(sip_ids), timeline.start_us, hide=hide)
+    ladder = build_ladder(
+        store.messages(sip_ids),
+        timeline.start_us,
+        hide=hide,
+        clock=lambda us: local(site, us, "%H:%M:%S.%f")[:-3],
+    )
     return {
         "id": shown_id(site, viewer, call_id),
         "doc": doc,
@@ -266,11 +285,29 @@ def call(
         "verdicts": doc.get("verdicts", []),
         "timeline": timeline,
         "timeline_svg": timeline_svg(timeline, lang),
+        "legend": legend(timeline),
         "timeline_json": json.dumps(timeline.to_json(), ensure_ascii=False).replace("</", "<\\/"),
         "ladder": ladder,
-        "ladder_head": header_svg(ladder),
-        "ladder_rows": [(step, step_svg(ladder, step)) for step in ladder.steps],
+        "ladder_head": header_svg(ladder, lang, site.timezone),
+        "ladder_rows": [(step, step_svg(ladder, step, lang)) for step in ladder.steps],
     }
+
+
+def _attempts(store: Store, site: SiteConfig, doc: dict[str, Any]) -> list[AttemptRow]:
+    """The calls back to the number of the callback ``doc`` opened, up to the one that closed
+    it (every later one while it is still open or missed)."""
+    callback = doc.get("callback")
+    if not callback or not callback.get("opened_at") or not callback.get("number"):
+        return []
+    back = callback.get("called_back_at")
+    return callback_attempts(
+        store,
+        site.name,
+        callback["number"],
+        doc.get("department"),
+        parse_iso(callback["opened_at"]),
+        parse_iso(back) if back else None,
+    )
 
 
 def training(

@@ -1,7 +1,10 @@
 /* callwatch replay player: moves a cursor over the call's time line.
    Reads the time line from the JSON in #cw-timeline; state is kept on #cw-replay as
-   data-state (paused | playing | ended), data-t (seconds), data-speed and data-passed
-   (the rules whose limit the cursor has passed). No network, no libraries. */
+   data-state (paused | playing | ended), data-t (seconds of the call), data-speed and
+   data-passed (the rules whose limit the cursor has passed). The axis is made of segments,
+   each drawn from x left to right and played in "play" seconds at 1x: the call to scale, a
+   callback's hours compressed. The player advances a play clock p and maps it to t.
+   No network, no libraries. */
 (function () {
   "use strict";
   var root = document.getElementById("cw-replay");
@@ -13,13 +16,48 @@
   var scrub = document.getElementById("cw-scrub");
   var readout = document.getElementById("cw-readout");
   var geo = data.geometry;
+  var segs = data.segments;
+  var total = 0;
+  segs.forEach(function (s) { s.p0 = total; total += s.play; });
   var rings = data.spans.filter(function (s) { return s.kind === "ring"; });
+  var p = 0;
   var t = 0;
   var speed = 1;
   var playing = false;
   var last = null;
 
-  function x(v) { return geo.left + (geo.right - geo.left) * v / data.duration; }
+  function segOfT(v) {
+    var seg = segs[0];
+    segs.forEach(function (s) { if (v >= s.start) { seg = s; } });
+    return seg;
+  }
+
+  function x(v) {
+    var s = segOfT(v);
+    var w = (s.end - s.start) || 1;
+    var c = Math.max(s.start, Math.min(s.end, v));
+    return s.left + (s.right - s.left) * (c - s.start) / w;
+  }
+
+  function tOfP(q) {
+    var s = segs[0];
+    segs.forEach(function (g) { if (q >= g.p0) { s = g; } });
+    var f = s.play ? Math.min(1, (q - s.p0) / s.play) : 1;
+    return s.start + (s.end - s.start) * f;
+  }
+
+  function pOfT(v) {
+    var s = segOfT(v);
+    var w = (s.end - s.start) || 1;
+    return s.p0 + s.play * Math.max(0, Math.min(1, (v - s.start) / w));
+  }
+
+  function tOfX(px) {
+    var s = segs[0];
+    segs.forEach(function (g) { if (px >= g.left) { s = g; } });
+    var f = Math.max(0, Math.min(1, (px - s.left) / ((s.right - s.left) || 1)));
+    return s.start + (s.end - s.start) * f;
+  }
 
   function ringAt(v) {
     var n = 0;
@@ -34,30 +72,45 @@
     }
   }
 
+  function label(name, values) {
+    var text = readout.getAttribute("data-" + name + "-label");
+    Object.keys(values).forEach(function (k) { text = text.replace("{" + k + "}", values[k]); });
+    return text;
+  }
+
+  function timeText(v) {
+    if (v < 60) { return label("seconds", { value: v.toFixed(2) }); }
+    var m = Math.floor(v / 60);
+    if (m < 60) { return label("minutes", { value: m }); }
+    return label("hours", { hours: Math.floor(m / 60), minutes: m % 60 });
+  }
+
   function show() {
     var cx = x(t).toFixed(2);
     cursor.setAttribute("x1", cx);
     cursor.setAttribute("x2", cx);
     root.setAttribute("data-t", t.toFixed(3));
-    scrub.value = t;
+    scrub.value = p;
     var passed = [];
     data.limits.forEach(function (l) { if (t >= l.at && passed.indexOf(l.rule) < 0) { passed.push(l.rule); } });
     root.setAttribute("data-passed", passed.join(" "));
     toggleAll(".cw-timeline .limit", t);
     toggleAll(".cw-timeline .mark", t);
+    toggleAll(".cw-timeline .interval", t);
     toggleAll(".ladder .msg", t);
-    var text = readout.getAttribute("data-seconds-label").replace("{value}", t.toFixed(2));
+    var text = timeText(t);
     var n = ringAt(t);
-    if (n) { text += " · " + readout.getAttribute("data-ring-label").replace("{n}", n); }
+    if (n) { text += " · " + label("ring", { n: n }); }
     readout.textContent = text;
   }
 
   function frame(now) {
     if (!playing) { return; }
-    if (last !== null) { t = Math.min(data.duration, t + (now - last) / 1000 * speed); }
+    if (last !== null) { p = Math.min(total, p + (now - last) / 1000 * speed); }
     last = now;
+    t = p >= total ? data.duration : tOfP(p);
     show();
-    if (t >= data.duration) {
+    if (p >= total) {
       setPlaying(false);
       root.setAttribute("data-state", "ended");
       return;
@@ -71,13 +124,14 @@
     root.setAttribute("data-state", on ? "playing" : "paused");
     play.textContent = on ? play.getAttribute("data-pause") : play.getAttribute("data-play");
     if (on) {
-      if (t >= data.duration) { t = 0; }
+      if (p >= total) { p = 0; t = 0; }
       window.requestAnimationFrame(frame);
     }
   }
 
-  function seek(v) {
-    t = Math.max(0, Math.min(data.duration, v));
+  function seekP(q) {
+    p = Math.max(0, Math.min(total, q));
+    t = tOfP(p);
     show();
   }
 
@@ -90,13 +144,13 @@
       for (var j = 0; j < speeds.length; j++) { speeds[j].classList.toggle("on", speeds[j] === ev.currentTarget); }
     });
   }
-  scrub.addEventListener("input", function () { seek(parseFloat(scrub.value)); });
+  scrub.addEventListener("input", function () { seekP(parseFloat(scrub.value)); });
   var svg = root.querySelector("svg.cw-timeline");
   if (svg) {
     svg.addEventListener("click", function (ev) {
       var box = svg.getBoundingClientRect();
       var px = (ev.clientX - box.left) * geo.width / box.width;
-      if (px >= geo.left) { seek((px - geo.left) / (geo.right - geo.left) * data.duration); }
+      if (px >= geo.left) { seekP(pOfT(tOfX(px))); }
     });
   }
   document.addEventListener("keydown", function (ev) {
