@@ -66,12 +66,12 @@ def probe_page(store: Store, site: SiteConfig, viewer: Viewer, now: int) -> dict
         allowed = None if profile.answer is None else profile.answer.before_ring - 1
         this_start, this_end = week.bounds(tz)
         now_rows = [r for r in mine if this_start <= r.placed_us < this_end]
-        rates: list[float | None] = []
+        rates: list[tuple[int, int] | None] = []
         for w in weeks:
             s, e = w.bounds(tz)
             placed = [r for r in mine if s <= r.placed_us < e]
             within = sum(_within(r, site, name) for r in placed)
-            rates.append(within / len(placed) if placed else None)
+            rates.append((within, len(placed)) if placed else None)
         label = tr("probe.within", lang, n=allowed) if allowed else tr("probe.answered", lang)
         heard = [_rings(r, site, name) for r in now_rows if r.answered]
         departments.append(
@@ -85,7 +85,7 @@ def probe_page(store: Store, site: SiteConfig, viewer: Viewer, now: int) -> dict
                 "confirmed": sum(r.outcome == "ok" for r in now_rows),
                 "failed": sum(r.outcome != "ok" for r in now_rows),
                 "trend": charts.trend_svg(
-                    [str(w) for w in weeks], {"answer": rates}, {"answer": label}
+                    [str(w) for w in weeks], {"answer": rates}, {"answer": label}, lang
                 ),
             }
         )

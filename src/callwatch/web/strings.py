@@ -360,6 +360,15 @@ _PAGES: dict[str, tuple[str, str]] = {
     "ladder.offset": ("+{value}초", "+{value} s"),
     "ladder.hosts": ("호스트 (주소:포트)", "Host (address:port)"),
     "ladder.route": ("{src} → {dst} ({transport})", "{src} → {dst} ({transport})"),
+    "chart.target": ("목표 {rate}", "Target {rate}"),
+    "chart.point": (
+        "{week} · {rule}: {rate} ({judged}건 중 {passed}건 준수)",
+        "{week} · {rule}: {rate} ({passed} of {judged} kept)",
+    ),
+    "chart.hour": (
+        "{hour}시: 응답 {answered}건, 못 받은 전화 {missed}건",
+        "{hour}:00: {answered} answered, {missed} missed",
+    ),
 }
 
 

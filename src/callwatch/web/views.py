@@ -157,7 +157,9 @@ def _trend(
     store: Store, site: SiteConfig, week: IsoWeek, names: list[str], lang: str
 ) -> dict[str, str]:
     weeks = [week.shift(-i) for i in range(TREND_WEEKS - 1, -1, -1)]
-    rates: dict[str, dict[str, list[float | None]]] = {n: {r: [] for r in RULES} for n in names}
+    rates: dict[str, dict[str, list[tuple[int, int] | None]]] = {
+        n: {r: [] for r in RULES} for n in names
+    }
     for w in weeks:
         s, e = w.bounds(site.timezone)
         facts = fetch_period(store, site.name, s, e, details=False)
@@ -165,13 +167,14 @@ def _trend(
             if part.department not in rates:
                 continue
             for result in part.rules:
-                rates[part.department][result.rule].append(result.rate)
+                counts = (result.passed, result.judged) if result.judged else None
+                rates[part.department][result.rule].append(counts)
     labels = {r: tr(f"rule.{r}", lang) for r in RULES}
     out = {}
     for name in names:
         profile = site.profile_for(name)
         series = {r: v for r, v in rates[name].items() if data.in_charter(profile, r)}
-        out[name] = charts.trend_svg([str(w) for w in weeks], series, labels)
+        out[name] = charts.trend_svg([str(w) for w in weeks], series, labels, lang)
     return out
 
 
@@ -198,6 +201,7 @@ def department(
         [h.answered for h in hours],
         [h.missed for h in hours],
         (tr("report.answered", viewer.lang), tr("report.missed", viewer.lang)),
+        viewer.lang,
     )
     raw = (
         {
