@@ -160,6 +160,7 @@ def test_the_probe_page_shows_each_department_as_a_citizen_heard_it(
     en = client.get("/probes?lang=en").text
     assert "<h1>Probe calls</h1>" in en and "Answered within 2 rings" in en
     assert "2 rings (3.0 s)" in en and "Busy (486)" in en and "not captured" in en
+    assert "Civil Affairs" in en and "민원</" not in en  # the site's English department names
 
 
 def test_a_probe_never_captured_puts_the_banner_on_the_dashboard(
@@ -171,7 +172,8 @@ def test_a_probe_never_captured_puts_the_banner_on_the_dashboard(
         assert 'id="monitoring-alert"' in html, path
         assert 'data-department="민원" data-outcome="missing"' in html
         assert "2026-12-06 11:05에 건 시험 전화가 수집되지 않았습니다" in html
-    assert "was never captured" in client.get("/?lang=en").text
+    en = client.get("/?lang=en").text
+    assert "Civil Affairs: the probe call placed" in en and "was never captured" in en
 
 
 def test_the_banner_goes_once_a_later_probe_is_confirmed(

@@ -183,7 +183,7 @@ def _trend(
     _plain(ax)
     fig.legend(
         loc="outside upper center",
-        ncols=5 if variant == "wide" else 3,
+        ncols=5 if variant == "wide" else 2,
         frameon=False,
         prop={"family": font_family(), "size": FONT},
         handlelength=1.6,
