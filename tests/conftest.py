@@ -8,6 +8,7 @@ import pytest
 _LEFT_TO_CI = {
     "compiled": "the mypyc-compiled core (pytest -m compiled)",
     "asterisk": "the Asterisk flows recorded afresh (pytest -m asterisk)",
+    "browser": "the long Chromium matrices (pytest -m browser)",
 }
 
 

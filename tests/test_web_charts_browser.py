@@ -24,9 +24,12 @@ import pytest
 from test_web_browser import CHROMIUM, browser, server, world  # noqa: F401 (fixtures)
 from test_web_support import DemoWorld
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"
+    ),
+]
 
 MEASURE = """() => {
   const comment = (g) => {

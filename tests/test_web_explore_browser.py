@@ -17,9 +17,12 @@ from callwatch.store import tables
 from test_web_browser import ARTIFACTS, CHROMIUM, browser, login, server, shot, world
 from test_web_support import DemoWorld
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"
+    ),
+]
 __all__ = ["browser", "server", "world"]
 
 HOME = {"admin": "/", "lead": "/", "trainer": "/training"}

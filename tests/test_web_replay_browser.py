@@ -18,9 +18,12 @@ from callwatch.store import tables
 from test_web_browser import CHROMIUM, browser, server, shot, world  # noqa: F401 (fixtures)
 from test_web_support import DemoWorld, call_ids
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"
+    ),
+]
 
 OVERLAPS = """() => {
   const texts = Array.from(document.querySelectorAll('svg.cw-timeline text'));
