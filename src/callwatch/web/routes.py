@@ -28,7 +28,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from callwatch.api import routes as api_routes
 from callwatch.api.access import View, may_see
 from callwatch.api.auth import Principal, TokenStore, digest
 from callwatch.api.context import context_of
@@ -364,20 +363,6 @@ def weekly_pdf(
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="callwatch-{name}.pdf"'},
     )
-
-
-@router.get("/live", response_model=None)
-async def live(request: Request) -> Response:
-    """The API's live feed (breaches) for the dashboard, with the session cookie instead of a
-    bearer header (a browser's EventSource cannot send one)."""
-    ctx = context(request)
-    principal = await run_in_threadpool(_principal, request, ctx)
-    api = context_of(request.app)
-    if principal is None or api is None:
-        return Response("log in first", status_code=401, media_type="text/plain")
-    if not may_see(principal, "live"):
-        return Response("not for this role", status_code=403, media_type="text/plain")
-    return await api_routes.live(request, api, principal, None, ["breach"])
 
 
 def _switch_url(request: Request, lang: str) -> str:
