@@ -167,7 +167,7 @@ def test_every_flow_has_its_captures_and_expected_calls():
 def test_committed_captures_stay_small():
     total = sum(p.stat().st_size for p in ASTERISK.glob("*.pcap"))
     total += sum(p.stat().st_size for p in ASTERISK.glob("*.ami.txt"))
-    assert total < 600_000, total
+    assert total < 650_000, total  # 17 flows, 20-50 KB each
 
 
 @pytest.mark.parametrize(("flow", "form"), _cases("calls"))
