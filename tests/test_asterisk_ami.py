@@ -9,6 +9,7 @@ with either capture form, on one time line, it must give the expected calls of
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 import re
@@ -17,12 +18,14 @@ from pathlib import Path
 import pytest
 
 from callwatch.calls.assembler import CallAssembler
+from callwatch.calls.model import Call
 from callwatch.capture import CaptureStats, read_capture
 from callwatch.cli import main
 from callwatch.config import load_site
 from callwatch.pbx.ami import AmiStats, read_ami_file
 from callwatch.pipeline import CallPipeline, JudgedCall
 from callwatch.serialize import call_to_dict
+from callwatch.sip.ami import AmiEvent
 from callwatch.sip.events import LegEvent
 from callwatch.sip.feed import LegEventFeed
 from test_asterisk_fixtures import (
@@ -127,6 +130,94 @@ def test_a_member_leg_placed_after_agent_called_is_still_the_members():
     want = spec["calls"][0]
     assert (call.id, call.answered_by, call.missed) == (want["call"], "2001", False)
     assert call.ring_seconds == pytest.approx(want["ring_seconds"], abs=spec["tolerance_s"])
+
+
+def assembled_calls(capture: Path, ami: Path | None, site_file: Path, pbx=None) -> list[Call]:
+    """The calls the assembler makes of ``capture`` (with the manager stream ``ami``)."""
+    site = load_site(site_file)
+    assembler = CallAssembler(site.directory, site.correlation_headers, pbx=pbx or site.pbx)
+    feed = LegEventFeed()
+    streams = [read_capture(capture, CaptureStats())]
+    if ami is not None:
+        streams.append(read_ami_file(ami))
+    calls: list[Call] = []
+    for item in heapq.merge(*streams, key=lambda item: item.ts):
+        out = feed.push(item)
+        calls += [c for e in out for c in _assemble(assembler, e)]
+    calls += [c for e in feed.flush() for c in _assemble(assembler, e)]
+    return calls + assembler.flush()
+
+
+def _assemble(assembler: CallAssembler, event: object) -> list[Call]:
+    if isinstance(event, AmiEvent):
+        return assembler.feed_ami(event)
+    assert isinstance(event, LegEvent)
+    return assembler.feed(event)
+
+
+ATTENDED_FLOWS = ("attended_refer", "feature_attended")
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("flow", ATTENDED_FLOWS)
+def test_an_attended_transfer_is_completed_at_asterisks_attended_transfer_event(
+    flow: str, form: str
+):
+    """REFER with Replaces (attended_refer) and *2 (feature_attended): the customer reaches
+    2002 when Asterisk says so (AttendedTransfer), and the transfer's leg is the dialog of
+    the event's target channel (for *2 a Local channel, followed to the PJSIP channel its
+    other half dialled); the times stay those the phones were told (expected calls)."""
+    spec = _spec(flow)
+    ami = ASTERISK / f"{flow}.ami.txt"
+    (event,) = [e for e in read_ami_file(ami) if e.name == "AttendedTransfer"]
+    (call,) = assembled_calls(ASTERISK / f"{flow}{form}", ami, ROOT / spec["site"])
+    (transfer,) = call.transfers
+    assert transfer.completed_at == event.ts
+    target_call_id = _sip_call_id_of(ami, _target_channel(ami, event))
+    assert target_call_id in {leg.call_id for leg in call.legs if leg.leg in transfer.legs}
+    (want,) = spec["calls"][0]["transfers"]
+    assert (transfer.kind, transfer.from_ext, transfer.to_ext) == ("attended", "2001", "2002")
+    assert transfer.seconds == pytest.approx(want["seconds"], abs=spec["tolerance_s"])
+    (alone,) = assembled_calls(ASTERISK / f"{flow}{form}", None, ROOT / spec["site"])
+    assert alone.transfers[0].completed_at != event.ts  # SIP alone: the REFER, or 2001's BYE
+
+
+def _target_channel(ami: Path, event: AmiEvent) -> str:
+    target = event.get("TransferTargetChannel") or ""
+    if target.startswith("Local/"):  # *2 dials through the dialplan: Local ;2 dials PJSIP
+        half = target[:-1] + "2"
+        (dial,) = [
+            e for e in read_ami_file(ami) if e.name == "DialBegin" and e.get("Channel") == half
+        ]
+        return dial.get("DestChannel") or ""
+    return target
+
+
+def _sip_call_id_of(ami: Path, channel: str) -> str | None:
+    for e in read_ami_file(ami):
+        if e.name == "UserEvent" and e.get("Channel") == channel:
+            return e.get("CallID")
+    return None
+
+
+def test_the_attended_transfer_event_alone_makes_a_feature_code_transfer():
+    """With the SIP signature of *2 not read (a PBX described without feature codes), SIP
+    alone sees 2001 leave a call the customer is still on (no transfer, a hang-up by staff
+    first); Asterisk's AttendedTransfer makes it the attended transfer the phones did: 2001
+    to 2002, 2.0 s from the INVITE to 2002 to its answer, 2001's leg out of the hang-up."""
+    spec = _spec("feature_attended")
+    site = ROOT / spec["site"]
+    pbx = dataclasses.replace(load_site(site).pbx, transfer_styles=("refer_to_pbx",))
+    capture, ami = ASTERISK / "feature_attended.pcap", ASTERISK / "feature_attended.ami.txt"
+    (alone,) = assembled_calls(capture, None, site, pbx)
+    assert alone.transfers == []
+    (call,) = assembled_calls(capture, ami, site, pbx)
+    (transfer,) = call.transfers
+    (want,) = spec["calls"][0]["transfers"]
+    assert (transfer.kind, transfer.from_ext, transfer.to_ext) == ("attended", "2001", "2002")
+    assert transfer.style == "feature_code"
+    assert transfer.seconds == pytest.approx(want["seconds"], abs=spec["tolerance_s"])
+    assert call.hangup_by == "caller" != alone.hangup_by
 
 
 def call_time(us: int) -> str:

@@ -14,7 +14,10 @@ manager event about a channel names that channel (``Channel: PJSIP/2001-00000001
 and turns events into facts for the assembler: a :class:`Tie` (this dialog, or this channel,
 is on that linkedid: the trunk leg and its phone legs are one call, whatever the caller's
 number says), a :class:`BlindTransfer` (Asterisk's own ``BlindTransfer`` event, the only
-trace of a feature-code transfer, ``#1``, that sends no REFER) and a :class:`QueueMember`
+trace of a feature-code transfer, ``#1``, that sends no REFER), an :class:`AttendedTransfer`
+(Asterisk's ``AttendedTransfer``: the customer was handed to the target's channel, by a REFER
+with Replaces or by the feature code ``*2``; a target reached through a ``Local`` channel is
+followed to the channel that ``Local``'s other half dialled) and a :class:`QueueMember`
 (``AgentCalled`` / ``AgentConnect``: app_queue rang, or connected, this channel as a member of
 a queue, so its leg is a staff leg whatever the site file lists). Other events only keep the
 channel table current. Plain data in, plain data out: no clock, no I/O.
@@ -60,6 +63,26 @@ class BlindTransfer:
 
 
 @dataclass(frozen=True, slots=True)
+class AttendedTransfer:
+    """Asterisk completed an attended transfer at ``at``: the customer's channel
+    ``transferee`` now talks to ``target``, on the word of the transferer, whose channel with
+    the customer is ``transferer`` and whose channel with the target is ``second`` (the same
+    channel for a feature-code ``*2``). ``*_call_id`` are those channels' SIP dialogs when the
+    manager named them; ``target`` is the SIP channel (a ``Local`` target followed to the
+    channel it dialled)."""
+
+    at: int
+    transferer: str
+    second: str
+    transferee: str
+    target: str
+    transferer_call_id: str | None = None
+    second_call_id: str | None = None
+    transferee_call_id: str | None = None
+    target_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class QueueMember:
     """app_queue rang (``AgentCalled``) or connected (``AgentConnect``, ``connected``) the
     member ``member`` of ``queue`` on the channel ``channel`` at ``at``, for the caller of the
@@ -74,7 +97,7 @@ class QueueMember:
     connected: bool = False
 
 
-AmiFact = Tie | BlindTransfer | QueueMember
+AmiFact = Tie | BlindTransfer | AttendedTransfer | QueueMember
 
 QUEUE_MEMBER_EVENTS: Final = frozenset({"AgentCalled", "AgentConnect"})
 """app_queue's events (read class ``agent``) that name a member channel it rang or connected."""
@@ -85,6 +108,7 @@ class _Channel:
     linkedid: str
     call_id: str | None = None
     queue_member: str | None = None
+    dialled: str | None = None  # the channel its last DialBegin rang (DestChannel)
 
 
 class AmiLinks:
@@ -128,6 +152,8 @@ class AmiLinks:
         name = event.name
         if name == "BlindTransfer":
             return self._blind_transfer(event)
+        if name == "AttendedTransfer":
+            return self._attended_transfer(event)
         if name in QUEUE_MEMBER_EVENTS:
             return self._queue_member(event)
         channel = event.get("Channel")
@@ -145,7 +171,9 @@ class AmiLinks:
             known = _Channel(linkedid)
             self._channels[channel] = known
             out.append(Tie(event.ts, linkedid, channel))
-        if name == "UserEvent" and event.get("UserEvent") == SIP_CALL_ID_EVENT:
+        if name == "DialBegin":
+            known.dialled = event.get("DestChannel") or known.dialled
+        elif name == "UserEvent" and event.get("UserEvent") == SIP_CALL_ID_EVENT:
             call_id = (event.get(SIP_CALL_ID_FIELD) or "").strip()
             if call_id and call_id != known.call_id:
                 if known.call_id is not None:
@@ -169,6 +197,49 @@ class AmiLinks:
         self.transfers += 1
         call_id = known.call_id if known is not None else None
         return [BlindTransfer(event.ts, transferer, transferee, extension, call_id)]
+
+    def _attended_transfer(self, event: AmiEvent) -> list[AmiFact]:
+        """``AttendedTransfer`` with ``Result: Success``: the channels it names, each with its
+        SIP dialog when known; a ``Local/...;1`` target is followed through its ``;2`` half
+        to the channel that half dialled (``atxfer`` dials the target through the dialplan)."""
+        transferer = event.get("OrigTransfererChannel")
+        second = event.get("SecondTransfererChannel") or transferer
+        transferee = event.get("TransfereeChannel")
+        target = event.get("TransferTargetChannel")
+        if event.get("Result") != "Success" or not transferer or not second:
+            return []
+        if not transferee or not target:
+            return []
+        target = self._dialled_through_local(target)
+        self.transfers += 1
+        return [
+            AttendedTransfer(
+                event.ts,
+                transferer,
+                second,
+                transferee,
+                target,
+                self._call_id(transferer),
+                self._call_id(second),
+                self._call_id(transferee),
+                self._call_id(target),
+            )
+        ]
+
+    def _dialled_through_local(self, channel: str) -> str:
+        """The channel a ``Local`` channel's other half dialled; ``channel`` itself otherwise."""
+        if not channel.startswith("Local/") or channel[-2:] not in (";1", ";2"):
+            return channel
+        other = channel[:-1] + ("2" if channel[-1] == "1" else "1")
+        for half in (other, channel):
+            known = self._channels.get(half)
+            if known is not None and known.dialled:
+                return known.dialled
+        return channel
+
+    def _call_id(self, channel: str) -> str | None:
+        known = self._channels.get(channel)
+        return known.call_id if known is not None else None
 
     def _queue_member(self, event: AmiEvent) -> list[AmiFact]:
         """``AgentCalled`` / ``AgentConnect``: the member channel (``DestChannel``) on the

@@ -50,7 +50,10 @@ its phone legs join exactly, also for a withheld number. A tie that comes after 
 placed gives the leg the key then, and when another open call already holds it, the call that
 started later is merged into the earlier one. Asterisk's ``BlindTransfer`` event on a leg with
 no REFER (a feature-code transfer, ``#1``) counts as a REFER from that leg's staff side at the
-event's time, so rule 4 puts the target's leg into its transfer segment. app_queue's
+event's time, so rule 4 puts the target's leg into its transfer segment. Its
+``AttendedTransfer`` (a REFER with Replaces, or the feature code ``*2``) is kept on the
+customer's call, and a target leg still in another open call is merged into it as a
+consultation; :mod:`callwatch.calls.transfers` times the transfer from it. app_queue's
 ``AgentCalled`` / ``AgentConnect`` mark the member's leg (``queue_member``, also when its leg
 is placed after the event): a queue member's leg is a staff leg whatever the site file lists,
 so its ring and answer are the staff's (``calls.summary``).
@@ -89,7 +92,7 @@ from callwatch.calls._records import (
     side_user,
     user_of,
 )
-from callwatch.calls.ami_links import AmiLinks, BlindTransfer, QueueMember, Tie
+from callwatch.calls.ami_links import AmiLinks, AttendedTransfer, BlindTransfer, QueueMember, Tie
 from callwatch.calls.directory import Directory, normalize_number
 from callwatch.calls.errors import AssemblerError
 from callwatch.calls.model import Call, IncompleteReason, Leg, TransferStyle
@@ -198,6 +201,8 @@ class CallAssembler:
                 self._ami_tie(fact)
             elif isinstance(fact, QueueMember):
                 self._ami_queue_member(fact)
+            elif isinstance(fact, AttendedTransfer):
+                self._ami_attended_transfer(fact)
             else:
                 self._ami_blind_transfer(fact)
         return self.tick(event.ts)
@@ -586,6 +591,7 @@ class CallAssembler:
                 leg.joined_by = "transfer"
             into.legs.append(leg)
         into.referrals += other.referrals
+        into.ami_attended += other.ami_attended
         into.last_at = max(into.last_at, other.last_at)
         del self._calls[other.seq]
 
@@ -622,6 +628,7 @@ class CallAssembler:
                 rec.joined_by = _AMI
             into.legs.append(rec)
         into.referrals += other.referrals
+        into.ami_attended += other.ami_attended
         into.last_at = max(into.last_at, other.last_at)
         del self._calls[other.seq]
         if into.all_ended():
@@ -637,6 +644,26 @@ class CallAssembler:
             legs = [anchor] if anchor is not None else []
         for rec in legs:
             rec.queue_member = fact.member
+
+    def _ami_attended_transfer(self, fact: AttendedTransfer) -> None:
+        """Asterisk's ``AttendedTransfer``: kept on the customer's call (found by the
+        customer's dialog, else the transferer's); the target's leg, when still in another
+        open call (a consultation the wire showed no Replaces for), is merged into it."""
+        call: CallRecord | None = None
+        for call_id in (fact.transferee_call_id, fact.transferer_call_id):
+            found = self._by_call_id.get(call_id or "")
+            if found:
+                call = next(iter(found.values())).call
+                break
+        if call is None:
+            return
+        call.ami_attended += (fact,)
+        for call_id in (fact.target_call_id, fact.second_call_id):
+            found = self._by_call_id.get(call_id or "")
+            other = next(iter(found.values())).call if found else None
+            if other is not None and other is not call:
+                holder = side_user(next(iter(found.values())).leg, "caller", self._directory)
+                self._merge(other, call, holder=holder)
 
     def _ami_blind_transfer(self, fact: BlindTransfer) -> None:
         """Asterisk's ``BlindTransfer`` on a leg that sent no REFER for it (a feature code):
