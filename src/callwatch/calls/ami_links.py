@@ -7,8 +7,10 @@ manager event about a channel names that channel (``Channel: PJSIP/2001-00000001
 - the dialplan's ``UserEvent(SipCallId,CallID: ${CHANNEL(pjsip,call-id)})``, sent by the
   pre-dial handler of every leg ``Dial`` starts and on arrival of the carrier's leg
   (``sip_fixtures/asterisk/conf/extensions.conf``): the event's ``CallID`` names the dialog;
-- Asterisk's HEP with ``uuid_type = channel``: the HEP correlation id of the leg's packets is
-  the channel name.
+- Asterisk's HEP with ``uuid_type = channel``: the HEP correlation id of a dialog Asterisk
+  answered (the carrier's leg) is the channel name, from Asterisk's first response with a
+  To-tag on (:class:`~callwatch.sip.ami.HepChannel`, :meth:`AmiLinks.hep_channel`); the legs
+  Asterisk starts keep their Call-ID there (res_hep_pjsip finds only the dialogs it answered).
 
 :class:`AmiLinks` keeps these ties while the channels live (a ``Hangup`` forgets the channel)
 and turns events into facts for the assembler: a :class:`Tie` (this dialog, or this channel,
@@ -28,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from callwatch.sip.ami import AmiEvent
+from callwatch.sip.ami import AmiEvent, HepChannel
 
 SIP_CALL_ID_EVENT: Final = "SipCallId"
 """The ``UserEvent`` name the dialplan sends with a channel's SIP Call-ID."""
@@ -37,6 +39,9 @@ SIP_CALL_ID_FIELD: Final = "CallID"
 MAX_CHANNELS: Final = 100_000
 """Channels remembered at most: a stream that lost its ``Hangup`` events cannot grow the
 table without bound (the oldest channel is forgotten first)."""
+
+MAX_PENDING: Final = 1_000
+"""Channels HEP named before the manager did, remembered at most (the oldest go first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +123,7 @@ class AmiLinks:
         self._channels: dict[str, _Channel] = {}
         self._linkedid_by_call_id: dict[str, str] = {}
         self._member_by_call_id: dict[str, str] = {}
+        self._pending: dict[str, str] = {}  # channel → Call-ID, HEP named before the manager
         self.events = 0
         self.ties = 0
         self.transfers = 0
@@ -171,21 +177,41 @@ class AmiLinks:
             known = _Channel(linkedid)
             self._channels[channel] = known
             out.append(Tie(event.ts, linkedid, channel))
+            pending = self._pending.pop(channel, None) if self._pending else None
+            if pending is not None:
+                out += self._name_dialog(known, channel, pending, event.ts)
         if name == "DialBegin":
             known.dialled = event.get("DestChannel") or known.dialled
         elif name == "UserEvent" and event.get("UserEvent") == SIP_CALL_ID_EVENT:
             call_id = (event.get(SIP_CALL_ID_FIELD) or "").strip()
-            if call_id and call_id != known.call_id:
-                if known.call_id is not None:
-                    self._linkedid_by_call_id.pop(known.call_id, None)
-                    self._member_by_call_id.pop(known.call_id, None)
-                known.call_id = call_id
-                self._linkedid_by_call_id[call_id] = known.linkedid
-                if known.queue_member is not None:
-                    self._member_by_call_id[call_id] = known.queue_member
-                self.ties += 1
-                out.append(Tie(event.ts, known.linkedid, channel, call_id))
+            if call_id:
+                out += self._name_dialog(known, channel, call_id, event.ts)
         return out
+
+    def hep_channel(self, seen: HepChannel) -> list[Tie]:
+        """HEP named the dialog ``seen.call_id`` after the channel ``seen.channel``: the
+        channel's dialog, as the ``SipCallId`` user event would say. A channel the manager has
+        not named yet is remembered until it does (a bounded number of them)."""
+        known = self._channels.get(seen.channel)
+        if known is None:
+            if len(self._pending) >= MAX_PENDING:
+                del self._pending[next(iter(self._pending))]
+            self._pending[seen.channel] = seen.call_id
+            return []
+        return self._name_dialog(known, seen.channel, seen.call_id, seen.ts)
+
+    def _name_dialog(self, known: _Channel, channel: str, call_id: str, at: int) -> list[Tie]:
+        if call_id == known.call_id:
+            return []
+        if known.call_id is not None:
+            self._linkedid_by_call_id.pop(known.call_id, None)
+            self._member_by_call_id.pop(known.call_id, None)
+        known.call_id = call_id
+        self._linkedid_by_call_id[call_id] = known.linkedid
+        if known.queue_member is not None:
+            self._member_by_call_id[call_id] = known.queue_member
+        self.ties += 1
+        return [Tie(at, known.linkedid, channel, call_id)]
 
     def _blind_transfer(self, event: AmiEvent) -> list[AmiFact]:
         transferer = event.get("TransfererChannel")

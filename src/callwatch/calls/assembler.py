@@ -98,7 +98,7 @@ from callwatch.calls.errors import AssemblerError
 from callwatch.calls.model import Call, IncompleteReason, Leg, TransferStyle
 from callwatch.calls.pbx_traits import PbxTraits
 from callwatch.calls.summary import summarise
-from callwatch.sip.ami import AmiEvent
+from callwatch.sip.ami import AmiEvent, HepChannel
 from callwatch.sip.events import Ended, Held, LegEvent, Offered, Referred, Resumed
 
 _US = 1_000_000
@@ -148,6 +148,9 @@ class CallAssembler:
             else frozenset(self._headers.values())
         )
         self._feature_codes = pbx is None or "feature_code" in pbx.transfer_styles
+        # Headers whose value is the PBX's own call id (Asterisk's linkedid): with the manager
+        # stream, the same key as a linkedid the manager ties a dialog to.
+        self._linkedid_headers = frozenset(h.lower() for h in pbx.linkedid_headers) if pbx else ()
         self._b2bua_us = round(b2bua_window_s * _US)
         self._refer_us = round(refer_window_s * _US)
         self._linger_us = round(linger_s * _US)
@@ -194,8 +197,14 @@ class CallAssembler:
                 heapq.heappush(self._due, (call.last_end() + self._linger_us, call.seq))
         return self.tick(event.at)
 
-    def feed_ami(self, event: AmiEvent) -> list[Call]:
-        """Take one manager event; return the calls that finished by its time."""
+    def feed_ami(self, event: AmiEvent | HepChannel) -> list[Call]:
+        """Take one manager event (or a channel name HEP gave a dialog, read only once the
+        manager stream is); return the calls that finished by its time."""
+        if isinstance(event, HepChannel):
+            if self.ami.active:
+                for tie in self.ami.hep_channel(event):
+                    self._ami_tie(tie)
+            return self.tick(event.ts)
         for fact in self.ami.feed(event):
             if isinstance(fact, Tie):
                 self._ami_tie(fact)
@@ -329,7 +338,11 @@ class CallAssembler:
             linkedid = self.ami.linkedid_of_call_id(offered.call_id)
             if linkedid is None and offered.correlation_id:
                 linkedid = self.ami.linkedid_of_channel(offered.correlation_id)
-            if linkedid is not None:
+            if linkedid is None and self._linkedid_headers:
+                linkedid = next(
+                    (v.strip() for n, v in offered.headers if n in self._linkedid_headers), None
+                )
+            if linkedid:
                 keys.append((_AMI, linkedid))
         return keys
 
@@ -615,6 +628,12 @@ class CallAssembler:
             elif held.call is not rec.call:
                 first, later = sorted((held.call, rec.call), key=_opened)
                 self._merge_linked(later, first)
+            elif held is not rec and rec.call.legs[0] in (held, rec):
+                # The manager puts the call's first leg and a leg the heuristic joined to it
+                # on one linkedid: the join is exact.
+                other = held if rec is rec.call.legs[0] else rec
+                if other.joined_by == "heuristic":
+                    other.joined_by = _AMI
 
     def _merge_linked(self, other: CallRecord, into: CallRecord) -> None:
         """Move the open call ``other`` into ``into``: the manager says they are one call.
@@ -660,10 +679,12 @@ class CallAssembler:
         call.ami_attended += (fact,)
         for call_id in (fact.target_call_id, fact.second_call_id):
             found = self._by_call_id.get(call_id or "")
-            other = next(iter(found.values())).call if found else None
-            if other is not None and other is not call:
-                holder = side_user(next(iter(found.values())).leg, "caller", self._directory)
-                self._merge(other, call, holder=holder)
+            if not found:
+                continue
+            rec = next(iter(found.values()))
+            if rec.call is not call:
+                holder = side_user(rec.leg, "caller", self._directory)
+                self._merge(rec.call, call, holder=holder)
 
     def _ami_blind_transfer(self, fact: BlindTransfer) -> None:
         """Asterisk's ``BlindTransfer`` on a leg that sent no REFER for it (a feature code):
