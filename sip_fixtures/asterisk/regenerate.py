@@ -106,11 +106,13 @@ class Flow:
 
     ``hep_uuid_type`` is ``hep.conf``'s ``uuid_type`` for this flow (``call-id``, the office's
     own setting, or ``channel``: the HEP correlation id then carries the channel name).
+    ``conf_edits`` are ``(file, text, replacement)`` changes to ``conf/`` for this flow only.
     """
 
     name: str
     agents: tuple[Sipp, ...]
     hep_uuid_type: str = "call-id"
+    conf_edits: tuple[tuple[str, str, str], ...] = ()
 
 
 def _phone(user: str, scenario: str, *, ring_ms: int = 0, **pauses: int) -> Sipp:
@@ -268,6 +270,22 @@ def _flows() -> list[Flow]:
             _phone("2001", cancelled),
             _carrier("voicemail", "0613390006", talk_ms=6000),
         )),
+        # blind_refer with refer_blind_progress = no on the phones: Asterisk answers the REFER
+        # with 202 and one NOTIFY (sipfrag 200) at once; 2001 leaves with BYE after it; 2002
+        # rings 2.5 s and answers; the caller hangs up 10.0 s after its own answer.
+        Flow("blind_refer_noprogress", (
+            _phone("2001", "phone_refer_blind_noprogress.xml", RING_MS=2000, TALK_MS=2000,
+                   target="2002"),
+            _phone("2002", answer, ring_ms=2500),
+            _carrier("blindnoprog", "0613390001", talk_ms=10000),
+        ), conf_edits=(("pjsip.conf", "allow_transfer = yes\n",
+                        "allow_transfer = yes\nrefer_blind_progress = no\n"),)),
+        # A withheld number -> 0613390007: 2001's INVITE carries X-CID (the carrier leg's
+        # Call-ID) and no linkedid header; 2001 rings 2.0 s, answers; 3.0 s talk.
+        Flow("xcid_header", (
+            _phone("2001", answer, ring_ms=2000),
+            _carrier("xcid", "0613390007", talk_ms=3000, caller="anonymous"),
+        )),
         # anonymous_caller again with hep.conf's uuid_type = channel: the HEP correlation id
         # of a dialog names its Asterisk channel (PJSIP/carrier-..., PJSIP/2001-...).
         Flow("anonymous_channel", (
@@ -360,9 +378,13 @@ def _spawn(argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 @contextlib.contextmanager
-def asterisk(scratch: Path, hep_uuid_type: str = "call-id") -> Iterator[None]:
+def asterisk(
+    scratch: Path,
+    hep_uuid_type: str = "call-id",
+    conf_edits: Sequence[tuple[str, str, str]] = (),
+) -> Iterator[None]:
     """Asterisk running in the foreground on ``conf/`` (copied into ``scratch``), with
-    ``hep.conf``'s ``uuid_type`` set to ``hep_uuid_type``."""
+    ``hep.conf``'s ``uuid_type`` set to ``hep_uuid_type`` and ``conf_edits`` made."""
     binary = PREFIX / "sbin" / "asterisk"
     if not binary.is_file():
         raise FixtureError(f"no Asterisk at {binary} (unpack ../shared/asterisk/, see README)")
@@ -385,6 +407,11 @@ def asterisk(scratch: Path, hep_uuid_type: str = "call-id") -> Iterator[None]:
             text, n = re.subn(r"(?m)^uuid_type = .*$", f"uuid_type = {hep_uuid_type}", text)
             if n != 1:
                 raise FixtureError("hep.conf: no uuid_type line to set")
+        for name, before, after in conf_edits:
+            if name == conf.name:
+                if before not in text:
+                    raise FixtureError(f"{name}: no {before!r} to change")
+                text = text.replace(before, after)
         (etc / conf.name).write_text(text.replace("@PREFIX@", str(PREFIX)))
     proc = _spawn([str(binary), "-C", str(etc / "asterisk.conf"), "-f", "-n"],
                   scratch / "asterisk.log")  # fmt: skip
@@ -566,7 +593,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.monotonic()
         try:
             flow = FLOWS[name]
-            with asterisk(logroot / name / "asterisk", flow.hep_uuid_type), hep_sink():
+            office = asterisk(logroot / name / "asterisk", flow.hep_uuid_type, flow.conf_edits)
+            with office, hep_sink():
                 paths = record(flow, logroot / name, args.out)
         except (FixtureError, OSError) as exc:
             failed += 1
