@@ -46,11 +46,16 @@ rules are tried in this order; the first that matches wins:
 With Asterisk's manager stream (:meth:`CallAssembler.feed_ami`), every leg whose dialog the
 manager ties to a linkedid (:mod:`callwatch.calls.ami_links`) also holds the correlation key
 ``ami:<linkedid>``, read by rule 3 like a header (``joined_by`` ``ami``): the trunk leg and
-its phone legs join exactly, also for a withheld number. A tie that comes after its leg was
-placed gives the leg the key then, and when another open call already holds it, the call that
-started later is merged into the earlier one. Asterisk's ``BlindTransfer`` event on a leg with
-no REFER (a feature-code transfer, ``#1``) counts as a REFER from that leg's staff side at the
-event's time, so rule 4 puts the target's leg into its transfer segment. Its
+its phone legs join exactly, also for a withheld number. The manager ties a dialog by the
+dialplan's ``SipCallId`` user event, or by the channel name HEP gives it (``uuid_type =
+channel``, :class:`~callwatch.sip.ami.HepChannel`); a leg's linkedid header (the PBX's
+``linkedid_headers``) counts as the same key once the manager stream is read, and a heuristic
+join the manager confirms (the call's first leg on the same linkedid) reads ``ami``. A tie
+that comes after its leg was placed gives the leg the key then, and when another open call
+already holds it, the call that started later is merged into the earlier one. Asterisk's
+``BlindTransfer`` event on a leg with no REFER (a feature-code transfer, ``#1``) counts as a
+REFER from that leg's staff side at the event's time, so rule 4 puts the target's leg into
+its transfer segment. Its
 ``AttendedTransfer`` (a REFER with Replaces, or the feature code ``*2``) is kept on the
 customer's call, and a target leg still in another open call is merged into it as a
 consultation; :mod:`callwatch.calls.transfers` times the transfer from it. app_queue's
