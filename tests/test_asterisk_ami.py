@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from callwatch.calls.ami_links import AmiLinks, AttendedTransfer, Tie
 from callwatch.calls.assembler import CallAssembler
 from callwatch.calls.model import Call
 from callwatch.capture import CaptureStats, read_capture
@@ -25,7 +26,7 @@ from callwatch.config import load_site
 from callwatch.pbx.ami import AmiStats, read_ami_file
 from callwatch.pipeline import CallPipeline, JudgedCall
 from callwatch.serialize import call_to_dict
-from callwatch.sip.ami import AmiEvent
+from callwatch.sip.ami import AmiEvent, HepChannel
 from callwatch.sip.events import LegEvent
 from callwatch.sip.feed import LegEventFeed
 from test_asterisk_fixtures import (
@@ -348,6 +349,33 @@ def test_with_uuid_type_channel_the_withheld_trunk_leg_joins_by_its_channel_name
         rows = judged_calls_with_ami(capture, ami, site_file)
         check_calls(rows, spec)
         assert [r["correlation"] for r in rows] == ["ami"]
+
+
+def test_a_channel_name_hep_gives_before_the_manager_names_the_channel_is_kept():
+    """A slow manager link: the HEP channel name of the carrier's dialog arrives before the
+    manager's Newchannel. AmiLinks keeps it and ties the dialog when the channel appears."""
+    links = AmiLinks()
+    seen = HepChannel(0, "anonchan@carrier.test", "PJSIP/carrier-00000000")
+    assert links.hep_channel(seen) == []
+    facts = []
+    for event in read_ami_file(ASTERISK / "anonymous_channel.ami.txt"):
+        if event.name == "UserEvent":
+            continue  # no SipCallId events: HEP alone names the dialog
+        facts += links.feed(event)
+    named = [f for f in facts if isinstance(f, Tie) and f.call_id == "anonchan@carrier.test"]
+    assert [(t.channel, t.linkedid) for t in named] == [("PJSIP/carrier-00000000", "1796530724.0")]
+
+
+def test_an_attended_transfer_target_behind_a_local_channel_is_the_channel_it_dialled():
+    links = AmiLinks()
+    facts = []
+    for event in read_ami_file(ASTERISK / "feature_attended.ami.txt"):
+        facts += links.feed(event)
+    (fact,) = [f for f in facts if isinstance(f, AttendedTransfer)]
+    assert fact.target == "PJSIP/2002-00000002"
+    assert fact.transferer == fact.second == "PJSIP/2001-00000001"
+    assert fact.transferee_call_id == "featatt@carrier.test"
+    assert fact.target_call_id is not None and fact.transferer_call_id is not None
 
 
 def test_the_recorded_streams_are_read_whole():
