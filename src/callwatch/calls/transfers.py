@@ -1,6 +1,8 @@
 """Transfers of a finished call, read off its legs (private to the assembler).
 
-Four signatures are recognised; each gives one :class:`~callwatch.calls.model.Transfer`.
+Four signatures are read from SIP, each giving one :class:`~callwatch.calls.model.Transfer`;
+Asterisk's ``AttendedTransfer``, when its manager stream is read, completes one of them or
+gives one of its own.
 
 ``blind``
     A REFER without Replaces on leg L, sent by staff member A, to target T. The legs the
