@@ -39,6 +39,7 @@ from callwatch.reports.render_pdf import render_pdf
 from callwatch.reports.weeks import week_of
 from callwatch.site import SiteConfig
 from callwatch.store import Store, StoreError
+from callwatch.web import dashboard as dashboard_page
 from callwatch.web import filters, session, views
 from callwatch.web.strings import tr
 
@@ -50,7 +51,6 @@ _STATIC = {
     "replay.js": "text/javascript",
     "live.js": "text/javascript",
     "wall.css": "text/css",
-    "wall.js": "text/javascript",
     "explore.css": "text/css",
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -237,10 +237,14 @@ def dashboard(request: Request) -> Response:
         return _login_redirect(request)
     if not may_see(viewer.principal, "compliance"):
         return RedirectResponse("/training", status_code=303)
+    api = context_of(request.app)
+    if api is not None:
+        api.live.touch()  # the page will listen: build the items from now on
     try:
-        page = views.dashboard(ctx.store, ctx.site, viewer, ctx.clock())
+        page = dashboard_page.dashboard(ctx.store, ctx.site, viewer, ctx.clock())
     except StoreError:
         return _error(request, viewer, 503, "error.not_found")
+    page["live_from"] = api.live.last_event_id if api is not None else ""
     return _render(request, "dashboard.html", viewer=viewer, page=page, site=ctx.site)
 
 
