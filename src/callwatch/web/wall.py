@@ -7,8 +7,9 @@ now and the latest breaches. It keeps itself current through ``/wall/live``: the
 page itself is drawn with (``_live.html``: the catalogue's words in the viewer's language,
 the site's clock, numbers masked for a trainer), plus what the script needs to count and tick
 (figures to add, due and ringing times in capture µs, the server's clock). The script
-(``live.js``, which the dashboard runs too) counts down every second from the server's clock, reconnects with backoff and
-asks for what it missed (``?after=`` / ``Last-Event-ID``); a ``reset`` reloads the page.
+(``live.js``, which the dashboard runs too) counts down every second from the server's
+clock, reconnects with backoff and asks for what it missed (``?after=`` /
+``Last-Event-ID``); a ``reset`` reloads the page.
 
 Who sees what is :func:`callwatch.api.access.may_see`: figures for those who see compliance,
 callbacks for those who see callbacks, ringing calls and breaches for every role with the
