@@ -62,7 +62,7 @@ def dashboard(store: Store, site: SiteConfig, viewer: Viewer, now: int) -> dict[
         "callbacks": callbacks,
         "feed": feed,
         "rules": RULES,
-        "alerts": monitoring.banner(store, site, names),
+        "alerts": monitoring.banner(store, site, names, lang),
         "now": now,
         "words": json.dumps(countdown_words(lang), ensure_ascii=False),
     }
