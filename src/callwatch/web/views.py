@@ -21,6 +21,7 @@ from callwatch.site import SiteConfig
 from callwatch.store import Store
 from callwatch.timefmt import parse_iso
 from callwatch.web import charts, escalation
+from callwatch.web import ladder as ladders
 from callwatch.web.ladder import build_ladder, header_svg, step_svg
 from callwatch.web.queries import (
     AttemptRow,
@@ -29,7 +30,7 @@ from callwatch.web.queries import (
     callback_attempts,
 )
 from callwatch.web.strings import tr
-from callwatch.web.timeline import build_timeline, legend, timeline_svg
+from callwatch.web.timeline import NARROW, WIDE, build_timeline, legend, timeline_svg
 
 
 class PageNotFound(LookupError):
@@ -202,12 +203,17 @@ def call(
         "profile": profile,
         "verdicts": doc.get("verdicts", []),
         "timeline": timeline,
-        "timeline_svg": timeline_svg(timeline, lang),
+        "timeline_svg": timeline_svg(timeline, lang, WIDE) + timeline_svg(timeline, lang, NARROW),
         "legend": legend(timeline),
         "timeline_json": json.dumps(timeline.to_json(), ensure_ascii=False).replace("</", "<\\/"),
         "ladder": ladder,
-        "ladder_head": header_svg(ladder, lang, site.timezone),
-        "ladder_rows": [(step, step_svg(ladder, step, lang)) for step in ladder.steps],
+        "ladder_head": "".join(
+            header_svg(ladder, lang, site.timezone, lay) for lay in (ladders.WIDE, ladders.NARROW)
+        ),
+        "ladder_rows": [
+            (step, step_svg(ladder, step, lang) + step_svg(ladder, step, lang, ladders.NARROW))
+            for step in ladder.steps
+        ],
     }
 
 
