@@ -27,6 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from callwatch.api.access import View, may_see
 from callwatch.api.auth import Principal, TokenStore, digest
@@ -154,6 +155,14 @@ def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
+def translate(key: str, lang: str, **params: object) -> str | Markup:
+    """The pages' ``_()``: :func:`tr`; when a value is markup (``zone=site.timezone|verbatim``)
+    the text is escaped and filled with it, so the value keeps its markup."""
+    if any(isinstance(v, Markup) for v in params.values()):
+        return Markup(escape(tr(key, lang))).format(**params)
+    return tr(key, lang, **params)
+
+
 def _render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
     lang, switched = _lang(request)
     other = "en" if lang == "ko" else "ko"
@@ -163,7 +172,7 @@ def _render(request: Request, template: str, status: int = 200, **values: Any) -
         .get_template(template)
         .render(
             lang=lang,
-            _=lambda key, **p: tr(key, lang, **p),
+            _=lambda key, **p: translate(key, lang, **p),
             switch_url=_switch_url(request, other),
             **values,
         )

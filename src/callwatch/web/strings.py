@@ -232,7 +232,7 @@ _PAGES: dict[str, tuple[str, str]] = {
         "The new token. It is shown only now: copy it and hand it over.",
     ),
     "admin.list": ("토큰 목록", "Every token"),
-    "admin.col.id": ("ID", "ID"),
+    "admin.col.id": ("식별자", "ID"),
     "admin.col.departments": ("부서", "Departments"),
     "admin.col.created": ("만든 시각", "Created"),
     "admin.col.last_used": ("마지막 사용", "Last used"),
@@ -272,7 +272,7 @@ _PAGES: dict[str, tuple[str, str]] = {
     "probe.title": ("시험 전화", "Probe calls"),
     "probe.link": ("시험 전화 결과 (직원 통계에서 제외)", "Probe calls (not in the staff figures)"),
     "probe.intro": (
-        "callwatch가 시민처럼 부서 대표번호로 거는 시험 전화입니다. 받는 사람에게는 시험 "
+        "콜워치가 시민처럼 부서 대표번호로 거는 시험 전화입니다. 받는 사람에게는 시험 "
         "전화라고 안내합니다. 직원 응대 통계에는 넣지 않고 여기에만 보여 줍니다.",
         "Test calls callwatch places to each department's public number, as a citizen would; "
         "the person answering hears that it is a test call. They never count in the staff "
