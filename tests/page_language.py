@@ -36,8 +36,10 @@ SHOWN_ATTRIBUTES = (
     "data-pause",
     "data-ring-label",
     "data-seconds-label",
+    "data-label",
 )
-"""Attributes whose value a reader sees (a tooltip, or a label a script puts on the page)."""
+"""Attributes whose value a reader sees (a tooltip, a label a script or the style sheet puts on
+the page)."""
 
 _SKIPPED_TAGS = {"script", "style", "pre", "code", "metadata"}
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
@@ -45,7 +47,7 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
 _PLACEHOLDER = re.compile(r"\{\w+\}")
 _ISO_WEEK = re.compile(r"\b\d{4}-W\d{2}\b")
 _POINTS = re.compile(r"(?<=\d)%p\b")
-_SIP_TEXT = re.compile(r"(?<![A-Za-z0-9])Call-ID(?![A-Za-z0-9])")  # SIP's own header name, as the pages quote it
+_SIP_TEXT = re.compile(r"(?<![A-Za-z0-9])Call-ID(?![A-Za-z0-9])")  # SIP's header, as quoted
 _WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+(?![A-Za-z])")
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]+")
 
