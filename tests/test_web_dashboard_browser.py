@@ -1,7 +1,9 @@
 """The dashboard's callbacks waiting in real headless Chromium (Debian's /usr/bin/chromium
 driven by Playwright), at 1366 px in Korean as admin and at 390 px in English as the lead of
 세무: their countdowns are the wallboard's (the same rows and the same script, ``live.js``),
-so they tick from the server's clock and a callback past its deadline turns overdue.
+so they tick from the server's clock and a callback past its deadline turns overdue. And the
+department page's hour chart: its wide drawing beside the extensions wherever the two stand
+side by side (1366 px), the narrow one on a phone.
 
 The browser's clock is Playwright's (``page.clock``): the test moves it forward instead of
 waiting, so no assertion depends on the wall clock."""
@@ -69,4 +71,33 @@ def test_the_dashboards_countdowns_tick_and_turn_overdue(
     assert color == "rgb(207, 34, 46)"  # var(--bad)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert errors == []
+    context.close()
+
+
+@pytest.mark.parametrize(("width", "drawing"), [(1366, "wide"), (1200, "wide"), (390, "narrow")])
+def test_the_department_hour_chart_gets_its_wide_drawing_beside_the_table(
+    browser,  # noqa: F811
+    server: str,  # noqa: F811
+    world: DemoWorld,  # noqa: F811
+    width: int,
+    drawing: str,
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(server + "/login")
+    page.fill("#token", world.tokens["admin"])
+    page.click("#login-submit")
+    page.wait_for_load_state()
+    page.goto(f"{server}/departments/%EC%84%B8%EB%AC%B4?week=2026-W47")
+    shown = page.evaluate(
+        "() => [...document.querySelectorAll('.chart svg')]"
+        ".filter(s => s.getClientRects().length).map(s => s.getAttribute('class'))"
+    )
+    assert shown == [drawing]
+    if width > 1100:  # beside the extensions table, not under it
+        table = page.locator("table.stack").first.bounding_box()
+        chart = page.locator(".chart").bounding_box()
+        assert table is not None and chart is not None
+        assert chart["x"] > table["x"] + table["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
     context.close()
