@@ -551,6 +551,7 @@ def timeline_svg(timeline: Timeline, lang: str = "ko", layout: Layout = WIDE) ->
         out.append(
             f'<line class="axis" x1="{seg.left}" y1="{axis_y}" x2="{seg.right}" y2="{axis_y}"/>'
         )
+    above: list[str] = []  # a narrow layout's lane labels, drawn over the lines (their halo)
     for i, lane in enumerate(tl.lanes):
         y = lane_top + i * lay.lane_h
         mid = y + lay.bar_top + 10
@@ -559,11 +560,12 @@ def timeline_svg(timeline: Timeline, lang: str = "ko", layout: Layout = WIDE) ->
                 f'<line class="lane" x1="{seg.left}" y1="{mid}" x2="{seg.right}" y2="{mid}"/>'
             )
         role = _role(lane.role, lang)
-        if lay.labels_above:  # the role at the right end of the label's line
+        if lay.labels_above:  # the role at the right end of the label's line; drawn last
             role_w = text_width(role, ROLE_FONT)
-            room = width - 16 - role_w - 8
-            out.append(
-                _fitted("lane-label", 8, y + lay.label_y, lane.label, LANE_FONT, room=room)
+            left = lay.plot_left + 4
+            room = width - left - role_w - 16
+            above.append(
+                _fitted("lane-label", left, y + lay.label_y, lane.label, LANE_FONT, room=room)
                 + _fitted(
                     "lane-role",
                     width - 8 - role_w,
@@ -618,7 +620,7 @@ def timeline_svg(timeline: Timeline, lang: str = "ko", layout: Layout = WIDE) ->
         out.append(
             f'<g class="{cls}" data-rule="{limit.rule}" data-at="{limit.at}">'
             f'<line class="limit-line" x1="{place.x}" y1="{axis_y}" x2="{place.x}" y2="{y}"/>'
-            f'<line class="limit-span" x1="{ox}" y1="{y - 4}" x2="{place.x}" y2="{y - 4}"/>'
+            f"{_span_line(ox, place, y - 4, 'limit-span')}"
             f'<text x="{tx}" y="{y}"{anchor}>{escape(limit.label)}</text></g>'
         )
     for interval in tl.intervals:
@@ -632,15 +634,28 @@ def timeline_svg(timeline: Timeline, lang: str = "ko", layout: Layout = WIDE) ->
             f'<g class="{cls}" data-kind="{interval.kind}" data-at="{interval.end}">'
             f'<line x1="{sx}" y1="{y - 8}" x2="{sx}" y2="{y}"/>'
             f'<line x1="{place.x}" y1="{y - 8}" x2="{place.x}" y2="{y}"/>'
-            f'<line x1="{sx}" y1="{y - 4}" x2="{place.x}" y2="{y - 4}"/>'
+            f"{_span_line(sx, place, y - 4)}"
             f'<text x="{tx}" y="{y}"{anchor}>{escape(interval.label)}</text></g>'
         )
+    out += above
     out.append(
         f'<line id="{cursor_id}" class="cursor" x1="{lay.plot_left}" y1="{axis_y - 2}" '
         f'x2="{lay.plot_left}" y2="{bottom + 2}"/>'
     )
     out.append("</svg>")
     return "".join(out)
+
+
+def _span_line(start: float, place: _Placed, y: float, cls: str = "") -> str:
+    """The horizontal line of a limit or an interval from ``start`` to its label's line, stopped
+    short of the label where the label lies on it (left of its line, ``end_anchor``)."""
+    end = place.x
+    if place.end_anchor and start < place.left - 3:
+        end = round(place.left - 3, 2)
+    elif place.end_anchor:
+        return ""
+    attrs = f' class="{cls}"' if cls else ""
+    return f'<line{attrs} x1="{start}" y1="{y}" x2="{end}" y2="{y}"/>'
 
 
 def legend(timeline: Timeline) -> list[str]:
