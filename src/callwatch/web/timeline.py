@@ -562,10 +562,10 @@ def timeline_svg(timeline: Timeline, lang: str = "ko", layout: Layout = WIDE) ->
         role = _role(lane.role, lang)
         if lay.labels_above:  # the role at the right end of the label's line; drawn last
             role_w = text_width(role, ROLE_FONT)
-            left = lay.plot_left + 4
-            room = width - left - role_w - 16
+            label_x = lay.plot_left + 4
+            room = width - label_x - role_w - 16
             above.append(
-                _fitted("lane-label", left, y + lay.label_y, lane.label, LANE_FONT, room=room)
+                _fitted("lane-label", label_x, y + lay.label_y, lane.label, LANE_FONT, room=room)
                 + _fitted(
                     "lane-role",
                     width - 8 - role_w,
