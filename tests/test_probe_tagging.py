@@ -23,7 +23,7 @@ from callwatch.reports import build
 from callwatch.reports.weeks import week_of
 from callwatch.site import SiteConfig
 from callwatch.store import Store, tables
-from callwatch.web import views
+from callwatch.web import dashboard, views
 from callwatch.web.queries import recent_breaches
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def _tags(store: Store) -> dict[str, str | None]:
 def _figures(store: Store, start: int, end: int) -> dict[str, object]:
     viewer = views.Viewer(Principal("t", "admin"), "en")
     week = week_of(start, SITE.timezone)
-    dash = views.dashboard(store, SITE, viewer, end)
+    dash = dashboard.dashboard(store, SITE, viewer, end)
     dept = views.department(store, SITE, viewer, "민원", week)
     return {
         "compliance": build.compliance(store, SITE, start, end),
