@@ -216,7 +216,9 @@ Charter = Annotated[str, PlainValidator(_charter)]
 class _Table(BaseModel):
     """A TOML table: only its own keys, read once into immutable values."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, defer_build=True
+    )
 
 
 class BusinessHoursTable(_Table):

@@ -196,7 +196,7 @@ NotNegative = Annotated[float, PlainValidator(_not_negative)]
 
 
 class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class NameTable(_Table):

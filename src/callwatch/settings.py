@@ -426,7 +426,9 @@ class ServiceValues(BaseModel):
     """Every setting, each optional, as the file, a variable or the command line gives it
     (a variable's text is read like the file's value: ``"9060"``, ``"10.0.0.0/8, ::1"``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, defer_build=True
+    )
 
     data_dir: Annotated[Path | None, _checked(_path)] = None
     database_url: Annotated[str | None, _checked(_url)] = None
