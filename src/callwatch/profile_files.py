@@ -276,6 +276,9 @@ class ProfileFile(_Table):
     cadence: CadenceTable = CadenceTable()
 
 
+_PlainValue = Annotated[Scalar | None, PlainValidator(_scalar)]
+"""A value of a rule's table that has no typed model: text, a number or true/false."""
+
 _models: dict[tuple[tuple[str, tuple[str, ...]], ...], type[ProfileFile]] = {}
 
 
@@ -288,10 +291,9 @@ def profile_model() -> type[ProfileFile]:
     if model is None:
         fields: dict[str, Any] = {}
         for section, keys in tables:
+            values: dict[str, Any] = {key: (_PlainValue, None) for key in keys}
             table = _TYPED.get(section) or create_model(
-                f"{section}_table",
-                __base__=_Table,
-                **{key: (Annotated[Scalar | None, PlainValidator(_scalar)], None) for key in keys},
+                f"{section}_table", __base__=_Table, **values
             )
             fields[section] = (table | None, None)
         model = _models[tables] = create_model("Profile_file", __base__=ProfileFile, **fields)
