@@ -8,8 +8,9 @@ a :class:`~pydantic.ValidationError` into ``(key path, message)`` pairs: ``depar
 extensions[0]``, an unknown key with the key it was probably meant to be, a missing one; and
 :func:`line_map` finds the line each key path is written on, so ``check-config`` can name it.
 
-Pydantic stays here and in those adapters: the core receives plain data
-(:class:`~callwatch.site.SiteConfig`, :class:`~callwatch.charter.profile.Profile`).
+Pydantic stays here and in those adapters (and :mod:`callwatch.probe.plan` for the
+``[probes]`` table): the core receives plain data (:class:`~callwatch.site.SiteConfig`,
+:class:`~callwatch.charter.profile.Profile`).
 """
 
 from __future__ import annotations
