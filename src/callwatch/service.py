@@ -265,7 +265,11 @@ class BusSink:
         assert settings.mqtt_url is not None
         published = PublishedLog(spool_dir / "published")
         self.publisher = Publisher(
-            settings.mqtt_url, site, spool_dir=spool_dir, published=published
+            settings.mqtt_url,
+            site,
+            spool_dir=spool_dir,
+            published=published,
+            probe_callers=settings.probe_callers,
         )
         self.drain_timeout = drain_timeout
         self.position = 0
@@ -722,7 +726,7 @@ def build_sinks(service: Service) -> tuple[list[Sink], ApiContext]:
     site, settings = service.site, service.settings
     recover = service.journal is None or not service.journal.left  # else the replay does
     store = StoreSink(site, settings, service.metrics.store_latency.observe, recover=recover)
-    live = LiveSink(site)
+    live = LiveSink(site, probe_callers=settings.probe_callers)
     sinks: list[Sink] = [store]
     bus = BusSink(site, settings) if settings.mqtt_url else None
     if bus is not None:

@@ -204,7 +204,7 @@ class _Backend:
 
         self.site = site
         self.url = settings.store_url
-        self.store = Store.open(self.url, site=site.name)
+        self.store = Store.open(self.url, site=site.name, probe_callers=settings.probe_callers)
         spool_dir = settings.spool_path / "store"
         spool_dir.mkdir(parents=True, exist_ok=True)
         self._lock = os.open(spool_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)

@@ -39,7 +39,7 @@ import random
 import socket
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -94,6 +94,8 @@ class Publisher:
     persistent session (default ``callwatch-<site>-<hostname>``; give each process on a host
     its own). ``events``, ``breaches`` and ``calls`` choose what is published (``calls``: the
     lossless calls/callbacks topics that workers store); ``reveal_numbers`` turns masking off.
+    ``probe_callers`` are the probe's numbers (the setting ``probe_user``), whose calls are
+    tagged ``probe``.
     """
 
     def __init__(
@@ -115,11 +117,17 @@ class Publisher:
         calls: bool = False,
         reveal_numbers: bool = False,
         published: PublishedLog | None = None,
+        probe_callers: Collection[str] = (),
     ) -> None:
         self.broker: BrokerURL = parse_url(url)
         self.site = site
         self.builder = PayloadBuilder(
-            site, events=events, breaches=breaches, calls=calls, reveal_numbers=reveal_numbers
+            site,
+            events=events,
+            breaches=breaches,
+            calls=calls,
+            reveal_numbers=reveal_numbers,
+            probe_callers=probe_callers,
         )
         self.topics = self.builder.topics
         self.identifier = identifier or f"callwatch-{site.name}-{socket.gethostname()}"

@@ -33,7 +33,6 @@ from callwatch.charter.callbacks import Callback
 from callwatch.charter.verdict import Verdict
 from callwatch.pipeline import CallbackNews, JudgedCall
 from callwatch.probe.tagging import call_tag
-from callwatch.probe.tagging import probe_callers as _probe_callers
 from callwatch.sip.events import LegEvent
 from callwatch.site import SiteConfig
 from callwatch.store import codec, tables
@@ -60,16 +59,16 @@ class Store:
     """Calls, verdicts, callbacks and raw SIP in one database (SQLite file or PostgreSQL).
 
     ``site`` fills the ``site`` column of the calls saved through this store; a call saved
-    from one of ``probe_callers`` (default: ``CALLWATCH_PROBE_USER``) or holding a probe's
+    from one of ``probe_callers`` (the setting ``probe_user``) or holding a probe's
     Call-ID is tagged ``probe`` (:func:`callwatch.probe.tagging.call_tag`).
     """
 
     def __init__(
-        self, engine: Engine, *, site: str = "", probe_callers: Collection[str] | None = None
+        self, engine: Engine, *, site: str = "", probe_callers: Collection[str] = ()
     ) -> None:
         self.engine = engine
         self.site = site
-        self.probe_callers = probe_callers if probe_callers is not None else _probe_callers()
+        self.probe_callers = probe_callers
         dialect = engine.dialect.name
         if dialect not in ("sqlite", "postgresql"):
             raise StoreError(f"unsupported database {dialect!r} (use SQLite or PostgreSQL)")
@@ -83,9 +82,7 @@ class Store:
         return self._bulk
 
     @classmethod
-    def open(
-        cls, url: str, *, site: str = "", probe_callers: Collection[str] | None = None
-    ) -> Store:
+    def open(cls, url: str, *, site: str = "", probe_callers: Collection[str] = ()) -> Store:
         """A store on ``url`` (``sqlite:///file`` or ``postgresql+psycopg://...``); nothing is
         connected until first use."""
         return cls(make_engine(url), site=site, probe_callers=probe_callers)
