@@ -147,8 +147,9 @@ class _Copy:
         if not rows:
             return
         dbapi = conn.dialect.loaded_dbapi
+        driver: Any = conn.connection.driver_connection  # psycopg's, in the caller's transaction
         try:
-            with conn.connection.cursor() as cursor:
+            with driver.cursor() as cursor:
                 if self.then is None:
                     _copy(cursor, self.direct, rows)
                     return

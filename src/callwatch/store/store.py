@@ -1,7 +1,8 @@
 """The store: pipeline outputs in, calls (in ``callwatch ingest``'s JSON) out.
 
-Synchronous SQLAlchemy Core, one transaction per :meth:`Store.save` batch (whose rows go
-to the driver through the statements of :mod:`callwatch.store.bulk`). Saving is
+Synchronous SQLAlchemy Core, one transaction per :meth:`Store.save` batch, whose rows are made
+before the transaction (:meth:`Store.encode`) and go to the driver through the writes of
+:mod:`callwatch.store.bulk` (``executemany`` on SQLite, ``COPY`` on PostgreSQL). Saving is
 idempotent, so a replayed batch, a capture ingested twice or the same packets from two capture
 agents leave one copy of everything:
 
