@@ -60,7 +60,6 @@ EVENT_COLUMNS: Final = ("kind", "at", "leg", "call_id")
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _SECONDS: Final[dict[int, str]] = {}
 _SECONDS_LIMIT: Final = 65_536
-_FIELDS_LIMIT: Final = 16_384
 _COPY_PREFIX: Final = "callwatch_copy_"
 _TRANSACTION: Final = "callwatch.bulk.transaction"
 _dumps: Final = json.JSONEncoder().encode  # json.dumps with its defaults, minus the call
@@ -202,7 +201,6 @@ class Bulk:
     def __init__(self, dialect: Dialect) -> None:
         postgres = dialect.name == "postgresql"
         self.time: Callable[[int | None], str | None] = postgres_time if postgres else sqlite_time
-        self._fields: dict[tuple[str, int, str], tuple[LegEvent, str]] = {}
         compiler = _positional(dialect)
         insert = postgresql.insert if postgres else sqlite.insert
 
@@ -303,22 +301,15 @@ class Bulk:
         )
 
     def event(self, event: LegEvent, call_id: str | None) -> Row:
-        """An ``events`` row (``call_id``: the stored call that claims it, or None).
-
-        An event comes twice, on its own and later inside its call: the ``fields`` text made
-        the first time is kept (for the last ``_FIELDS_LIMIT`` events) and used again for an
-        equal event."""
+        """An ``events`` row (``call_id``: the stored call that claims it, or None)."""
         at = event.at
-        key = (event.leg, at, event.kind)
-        held = self._fields.get(key)
-        if held is not None and (held[0] is event or held[0] == event):
-            fields = held[1]
-        else:
-            fields = _dumps(event_fields(event))
-            if len(self._fields) >= _FIELDS_LIMIT:
-                self._fields.clear()
-            self._fields[key] = (event, fields)
+        fields = _dumps(event_fields(event))
         return (event.leg, at, event.kind, self.time(at), event.call_id, call_id, fields)
+
+    @staticmethod
+    def claimed(row: Row, call_id: str) -> Row:
+        """The ``events`` row ``row`` (made by :meth:`event`) claimed by ``call_id``."""
+        return (*row[:5], call_id, *row[6:])
 
     def call(self, judged: JudgedCall, site: str, tag: str | None = None) -> Row:
         """A ``calls`` row, its document the call in ``callwatch ingest``'s JSON; ``tag``

@@ -369,7 +369,7 @@ class Batch:
         bulk = self.bulk = store.bulk
         self.size = len(batch)
         self.messages: dict[tuple[int, str], Row] = {}
-        self.events: dict[tuple[str, int, str], Row] = {}
+        alone: dict[tuple[str, int, str], tuple[LegEvent, Row]] = {}
         self.calls: dict[str, _CallRows] = {}
         callbacks: dict[str, tuple[Callback, list[Verdict] | None]] = {}
         message, event = bulk.message, bulk.event
@@ -379,16 +379,17 @@ class Batch:
                 self.messages[(row[0], row[1])] = row  # (at_us, digest)
             elif isinstance(item, LegEvent):
                 key = (item.leg, item.at, item.kind)
-                if key not in self.events:
-                    self.events[key] = event(item, None)
+                if key not in alone:
+                    alone[key] = (item, event(item, None))
             elif isinstance(item, JudgedCall):
-                self.calls[item.call.id] = _CallRows(item, store)
+                self.calls[item.call.id] = _CallRows(item, store, alone)
                 if item.callback is not None:
                     _keep_callback(callbacks, item.callback, None)
             elif isinstance(item, CallbackNews):
                 _keep_callback(callbacks, item.callback, item.verdicts)
             else:
                 raise StoreError(f"cannot store {type(item).__name__}")
+        self.events = {key: row for key, (_, row) in alone.items()}
         self.callbacks = {
             call_id: (_rank(cb), bulk.callback(cb, _rank(cb)), verdicts)
             for call_id, (cb, verdicts) in callbacks.items()
@@ -456,11 +457,17 @@ class Batch:
 
 
 class _CallRows:
-    """A judged call's rows: the call, its legs, verdicts and leg events."""
+    """A judged call's rows: the call, its legs, verdicts and leg events. An event that came
+    on its own earlier in the batch (the same event) keeps the row made then, claimed."""
 
     __slots__ = ("call_id", "complete", "events", "legs", "row", "stored", "verdicts")
 
-    def __init__(self, judged: JudgedCall, store: Store) -> None:
+    def __init__(
+        self,
+        judged: JudgedCall,
+        store: Store,
+        alone: dict[tuple[str, int, str], tuple[LegEvent, Row]],
+    ) -> None:
         bulk = store.bulk
         call = judged.call
         self.call_id = call_id = call.id
@@ -469,9 +476,16 @@ class _CallRows:
         self.row = bulk.call(judged, store.site, call_tag(call, store.probe_callers))
         self.legs = [bulk.leg(call, i) for i in range(len(call.legs))]
         self.verdicts = [bulk.verdict(call_id, "call", i, v) for i, v in enumerate(judged.verdicts)]
-        self.events = {
-            (e.leg, e.at, e.kind): bulk.event(e, call_id) for leg in call.legs for e in leg.events
-        }
+        events: dict[tuple[str, int, str], Row] = {}
+        for leg in call.legs:
+            for event in leg.events:
+                key = (event.leg, event.at, event.kind)
+                seen = alone.get(key)
+                if seen is not None and seen[0] is event:  # one object in one request
+                    events[key] = bulk.claimed(seen[1], call_id)
+                else:
+                    events[key] = bulk.event(event, call_id)
+        self.events = events
 
 
 def _keep_callback(
