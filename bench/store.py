@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import pickle
 import sys
 import tempfile
@@ -218,19 +219,24 @@ def run_process(label: str, fresh: Callable[[], str], site_file: Path, work: Wor
         backend = _Backend(site, Settings(data_dir=Path(tmp), database_url=url))
         try:
             backend.prepare()
+            server = _server_cpu(backend.store)
             gc.collect()
+            cpu, server_before = time.process_time(), server()
             start = time.perf_counter()
             for request in work.requests:
                 _, args = pickle.loads(request)
                 backend.write(*args)
             elapsed = time.perf_counter() - start
+            cpu, server_cpu = time.process_time() - cpu, server() - server_before
             stats = backend.writer.stats
         finally:
             backend.close()
+    n = work.packets
     print(
-        f"{label:10s} {work.packets:7d} SIP messages in {len(work.requests)} requests, "
-        f"{elapsed:6.2f} s: {work.packets / elapsed:8.0f} msg/s (written {stats.written}, "
-        f"spooled {stats.spooled}, rejected {stats.rejected})"
+        f"{label:10s} {n:7d} SIP messages in {len(work.requests)} requests, "
+        f"{elapsed:6.2f} s: {n / elapsed:8.0f} msg/s (written {stats.written}, "
+        f"spooled {stats.spooled}, rejected {stats.rejected}); CPU µs per SIP message: this "
+        f"process {cpu * 1e6 / n:.1f}, database server {server_cpu * 1e6 / n:.1f}"
     )
     steps = Steps()
     store = Store.open(fresh(), site=site.name)
@@ -250,6 +256,28 @@ def run_process(label: str, fresh: Callable[[], str], site_file: Path, work: Wor
     finally:
         store.close()
     print(f"{label:10s} {steps.line(work.packets, 'SIP message')}")
+
+
+def _server_cpu(store: Store) -> Callable[[], float]:
+    """The CPU seconds so far of the PostgreSQL backend serving ``store``'s one pooled
+    connection, read from /proc (0 on SQLite, whose work is this process's, or when the
+    server is not on this machine). Load on the machine stretches wall time far more than
+    CPU time, so these figures compare better across runs."""
+    if store.engine.dialect.name != "postgresql":
+        return lambda: 0.0
+    with store.engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    stat = Path(f"/proc/{pid}/stat")
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def seconds() -> float:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    return seconds
 
 
 def second_parse(batch: list[Any]) -> list[StoreItem]:
