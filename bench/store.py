@@ -3,7 +3,7 @@ SIP messages/s for the live service's write path on a capture, and where the tim
 
 usage: python bench/store.py [--calls N] [--batch B] [--sqlite PATH] [--postgres URL]
        python bench/store.py --capture FILE [--config SITE] [--batch B] [--sqlite PATH]
-                             [--postgres URL]
+                             [--postgres URL] [--only sqlite|postgresql] [--callgrind]
 
 Each call is an inbound call over two legs (trunk and phone: offered, alerting, answered,
 ended), with answer and hang-up verdicts. Calls are saved in batches of B through
@@ -16,11 +16,17 @@ With ``--capture`` the capture goes through the pipeline first (timed: reading t
 SIP parse alone, the whole core), and its outputs and raw packets are cut into the store
 process's ``write`` requests as ``callwatch serve`` sends them (B items each, default 500,
 pickled); the script times the store process's side alone (unpickling each request and
-``_Backend.write``: parsing the packets, ``Store.save``) and prints SIP messages/s. It then
+``_Backend.write``: parsing the packets, ``Store.save``) and prints SIP messages/s, with the
+CPU time per message of this process and (PostgreSQL on this machine) of its server backend,
+which a loaded machine stretches far less than wall time. It then
 does the same work step by step into a fresh database and prints microseconds per SIP message
 for each step: unpickle, parse (the store process's second SIP parse of each raw packet, to
 name its leg), encode (``Store.encode``), database (``Batch.write``'s statements, then the
 commit). PostgreSQL gets databases named ``callwatch_bench_store_*``, dropped at the end.
+
+``--callgrind``, run under ``valgrind --tool=callgrind --instr-atstart=no``, counts the
+instructions of the store process's side alone (a figure the machine's load does not move);
+``--only`` picks one database.
 
 A script that prints figures; no test asserts them. The figures move with the machine's load.
 """
@@ -31,6 +37,7 @@ import argparse
 import gc
 import os
 import pickle
+import subprocess
 import sys
 import tempfile
 import time
@@ -207,7 +214,9 @@ def requests(capture: Path, site_file: Path, batch: int) -> Work:
     return Work(work, n)
 
 
-def run_process(label: str, fresh: Callable[[], str], site_file: Path, work: Work) -> None:
+def run_process(
+    label: str, fresh: Callable[[], str], site_file: Path, work: Work, *, callgrind: bool = False
+) -> None:
     """Time the store process's side of ``work`` (see :func:`requests`) on a fresh database,
     then its steps on another."""
     site = load_site(site_file)
@@ -222,11 +231,13 @@ def run_process(label: str, fresh: Callable[[], str], site_file: Path, work: Wor
             server = _server_cpu(backend.store)
             gc.collect()
             cpu, server_before = time.process_time(), server()
+            _instrument(callgrind, "on")
             start = time.perf_counter()
             for request in work.requests:
                 _, args = pickle.loads(request)
                 backend.write(*args)
             elapsed = time.perf_counter() - start
+            _instrument(callgrind, "off")
             cpu, server_cpu = time.process_time() - cpu, server() - server_before
             stats = backend.writer.stats
         finally:
@@ -256,6 +267,12 @@ def run_process(label: str, fresh: Callable[[], str], site_file: Path, work: Wor
     finally:
         store.close()
     print(f"{label:10s} {steps.line(work.packets, 'SIP message')}")
+
+
+def _instrument(callgrind: bool, state: str) -> None:
+    """Switch callgrind's instrumentation of this process ``on`` or ``off``."""
+    if callgrind:
+        subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True)
 
 
 def _server_cpu(store: Store) -> Callable[[], float]:
@@ -306,12 +323,19 @@ def main() -> int:
     parser.add_argument("--config", type=Path, default=SITE, help="site file for --capture")
     parser.add_argument("--sqlite", type=Path, help="SQLite file (default: a temporary one)")
     parser.add_argument("--postgres", default=PG_ADMIN, help="server to create databases on")
+    parser.add_argument("--only", choices=("sqlite", "postgresql"), help="one database only")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="under valgrind --tool=callgrind --instr-atstart=no: count instructions of the "
+        "store process's side only (callgrind_control switches them on and off around it)",
+    )
     args = parser.parse_args()
     if args.capture:
         work = requests(args.capture, args.config, args.batch)
 
         def bench(label: str, fresh: Callable[[], str]) -> None:
-            run_process(label, fresh, args.config, work)
+            run_process(label, fresh, args.config, work, callgrind=args.callgrind)
     else:
         calls = generate(args.calls)
 
@@ -327,8 +351,10 @@ def main() -> int:
             path.unlink(missing_ok=True)
             return f"sqlite:///{path}"
 
-        bench("sqlite", fresh_sqlite)
-    _postgres(args.postgres, bench)
+        if args.only != "postgresql":
+            bench("sqlite", fresh_sqlite)
+    if args.only != "sqlite":
+        _postgres(args.postgres, bench)
     return 0
 
 
