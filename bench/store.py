@@ -121,7 +121,9 @@ class Steps:
         us = {k: v * 1e6 / per for k, v in vars(self).items()}
         total = sum(us.values())
         steps = ", ".join(
-            f"{k} {v:.1f}" for k, v in us.items() if k not in ("statements", "commit")
+            f"{k} {v:.1f}"
+            for k, v in us.items()
+            if k not in ("statements", "commit") and vars(self)[k]
         )
         database = us["statements"] + us["commit"]
         return (
@@ -272,7 +274,11 @@ def run_process(
 def _instrument(callgrind: bool, state: str) -> None:
     """Switch callgrind's instrumentation of this process ``on`` or ``off``."""
     if callgrind:
-        subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True)
+        subprocess.run(
+            ["callgrind_control", "-i", state, str(os.getpid())],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def _server_cpu(store: Store) -> Callable[[], float]:
