@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 
 from callwatch.packet import Packet
 from callwatch.sip.ami import AmiEvent
 from callwatch.sip.dialogs import DialogTracker, Timeouts
 from callwatch.sip.events import LegEvent
-from callwatch.sip.message import SipParseError, parse_message
+from callwatch.sip.message import SipMessage, SipParseError, parse_message
 from callwatch.sip.reorder import Item, Reorderer
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,10 @@ class LegEventFeed:
         self.reorderer = Reorderer(reorder_window)
         self.tracker = DialogTracker(timeouts)
         self.parse_errors: Counter[str] = Counter()
+        self.on_message: Callable[[Packet, SipMessage], None] | None = None
+        """Called with each packet that parsed and its message, in time order, before the
+        tracker takes it: a driver that keeps raw messages (the store's ladder view) takes
+        them from here instead of parsing each packet again."""
 
     def push(self, packet: Item) -> list[FeedOutput]:
         """Take one captured packet (or manager event); return the events now certain."""
@@ -79,6 +84,8 @@ class LegEventFeed:
                 )
             self.parse_errors[kind] += 1
             return []
+        if self.on_message is not None:
+            self.on_message(packet, msg)
         corr = packet.correlation_id.decode("utf-8", "replace") if packet.correlation_id else None
         return self.tracker.feed(
             packet.ts,
