@@ -199,3 +199,12 @@ def test_queue_behaves_like_a_queue(tmp_path_factory, steps) -> None:
         assert ids(spool.peek(1000)) == model
     spool.close()
     assert ids(DurableQueue(directory, segment_bytes=300).peek(1000)) == model
+
+
+def test_a_cursor_into_segments_no_longer_there_starts_afresh(tmp_path: Path) -> None:
+    (tmp_path / "cursor").write_text("1000000000 123\n")  # everything it pointed at is gone
+    spool = DurableQueue(tmp_path)
+    spool.append([b"a", b"b"])
+    assert spool.peek(5) == [b"a", b"b"]
+    spool.close()
+    assert DurableQueue(tmp_path).peek(5) == [b"a", b"b"]

@@ -52,6 +52,7 @@ RECORD = 1
 _SUFFIX = ".queue"
 _CURSOR = "cursor"
 _FIRST = 10**12  # the first segment's number: room below for prepended segments
+_EARLIER = ("[0-9]*.jsonl", "[0-9]*.batch", "acked")  # the three spools this queue replaced
 
 
 class QueueError(Exception):
@@ -282,8 +283,21 @@ class DurableQueue:
         numbers.sort()
         if numbers and self._read[0] < numbers[0]:
             self._read = (numbers[0], 0)
+        elif not numbers and self._read[1]:  # everything was read: it points into nothing
+            self._read = (self._read[0] if self._read[0] > 0 else _FIRST, 0)
+            self._save_cursor()
         elif not numbers and self._read[0] <= 0:
             self._read = (_FIRST, 0)
+        earlier = [p.name for g in _EARLIER for p in self.directory.glob(g)]
+        if earlier:
+            log.error(
+                "queue %s: %d files of the spool format before callwatch's durable queue "
+                "(%s) are left untouched and not read; stop with the database and the "
+                "broker up before upgrading so that spools are empty",
+                self.directory,
+                len(earlier),
+                ", ".join(sorted(earlier)[:5]),
+            )
         damage = []
         for number in numbers:
             path = self._path(number)
