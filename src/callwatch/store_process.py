@@ -60,17 +60,17 @@ log = logging.getLogger(__name__)
 
 _START_TIMEOUT = 60.0
 
-RawFields = tuple[int, Address, Address, str, bytes, str, str]
+RawFields = tuple[int, Address, Address, str, bytes, str, str | None]
 """A raw SIP message on its way to the store process: capture time, source, destination,
-transport, payload, Call-ID and leg key (the fields of a :class:`RawMessage`, its text
-still bytes: the child decodes it)."""
+transport, payload, Call-ID and From tag, as the core parsed them. The child makes the
+:class:`RawMessage` (the text from the payload, the leg key from Call-ID and tag), so the
+parent's loop does as little as it can."""
 
 
 def raw_fields(packet: Packet, message: SipMessage) -> RawFields:
     """What the store keeps of ``packet``, which the core parsed as ``message``."""
-    call_id = message.call_id
-    leg = f"{call_id};{message.from_.tag or ''}"
-    return (packet.ts, packet.src, packet.dst, packet.transport, packet.payload, call_id, leg)
+    p = packet
+    return (p.ts, p.src, p.dst, p.transport, p.payload, message.call_id, message.from_.tag)
 
 
 class StoreProcessError(Exception):
@@ -269,8 +269,9 @@ class _Backend:
         items: list[StoreItem] = []
         for item in batch:
             if isinstance(item, tuple):
-                at, src, dst, transport, payload, call_id, leg = item
+                at, src, dst, transport, payload, call_id, tag = item
                 text = payload.decode("utf-8", "replace")
+                leg = f"{call_id};{tag or ''}"  # as RawMessage.captured names it
                 items.append(RawMessage(at, src, dst, transport, call_id, text, leg))
             else:
                 items.append(item)
