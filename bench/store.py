@@ -10,10 +10,11 @@ ended), with answer and hang-up verdicts. Calls are saved in batches of B throug
 PostgreSQL database; the script prints calls/s and rows/s (calls + legs + events + verdicts).
 
 With ``--capture`` the capture goes through the pipeline first, and its outputs and raw
-packets are cut into the store process's ``write`` requests as ``callwatch serve`` sends them
-(500 items each, pickled); the script times the store process's side alone (unpickling each
-request and ``_Backend.write``: parsing the packets, ``Store.save``) and prints SIP
-messages/s. A script that prints figures; no test asserts them.
+messages (the fields the core parsed, ``store_process.raw_fields``) are cut into the store
+process's ``write`` requests as ``callwatch serve`` sends them (500 items each, pickled); the
+script times the store process's side alone (unpickling each request and
+``_Backend.write``: making the raw messages, ``Store.save``) and prints SIP messages/s. A
+script that prints figures; no test asserts them.
 """
 
 from __future__ import annotations
@@ -103,14 +104,14 @@ def requests(capture: Path, site_file: Path) -> tuple[list[bytes], int]:
     from callwatch.capture import CaptureStats, read_capture
     from callwatch.config import load_site
     from callwatch.pipeline import CallPipeline
-    from callwatch.store_process import StoreProcess
+    from callwatch.store_process import StoreProcess, raw_fields
 
     pipe = CallPipeline(load_site(site_file))
     queue: list[object] = []
+    pipe.legs.on_message = lambda packet, message: queue.append(raw_fields(packet, message))
     packets = 0
     for packet in read_capture(capture, CaptureStats()):
         queue.extend(pipe.push(packet))
-        queue.append(packet.args())
         packets += 1
     queue.extend(pipe.flush())
     batches = [StoreProcess.encode("write", queue[i : i + 500]) for i in range(0, len(queue), 500)]

@@ -34,9 +34,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from callwatch.charter.profile import Profile
-from callwatch.diskqueue import DurableQueue, QueueFull
+from callwatch.diskqueue import DurableQueue, QueueError, QueueFull
 from callwatch.store.codec import StoreItem, decode_output, encode_output
-from callwatch.store.errors import CodecError, SpoolFull, StoreError, StoreUnavailable
+from callwatch.store.errors import (
+    CodecError,
+    SpoolError,
+    SpoolFull,
+    StoreError,
+    StoreUnavailable,
+)
 from callwatch.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -174,6 +180,8 @@ class StoreWriter:
         except QueueFull as exc:
             log.error("store writer: %s", exc)
             return False
+        except QueueError as exc:
+            raise SpoolError(str(exc)) from exc
         self.stats.spooled += len(batch)
         self.stats.spool_depth = self.spool.depth
         return True
