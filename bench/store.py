@@ -13,16 +13,17 @@ then saves them again into another fresh database timing ``Store.encode`` (rows 
 from ``Store.write`` (the database: statements, then the commit).
 
 With ``--capture`` the capture goes through the pipeline first (timed: reading the file, the
-SIP parse alone, the whole core), and its outputs and raw packets are cut into the store
-process's ``write`` requests as ``callwatch serve`` sends them (B items each, default 500,
-pickled); the script times the store process's side alone (unpickling each request and
-``_Backend.write``: parsing the packets, ``Store.save``) and prints SIP messages/s, with the
-CPU time per message of this process and (PostgreSQL on this machine) of its server backend,
-which a loaded machine stretches far less than wall time. It then
-does the same work step by step into a fresh database and prints microseconds per SIP message
-for each step: unpickle, parse (the store process's second SIP parse of each raw packet, to
-name its leg), encode (``Store.encode``), database (``Batch.write``'s statements, then the
-commit). PostgreSQL gets databases named ``callwatch_bench_store_*``, dropped at the end.
+SIP parse alone, the whole core), and its outputs and raw messages (the fields the core parsed,
+``store_process.raw_fields``) are cut into the store process's ``write`` requests as
+``callwatch serve`` sends them (B items each, default 500, pickled); the script times the store
+process's side alone (unpickling each request and ``_Backend.write``: making the raw messages,
+``Store.save``) and prints SIP messages/s, with the CPU time per message of this process and
+(PostgreSQL on this machine) of its server backend, which a loaded machine stretches far less
+than wall time. It then does the same work step by step into a fresh database and prints
+microseconds per SIP message for each step: unpickle, raw (``store_process.store_items``: each
+raw message made from the fields the core parsed; the store process never parses SIP), encode
+(``Store.encode``), database (``Batch.write``'s statements, then the commit). PostgreSQL gets
+databases named ``callwatch_bench_store_*``, dropped at the end.
 
 ``--callgrind``, run under ``valgrind --tool=callgrind --instr-atstart=no``, counts the
 instructions of the store process's side alone (a figure the machine's load does not move);
@@ -45,7 +46,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from sqlalchemy import make_url
@@ -59,9 +59,9 @@ from callwatch.profile_files import builtin_profiles
 from callwatch.settings import Settings
 from callwatch.sip import events as ev
 from callwatch.sip.message import SipParseError, parse_message
-from callwatch.store import RawMessage, Store, StoreUnavailable
+from callwatch.store import Store, StoreUnavailable
 from callwatch.store.codec import StoreItem
-from callwatch.store_process import StoreProcess, _Backend
+from callwatch.store_process import StoreProcess, _Backend, raw_fields, store_items
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SITE = Path(__file__).resolve().parent.parent / "examples" / "site.toml"
@@ -112,7 +112,7 @@ class Steps:
     """Seconds spent in each step of the store's side (see the module's docstring)."""
 
     unpickle: float = 0.0
-    parse: float = 0.0
+    raw: float = 0.0
     encode: float = 0.0
     statements: float = 0.0
     commit: float = 0.0
@@ -200,12 +200,11 @@ def requests(capture: Path, site_file: Path, batch: int) -> Work:
     t2 = time.perf_counter()
     pipe = CallPipeline(load_site(site_file))
     queue: list[object] = []
+    pipe.legs.on_message = lambda packet, message: queue.append(raw_fields(packet, message))
     for packet in packets:
         queue.extend(pipe.push(packet))
     queue.extend(pipe.flush())
     t3 = time.perf_counter()
-    for packet in packets:  # raw packets go beside the outputs, as the service sends them
-        queue.append(packet.args())
     n = len(packets)
     print(
         f"{'core':10s} {n:7d} SIP messages: read {(t1 - t0) * 1e6 / n:.1f} µs each, "
@@ -261,10 +260,10 @@ def run_process(
             t0 = time.perf_counter()
             _, (batch,) = pickle.loads(request)
             t1 = time.perf_counter()
-            items = second_parse(batch)
+            items = store_items(batch)
             t2 = time.perf_counter()
             steps.unpickle += t1 - t0
-            steps.parse += t2 - t1
+            steps.raw += t2 - t1
             save_timed(store, items, steps)
     finally:
         store.close()
@@ -301,24 +300,6 @@ def _server_cpu(store: Store) -> Callable[[], float]:
         return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
 
     return seconds
-
-
-def second_parse(batch: list[Any]) -> list[StoreItem]:
-    """A request's items for ``Store.save``: raw packets (``Packet.args()``) parsed again into
-    :class:`RawMessage` as the store process does (unparseable ones left out), outputs as they
-    are."""
-    items: list[StoreItem] = []
-    for item in batch:
-        if not isinstance(item, tuple):
-            items.append(item)
-            continue
-        at, src, dst, transport, payload = item[:5]
-        try:
-            message = parse_message(payload)
-        except (SipParseError, ValueError):
-            continue
-        items.append(RawMessage.captured(at, src, dst, transport, payload, message))
-    return items
 
 
 def main() -> int:

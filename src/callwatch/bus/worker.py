@@ -41,8 +41,9 @@ from callwatch.bus.worker_state import (
     ONLINE,
     state_payload,
 )
+from callwatch.diskqueue import DurableQueue
 from callwatch.site import SiteConfig
-from callwatch.store import Spool, Store, StoreWriter
+from callwatch.store import Store, StoreWriter
 
 __all__ = ["WorkerStats", "adopt_session", "decode_message", "run_worker"]
 
@@ -86,7 +87,12 @@ async def run_worker(
     store = Store.open(store_url, site=site.name, probe_callers=probe_callers)
     await asyncio.to_thread(store.upgrade)
     sink = StoreSink(
-        StoreWriter(store, Spool(spool_dir), profiles=site.profiles, batch_size=batch_size)
+        StoreWriter(
+            store,
+            DurableQueue(spool_dir, fsync=True),
+            profiles=site.profiles,
+            batch_size=batch_size,
+        )
     )
 
     async def adopt(peer: str) -> bool:
@@ -189,7 +195,12 @@ async def adopt_session(
     try:
         await asyncio.to_thread(store.upgrade)
         sink = StoreSink(
-            StoreWriter(store, Spool(spool_dir), profiles=site.profiles, batch_size=batch_size)
+            StoreWriter(
+                store,
+                DurableQueue(spool_dir, fsync=True),
+                profiles=site.profiles,
+                batch_size=batch_size,
+            )
         )
         try:
             found = await drain_session(

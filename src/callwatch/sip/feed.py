@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 
 from callwatch.packet import Packet
 from callwatch.sip.ami import AmiEvent, HepChannel
 from callwatch.sip.dialogs import DialogTracker, Timeouts
 from callwatch.sip.events import LegEvent
-from callwatch.sip.message import SipParseError, parse_message
+from callwatch.sip.message import SipMessage, SipParseError, parse_message
 from callwatch.sip.reorder import Item, Reorderer
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ class LegEventFeed:
         self.parse_errors: Counter[str] = Counter()
         self._hep_channels: dict[str, str] = {}
         self._ami = False  # a manager event has passed: hand on HEP channel names
+        self.on_message: Callable[[Packet, SipMessage], None] | None = None
+        """Called with each packet that parsed and its message, in time order, before the
+        tracker takes it: a driver that keeps raw messages (the store's ladder view) takes
+        them from here instead of parsing each packet again."""
 
     def push(self, packet: Item) -> list[FeedOutput]:
         """Take one captured packet (or manager event); return the events now certain."""
@@ -90,6 +95,8 @@ class LegEventFeed:
                 )
             self.parse_errors[kind] += 1
             return
+        if self.on_message is not None:
+            self.on_message(packet, msg)
         corr = packet.correlation_id.decode("utf-8", "replace") if packet.correlation_id else None
         out.extend(
             self.tracker.feed(
