@@ -29,7 +29,7 @@ PUBLIC = ROOT.parent / "shared" / "captures" / "public"
 
 # Runs in a child interpreter: every output of every capture given, as lossless JSON.
 DRIVER = """
-import json, sys
+import json, pickle, sys
 from pathlib import Path
 import callwatch
 from callwatch.capture import CaptureStats, read_capture
@@ -38,14 +38,18 @@ from callwatch.pipeline import CallPipeline
 from callwatch.store.codec import encode_output
 
 site = load_site(Path(sys.argv[1]))
-result = {"core": callwatch.core_build(), "captures": {}}
+site = pickle.loads(pickle.dumps(site))  # as the service hands it to its store process
+result = {"core": callwatch.core_build(), "captures": {}, "pickled": {}}
 for name in sys.argv[2:]:
     pipe = CallPipeline(site)
     out = []
     for packet in read_capture(Path(name), CaptureStats()):
         out += pipe.push(packet)
     out += pipe.flush()
-    result["captures"][Path(name).name] = [encode_output(o) for o in out]
+    encoded = [encode_output(o) for o in out]
+    result["captures"][Path(name).name] = encoded
+    again = pickle.loads(pickle.dumps(out))  # the store process's side of the boundary
+    result["pickled"][Path(name).name] = [encode_output(o) for o in again] == encoded
 json.dump(result, sys.stdout, ensure_ascii=False, sort_keys=True)
 """
 
@@ -103,6 +107,7 @@ def test_compiled_and_interpreted_cores_give_the_same_outputs(compiled_path: Pat
     assert interpreted["core"] == "interpreted"
     assert compiled["core"] == "compiled"
     assert set(compiled["captures"]) == {p.name for p in captures}
+    assert all(compiled["pickled"].values()) and all(interpreted["pickled"].values())
     for name, outputs in interpreted["captures"].items():
         assert outputs, name
         assert compiled["captures"][name] == outputs, name

@@ -16,6 +16,7 @@ from callwatch.calls.pbx_traits import PbxTraits
 from callwatch.charter.callbacks import CallbackBook
 from callwatch.charter.hours import BusinessHours
 from callwatch.charter.profile import Profile
+from callwatch.fieldpickle import pickle_by_fields
 
 DEFAULT_TIMEZONE = "Asia/Seoul"
 
@@ -52,3 +53,7 @@ class SiteConfig:
             fallback_hours=BusinessHours(self.timezone, holidays=self.holidays),
             staff=self.directory.is_staff,
         )
+
+
+# the service hands the site to its store process: by field values (fieldpickle)
+pickle_by_fields(SiteConfig)

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from callwatch.fieldpickle import pickle_by_fields
 from callwatch.sip.ami import AmiEvent, HepChannel
 
 SIP_CALL_ID_EVENT: Final = "SipCallId"
@@ -305,3 +306,7 @@ class AmiLinks:
         if gone is not None and gone.call_id is not None:
             self._linkedid_by_call_id.pop(gone.call_id, None)
             self._member_by_call_id.pop(gone.call_id, None)
+
+
+# the journal and the store process take manager facts: by field values (fieldpickle)
+pickle_by_fields(Tie, BlindTransfer, AttendedTransfer, QueueMember)

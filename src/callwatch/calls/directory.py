@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from callwatch.calls.errors import DirectoryError
+from callwatch.fieldpickle import pickle_by_fields
 
 _SEPARATORS = str.maketrans("", "", "-. ()\t")
 _CACHE_LIMIT = 4096
@@ -496,3 +497,7 @@ def _department_from_table(raw: object, index: int) -> Department:
     if problems:
         raise DirectoryError(problems)
     return department
+
+
+# the site goes to the store process: by field values (fieldpickle)
+pickle_by_fields(ExtensionRange, ExtensionPattern, Department)

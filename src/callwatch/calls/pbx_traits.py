@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from callwatch.fieldpickle import pickle_by_fields
+
 TransferStyle = Literal["refer_to_phone", "refer_to_pbx", "feature_code", "local_bridge"]
 """How a transfer shows in signalling: the REFER reaches the transferee's phone, which dials
 the target itself (``refer_to_phone``); the PBX answers the REFER (202, NOTIFYs) and dials the
@@ -45,3 +47,7 @@ class PbxTraits:
         return self.linkedid_headers + tuple(
             h for h in self.callid_headers if h not in self.linkedid_headers
         )
+
+
+# the site goes to the store process: by field values (fieldpickle)
+pickle_by_fields(PbxTraits)

@@ -15,6 +15,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from callwatch.charter.errors import CharterError
+from callwatch.fieldpickle import pickle_by_fields
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
@@ -77,3 +78,7 @@ class BusinessHours:
     def _at(self, day: date, clock: time) -> int:
         moment = datetime.combine(day, clock, tzinfo=self._zone)
         return (moment - _EPOCH) // _ONE_US
+
+
+# the site goes to the store process: by field values (fieldpickle)
+pickle_by_fields(BusinessHours)

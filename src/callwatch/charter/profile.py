@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from callwatch.fieldpickle import pickle_by_fields
+
 DeadlineClock = Literal["wall", "business"]
 Keeps = Literal["answered", "attempt"]
 Scalar = str | int | float | bool
@@ -162,3 +164,7 @@ class Profile:
     @property
     def transfer_limit_s(self) -> float | None:
         return None if self.transfer is None else self.transfer.limit_s
+
+
+# judged calls carry their profile to the store process: by field values (fieldpickle)
+pickle_by_fields(Cadence, AnswerRule, TransferRule, HangupRule, CallbackRule, Section, Profile)

@@ -22,6 +22,7 @@ from callwatch.calls.model import Call
 from callwatch.charter.callbacks import Callback
 from callwatch.charter.profile import PROFILE_KEYS, Profile
 from callwatch.charter.verdict import Verdict
+from callwatch.fieldpickle import pickle_by_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,3 +158,7 @@ class _Names(Sequence[str]):
 
 RULE_NAMES: Sequence[str] = _Names()
 """The registered rules' names in order, always current."""
+
+
+# profiles name their rules: by field values (fieldpickle)
+pickle_by_fields(Unit, RuleSpec)

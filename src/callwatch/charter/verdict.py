@@ -49,6 +49,9 @@ class Detail:
     facts: dict[str, str]
 
 
+pickle_by_fields(Detail)
+
+
 def detail_code(key: str, **facts: object) -> str:
     """``key`` followed by each fact that is not None as ``name=value`` (values
     percent-encoded; ``from_`` is written ``from``)."""

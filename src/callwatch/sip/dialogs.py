@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import count
 
+from callwatch.fieldpickle import pickle_by_fields
 from callwatch.sip.events import (
     Alerting,
     Answered,
@@ -595,3 +596,7 @@ _BUILDERS: dict[str, _Builder] = {
     "transfer_progress": DialogTracker._progress,
     "ended": DialogTracker._ended,
 }
+
+
+# the site goes to the store process: by field values (fieldpickle)
+pickle_by_fields(Timeouts)

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Final, cast
 from urllib.parse import unquote
 
+from callwatch.fieldpickle import pickle_by_fields
 from callwatch.frozen import fast_init, runs_compiled
 
 
@@ -413,3 +414,7 @@ _new_name_addr: Final = (
     NameAddr if runs_compiled(__file__) else cast(type[NameAddr], _NameAddrBuilder)
 )
 fast_init(NameAddr, _NameAddrBuilder.__init__)
+
+
+# events may carry parsed addresses: by field values (fieldpickle)
+pickle_by_fields(Uri, NameAddr, Replaces)
