@@ -2,9 +2,11 @@
 
 Why: after a crash the service replays its packet journal (:mod:`callwatch.journal`) and the
 core gives back every output of the records after the journal's checkpoint, some of which
-the publisher had already published (or spooled, to be sent by the next run). A breach must
-reach its subscribers once: the publisher drops a replayed breach whose id is recorded here,
-and publishes the others.
+the publisher had already published (or spooled, to be sent by the next run). The publisher
+drops a replayed breach whose id is recorded here and publishes the others. An id is recorded
+once the broker acknowledged the breach (or it was spooled), never before, so nothing is lost;
+a breach acknowledged in the instant before the process died can go out once more, with the
+same id (QoS 1 consumers drop repeated ids).
 
 A file of JSON lines ``[position, id]``: the journal position of the record the breach came
 from, and its id (:mod:`callwatch.bus.payloads`: deterministic, the same breach always has

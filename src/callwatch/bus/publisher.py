@@ -25,8 +25,10 @@ Theory of operation:
   the record it came from, :meth:`Publisher.volatile_mark` tells the oldest one held only in
   memory, and ``published`` (a :class:`~callwatch.bus.published.PublishedLog`) records each
   breach once it is PUBACKed or spooled. Breaches submitted again from a replay of the
-  journal (``mark`` up to ``replay_through``) that it holds are dropped: each breach is
-  published once across a crash.
+  journal (``mark`` up to ``replay_through``) that it holds are dropped, so a crash does not
+  publish a breach again, but for those whose PUBACK came in the instant before the process
+  died and was not yet recorded (at most the ``max_inflight`` window): at least once, the
+  repeat with the same ``id``, which consumers drop.
 
 Wall-clock time is used for backoff, the status payload and the latency histogram only.
 """
