@@ -26,9 +26,10 @@ Theory of operation:
   memory, and ``published`` (a :class:`~callwatch.bus.published.PublishedLog`) records each
   breach once it is PUBACKed or spooled. Breaches submitted again from a replay of the
   journal (``mark`` up to ``replay_through``) that it holds are dropped, so a crash does not
-  publish a breach again, but for those whose PUBACK came in the instant before the process
-  died and was not yet recorded (at most the ``max_inflight`` window): at least once, the
-  repeat with the same ``id``, which consumers drop.
+  publish a breach again, but for those the broker acknowledged just before the process died
+  and that were not yet recorded (the live ones in the ``max_inflight`` window, and the spool
+  batch being sent, which is acknowledged to the spool as a whole): at least once, the repeat
+  with the same ``id``, which consumers drop.
 
 Wall-clock time is used for backoff, the status payload and the latency histogram only.
 """
