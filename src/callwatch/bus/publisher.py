@@ -146,6 +146,7 @@ class Publisher:
         self._memory: deque[Message] = deque()
         self._batch: list[Message | None] = []  # read from the spool, in flight
         self._done: list[bool] = []
+        self._acked = 0  # of the batch's records, consumed from the spool so far
         self._inflight: dict[int, Message] = {}  # taken from memory, in flight, by sequence
         self._seq = 0
         self._connected = False
@@ -294,9 +295,9 @@ class Publisher:
         """Keep everything unacknowledged: the batch in flight first, then memory."""
         self._connected = False
         self.stats.connected = False
-        self.spool.ack(_prefix_done(self._done))  # the rest of a spool batch stays in front
+        self._ack_done()  # the rest of a spool batch stays in front
         self._to_spool(list(self._inflight.values()), front=True)  # older than the spool
-        self._batch, self._done, self._inflight = [], [], {}
+        self._batch, self._done, self._inflight, self._acked = [], [], {}, 0
         self._to_spool(list(self._memory))
         self._memory.clear()
 
@@ -400,6 +401,7 @@ class Publisher:
     async def _send_spool_batch(self, client: aiomqtt.Client, window: asyncio.Semaphore) -> None:
         self._batch = [message_from_record(r) for r in self.spool.peek(self.batch_size)]
         self._done = [m is None for m in self._batch]
+        self._acked = 0
         unreadable = self._done.count(True)
         if unreadable:
             self.stats.dropped += unreadable
@@ -410,8 +412,8 @@ class Publisher:
                     continue
                 await window.acquire()
                 group.create_task(self._publish_spooled(client, index, message, window))
-        self.spool.ack(len(self._batch))
-        self._batch, self._done = [], []
+        self.spool.ack(len(self._batch) - self._acked)
+        self._batch, self._done, self._acked = [], [], 0
 
     async def _publish_live(
         self, client: aiomqtt.Client, seq: int, message: Message, window: asyncio.Semaphore
@@ -425,6 +427,15 @@ class Publisher:
     ) -> None:
         await self._publish(client, message, window)
         self._done[index] = True
+        self._ack_done()
+
+    def _ack_done(self) -> None:
+        """Consume from the spool the batch's records acknowledged so far in order, so a crash
+        sends again only those still awaiting their PUBACK."""
+        done = _prefix_done(self._done)
+        if done > self._acked:
+            self.spool.ack(done - self._acked)
+            self._acked = done
 
     async def _publish(
         self, client: aiomqtt.Client, message: Message, window: asyncio.Semaphore
