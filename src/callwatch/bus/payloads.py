@@ -42,7 +42,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import msgspec
 
@@ -97,7 +97,7 @@ class Body:
         """The payload as a JSON-ready dict (what :meth:`PayloadBuilder.build` writes)."""
         if isinstance(self.record, dict):
             return self.record
-        return msgspec.to_builtins(self.record)  # type: ignore[no-any-return]
+        return cast(dict[str, Any], msgspec.to_builtins(self.record))
 
 
 _ENCODE = msgspec.json.Encoder().encode
@@ -163,16 +163,16 @@ class PayloadBuilder:
                     yield from self.call_breaches(item)
                 if self.calls:
                     call = item.call
-                    record = call_payload(item, ident=call.id, site=self.site.name)
-                    yield Body("call", self.topics.calls(call.department), call.id, record)
+                    full = call_payload(item, ident=call.id, site=self.site.name)
+                    yield Body("call", self.topics.calls(call.department), call.id, full)
             elif isinstance(item, CallbackNews):
                 if self.breaches:
                     yield from self.callback_breaches(item)
                 if self.calls:
                     cb = item.callback
                     ident = f"{cb.call}:callback:{cb.status}"
-                    record = callback_payload(item, ident=ident, site=self.site.name)
-                    yield Body("callback", self.topics.callbacks(cb.department), ident, record)
+                    news = callback_payload(item, ident=ident, site=self.site.name)
+                    yield Body("callback", self.topics.callbacks(cb.department), ident, news)
 
     def event(self, event: LegEvent) -> Body:
         """The ``events`` payload of one leg event."""

@@ -489,7 +489,7 @@ def decode(record: Mapping[str, Any], profiles: Mapping[str, Profile] | None = N
     try:
         if kind == "event":
             try:
-                event = msgspec.convert(record, s.Event)  # type: ignore[arg-type]
+                event = msgspec.convert(record, s.Event)
             except msgspec.ValidationError:
                 event = _loose_event(record)
             return event_from_record(event)
