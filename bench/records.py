@@ -1,6 +1,6 @@
 """Record encode/decode: microseconds per call for msgspec, pydantic and attrs/cattrs.
 
-usage: python bench/records.py [--pcap FILE] [--repeat N]
+usage: python bench/records.py [--pcap FILE] [--repeat N] [--before REV]
 
 The capture (default bench/out/sipp_20000.pcap, made by ``python bench/ingest.py --calls
 20000``) goes through the pipeline once; every output (leg events, judged calls with their legs
@@ -18,13 +18,20 @@ outputs divided by the judged calls: a call's events are part of its cost), best
 
 Besides, for msgspec (the library chosen, docs/records.md), it times the whole path the
 service takes: pipeline output → record → JSON bytes, and JSON bytes → record → pipeline
-output (:mod:`callwatch.records.convert`). A script that prints figures; no test asserts them.
+output (:mod:`callwatch.records.convert`), and the store spool's seam as the spool uses it
+(``store.codec.encode_output`` then ``json.dumps``; ``json.loads`` then ``decode_output``);
+with ``--before REV`` also that seam as the git revision REV had it (its
+``src/callwatch/store/codec.py``, loaded beside this tree), for a before/after figure.
+
+pydantic comes with FastAPI; ``attrs`` and ``cattrs`` are needed for this script only
+(``pip install cattrs``). A script that prints figures; no test asserts them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 import types
@@ -45,6 +52,7 @@ from callwatch.config import load_site
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall
 from callwatch.records import convert
 from callwatch.records import schema as s
+from callwatch.store import codec
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PCAP = ROOT / "bench" / "out" / "sipp_20000.pcap"
@@ -198,6 +206,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pcap", type=Path, default=DEFAULT_PCAP)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--before", metavar="REV", help="also time REV's store.codec")
     args = parser.parse_args()
     if not args.pcap.exists():
         sys.exit(f"bench: {args.pcap} is missing (python bench/ingest.py --calls 20000 makes it)")
@@ -208,7 +217,7 @@ def main() -> None:
     print(
         f"{args.pcap.name}: {len(items)} outputs ({calls} judged calls, "
         f"{sum(isinstance(i, CallbackNews) for i in items)} callback news, "
-        f"{len(items) - calls} other), best of {args.repeat}"
+        f"{len(items) - calls} leg events), best of {args.repeat}"
     )
     per_call = 1e6 / calls
 
@@ -305,6 +314,42 @@ def main() -> None:
         f"msgspec, pipeline output <-> JSON bytes: encode {e * per_call:.1f} µs/call, "
         f"decode {d * per_call:.1f} µs/call"
     )
+    seams: dict[str, Any] = {"store.codec (this tree)": codec}
+    if args.before:
+        seams[f"store.codec ({args.before})"] = codec_at(args.before)
+    for name, module in seams.items():
+        e, d = seam(module, items, args.repeat)
+        print(
+            f"{name} + json: encode {e * per_call:.1f} µs/call, decode {d * per_call:.1f} µs/call"
+        )
+
+
+def codec_at(rev: str) -> types.ModuleType:
+    """``src/callwatch/store/codec.py`` as the git revision ``rev`` had it, as a module."""
+    source = subprocess.run(
+        ["git", "show", f"{rev}:src/callwatch/store/codec.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    module = types.ModuleType(f"codec_{rev}")
+    exec(compile(source, f"{rev}:src/callwatch/store/codec.py", "exec"), module.__dict__)
+    return module
+
+
+def seam(module: Any, items: list[Any], repeat: int) -> tuple[float, float]:
+    """Seconds to write ``items`` as the spool does (encode_output, json.dumps) and to read
+    them back (json.loads, decode_output), best of ``repeat``."""
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    lines = [dumps(module.encode_output(i)) for i in items]
+    back = [module.decode_output(json.loads(line), pipe_profiles) for line in lines]
+    assert back == items
+    e = best(lambda: [dumps(module.encode_output(i)) for i in items], repeat)
+    d = best(
+        lambda: [module.decode_output(json.loads(line), pipe_profiles) for line in lines], repeat
+    )
+    return e, d
 
 
 pipe_profiles = load_site(ROOT / "examples" / "site.toml").profiles

@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 import test_store_fixtures as fx
+from callwatch.api import schemas as api_schemas
 from callwatch.api.live import ALL_KINDS, Broadcaster
 from callwatch.bus.payloads import PayloadBuilder
 from callwatch.pipeline import CallbackNews, JudgedCall, Output
@@ -23,6 +24,7 @@ from callwatch.records import (
     decode_payload,
     encode,
     event_builtins,
+    schema,
 )
 from callwatch.records.jsonschema import KINDS, schemas, text
 from callwatch.sip.events import LegEvent
@@ -146,3 +148,21 @@ def test_ingest_prints_the_public_records(outputs: list[Output]) -> None:
     assert all("sip_legs" not in call for call in printed)
     event = next(o for o in outputs if isinstance(o, LegEvent))
     assert set(event_builtins(event)) >= {"at", "event", "call_id", "from", "to", "leg"}
+
+
+@pytest.mark.parametrize(
+    ("model", "record", "added"),
+    [
+        (api_schemas.Call, schema.CallRecord, {"breached", "tag"}),
+        (api_schemas.Verdict, schema.VerdictRecord, set()),
+        (api_schemas.Transfer, schema.TransferRecord, set()),
+        (api_schemas.CallbackState, schema.CallbackRecord, set()),
+    ],
+    ids=lambda x: getattr(x, "__name__", ""),
+)
+def test_the_api_answers_the_public_record(model: type, record: type, added: set[str]) -> None:
+    """The API's response models name the public record's fields (plus what the API adds), so
+    a field added to the record and not to the API, or the other way round, shows here."""
+    api = {f.alias or name for name, f in model.model_fields.items()}
+    public = {f.encode_name for f in msgspec.structs.fields(record)} - schema.FULL_ONLY[record]
+    assert api == public | added

@@ -65,8 +65,24 @@ def capture_time(text: str) -> int:
     return secs + int(text[20:26])
 
 
+_HEADS: dict[int, str] = {}
+
+
+def record_time(ts: int) -> str:
+    """A capture time as a record writes it: :func:`callwatch.timefmt.iso`'s text, the whole
+    seconds of recent times remembered (a call's times share a few)."""
+    secs, micros = divmod(ts, 1_000_000)
+    head = _HEADS.get(secs)
+    if head is None:
+        head = iso(secs * 1_000_000)[:19]
+        if len(_HEADS) >= _SECONDS_LIMIT:
+            _HEADS.clear()
+        _HEADS[secs] = head
+    return f"{head}.{micros:06d}Z"
+
+
 def _iso(ts: int | None) -> str | None:
-    return None if ts is None else iso(ts)
+    return None if ts is None else record_time(ts)
 
 
 def _us(text: str | None) -> int | None:
@@ -100,7 +116,7 @@ def event_record(event: ev.LegEvent) -> s.Event:
         extra["src"] = address(extra["src"])
         extra["dst"] = address(extra["dst"])
     record = s.EVENT_RECORDS[kind](
-        at=iso(event.at),
+        at=record_time(event.at),
         call_id=event.call_id,
         from_=event.from_user,
         to=event.to_user,
@@ -211,7 +227,7 @@ def transfer_record(transfer: Transfer, *, full: bool = False) -> s.TransferReco
         kind=transfer.kind,
         from_=transfer.from_ext,
         to=transfer.to_ext,
-        started_at=iso(transfer.started_at),
+        started_at=record_time(transfer.started_at),
         connected_at=_iso(transfer.connected_at),
         seconds=transfer.seconds,
         style=transfer.style,
@@ -243,7 +259,7 @@ def callback_record(cb: Callback, *, full: bool = False) -> s.CallbackRecord:
         by=cb.by,
         delay_seconds=cb.delay_seconds,
         status=cb.status,
-        opened_at=iso(cb.opened_at),
+        opened_at=record_time(cb.opened_at),
         number=cb.number,
         call=cb.call if full else UNSET,
         department=cb.department if full else UNSET,
@@ -290,7 +306,7 @@ def leg_record(leg: Leg) -> s.LegRecord:
         from_=leg.from_user,
         to=leg.to_user,
         dialled=leg.dialled,
-        offered_at=iso(leg.offered_at),
+        offered_at=record_time(leg.offered_at),
         role=leg.role,
         alerting_at=_iso(leg.alerting_at),
         answered_at=_iso(leg.answered_at),
@@ -342,7 +358,7 @@ def _call_fields(
         "dialled": call.dialled,
         "department": call.department,
         "charter": profile.id,
-        "started_at": iso(call.started_at),
+        "started_at": record_time(call.started_at),
         "first_ring_at": _iso(call.first_ring_at),
         "answered_at": _iso(call.answered_at),
         "answered_by": call.answered_by,

@@ -250,6 +250,16 @@ class SipRecord(Struct, kw_only=True):
     leg: str | None = None
 
 
+FULL_ONLY: dict[type[Struct], frozenset[str]] = {
+    VerdictRecord: frozenset({"unit", "evidence"}),
+    TransferRecord: frozenset({"legs", "completed_at"}),
+    CallbackRecord: frozenset({"call", "department", "charter", "attempts", "requested"}),
+    CallRecord: frozenset({"sip_legs"}),
+}
+"""The fields only a record's full form carries: the public form (``callwatch ingest``, the
+stored call document, the API) leaves them out."""
+
+
 # -- envelopes: the spool's records and the bus payloads ------------------------------------------
 
 

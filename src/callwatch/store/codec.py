@@ -29,7 +29,6 @@ from callwatch.records.errors import RecordError
 from callwatch.sip.events import EVENT_KINDS, LegEvent
 from callwatch.store.errors import CodecError
 from callwatch.store.rawsip import RawMessage
-from callwatch.timefmt import iso
 
 StoreItem = LegEvent | JudgedCall | CallbackNews | RawMessage
 """What the store and its spool take: the pipeline's outputs and raw SIP messages."""
@@ -93,7 +92,7 @@ def encode_output(item: StoreItem) -> dict[str, Any]:
     the schema version)."""
     if isinstance(item, RawMessage):
         record = s.SipPayload(
-            at=iso(item.at),
+            at=convert.record_time(item.at),
             src=cast(str, convert.address(item.src)),
             dst=cast(str, convert.address(item.dst)),
             transport=item.transport,
