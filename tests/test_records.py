@@ -4,6 +4,7 @@ payload builder) validate against them, and every reader gets back what was writ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,6 +16,9 @@ import test_store_fixtures as fx
 from callwatch.api import schemas as api_schemas
 from callwatch.api.live import ALL_KINDS, Broadcaster
 from callwatch.bus.payloads import PayloadBuilder
+from callwatch.calls.model import Call, Leg, Transfer
+from callwatch.charter.callbacks import Callback
+from callwatch.charter.verdict import Verdict
 from callwatch.pipeline import CallbackNews, JudgedCall, Output
 from callwatch.records import (
     VERSION,
@@ -27,6 +31,7 @@ from callwatch.records import (
     schema,
 )
 from callwatch.records.jsonschema import KINDS, schemas, text
+from callwatch.sip import events as ev
 from callwatch.sip.events import LegEvent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,3 +171,30 @@ def test_the_api_answers_the_public_record(model: type, record: type, added: set
     api = {f.alias or name for name, f in model.model_fields.items()}
     public = {f.encode_name for f in msgspec.structs.fields(record)} - schema.FULL_ONLY[record]
     assert api == public | added
+
+
+_RENAMED = {"from_user": "from", "to_user": "to", "from_ext": "from", "to_ext": "to", "id": "call"}
+
+
+@pytest.mark.parametrize(
+    ("domain", "record", "elsewhere"),
+    [
+        *[(ev.EVENT_KINDS[kind], cls, set()) for kind, cls in schema.EVENT_RECORDS.items()],
+        (Leg, schema.LegRecord, set()),
+        (Transfer, schema.TransferRecord, set()),
+        (Callback, schema.CallbackRecord, set()),
+        (Verdict, schema.VerdictRecord, set()),
+        (Call, schema.CallRecord, set()),  # its legs with their events: sip_legs
+    ],
+    ids=lambda x: getattr(x, "__name__", ""),
+)
+def test_every_field_of_the_pipeline_objects_has_a_place_in_its_record(
+    domain: type, record: type, elsewhere: set[str]
+) -> None:
+    wire = {f.encode_name for f in msgspec.structs.fields(record)}
+    missing = {
+        f.name
+        for f in dataclasses.fields(domain)
+        if _RENAMED.get(f.name, f.name) not in wire and f.name not in elsewhere
+    }
+    assert not missing, f"{domain.__name__} fields with no place in {record.__name__}"
