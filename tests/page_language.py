@@ -3,12 +3,12 @@ nodes, ``<title>``, and the attributes a browser or script shows: ``title``, ``a
 ``aria-label``, ``placeholder``, ``data-play``, …) and reports what is in the wrong language.
 
 On a Korean page: every ASCII word that is not in :data:`ALLOWED` (proper nouns and SIP or file
-format names). On an English page: every Hangul syllable. Skipped, as data rather than
-wording: ``<script>``, ``<style>``, ``<pre>``, ``<code>``, SVG ``<metadata>``, anything marked
-``translate="no"`` (Call-IDs, the SIP ladder, the site's name and time zone), and anything in
-another ``lang``
-(the charter's own Korean quoted on an English page, the language switch). ``proper`` names
-further strings to blank out (a Call-ID in a ``<title>``).
+format names) nor SIP's ``Call-ID``. On an English page: every Hangul syllable. Skipped, as
+data rather than wording: ``<script>``, ``<style>``, ``<pre>``, ``<code>``, SVG ``<metadata>``,
+anything marked ``translate="no"`` (Call-IDs, the SIP ladder, the site's name and time zone, a
+time's zone abbreviation), and anything in another ``lang`` (the charter's own Korean quoted on
+an English page, the language switch). ``proper`` names further strings to blank out (a
+Call-ID in a ``<title>``).
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ SHOWN_ATTRIBUTES = (
     "data-pause",
     "data-ring-label",
     "data-seconds-label",
+    "data-label",
 )
-"""Attributes whose value a reader sees (a tooltip, or a label a script puts on the page)."""
+"""Attributes whose value a reader sees (a tooltip, a label a script or the style sheet puts on
+the page)."""
 
 _SKIPPED_TAGS = {"script", "style", "pre", "code", "metadata"}
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
@@ -45,6 +47,7 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
 _PLACEHOLDER = re.compile(r"\{\w+\}")
 _ISO_WEEK = re.compile(r"\b\d{4}-W\d{2}\b")
 _POINTS = re.compile(r"(?<=\d)%p\b")
+_SIP_TEXT = re.compile(r"(?<![A-Za-z0-9])Call-ID(?![A-Za-z0-9])")  # SIP's header, as quoted
 _WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+(?![A-Za-z])")
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]+")
 
@@ -121,6 +124,7 @@ def wrong_language(html: str, proper: tuple[str, ...] = ()) -> list[Finding]:
             hits = [m for m in _HANGUL.finditer(text)]
         else:
             text = _POINTS.sub(" ", _ISO_WEEK.sub(" ", _PLACEHOLDER.sub(" ", text)))
+            text = _SIP_TEXT.sub(" ", text)
             hits = [m for m in _WORD.finditer(text) if m.group() not in ALLOWED]
         for m in hits:
             found.append(Finding(m.group(), " ".join(text.split())[:120]))

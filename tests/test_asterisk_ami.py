@@ -9,6 +9,7 @@ with either capture form, on one time line, it must give the expected calls of
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 import re
@@ -16,13 +17,16 @@ from pathlib import Path
 
 import pytest
 
+from callwatch.calls.ami_links import AmiLinks, AttendedTransfer, Tie
 from callwatch.calls.assembler import CallAssembler
+from callwatch.calls.model import Call
 from callwatch.capture import CaptureStats, read_capture
 from callwatch.cli import main
 from callwatch.config import load_site
 from callwatch.pbx.ami import AmiStats, read_ami_file
 from callwatch.pipeline import CallPipeline, JudgedCall
 from callwatch.records import call_builtins as call_to_dict
+from callwatch.sip.ami import AmiEvent, HepChannel
 from callwatch.sip.events import LegEvent
 from callwatch.sip.feed import LegEventFeed
 from test_asterisk_fixtures import (
@@ -129,6 +133,94 @@ def test_a_member_leg_placed_after_agent_called_is_still_the_members():
     assert call.ring_seconds == pytest.approx(want["ring_seconds"], abs=spec["tolerance_s"])
 
 
+def assembled_calls(capture: Path, ami: Path | None, site_file: Path, pbx=None) -> list[Call]:
+    """The calls the assembler makes of ``capture`` (with the manager stream ``ami``)."""
+    site = load_site(site_file)
+    assembler = CallAssembler(site.directory, site.correlation_headers, pbx=pbx or site.pbx)
+    feed = LegEventFeed()
+    streams = [read_capture(capture, CaptureStats())]
+    if ami is not None:
+        streams.append(read_ami_file(ami))
+    calls: list[Call] = []
+    for item in heapq.merge(*streams, key=lambda item: item.ts):
+        out = feed.push(item)
+        calls += [c for e in out for c in _assemble(assembler, e)]
+    calls += [c for e in feed.flush() for c in _assemble(assembler, e)]
+    return calls + assembler.flush()
+
+
+def _assemble(assembler: CallAssembler, event: object) -> list[Call]:
+    if isinstance(event, AmiEvent):
+        return assembler.feed_ami(event)
+    assert isinstance(event, LegEvent)
+    return assembler.feed(event)
+
+
+ATTENDED_FLOWS = ("attended_refer", "feature_attended")
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("flow", ATTENDED_FLOWS)
+def test_an_attended_transfer_is_completed_at_asterisks_attended_transfer_event(
+    flow: str, form: str
+):
+    """REFER with Replaces (attended_refer) and *2 (feature_attended): the customer reaches
+    2002 when Asterisk says so (AttendedTransfer), and the transfer's leg is the dialog of
+    the event's target channel (for *2 a Local channel, followed to the PJSIP channel its
+    other half dialled); the times stay those the phones were told (expected calls)."""
+    spec = _spec(flow)
+    ami = ASTERISK / f"{flow}.ami.txt"
+    (event,) = [e for e in read_ami_file(ami) if e.name == "AttendedTransfer"]
+    (call,) = assembled_calls(ASTERISK / f"{flow}{form}", ami, ROOT / spec["site"])
+    (transfer,) = call.transfers
+    assert transfer.completed_at == event.ts
+    target_call_id = _sip_call_id_of(ami, _target_channel(ami, event))
+    assert target_call_id in {leg.call_id for leg in call.legs if leg.leg in transfer.legs}
+    (want,) = spec["calls"][0]["transfers"]
+    assert (transfer.kind, transfer.from_ext, transfer.to_ext) == ("attended", "2001", "2002")
+    assert transfer.seconds == pytest.approx(want["seconds"], abs=spec["tolerance_s"])
+    (alone,) = assembled_calls(ASTERISK / f"{flow}{form}", None, ROOT / spec["site"])
+    assert alone.transfers[0].completed_at != event.ts  # SIP alone: the REFER, or 2001's BYE
+
+
+def _target_channel(ami: Path, event: AmiEvent) -> str:
+    target = event.get("TransferTargetChannel") or ""
+    if target.startswith("Local/"):  # *2 dials through the dialplan: Local ;2 dials PJSIP
+        half = target[:-1] + "2"
+        (dial,) = [
+            e for e in read_ami_file(ami) if e.name == "DialBegin" and e.get("Channel") == half
+        ]
+        return dial.get("DestChannel") or ""
+    return target
+
+
+def _sip_call_id_of(ami: Path, channel: str) -> str | None:
+    for e in read_ami_file(ami):
+        if e.name == "UserEvent" and e.get("Channel") == channel:
+            return e.get("CallID")
+    return None
+
+
+def test_the_attended_transfer_event_alone_makes_a_feature_code_transfer():
+    """With the SIP signature of *2 not read (a PBX described without feature codes), SIP
+    alone sees 2001 leave a call the customer is still on (no transfer, a hang-up by staff
+    first); Asterisk's AttendedTransfer makes it the attended transfer the phones did: 2001
+    to 2002, 2.0 s from the INVITE to 2002 to its answer, 2001's leg out of the hang-up."""
+    spec = _spec("feature_attended")
+    site = ROOT / spec["site"]
+    pbx = dataclasses.replace(load_site(site).pbx, transfer_styles=("refer_to_pbx",))
+    capture, ami = ASTERISK / "feature_attended.pcap", ASTERISK / "feature_attended.ami.txt"
+    (alone,) = assembled_calls(capture, None, site, pbx)
+    assert alone.transfers == []
+    (call,) = assembled_calls(capture, ami, site, pbx)
+    (transfer,) = call.transfers
+    (want,) = spec["calls"][0]["transfers"]
+    assert (transfer.kind, transfer.from_ext, transfer.to_ext) == ("attended", "2001", "2002")
+    assert transfer.style == "feature_code"
+    assert transfer.seconds == pytest.approx(want["seconds"], abs=spec["tolerance_s"])
+    assert call.hangup_by == "caller" != alone.hangup_by
+
+
 def call_time(us: int) -> str:
     from callwatch.timefmt import iso
 
@@ -149,7 +241,8 @@ def test_phone_legs_are_the_same_with_the_manager_stream(flow: str):
     out += feed.flush()
     events = [e for e in out if isinstance(e, LegEvent)]
     check_phone_legs(events, _spec(flow))
-    assert len(out) - len(events) == sum(1 for _ in read_ami_file(ASTERISK / f"{flow}.ami.txt"))
+    passed = [e for e in out if isinstance(e, AmiEvent)]
+    assert len(passed) == sum(1 for _ in read_ami_file(ASTERISK / f"{flow}.ami.txt"))
 
 
 def test_a_tie_that_comes_after_its_legs_merges_their_calls():
@@ -180,6 +273,109 @@ def test_a_tie_that_comes_after_its_legs_merges_their_calls():
     assert call.id == "anon@carrier.test"
     assert call.answered_by == "2001" and not call.missed
     assert call.correlation == "ami"
+
+
+def _without_sip_call_id_events(ami: Path, out: Path) -> Path:
+    """The manager stream ``ami`` less the dialplan's ``UserEvent: SipCallId`` (an office
+    whose dialplan does not tell the manager its Call-IDs)."""
+    blocks = ami.read_bytes().split(b"\r\n\r\n")
+    kept = [b for b in blocks if b"\r\nUserEvent: SipCallId\r\n" not in b]
+    assert len(kept) < len(blocks)
+    out.write_bytes(b"\r\n\r\n".join(kept))
+    return out
+
+
+def test_hep_uuid_type_channel_names_only_the_dialog_asterisk_answered():
+    """What Asterisk 22's res_hep_pjsip put in the correlation chunk with uuid_type =
+    channel: the carrier's dialog carries its channel name from Asterisk's 180 on (its INVITE
+    and 100 the Call-ID); the leg Asterisk started to 2001 carries its Call-ID throughout."""
+    packets = list(read_capture(ASTERISK / "anonymous_channel.hep.pcap", CaptureStats()))
+    by_call_id: dict[str, list[bytes]] = {}
+    for p in packets:
+        call_id = re.search(rb"\r\nCall-ID: (\S+)", p.payload)
+        assert call_id and p.correlation_id
+        by_call_id.setdefault(call_id.group(1).decode(), []).append(p.correlation_id)
+    trunk = by_call_id.pop("anonchan@carrier.test")
+    assert trunk[:2] == [b"anonchan@carrier.test"] * 2
+    assert set(trunk[2:]) == {b"PJSIP/carrier-00000000"}
+    ((phone_call_id, phone),) = by_call_id.items()
+    assert set(phone) == {phone_call_id.encode()}
+
+
+@pytest.mark.parametrize("b2bua_window_s", [5.0, 0.0])
+def test_with_uuid_type_channel_the_withheld_trunk_leg_joins_by_its_channel_name(
+    tmp_path: Path, b2bua_window_s: float
+):
+    """anonymous_channel with a dialplan that never tells the manager a Call-ID: the
+    carrier's leg is tied to its linkedid by the channel name HEP gives it, 2001's leg by
+    the linkedid header Asterisk put on its INVITE; one call, joined exactly ("ami"), also
+    with the heuristic off (b2bua window 0: SIP alone then makes two calls)."""
+    spec = _spec("anonymous_channel")
+    site_file = ROOT / spec["site"]
+    site = load_site(site_file)
+    ami = _without_sip_call_id_events(
+        ASTERISK / "anonymous_channel.ami.txt", tmp_path / "no-callid.ami.txt"
+    )
+    capture = ASTERISK / "anonymous_channel.hep.pcap"
+
+    def calls(with_ami: bool) -> list[Call]:
+        assembler = CallAssembler(
+            site.directory, site.correlation_headers, pbx=site.pbx, b2bua_window_s=b2bua_window_s
+        )
+        feed = LegEventFeed()
+        streams = [read_capture(capture, CaptureStats())]
+        if with_ami:
+            streams.append(read_ami_file(ami))
+        out: list[Call] = []
+        for item in heapq.merge(*streams, key=lambda item: item.ts):
+            for event in feed.push(item):
+                out += (
+                    assembler.feed(event)
+                    if isinstance(event, LegEvent)
+                    else assembler.feed_ami(event)
+                )
+        for event in feed.flush():
+            out += (
+                assembler.feed(event) if isinstance(event, LegEvent) else assembler.feed_ami(event)
+            )
+        return out + assembler.flush()
+
+    (call,) = calls(with_ami=True)
+    assert call.id == "anonchan@carrier.test" and call.correlation == "ami"
+    assert call.answered_by == "2001" and not call.missed
+    alone = calls(with_ami=False)
+    assert len(alone) == (1 if b2bua_window_s else 2)
+    if b2bua_window_s:
+        rows = judged_calls_with_ami(capture, ami, site_file)
+        check_calls(rows, spec)
+        assert [r["correlation"] for r in rows] == ["ami"]
+
+
+def test_a_channel_name_hep_gives_before_the_manager_names_the_channel_is_kept():
+    """A slow manager link: the HEP channel name of the carrier's dialog arrives before the
+    manager's Newchannel. AmiLinks keeps it and ties the dialog when the channel appears."""
+    links = AmiLinks()
+    seen = HepChannel(0, "anonchan@carrier.test", "PJSIP/carrier-00000000")
+    assert links.hep_channel(seen) == []
+    facts = []
+    for event in read_ami_file(ASTERISK / "anonymous_channel.ami.txt"):
+        if event.name == "UserEvent":
+            continue  # no SipCallId events: HEP alone names the dialog
+        facts += links.feed(event)
+    named = [f for f in facts if isinstance(f, Tie) and f.call_id == "anonchan@carrier.test"]
+    assert [(t.channel, t.linkedid) for t in named] == [("PJSIP/carrier-00000000", "1796530724.0")]
+
+
+def test_an_attended_transfer_target_behind_a_local_channel_is_the_channel_it_dialled():
+    links = AmiLinks()
+    facts = []
+    for event in read_ami_file(ASTERISK / "feature_attended.ami.txt"):
+        facts += links.feed(event)
+    (fact,) = [f for f in facts if isinstance(f, AttendedTransfer)]
+    assert fact.target == "PJSIP/2002-00000002"
+    assert fact.transferer == fact.second == "PJSIP/2001-00000001"
+    assert fact.transferee_call_id == "featatt@carrier.test"
+    assert fact.target_call_id is not None and fact.transferer_call_id is not None
 
 
 def test_the_recorded_streams_are_read_whole():

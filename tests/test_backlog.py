@@ -1,9 +1,10 @@
-"""The backlog of sealed batches: order across memory and files, leftovers of a killed run,
-files of another version set aside, a disk that refuses writes."""
+"""The backlog of sealed batches: order across memory and the durable queue, leftovers of a
+killed run, batches of another version set aside, a disk that refuses writes."""
 
 from __future__ import annotations
 
 import pickle
+import struct
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callwatch.backlog import Backlog
+from callwatch.diskqueue import DurableQueue
 
 
 def payload(i: int, size: int = 100) -> bytes:
@@ -31,10 +33,11 @@ def test_past_the_memory_limit_batches_go_to_files_and_come_back_in_order(tmp_pa
         backlog.push(2, payload(i))
     assert backlog.on_disk > 0 and backlog.memory_bytes <= 1000
     assert backlog.items == 60 and backlog.batches == 30
-    assert len(list(tmp_path.glob("*.batch"))) == backlog.on_disk
+    assert backlog.queue is not None and backlog.queue.depth == backlog.on_disk
+    assert list(tmp_path.glob("*.queue"))
     assert drain(backlog) == list(range(30))
     assert backlog.items == 0 and backlog.memory_bytes == 0
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.glob("*.queue")) == []
 
 
 @settings(max_examples=50, deadline=None)
@@ -72,20 +75,23 @@ def test_files_left_by_a_killed_run_are_delivered_first(tmp_path: Path) -> None:
     assert drain(again) == [1, 2, 3, 4, 99]
 
 
-def test_files_of_another_version_and_torn_writes_are_set_aside(tmp_path: Path) -> None:
+def test_batches_of_another_version_and_torn_writes_are_set_aside(tmp_path: Path) -> None:
     first = Backlog(tmp_path, memory_limit=0)
     for i in range(3):
         first.push(1, payload(i))
-    path = sorted(tmp_path.glob("*.batch"))[1]
-    raw = bytearray(path.read_bytes())
-    raw[8:24] = b"9.9.9".ljust(16, b"\0")  # the version field of the header
-    path.write_bytes(bytes(raw))
-    (tmp_path / "000000000099.tmp").write_bytes(b"cut short")
+    assert first.queue is not None
+    first.queue.close()
+    foreign = struct.pack("<I16s", 1, b"9.9.9") + payload(7)  # pickled by another version
+    DurableQueue(tmp_path).prepend([foreign])
+    [segment] = sorted(tmp_path.glob("*.queue"))[-1:]
+    with open(segment, "ab") as f:
+        f.write(b"cut short")  # a write the kill interrupted
     again = Backlog(tmp_path, memory_limit=0)
-    assert again.stale == 1 and again.items == 2
-    assert (tmp_path / "stale" / path.name).read_bytes() == bytes(raw)
-    assert not list(tmp_path.glob("*.tmp"))
-    assert drain(again) == [0, 2]
+    assert again.stale == 1 and again.items == 3 and again.batches == 3
+    assert again.queue is not None and again.queue.corrupt == 1
+    assert drain(again) == [0, 1, 2]
+    [aside] = (tmp_path / "stale").iterdir()
+    assert aside.read_bytes() == foreign
 
 
 def test_a_full_disk_keeps_batches_in_memory(
@@ -94,19 +100,16 @@ def test_a_full_disk_keeps_batches_in_memory(
     backlog = Backlog(tmp_path, memory_limit=10)
     backlog.push(1, payload(0))
     backlog.push(1, payload(1))  # to disk
-    real_open = open
 
-    def full(path: object, mode: str = "r", *a: object, **kw: object) -> object:
-        if "w" in mode:
-            raise OSError(28, "No space left on device")
-        return real_open(path, mode, *a, **kw)  # type: ignore[call-overload]
+    def full(fd: int, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("builtins.open", full)
+    monkeypatch.setattr("callwatch.diskqueue._write_all", full)
     backlog.push(1, payload(2))
     backlog.push(1, payload(3))
     monkeypatch.undo()
     backlog.push(1, payload(4))  # the disk is back, but 2 and 3 wait in memory: behind them
-    assert backlog.write_errors == 1  # the first refusal; then memory until the files drain
+    assert backlog.refused == 1  # the first refusal; then memory until the queue drains
     assert drain(backlog) == [0, 1, 2, 3, 4]
     backlog.push(1, payload(5))
     backlog.push(1, payload(6))

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from callwatch.charter import registry
 from callwatch.charter.errors import ProfileError, UnknownProfileError
-from callwatch.profile_files import builtin_profiles, load_profile
+from callwatch.charter.profile import PROFILE_KEYS, TYPED_TABLES
+from callwatch.profile_files import ProfileFile, builtin_profiles, load_profile, profile_model
 
 CHARTERS = Path(__file__).resolve().parent.parent / "docs" / "charters"
 
@@ -127,3 +129,29 @@ def test_broken_toml_and_missing_file_and_unknown_name(tmp_path: Path) -> None:
         load_profile(tmp_path / "absent.toml")
     with pytest.raises(UnknownProfileError, match="najo"):
         load_profile("najo")
+
+
+def test_the_file_model_takes_the_keys_the_core_and_the_registry_declare() -> None:
+    # the typed tables' models and the registry's keys are written in two places: one list
+    assert tuple(ProfileFile.model_fields) == PROFILE_KEYS
+    model = profile_model()
+    declared = {rule.section: set(rule.keys) for rule in registry.rules()}
+    assert set(model.model_fields) == {*PROFILE_KEYS, *declared}
+    for section in TYPED_TABLES:
+        table = model.model_fields[section].annotation
+        fields = {
+            name
+            for arg in (*getattr(table, "__args__", ()), table)
+            if isinstance(arg, type) and hasattr(arg, "model_fields")
+            for name in arg.model_fields
+        }
+        assert fields == declared[section], section
+
+
+def test_an_unknown_key_names_the_key_it_was_probably_meant_to_be(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(US_PROFILE.replace("before_ring", "befor_ring"), encoding="utf-8")
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    assert info.value.key == "answer.befor_ring"
+    assert info.value.message == "unknown key (did you mean 'before_ring'?)"

@@ -36,7 +36,7 @@ from callwatch.reports import data
 from callwatch.reports.weeks import week_of
 from callwatch.store import Store
 from callwatch.table import write_table
-from callwatch.web import views
+from callwatch.web import dashboard, views
 from callwatch.web.charts import rule_color
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,7 +229,7 @@ def test_the_dashboard_draws_and_counts_it(toy_site_file: Path, tmp_path: Path) 
     store.save(out)
     (call,) = judged(out)
     viewer = views.Viewer(Principal("t", "admin"), "ko")
-    page = views.dashboard(store, site, viewer, call.call.started_at)
+    page = dashboard.dashboard(store, site, viewer, call.call.started_at)
     civil = next(p for p in page["departments"] if p.department == "민원")
     toy_result = civil.rule("quick_answer")
     assert (toy_result.in_charter, toy_result.passed, toy_result.failed) == (True, 0, 1)

@@ -90,6 +90,9 @@ def test_every_mistake_reported_at_once(tmp_path: Path) -> None:
     assert "also listed by '민원'" in text["departments[1].numbers[0]"]
     assert all(p.path == str(path) for p in problems)
     assert str(problems[0]) == f"{path}:1: sitee: unknown key (did you mean 'site'?)"
+    # in the order of the file; the missing [site] table, which has no line, last
+    lines = [p.line for p in problems]
+    assert lines[-1] is None and lines[:-1] == sorted(lines[:-1])  # type: ignore[type-var]
     with pytest.raises(ConfigError) as info:
         load_site(path)
     assert len(info.value.problems) == len(problems)
@@ -209,3 +212,24 @@ def test_mistakes_in_names_and_patterns_have_lines_and_hints(tmp_path: Path) -> 
     assert "unclosed '['" in by_key["departments[1].extensions[3]"].message
     assert len(problems) == 4
     assert by_key["departments[1].extensions[3]"].line == 15
+
+
+def test_tables_of_the_wrong_kind_are_named_with_what_was_found(tmp_path: Path) -> None:
+    problems = check_config(write(tmp_path, 'site = 3\ndepartments = {}\ncorrelation = "X-CID"\n'))
+    assert [(p.key, p.line, p.message) for p in problems] == [
+        ("site", 1, "must be a table: [site]"),
+        ("departments", 2, "must be an array of tables: [[departments]]"),
+        ("correlation", 3, "must be a table [correlation], not 'X-CID' (str)"),
+    ]
+
+
+def test_office_hours_that_end_before_they_start(tmp_path: Path) -> None:
+    (problem,) = check_config(
+        write(
+            tmp_path,
+            '[site]\nname = "x"\ncharter = "naju"\n'
+            '[site.business_hours]\nstart = "18:00"\nend = "09:00"\n',
+        )
+    )
+    assert (problem.key, problem.line) == ("site.business_hours", 4)
+    assert "is not before end" in problem.message

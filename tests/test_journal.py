@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from callwatch.bus.published import PublishedLog
-from callwatch.bus.publisher import Publisher
+from callwatch.bus.publisher import Publisher, message_from_record
 from callwatch.capture import Packet, read_capture
 from callwatch.config import load_site
 from callwatch.journal import PacketJournal
@@ -250,6 +250,6 @@ def test_the_publisher_sends_a_replayed_breach_only_if_it_never_took_it(tmp_path
     after.submit(first, mark=10)  # replayed: its breach is in the spool already
     after.submit(second, mark=15)  # replayed, never taken
     after.submit(first, mark=25)  # live again after the replay: not filtered
-    ids = [m.id for m in after.spool.peek(100)[depth:]]
+    ids = [m.id for r in after.spool.peek(100)[depth:] if (m := message_from_record(r))]
     assert ids == ["voicemail@callwatch.test:answer:0", "agentbye@callwatch.test:hangup:0"]
     assert after.replayed_skipped == 1

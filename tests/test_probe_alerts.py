@@ -10,6 +10,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from callwatch.calls.model import Call
@@ -91,10 +92,15 @@ def test_a_ring_time_outside_the_tolerance_is_a_mismatch_alert() -> None:
     monitor.expect(heard_longer)
     (check,) = [c for call in _calls() for c in monitor.on_call(call)]
     assert check.outcome == "mismatch"
-    assert any(p.startswith("ring: captured 3.0") for p in check.problems), check.problems
+    (ring,) = [p for p in check.problems if p.code == "ring"]
+    assert ring.captured == pytest.approx(3.0, abs=0.1), check.problems
+    assert ring.probe == pytest.approx(3.5, abs=0.1)
+    assert ring.text().startswith("ring: captured 3.0")  # the log's English
     alert = alerts.on_check("민원", check, 0, 1)
     assert alert is not None and alert.state == "alert"
-    assert alert_payload(alert, SITE.name)["problems"] == list(check.problems)
+    payload = alert_payload(alert, SITE.name)["problems"]
+    assert payload == [p.to_dict() for p in check.problems]
+    assert {"code": "ring", "captured": ring.captured, "probe": ring.probe} in payload
     # within the tolerance (0.25 s) it agrees
     monitor.expect(_shifted(records["answered"], 0.2))
     assert [c.outcome for call in _calls() for c in monitor.on_call(call)] == ["ok"]

@@ -16,17 +16,22 @@ import asyncio
 import json
 import socket
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from callwatch.api.live import Broadcaster
+from callwatch.api.live import Broadcaster, LiveSink
 from callwatch.bus.payloads import Message, PayloadBuilder
 from callwatch.bus.topics import Topics
 from callwatch.capture import CaptureStats, read_capture
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
+from callwatch.probe.tagging import is_probe_call_id
+from callwatch.service import Service, StoreSink, build_sinks
+from callwatch.settings import Settings
 from callwatch.site import SiteConfig
-from test_probe_tagging import PROBE_CAPTURE, PROBE_NUMBER, STAFF_CAPTURES, _strict_site
+from callwatch.store import Store
+from test_probe_tagging import PROBE_CAPTURE, PROBE_NUMBER, STAFF_CAPTURES, _strict_site, _tags
 
 DAYS_2 = 2 * 86_400_000_000
 
@@ -120,6 +125,54 @@ async def test_the_live_feed_gives_staff_items_unless_asked(
     assert got and not any(b["call"] in probe_calls for b in got)
     assert got_probe and all(b["call"] in probe_calls and b["tag"] == "probe" for b in got_probe)
     assert len(got_both) == len(got) + len(got_probe)
+
+
+async def test_the_service_hands_the_probe_number_to_the_store_and_the_live_feed(
+    world: tuple[SiteConfig, list[Output], list[Output]], tmp_path: Path
+) -> None:
+    # the probe's number is a setting (probe_user, CALLWATCH_PROBE_USER) the service hands to
+    # the store and the live feed; without it only what carries the probe's Call-ID is tagged.
+    # The stored calls here are the probe calls as the PBX's side alone shows them (their
+    # caller is the probe's number, no leg has its Call-ID), so only the number tags them.
+    site, probes, staff = world
+    pbx_side: list[Output] = [
+        JudgedCall(
+            replace(o.call, legs=[g for g in o.call.legs if not is_probe_call_id(g.call_id)]),
+            o.profile,
+            o.verdicts,
+        )
+        for o in probes
+        if isinstance(o, JudgedCall)
+    ]
+    assert all(o.call.legs and o.call.caller == PROBE_NUMBER for o in pbx_side)  # type: ignore[union-attr]
+    for user, live_tags, stored_tag in (
+        (PROBE_NUMBER, {"probe"}, "probe"),
+        (None, {"probe", None}, None),
+    ):
+        data = tmp_path / str(user)
+        service = Service(site, Settings(data_dir=data, probe_user=user))
+        sinks, _ = build_sinks(service)
+        live = next(s for s in sinks if isinstance(s, LiveSink))
+        store = next(s for s in sinks if isinstance(s, StoreSink))
+        sub = live.broadcaster.subscribe(None, ["event"], [None, "probe"])
+        live.submit(probes + staff)
+        await store.start()
+        store.submit(pbx_side + staff)
+        await store.close()
+        events = [sub.queue.get_nowait().payload for _ in range(sub.queue.qsize())]
+        assert {e["tag"] for e in events if e["leg"] in _legs(probes)} == live_tags
+        assert {e["tag"] for e in events if e["leg"] in _legs(staff)} == {None}
+        saved = Store.open(Settings(data_dir=data).store_url, site=site.name)
+        try:
+            tags = _tags(saved)
+        finally:
+            saved.close()
+        assert {tags[c] for c in _calls(probes)} == {stored_tag}
+        assert {tags[c] for c in _calls(staff)} == {None}
+
+
+def _legs(outputs: list[Output]) -> set[str]:
+    return {g.leg for o in outputs if isinstance(o, JudgedCall) for g in o.call.legs}
 
 
 def _broker() -> bool:

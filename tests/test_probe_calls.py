@@ -129,12 +129,15 @@ def test_a_capture_that_disagrees_with_the_probe_is_a_mismatch() -> None:
     late = dataclasses.replace(record, answered_at=(record.answered_at or 0) + 1_000_000)
     check = check_probe(late, call)
     assert check.outcome == "mismatch"
-    assert [p.split(":")[0] for p in check.problems] == ["answer", "ring"]
+    assert [p.code for p in check.problems] == ["answer", "ring"]
+    answer = check.problems[0]
+    assert answer.probe == pytest.approx(answer.captured + 1.0, abs=0.01)  # type: ignore[operator]
     skewed = dataclasses.replace(
         record, **{k: getattr(record, k) + 5_000_000 for k in
                    ("invite_at", "first_ring_at", "answered_at", "hangup_at", "ended_at")}
     )  # fmt: skip
-    assert [p.split(":")[0] for p in check_probe(skewed, call).problems] == ["clock"]
+    (clock,) = check_probe(skewed, call).problems
+    assert clock.code == "clock" and clock.captured == pytest.approx(-5.0, abs=0.01)
 
 
 def test_digest_answer_matches_rfc_2617() -> None:

@@ -30,12 +30,14 @@ from callwatch.capture import CaptureStats, read_capture
 from callwatch.config import load_site
 from callwatch.http import create_app
 from callwatch.pipeline import CallPipeline, JudgedCall, Output
-from callwatch.probe.check import ProbeMonitor, check_probe
+from callwatch.probe.check import ProbeMonitor, check_probe, find_probe_call
 from callwatch.probe.results import save_result
 from callwatch.probe.uac import ProbeRecord
 from callwatch.store import Store
+from callwatch.store.probe_tables import probe_results
 from callwatch.timefmt import parse_iso
 from callwatch.web import WebContext
+from page_language import wrong_language
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = ROOT / "sip_fixtures" / "probe"
@@ -195,6 +197,60 @@ def test_the_banner_goes_once_a_later_probe_is_confirmed(
             save_result(later.store, "민원", again, ok, NOW)
             assert 'id="monitoring-alert"' not in c.get("/").text
             assert 'id="monitoring-alert"' not in c.get("/probes").text
+    finally:
+        later.store.close()
+
+
+def test_what_differed_is_worded_in_the_pages_language(tmp_path: Path) -> None:
+    """A mismatch's problems are stored as data and worded in Korean or English on the banner
+    and the probe page; a row stored before (English text) still reads."""
+    later = _build(tmp_path)
+    try:
+        pipe = CallPipeline(SITE)
+        out: list[Output] = []
+        for packet in read_capture(PROBE / "probe_calls.hep.pcap", CaptureStats()):
+            out += pipe.push(packet)
+        out += pipe.flush()
+        calls = [o.call for o in out if isinstance(o, JudgedCall)]
+        answered = later.records["answered"]
+        call = find_probe_call(answered, calls)
+        assert call is not None
+        call_id = answered.call_id.replace("probe-", "probe-ee")[: len(answered.call_id)]
+        # the probe heard the answer 1 s later than the capture saw it
+        heard_late = dataclasses.replace(
+            answered, answered_at=(answered.answered_at or 0) + 1_000_000
+        )
+        check = dataclasses.replace(check_probe(heard_late, call), call_id=call_id)
+        # placed as the department's newest probe call (after the one never captured)
+        heard_late = dataclasses.replace(heard_late, call_id=call_id, invite_at=NOW - 1_000_000_000)
+        assert [p.code for p in check.problems] == ["answer", "ring"]
+        save_result(later.store, "민원", heard_late, check, NOW)
+        with later.store.engine.connect() as conn:
+            stored = conn.execute(
+                probe_results.select().where(probe_results.c.sip_call_id == call_id)
+            ).one()
+        assert stored.problems == [p.to_dict() for p in check.problems]  # data, no prose
+
+        with _client_for(later) as c:
+            _login(c, later.tokens["admin"])
+            ko = c.get("/").text
+            assert 'data-outcome="mismatch"' in ko
+            assert "응답까지: 수집 " in ko and "(0.25초 넘게 차이)" in ko and "벨 시간: 수집 " in ko
+            banner = ko[ko.index('id="monitoring-alert"') : ko.index("</section>")]
+            assert wrong_language('<html lang="ko"><body><section ' + banner) == []
+            assert "captured" not in c.get("/probes").text
+            en = c.get("/?lang=en").text
+            assert "To the answer: captured " in en and "(more than 0.25\xa0s apart)" in en
+
+            old = "ring: captured 3.000 s, probe 3.500 s (more than 0.25 s apart)"
+            with later.store.engine.begin() as conn:
+                conn.execute(
+                    probe_results.update()
+                    .where(probe_results.c.sip_call_id == call_id)
+                    .values(problems=[old])
+                )
+            assert old in c.get("/").text  # an older row's sentence, as it was stored
+            assert old in c.get("/probes").text
     finally:
         later.store.close()
 

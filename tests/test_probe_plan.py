@@ -115,3 +115,19 @@ def test_check_config_reports_probes_mistakes_with_their_lines(tmp_path: Path) -
     )
     problems = check_config(site)
     assert [(p.key, p.line) for p in problems] == [("probes.talk_s", 13)]
+
+
+def test_values_of_the_wrong_kind_say_what_was_expected() -> None:
+    numbers = {"민원": ("0613390001",)}
+    with pytest.raises(ProbeConfigError) as err:
+        parse_probes(
+            {"enabled": "yes", "server": "192.0.2.10", "port": True, "talk_s": "4",
+             "prompt": 3, "budget": 2}, Path("."), numbers,
+        )  # fmt: skip
+    assert sorted(err.value.problems) == [
+        "probes.budget: unknown key (did you mean 'daily_budget'?)",
+        "probes.enabled: 'yes' is not true or false",
+        "probes.port: True is not a whole number",
+        "probes.prompt: 3 is not true, false or a WAV path",
+        "probes.talk_s: '4' is not a number",
+    ]

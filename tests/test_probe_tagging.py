@@ -18,12 +18,13 @@ from callwatch.calls.model import Call, Leg
 from callwatch.capture import CaptureStats, read_capture
 from callwatch.config import load_site
 from callwatch.pipeline import CallPipeline, JudgedCall, Output
-from callwatch.probe.tagging import call_tag, is_probe_call_id, new_call_id, probe_callers
+from callwatch.probe.tagging import call_tag, is_probe_call_id, new_call_id
 from callwatch.reports import build
 from callwatch.reports.weeks import week_of
+from callwatch.settings import load_settings
 from callwatch.site import SiteConfig
 from callwatch.store import Store, tables
-from callwatch.web import views
+from callwatch.web import dashboard, views
 from callwatch.web.queries import recent_breaches
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +70,7 @@ def _tags(store: Store) -> dict[str, str | None]:
 def _figures(store: Store, start: int, end: int) -> dict[str, object]:
     viewer = views.Viewer(Principal("t", "admin"), "en")
     week = week_of(start, SITE.timezone)
-    dash = views.dashboard(store, SITE, viewer, end)
+    dash = dashboard.dashboard(store, SITE, viewer, end)
     dept = views.department(store, SITE, viewer, "민원", week)
     return {
         "compliance": build.compliance(store, SITE, start, end),
@@ -119,10 +120,11 @@ def test_a_call_from_the_probe_number_is_tagged_whatever_its_call_id() -> None:
               dialled="0613390001", offered_at=1)  # fmt: skip
     call = Call("x", "inbound", PROBE_NUMBER, "0613390001", 1, legs=[leg])
     assert call_tag(call) is None
-    assert call_tag(call, probe_callers({"CALLWATCH_PROBE_USER": PROBE_NUMBER})) == "probe"
-    assert (
-        probe_callers({}) == frozenset() and probe_callers({"CALLWATCH_PROBE_USER": " "}) == set()
-    )
+    # the probe's number is a setting (CALLWATCH_PROBE_USER), handed to whoever tags calls
+    callers = load_settings(None, {"CALLWATCH_PROBE_USER": PROBE_NUMBER}).probe_callers
+    assert call_tag(call, callers) == "probe"
+    assert load_settings(None, {}).probe_callers == frozenset()
+    assert load_settings(None, {"CALLWATCH_PROBE_USER": " "}).probe_callers == set()
 
 
 def test_probe_call_ids_have_one_form() -> None:

@@ -66,6 +66,9 @@ def test_every_mistake_is_listed(tmp_path: Path) -> None:
     assert len(caught.value.problems) == 6
     assert "service.hep_port: 'ninety' is not a port number" in text
     assert "service.httpport: unknown key" in text
+    # the file's mistakes carry their line, an unknown key the key it was probably meant to be
+    assert f"{path}:5: service.hep_port: 'ninety'" in text
+    assert f"{path}:6: service.httpport: unknown key (did you mean 'http_port'?)" in text
     assert "CALLWATCH_HTTP_PORT: 70000 is not a port number" in text
     assert "CALLWATCH_HEP_ALLOW: '10.0.0.300' is not an IP address" in text
     assert "CALLWATCH_MQTT_URL: 'http://broker' is not an MQTT URL" in text
@@ -88,3 +91,12 @@ def test_command_line_overrides(tmp_path: Path) -> None:
     assert (t.hep_port, t.interface) == (2, "eth1")
     with pytest.raises(SettingsError, match="command line: -1 is not a port number"):
         s.with_overrides(http_port=-1)
+
+
+def test_the_probe_number_comes_from_the_environment_only(tmp_path: Path) -> None:
+    s = load_settings(site_file(tmp_path), environ={"CALLWATCH_PROBE_USER": " 07010000001 "})
+    assert s.probe_user == "07010000001" and s.probe_callers == frozenset({"07010000001"})
+    assert s.origin("probe_user") == "CALLWATCH_PROBE_USER"
+    assert load_settings(site_file(tmp_path), environ={}).probe_callers == frozenset()
+    with pytest.raises(SettingsError, match=r"service.probe_user: set it in the environment"):
+        load_settings(site_file(tmp_path, '[service]\nprobe_user = "1"\n'), environ={})

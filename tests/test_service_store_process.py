@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import threading
 from pathlib import Path
 
 import pytest
 from tests.test_service_core import FILES, NOW, SITE, offline, packets, send, settings
 
+from callwatch.diskqueue import DurableQueue
 from callwatch.pipeline import CallPipeline
 from callwatch.service import Service, StoreSink
+from callwatch.sip.message import parse_message
 from callwatch.store import Store
-from callwatch.store_process import StoreProcess, StoreProcessError
+from callwatch.store_process import RawFields, StoreProcess, StoreProcessError, raw_fields
 
 
 def stored(url: str) -> tuple[list[str], dict[str, int]]:
@@ -23,6 +26,11 @@ def stored(url: str) -> tuple[list[str], dict[str, int]]:
         return [row["call"] for row in db.export_calls()], db.counts()
     finally:
         db.close()
+
+
+def raw(name: str) -> list[RawFields]:
+    """The raw messages of a fixture as the service hands them over (parsed by its core)."""
+    return [raw_fields(p, parse_message(p.payload)) for p in packets(name)]
 
 
 async def test_killed_store_process_is_replaced_and_nothing_is_lost(tmp_path: Path) -> None:
@@ -56,7 +64,7 @@ def test_failed_request_is_a_clear_error_and_the_process_lives_on(tmp_path: Path
         assert proc.alive
         prepared = proc.call("prepare")
         assert prepared.schema_error == "" and prepared.recovered == 0
-        proc.call("write", packets("busy"))
+        proc.call("write", raw("busy"))
         assert proc.figures.written == len(packets("busy"))
     finally:
         proc.close()
@@ -70,7 +78,7 @@ def test_a_background_store_process_runs_at_idle_priority(tmp_path: Path) -> Non
         assert proc.pid is not None
         assert os.sched_getscheduler(proc.pid) == os.SCHED_IDLE
         proc.call("prepare")
-        proc.call("write", packets("busy"))  # and it still does its work
+        proc.call("write", raw("busy"))  # and it still does its work
         assert proc.figures.written == len(packets("busy"))
     finally:
         proc.close()
@@ -92,7 +100,7 @@ async def test_a_backlog_past_its_memory_limit_goes_through_files_in_order(
     calls, counts = stored(s.store_url)
     assert sorted(calls) == sorted(j.call.id for j in offline(pk))
     assert counts["sip_messages"] == len({(p.ts, p.payload) for p in pk})
-    assert store.pending() == 0 and not list(store.backlog_dir.glob("*.batch"))
+    assert store.pending() == 0 and not list(store.backlog_dir.glob("*.queue"))
 
 
 async def test_a_backlog_left_by_a_killed_service_is_stored_on_the_next_start(
@@ -104,14 +112,17 @@ async def test_a_backlog_left_by_a_killed_service_is_stored_on_the_next_start(
     killed.backlog.memory_limit = 0
     killed.max_batch = 7
     pipe = CallPipeline(SITE)
+    pipe.legs.on_message = killed.submit_message
     for p in pk:  # what the service queued before it was killed, never delivered
         killed.submit(pipe.push(p))
-        killed.submit_packet(p)
     killed.submit(pipe.flush())
     killed._seal()  # the last, partial batch too
     assert killed.backlog.on_disk == killed.backlog.batches > 1
     killed.store.close()
-    (killed.backlog_dir / "999999999999.batch").write_bytes(b"CWB1" + bytes(20) + b"junk")
+    assert killed.backlog.queue is not None
+    killed.backlog.queue.close()
+    foreign = struct.pack("<I16s", 1, b"0.0.1") + b"junk"  # queued by another version
+    DurableQueue(killed.backlog_dir).append([foreign])
     again = StoreSink(SITE, s)
     assert again.backlog.stale == 1  # another version's header: set aside, not retried
     await again.start()
@@ -119,7 +130,8 @@ async def test_a_backlog_left_by_a_killed_service_is_stored_on_the_next_start(
     calls, counts = stored(s.store_url)
     assert sorted(calls) == sorted(j.call.id for j in offline(pk))
     assert counts["sip_messages"] == len({(p.ts, p.payload) for p in pk})
-    assert not list(again.backlog_dir.glob("*.batch"))
+    assert not list(again.backlog_dir.glob("*.queue"))
+    assert [p.read_bytes() for p in (again.backlog_dir / "stale").iterdir()] == [foreign]
 
 
 async def test_a_request_the_store_process_cannot_read_is_set_aside_not_retried(
@@ -129,7 +141,7 @@ async def test_a_request_the_store_process_cannot_read_is_set_aside_not_retried(
     store = StoreSink(SITE, s)
     await store.start()
     store.backlog.push(1, b"not a pickle")
-    store.submit(packets("busy"))
+    store.submit(raw("busy"))
     await store.close()
     assert store.unreadable == 1
     aside = list((store.backlog_dir / "unreadable").iterdir())

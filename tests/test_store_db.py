@@ -184,6 +184,16 @@ def test_directory_with_named_phones_and_patterns_is_synced(store: Store) -> Non
     ]
 
 
+def test_a_phone_name_of_any_length_is_synced(store: Store) -> None:
+    name = "front-desk." * 30 + "reception"  # 339 characters; the column once held 64
+    departments = [Department("민원", extensions=(name, "2001-2009"), numbers=("2000",))]
+    store.sync_directory(replace(fx.site(), directory=Directory(departments)))
+    x = tables.extensions.c
+    with store.engine.connect() as conn:
+        rows = sorted(conn.execute(select(x.first, x.last)).all())
+    assert [tuple(r) for r in rows] == [("2001", "2009"), (name, name)]
+
+
 def test_csv_export_flattens_the_same_fields(store: Store) -> None:
     _save_all(store)
     out = io.StringIO()

@@ -1,4 +1,5 @@
-"""The JSON codec of outputs, the on-disk spool, and the store writer's outage handling."""
+"""The JSON codec of outputs and the store writer's outage handling (its spool is the durable
+queue, tested in test_diskqueue.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import test_store_fixtures as fx
 from callwatch.calls.model import Call, Leg, Transfer
 from callwatch.charter.callbacks import Callback
 from callwatch.charter.verdict import Verdict
+from callwatch.diskqueue import DurableQueue
 from callwatch.pipeline import JudgedCall
 from callwatch.records import call_payload, judged_from_record
 from callwatch.records.schema import CallPayload
@@ -22,7 +24,6 @@ from callwatch.sip import events as ev
 from callwatch.store import (
     CodecError,
     RawMessage,
-    Spool,
     SpoolFull,
     Store,
     StoreWriter,
@@ -216,66 +217,6 @@ def test_bad_records_raise_codec_error(record: dict) -> None:
         decode_output(record)
 
 
-# -- spool -----------------------------------------------------------------------------------
-
-
-def test_spool_keeps_order_across_segments_and_reopening(tmp_path: Path) -> None:
-    spool = Spool(tmp_path, segment_bytes=200)
-    seqs = [spool.append([{"n": i, "pad": "x" * 50}]) for i in range(6)]
-    assert seqs == sorted(seqs) and spool.depth == 6
-    assert len(list(tmp_path.glob("*.jsonl"))) > 1
-    first = spool.peek()
-    assert first is not None and first.items == [{"n": 0, "pad": "x" * 50}]
-    spool.ack(first.seq)
-    again = Spool(tmp_path, segment_bytes=200)
-    got = []
-    while (batch := again.peek()) is not None:
-        got.append(batch.items[0]["n"])
-        again.ack(batch.seq)
-    assert got == [1, 2, 3, 4, 5]
-    assert Spool(tmp_path).depth == 0
-    assert list(tmp_path.glob("*.jsonl")) == []
-
-
-def test_a_torn_last_line_is_detected_and_the_good_lines_kept(tmp_path: Path) -> None:
-    spool = Spool(tmp_path)
-    for i in range(3):
-        spool.append([{"n": i}])
-    [segment] = tmp_path.glob("*.jsonl")
-    data = segment.read_bytes()
-    segment.write_bytes(data[:-7])  # the crash cut the last write short
-    reopened = Spool(tmp_path)
-    assert reopened.corrupt == 1 and reopened.depth == 2
-    reopened.append([{"n": "after"}])  # never glued onto the torn line
-    got = []
-    while (batch := reopened.peek()) is not None:
-        got.append(batch.items[0]["n"])
-        reopened.ack(batch.seq)
-    assert got == [0, 1, "after"]
-
-
-def test_a_damaged_middle_line_is_skipped(tmp_path: Path) -> None:
-    spool = Spool(tmp_path)
-    for i in range(3):
-        spool.append([{"n": i}])
-    [segment] = tmp_path.glob("*.jsonl")
-    lines = segment.read_bytes().splitlines(keepends=True)
-    lines[1] = lines[1].replace(b'"n":1', b'"n":7')  # checksum no longer matches
-    segment.write_bytes(b"".join(lines))
-    reopened = Spool(tmp_path)
-    assert reopened.corrupt == 1 and reopened.depth == 2
-
-
-def test_a_full_spool_refuses_and_drops_nothing(tmp_path: Path) -> None:
-    spool = Spool(tmp_path, max_bytes=300)
-    spool.append([{"pad": "x" * 100}])
-    spool.append([{"pad": "y" * 100}])
-    with pytest.raises(SpoolFull, match="full"):
-        spool.append([{"pad": "z" * 100}])
-    assert spool.depth == 2
-    assert [b.items[0]["pad"][0] for b in [spool.peek()]] == ["x"]
-
-
 # -- writer ----------------------------------------------------------------------------------
 
 CLOSED = "postgresql+psycopg://postgres@127.0.0.1:1/test"
@@ -297,20 +238,25 @@ def test_outage_then_recovery_stores_everything_once(tmp_path: Path, database_ur
     items = _all_outputs()
     half = len(items) // 2
     clock = FakeClock()
-    down = StoreWriter(Store.open(CLOSED), Spool(tmp_path / "spool"), batch_size=9, clock=clock)
+    down = StoreWriter(
+        Store.open(CLOSED), DurableQueue(tmp_path / "spool", fsync=True), batch_size=9, clock=clock
+    )
     down.add(items[:half])
     down.close()
     assert down.stats.written == 0 and down.stats.failures >= 1
-    assert down.stats.spooled == half and down.stats.spool_depth == Spool(tmp_path / "spool").depth
+    assert (
+        down.stats.spooled == half
+        and down.stats.spool_depth == DurableQueue(tmp_path / "spool").depth
+    )
     shutil.copytree(tmp_path / "spool", tmp_path / "copy")  # as if acks were lost in a crash
 
     store = Store.open(database_url, site=fx.site().name)
     store.upgrade()
-    up = StoreWriter(store, Spool(tmp_path / "spool"), batch_size=9, clock=clock)
+    up = StoreWriter(store, DurableQueue(tmp_path / "spool", fsync=True), batch_size=9, clock=clock)
     up.add(items[half:])  # the spool drains first, then the new batches
     up.close()
     assert up.stats.spool_depth == 0 and up.stats.written == len(items)
-    replay = StoreWriter(store, Spool(tmp_path / "copy"), clock=clock)
+    replay = StoreWriter(store, DurableQueue(tmp_path / "copy"), clock=clock)
     assert replay.drain() and replay.stats.written == half
     expected = [json.dumps(r) for r in fx.expected_rows(fx.pcaps())]
     assert [json.dumps(r) for r in store.export_calls()] == expected
@@ -326,7 +272,7 @@ def test_backoff_spools_without_retrying_until_it_has_passed(tmp_path: Path) -> 
     items = fx.outputs(fx.FIXTURES / "busy.pcap")
     clock = FakeClock()
     writer = StoreWriter(
-        Store.open(CLOSED), Spool(tmp_path), batch_size=1, backoff_initial=2.0, clock=clock
+        Store.open(CLOSED), DurableQueue(tmp_path), batch_size=1, backoff_initial=2.0, clock=clock
     )
     writer.add(items)
     assert writer.stats.failures == 1 and writer.stats.spooled == len(items)
@@ -342,7 +288,7 @@ def test_backoff_spools_without_retrying_until_it_has_passed(tmp_path: Path) -> 
 def test_full_spool_holds_batches_in_memory_then_refuses(tmp_path: Path) -> None:
     items = fx.outputs(fx.FIXTURES / "answered_1st_ring.pcap")
     clock = FakeClock()
-    spool = Spool(tmp_path / "spool", max_bytes=10)
+    spool = DurableQueue(tmp_path / "spool", max_bytes=10)
     writer = StoreWriter(Store.open(CLOSED), spool, batch_size=2, max_pending=4, clock=clock)
     writer.add(items[:4])
     assert writer.pending == 4 and spool.depth == 0
@@ -364,7 +310,7 @@ def test_full_spool_holds_batches_in_memory_then_refuses(tmp_path: Path) -> None
 def test_a_batch_the_database_rejects_is_kept_aside(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     store.upgrade()
-    writer = StoreWriter(store, Spool(tmp_path / "spool"), batch_size=1, clock=FakeClock())
+    writer = StoreWriter(store, DurableQueue(tmp_path / "spool"), batch_size=1, clock=FakeClock())
     try:
         bad = ev.Alerting(at=1, leg="l1", call_id=None, from_user=None, to_user=None)  # type: ignore[arg-type]
     except TypeError:

@@ -127,10 +127,11 @@ def test_dashboard_breach_replay_language_pdf_export(
     page.locator('#feed li.breach[data-rule="answer"] a').first.click()
     page.wait_for_url("**/calls/**")
     assert page.locator(".verdicts li.bad[data-rule='answer']").count() == 1
-    assert page.locator(".limit.breached[data-rule='answer']").count() == 1
+    assert page.locator(".cw-timeline.wide .limit.breached[data-rule='answer']").count() == 1
     shot(page, "call")
     play_past_limit(page, "answer")
-    assert "passed" in (page.locator('.limit[data-rule="answer"]').get_attribute("class") or "")
+    limit = page.locator('.cw-timeline.wide .limit[data-rule="answer"]')
+    assert "passed" in (limit.get_attribute("class") or "")
     shot(page, "call-played")
 
     # scrub back to the start, and open a SIP message
@@ -177,7 +178,8 @@ def test_dashboard_breach_replay_language_pdf_export(
         page.goto(server + "/departments/민원?week=2026-W47")
         page.locator("a.breach-link").first.click()
     page.wait_for_url("**/calls/**")
-    rule = "transfer" if page.locator(".limit.breached[data-rule='transfer']").count() else "answer"
+    breached = page.locator(".cw-timeline.wide .limit.breached[data-rule='transfer']")
+    rule = "transfer" if breached.count() else "answer"
     with page.expect_download() as export_info:
         page.click("#export-link")
     exported = ARTIFACTS / "replay-export.html"

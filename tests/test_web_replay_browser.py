@@ -1,5 +1,6 @@
 """The replay and the SIP ladder in real headless Chromium (Debian's /usr/bin/chromium driven by
-Playwright), at 1366 px and 390 px, in Korean and English, as admin and trainer: no two labels
+Playwright), at 1366 px and 390 px, in Korean and English, as admin and trainer: the page
+fits (a phone gets the narrow drawings, nothing scrolls sideways); no two labels
 of the time line overlap (bounding boxes as Chromium lays them out), the cursor never touches
 a limit label wherever it stands, the legend is there, a callback breach shows its deadline,
 its attempts and the delay, the ladder gives times on the site's clock and hosts, and a
@@ -44,9 +45,11 @@ OVERLAPS = """() => {
 
 CURSOR_HITS = """() => {
   const scrub = document.getElementById('cw-scrub');
-  const cursor = document.getElementById('cw-cursor');
-  const labels = Array.from(document.querySelectorAll(
-    'svg.cw-timeline .limit text, svg.cw-timeline .interval text'));
+  // the drawing the page shows (the wide one, or a phone's narrow one)
+  const svg = Array.from(document.querySelectorAll('svg.cw-timeline'))
+    .find(s => s.getClientRects().length);
+  const cursor = svg.querySelector('.cursor');
+  const labels = Array.from(svg.querySelectorAll('.limit text, .interval text'));
   const total = parseFloat(scrub.max);
   const hits = [];
   let steps = 0;
@@ -62,7 +65,8 @@ CURSOR_HITS = """() => {
       }
     }
   }
-  return {steps: steps, labels: labels.length, hits: hits};
+  return {steps: steps, labels: labels.length, hits: hits, drawing: svg.classList[1],
+          moved: cursor.getAttribute('x1') !== svg.dataset.plotLeft};
 }"""
 
 
@@ -117,18 +121,30 @@ def test_replay_labels_cursor_legend_callback_and_ladder(
         assert {"ring", "mark", "limit", "cursor"} <= set(kinds)
         assert all(legend.nth(i).inner_text().strip() for i in range(legend.count()))
 
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        fits = page.evaluate(
+            "() => [...document.querySelectorAll('#cw-replay svg, .ladder svg')]"
+            ".filter(s => s.getClientRects().length)"
+            ".every(s => s.getBoundingClientRect().right <= s.parentElement"
+            ".getBoundingClientRect().right + 0.5)"
+        )
+        assert fits  # no drawing scrolls sideways inside its card
         hits = page.evaluate(CURSOR_HITS)
+        assert hits["drawing"] == ("wide" if width > 700 else "narrow")
+        assert hits["moved"]  # the shown drawing's cursor follows the scrub
         assert hits["labels"] >= 1 and hits["steps"] == 201
         assert hits["hits"] == [], (name, hits["hits"][:5])
         shot(page, f"replay-{name}-{role}-{width}-{lang}")
 
+        drawing = page.locator("svg.cw-timeline:visible")  # the one the page shows
+        assert drawing.count() == 1
         # the ladder: times on the site's clock, the offset, hosts with ports
-        head = page.locator(".ladder-head svg").text_content() or ""
+        head = page.locator(".ladder-head svg:visible").text_content() or ""
         assert "Asia/Seoul" in head
         assert re.search(r"\d+\.\d+\.\d+\.\d+:\d+", head)
-        clocks = page.locator(".cw-ladder-row .clock").all_text_contents()
+        clocks = page.locator(".cw-ladder-row:visible .clock").all_text_contents()
         assert clocks and all(re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", c) for c in clocks)
-        offsets = page.locator(".cw-ladder-row .at").all_text_contents()
+        offsets = page.locator(".cw-ladder-row:visible .at").all_text_contents()
         unit = "초" if lang == "ko" else " s"
         assert offsets[0] == f"+0.000{unit}"
         page.locator("details.msg summary").first.click()
@@ -140,26 +156,26 @@ def test_replay_labels_cursor_legend_callback_and_ladder(
         caller = world.store.call(call_id)["caller"]
         if role == "trainer":
             assert caller not in texts and re.search(r"\d-\*{3,}-\d{4}", texts)
-            lane = page.locator("svg.cw-timeline .lane-label").first.text_content() or ""
+            lane = drawing.locator(".lane-label").first.text_content() or ""
             assert re.search(r"\d-\*{3,}-\d{4}", lane)
         else:
             assert caller in texts
 
         if name == "callback":
-            deadline = page.locator('.limit.breached[data-rule="callback"] text')
+            deadline = drawing.locator('.limit.breached[data-rule="callback"] text')
             assert deadline.count() == 1
             word = "회신 기한 1시간" if lang == "ko" else "Callback deadline 1 h"
             assert (deadline.text_content() or "").replace("\xa0", " ") == word
-            attempts = page.locator('.mark[data-kind="callback_attempt"] text')
+            attempts = drawing.locator('.mark[data-kind="callback_attempt"] text')
             assert attempts.count() == 1
             assert ("회신 시도 1" if lang == "ko" else "Callback 1") in (
                 attempts.text_content() or ""
             )
-            delay = page.locator('.interval[data-kind="callback_delay"] text').text_content()
+            delay = drawing.locator('.interval[data-kind="callback_delay"] text').text_content()
             assert (delay or "").replace("\xa0", " ") == (
                 "회신까지 2시간" if lang == "ko" else "Called back after 2 h"
             )
-            assert page.locator('.mark[data-kind="ended"]').count() == 1  # the missed call
+            assert drawing.locator('.mark[data-kind="ended"]').count() == 1  # the missed call
             assert "break" in kinds
             # play it through at 4x: the callback's hours pass in seconds
             page.click('button.speed[data-speed="4"]')

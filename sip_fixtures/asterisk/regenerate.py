@@ -67,6 +67,8 @@ PROMPTS = {  # the sound files the office plays (silence: the build has none), s
     "pbx-transfer": 0.2,  # features.conf's transfer prompt
     "civil-welcome": 1.0,  # 0613390011, before the queue
     "civil-menu": 2.0,  # 0613390012, the IVR menu
+    "civil-vm-greeting": 1.5,  # 0613390006, the greeting before the message is recorded
+    "beep": 0.2,  # Record()'s beep before it records
 }
 PROCESS_TIMEOUT_S = 60.0
 
@@ -100,10 +102,17 @@ class Sipp:
 
 @dataclass(frozen=True)
 class Flow:
-    """A named fixture: phones and the carrier's call, recorded together."""
+    """A named fixture: phones and the carrier's call, recorded together.
+
+    ``hep_uuid_type`` is ``hep.conf``'s ``uuid_type`` for this flow (``call-id``, the office's
+    own setting, or ``channel``: the HEP correlation id then carries the channel name).
+    ``conf_edits`` are ``(file, text, replacement)`` changes to ``conf/`` for this flow only.
+    """
 
     name: str
     agents: tuple[Sipp, ...]
+    hep_uuid_type: str = "call-id"
+    conf_edits: tuple[tuple[str, str, str], ...] = ()
 
 
 def _phone(user: str, scenario: str, *, ring_ms: int = 0, **pauses: int) -> Sipp:
@@ -253,6 +262,36 @@ def _flows() -> list[Flow]:
             _carrier("ivrdigit", "0613390012", "carrier_ivr_digit.xml", talk_ms=6000,
                      MENU_MS=2500, DIGIT=1),
         )),
+        # 0613390006: 2001 rings and nobody answers; Dial gives up after 8 s (CANCEL to 2001)
+        # and the dialplan's voicemail answers the caller (Answer(), a 1.5 s greeting, a beep,
+        # Record(): the build has no app_voicemail, see README); the caller leaves a message
+        # and hangs up 6.0 s after Asterisk's answer.
+        Flow("voicemail", (
+            _phone("2001", cancelled),
+            _carrier("voicemail", "0613390006", talk_ms=6000),
+        )),
+        # blind_refer with refer_blind_progress = no on the phones: Asterisk answers the REFER
+        # with 202 and one NOTIFY (sipfrag 200) at once; 2001 leaves with BYE after it; 2002
+        # rings 2.5 s and answers; the caller hangs up 10.0 s after its own answer.
+        Flow("blind_refer_noprogress", (
+            _phone("2001", "phone_refer_blind_noprogress.xml", RING_MS=2000, TALK_MS=2000,
+                   target="2002"),
+            _phone("2002", answer, ring_ms=2500),
+            _carrier("blindnoprog", "0613390001", talk_ms=10000),
+        ), conf_edits=(("pjsip.conf", "allow_transfer = yes\n",
+                        "allow_transfer = yes\nrefer_blind_progress = no\n"),)),
+        # A withheld number -> 0613390007: 2001's INVITE carries X-CID (the carrier leg's
+        # Call-ID) and no linkedid header; 2001 rings 2.0 s, answers; 3.0 s talk.
+        Flow("xcid_header", (
+            _phone("2001", answer, ring_ms=2000),
+            _carrier("xcid", "0613390007", talk_ms=3000, caller="anonymous"),
+        )),
+        # anonymous_caller again with hep.conf's uuid_type = channel: the HEP correlation id
+        # of a dialog names its Asterisk channel (PJSIP/carrier-..., PJSIP/2001-...).
+        Flow("anonymous_channel", (
+            _phone("2001", answer, ring_ms=2000),
+            _carrier("anonchan", "0613390001", talk_ms=3000, caller="anonymous"),
+        ), hep_uuid_type="channel"),
     ]  # fmt: skip
 
 
@@ -339,8 +378,13 @@ def _spawn(argv: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 @contextlib.contextmanager
-def asterisk(scratch: Path) -> Iterator[None]:
-    """Asterisk running in the foreground on ``conf/`` (copied into ``scratch``)."""
+def asterisk(
+    scratch: Path,
+    hep_uuid_type: str = "call-id",
+    conf_edits: Sequence[tuple[str, str, str]] = (),
+) -> Iterator[None]:
+    """Asterisk running in the foreground on ``conf/`` (copied into ``scratch``), with
+    ``hep.conf``'s ``uuid_type`` set to ``hep_uuid_type`` and ``conf_edits`` made."""
     binary = PREFIX / "sbin" / "asterisk"
     if not binary.is_file():
         raise FixtureError(f"no Asterisk at {binary} (unpack ../shared/asterisk/, see README)")
@@ -359,6 +403,15 @@ def asterisk(scratch: Path) -> Iterator[None]:
     for conf in CONF.glob("*.conf"):
         text = conf.read_text()
         text = text.replace("@ETC@", str(etc)).replace("@RUN@", str(run))
+        if conf.name == "hep.conf":
+            text, n = re.subn(r"(?m)^uuid_type = .*$", f"uuid_type = {hep_uuid_type}", text)
+            if n != 1:
+                raise FixtureError("hep.conf: no uuid_type line to set")
+        for name, before, after in conf_edits:
+            if name == conf.name:
+                if before not in text:
+                    raise FixtureError(f"{name}: no {before!r} to change")
+                text = text.replace(before, after)
         (etc / conf.name).write_text(text.replace("@PREFIX@", str(PREFIX)))
     proc = _spawn([str(binary), "-C", str(etc / "asterisk.conf"), "-f", "-n"],
                   scratch / "asterisk.log")  # fmt: skip
@@ -539,8 +592,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.names or list(FLOWS):
         started = time.monotonic()
         try:
-            with asterisk(logroot / name / "asterisk"), hep_sink():
-                paths = record(FLOWS[name], logroot / name, args.out)
+            flow = FLOWS[name]
+            office = asterisk(logroot / name / "asterisk", flow.hep_uuid_type, flow.conf_edits)
+            with office, hep_sink():
+                paths = record(flow, logroot / name, args.out)
         except (FixtureError, OSError) as exc:
             failed += 1
             print(f"FAIL {name}: {exc}", file=sys.stderr)

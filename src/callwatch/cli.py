@@ -347,7 +347,7 @@ def _store_capture(
     from callwatch.store import Store, StoreError
 
     settings = _service_settings(site.path, demo)
-    store = Store.open(settings.store_url, site=site.name)
+    store = Store.open(settings.store_url, site=site.name, probe_callers=settings.probe_callers)
     pipe = CallPipeline(site)
     batch: list = []
     try:

@@ -24,24 +24,40 @@
     [correlation]
     headers = ["X-CID", "X-Asterisk-Linkedid"]   # added to the PBX kind's own header names
 
-:func:`check_config` lists every mistake at once, each with the file, the line (where the
-key can be found in the text) and the key path; :func:`load_site` raises
-:class:`ConfigError` holding the same list.
+The file is declared as pydantic models (:class:`SiteFile` and its tables): each value goes
+through a validator that says what is wrong in words (:mod:`callwatch.validation`), an
+unknown key is answered with the key it was probably meant to be. What ties departments
+together (a name, number or extension claimed twice) is checked beside the model, on every
+department that can be read, so one pass finds it all. :func:`check_config` lists every
+mistake at once, each with the file, the line (where the key can be found in the text) and
+the key path, in the order of the file; :func:`load_site` raises :class:`ConfigError`
+holding the same list, or returns the site as plain data (:class:`~callwatch.site.SiteConfig`).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
-from collections.abc import Container
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from callwatch import pbx as pbx_kinds
 from callwatch.calls.directory import (
@@ -61,17 +77,13 @@ from callwatch.probe.plan import probe_problems
 from callwatch.profile_files import BUILTIN, builtin_profiles, load_profile
 from callwatch.reports.schedule import schedule_problems
 from callwatch.site import DEFAULT_TIMEZONE, SiteConfig
+from callwatch.validation import did_you_mean, fail, line_map, line_of, problems, shaped, show
 
-_KEYS: dict[str, tuple[str, ...]] = {
-    "": ("site", "departments", "correlation", "reports", "service", "probes"),
-    "site": ("name", "timezone", "charter", "pbx", "profiles", "business_hours"),
-    "site.business_hours": ("start", "end", "days", "holidays"),
-    "departments": ("name", "name_en", "extensions", "numbers", "charter"),
-    "correlation": ("headers",),
-}
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_PARENT = re.compile(r"(\.[^.\[\]]*|\[\d+\])$")
 _TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+_HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_MISSING = {"site": "missing [site] table (name, timezone, charter)"}
+"""How the absence of a key is worded where plain ``missing`` would say too little."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,406 +108,394 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+# -- the values: each validator fails with the sentence check-config prints -------------------
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise fail(f"must be non-empty text, not {show(value)}")
+    return value
+
+
+def _zone(value: Any) -> str:
+    name = _text(value)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        hint = did_you_mean(name, _zones(), "")
+        raise fail(f"unknown time zone {name!r}{f' ({hint})' if hint else ''}") from None
+    return name
+
+
+def _charter(value: Any, info: ValidationInfo) -> str:
+    """A charter id among the built-in ones and the site's own profile files (the context's
+    ``charters``)."""
+    name = _text(value)
+    known = (info.context or {}).get("charters", BUILTIN)
+    if name in known:
+        return name
+    hint = did_you_mean(name, list(known), f"known: {', '.join(sorted(known))}")
+    raise fail(f"unknown charter {name!r} ({hint}); built-in: {', '.join(BUILTIN)}")
+
+
+def _pbx(value: Any) -> PbxTraits:
+    name = _text(value)
+    try:
+        return pbx_kinds.traits_for(name)
+    except KeyError:
+        kinds = sorted(pbx_kinds.KINDS)
+        hint = did_you_mean(name.strip().lower(), kinds, f"known: {', '.join(kinds)}")
+        raise fail(f"unknown PBX kind {name!r} ({hint})") from None
+
+
+def _profile_path(value: Any) -> str:
+    if not isinstance(value, str):
+        raise fail(f"must be a file path, not {show(value)}")
+    return value
+
+
+def _clock(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value):
+        hour, minute = (int(part) for part in value.split(":"))
+        if hour < 24 and minute < 60:
+            return time(hour, minute)
+    raise fail(f"{show(value)} is not a time of day like '09:00'")
+
+
+def _day_list(value: Any) -> Any:
+    if not isinstance(value, list) or not value:
+        raise fail(f"must be a non-empty list like ['mon', 'fri'], not {value!r}")
+    return value
+
+
+def _day(value: Any) -> int:
+    if isinstance(value, str) and value.lower()[:3] in _DAYS:
+        return _DAYS.index(value.lower()[:3])
+    raise fail(f"{show(value)} is not a day ({', '.join(_DAYS)})")
+
+
+def _country(value: Any) -> str | None:
+    """A country code of the ``holidays`` package; ``false``: no holidays (None)."""
+    if value is False:
+        return None
+    if not isinstance(value, str) or value not in holidays.list_supported_countries():
+        raise fail(f"{show(value)} is not a supported country code")
+    return value
+
+
+def _extension(value: Any) -> Extension:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise fail(f"must be text like '2001-2009' or 'reception', not {show(value)}")
+    try:
+        return parse_extension(value)
+    except DirectoryError as exc:
+        raise fail("; ".join(exc.problems)) from None
+
+
+def _number(value: Any) -> str:
+    digits = _digits(value)
+    if digits is None:
+        raise fail(f"{show(value)} is not a phone number (digits, '-', '+82')")
+    return digits
+
+
+def _header(value: Any) -> str:
+    if isinstance(value, str) and _HEADER.fullmatch(value):
+        return value
+    raise fail(f"{show(value)} is not a header name")
+
+
+Text = Annotated[str, PlainValidator(_text)]
+Charter = Annotated[str, PlainValidator(_charter)]
+
+# -- the tables -------------------------------------------------------------------------------
+
+
+class _Table(BaseModel):
+    """A TOML table: only its own keys, read once into immutable values."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, defer_build=True
+    )
+
+
+class BusinessHoursTable(_Table):
+    """``[site.business_hours]``: office hours of callback deadlines, and the holidays."""
+
+    start: Annotated[time, PlainValidator(_clock)] = time(9, 0)
+    end: Annotated[time, PlainValidator(_clock)] = time(18, 0)
+    days: Annotated[
+        tuple[Annotated[int, PlainValidator(_day)], ...], BeforeValidator(_day_list)
+    ] = (0, 1, 2, 3, 4)
+    holidays: Annotated[str | None, PlainValidator(_country)] = "KR"
+
+    def calendar(self) -> Container[date]:
+        return _calendar(self.holidays)
+
+    def build(self, timezone: str) -> BusinessHours:
+        """The office hours on ``timezone``'s clock (CharterError: they make no sense)."""
+        return BusinessHours(timezone, self.start, self.end, frozenset(self.days), self.calendar())
+
+
+class SiteTable(_Table):
+    """``[site]``: the site's name, clock, default charter, PBX and extra charter files."""
+
+    name: Text
+    timezone: Annotated[str, PlainValidator(_zone)] = DEFAULT_TIMEZONE
+    charter: Charter
+    pbx: Annotated[PbxTraits, PlainValidator(_pbx)] = Field(
+        default_factory=lambda: pbx_kinds.traits_for(pbx_kinds.DEFAULT)
+    )
+    profiles: Annotated[
+        tuple[Annotated[str, PlainValidator(_profile_path)], ...],
+        shaped(list, "must be a list of profile file paths, not {shown}"),
+    ] = ()
+    business_hours: Annotated[
+        BusinessHoursTable | None,
+        shaped(dict, "must be a table [site.business_hours], not {shown}"),
+    ] = None
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours_make_sense(
+        cls, value: BusinessHoursTable | None, info: ValidationInfo
+    ) -> BusinessHoursTable | None:
+        if value is not None:
+            try:
+                value.build(info.data.get("timezone", DEFAULT_TIMEZONE))
+            except CharterError as exc:
+                raise fail(str(exc)) from None
+        return value
+
+
+class DepartmentTable(_Table):
+    """One ``[[departments]]`` table."""
+
+    name: Text
+    name_en: Annotated[str | None, PlainValidator(_text)] = None
+    extensions: Annotated[
+        tuple[Annotated[Extension, PlainValidator(_extension)], ...],
+        shaped(list, "must be a list like ['2001-2009', 'reception', 'test*'], not {shown}"),
+    ] = ()
+    numbers: Annotated[
+        tuple[Annotated[str, PlainValidator(_number)], ...],
+        shaped(list, "must be a list like ['0613390000'], not {shown}"),
+    ] = ()
+    charter: Annotated[str | None, PlainValidator(_charter)] = None
+
+    def department(self) -> Department:
+        return Department(self.name, self.name_en, self.extensions, self.numbers, self.charter)
+
+    @model_validator(mode="after")
+    def _is_a_department(self) -> DepartmentTable:
+        try:
+            self.department()
+        except DirectoryError as exc:
+            raise fail("; ".join(exc.problems)) from None
+        return self
+
+
+class CorrelationTable(_Table):
+    """``[correlation]``: extra headers that tie the legs of one call together."""
+
+    headers: Annotated[
+        tuple[Annotated[str, PlainValidator(_header)], ...],
+        shaped(list, "must be a list of header names, not {shown}"),
+    ] = ()
+
+
+class SiteFile(_Table):
+    """A site file. ``[reports]``, ``[service]`` and ``[probes]`` are read by their own
+    modules (:mod:`callwatch.reports.schedule`, :mod:`callwatch.settings`,
+    :mod:`callwatch.probe.plan`); they are named here so that no other key is taken."""
+
+    site: Annotated[SiteTable, shaped(dict, "must be a table: [site]")]
+    departments: Annotated[
+        tuple[DepartmentTable, ...], shaped(list, "must be an array of tables: [[departments]]")
+    ] = ()
+    correlation: Annotated[
+        CorrelationTable, shaped(dict, "must be a table [correlation], not {shown}")
+    ] = CorrelationTable()
+    reports: Any = None
+    service: Any = None
+    probes: Any = None
+
+
+# -- reading a file ---------------------------------------------------------------------------
+
+
 def load_site(path: str | Path) -> SiteConfig:
     """Read and validate a site file; raise :class:`ConfigError` listing every mistake."""
-    checker = _Checker(Path(path))
-    site = checker.run()
-    if checker.problems or site is None:
-        raise ConfigError(checker.problems)
+    site, found = _read(Path(path))
+    if found or site is None:
+        raise ConfigError(found)
     return site
 
 
 def check_config(path: str | Path) -> list[ConfigProblem]:
     """Every mistake in a site file (an empty list when it is good)."""
-    checker = _Checker(Path(path))
-    checker.run()
-    return checker.problems
+    return _read(Path(path))[1]
 
 
-def _line_map(text: str) -> dict[str, int]:
-    """Key path → 1-based line where it is written (tables, array tables and plain keys, and
-    the items of an array written over several lines: ``departments[1].extensions[2]``)."""
-    lines: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    prefix = ""
-    array: str | None = None  # the key path of an array still open, and its next index
-    item = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if array is not None:
-            array, item = _array_items(line, array, item, number, lines)
+def _read(path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:
+    """The site of the file at ``path`` (None when it has mistakes) and its mistakes, in the
+    order of the file."""
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [ConfigProblem(where, "", f"cannot read: {exc}")]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_AT.search(str(exc))
+        line = int(match.group(1)) if match else None
+        return None, [ConfigProblem(where, "", f"not valid TOML: {exc}", line)]
+    site, found = _site(data, path)
+    lines = line_map(text)
+    listed = [ConfigProblem(where, key, message, line_of(lines, key)) for key, message in found]
+    # file order; the few without a line (a missing table) last; stable otherwise
+    listed.sort(key=lambda p: (p.line is None, p.line or 0))
+    return site, listed
+
+
+def _site(data: dict[str, Any], path: Path) -> tuple[SiteConfig | None, list[tuple[str, str]]]:
+    raw_site = data.get("site")
+    profiles, paths, found = _site_profiles(raw_site if isinstance(raw_site, dict) else {}, path)
+    model: SiteFile | None = None
+    try:
+        model = SiteFile.model_validate(data, context={"charters": profiles})
+    except ValidationError as exc:
+        found += problems(exc, SiteFile, _MISSING)
+    found += _conflicts(data.get("departments"))
+    if "reports" in data:  # [reports]: the weekly report job (callwatch.reports.schedule)
+        found += [_split(p) for p in schedule_problems(data["reports"])]
+    if "probes" in data:  # [probes]: probe calls (callwatch.probe.plan)
+        numbers = None
+        if model is not None and not found:
+            numbers = {d.name: d.numbers for d in model.departments}
+        found += [_split(p) for p in probe_problems(data["probes"], numbers)]
+    if found or model is None:
+        return None, found
+    return _build(model, path, profiles, paths)
+
+
+def _build(
+    model: SiteFile, path: Path, profiles: dict[str, Profile], paths: tuple[str, ...]
+) -> tuple[SiteConfig | None, list[tuple[str, str]]]:
+    """The checked file as the core's plain data."""
+    site = model.site
+    try:
+        directory = Directory([d.department() for d in model.departments], site.charter)
+    except DirectoryError as exc:
+        return None, [("departments", problem) for problem in exc.problems]
+    hours = site.business_hours
+    return SiteConfig(
+        path=str(path),
+        name=site.name,
+        timezone=site.timezone,
+        charter=site.charter,
+        directory=directory,
+        profiles=profiles,
+        correlation_headers=model.correlation.headers,
+        pbx=site.pbx,
+        business_hours=None if hours is None else hours.build(site.timezone),
+        holidays=_calendar("KR") if hours is None else hours.calendar(),
+        profile_paths=paths,
+    ), []
+
+
+def _split(problem: str) -> tuple[str, str]:
+    """``"probes.talk_s: message"`` → ``("probes.talk_s", "message")``."""
+    key, _, message = problem.partition(": ")
+    return key, message
+
+
+def _site_profiles(
+    site: dict[str, Any], path: Path
+) -> tuple[dict[str, Profile], tuple[str, ...], list[tuple[str, str]]]:
+    """The charters a site may name: the built-in ones and those of the files its
+    ``profiles`` list (relative to the site file); the files that cannot be used as problems.
+    Entries that are not text are the model's to report."""
+    known = builtin_profiles()
+    raw = site.get("profiles", [])
+    paths: list[str] = []
+    found: list[tuple[str, str]] = []
+    for i, entry in enumerate(raw if isinstance(raw, list) else []):
+        if not isinstance(entry, str):
             continue
-        if line.startswith("[["):
-            name = line[2:].split("]]", 1)[0].strip()
-            index = counts.get(name, 0)
-            counts[name] = index + 1
-            prefix = f"{name}[{index}]"
-            lines.setdefault(prefix, number)
-        elif line.startswith("["):
-            prefix = line[1:].split("]", 1)[0].strip()
-            lines.setdefault(prefix, number)
-        elif "=" in line and not line.startswith("#"):
-            key, value = (part.strip() for part in line.split("=", 1))
-            key = key.strip("\"'")
-            path = f"{prefix}.{key}" if prefix else key
-            lines.setdefault(path, number)
-            if value.startswith("["):
-                array, item = _array_items(value[1:], path, 0, number, lines)
-    return lines
-
-
-_ITEM = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|[^\s,\]#"\']+|(\])|(#)')
-
-
-def _array_items(
-    text: str, path: str, item: int, number: int, lines: dict[str, int]
-) -> tuple[str | None, int]:
-    """Record the line of each array item on ``text``; None once the array is closed."""
-    for match in _ITEM.finditer(text):
-        if match.group(2):  # a comment: the rest of the line
-            break
-        if match.group(1):  # the closing bracket
-            return None, 0
-        lines.setdefault(f"{path}[{item}]", number)
-        item += 1
-    return path, item
-
-
-class _Checker:
-    """Walks a parsed site file once, collecting every problem, and builds the SiteConfig."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[ConfigProblem] = []
-        self.lines: dict[str, int] = {}
-
-    def add(self, key: str, message: str) -> None:
-        line = None
-        probe = key
-        while probe:  # the key itself, else the nearest enclosing key written in the file
-            if probe in self.lines:
-                line = self.lines[probe]
-                break
-            shorter = _PARENT.sub("", probe)
-            probe = "" if shorter == probe else shorter
-        self.problems.append(ConfigProblem(str(self.path), key, message, line))
-
-    def run(self) -> SiteConfig | None:
+        key = f"site.profiles[{i}]"
+        file = Path(entry) if Path(entry).is_absolute() else path.parent / entry
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.problems.append(ConfigProblem(str(self.path), "", f"cannot read: {exc}"))
-            return None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            match = _TOML_AT.search(str(exc))
-            line = int(match.group(1)) if match else None
-            self.problems.append(ConfigProblem(str(self.path), "", f"not valid TOML: {exc}", line))
-            return None
-        self.lines = _line_map(text)
-        return self.site(data)
-
-    def site(self, data: dict[str, Any]) -> SiteConfig | None:
-        self.unknown_keys(data, "", "")
-        site = data.get("site")
-        if site is None:
-            self.add("site", "missing [site] table (name, timezone, charter)")
-            site = {}
-        elif not isinstance(site, dict):
-            self.add("site", "must be a table: [site]")
-            site = {}
-        self.unknown_keys(site, "site", "site")
-        present = bool(site)  # a missing [site] is one problem, not one per key
-        name = self.text(site, "site.name", required=present)
-        timezone = self.text(site, "site.timezone") or DEFAULT_TIMEZONE
-        if "timezone" in site and isinstance(site["timezone"], str):
-            try:
-                ZoneInfo(timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                near = difflib.get_close_matches(timezone, _zones(), n=1)
-                hint = f" (did you mean {near[0]!r}?)" if near else ""
-                self.add("site.timezone", f"unknown time zone {timezone!r}{hint}")
-                timezone = DEFAULT_TIMEZONE
-        profiles, paths = self.profiles(site)
-        charter = self.charter(site, "site.charter", profiles, required=present)
-        hours, calendar = self.business_hours(site, timezone)
-        directory = self.departments(data.get("departments", []), profiles, charter)
-        headers = self.correlation(data.get("correlation", {}))
-        pbx = self.pbx(site)
-        if "reports" in data:  # [reports]: the weekly report job (callwatch.reports.schedule)
-            for problem in schedule_problems(data["reports"]):
-                key, _, message = problem.partition(": ")
-                self.add(key, message)
-        if "probes" in data:  # [probes]: probe calls (callwatch.probe.plan)
-            numbers = (
-                None if directory is None else {d.name: d.numbers for d in directory.departments}
-            )
-            for problem in probe_problems(data["probes"], numbers):
-                key, _, message = problem.partition(": ")
-                self.add(key, message)
-        if self.problems or directory is None or name is None or charter is None:
-            return None
-        return SiteConfig(
-            path=str(self.path),
-            name=name,
-            timezone=timezone,
-            charter=charter,
-            directory=directory,
-            profiles=profiles,
-            correlation_headers=headers,
-            pbx=pbx,
-            business_hours=hours,
-            holidays=calendar,
-            profile_paths=paths,
-        )
-
-    def unknown_keys(self, table: Any, schema: str, where: str) -> None:
-        if not isinstance(table, dict):
-            return
-        allowed = _KEYS[schema]
-        for key in table:
-            if key in allowed:
-                continue
-            near = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            hint = f"did you mean {near[0]!r}?" if near else f"expected one of {', '.join(allowed)}"
-            self.add(f"{where}.{key}" if where else key, f"unknown key ({hint})")
-
-    def text(self, table: dict[str, Any], key: str, required: bool = False) -> str | None:
-        leaf = key.rsplit(".", 1)[-1]
-        if leaf not in table:
-            if required:
-                self.add(key, "missing")
-            return None
-        value = table[leaf]
-        if not isinstance(value, str) or not value.strip():
-            self.add(key, f"must be non-empty text, not {_show(value)}")
-            return None
-        return value
-
-    def pbx(self, site: dict[str, Any]) -> PbxTraits | None:
-        """The PBX kind of ``[site] pbx`` (default ``asterisk``); None when it is unknown."""
-        if "pbx" not in site:
-            return pbx_kinds.traits_for(pbx_kinds.DEFAULT)
-        name = self.text(site, "site.pbx")
-        if name is None:
-            return None
-        try:
-            return pbx_kinds.traits_for(name)
-        except KeyError:
-            kinds = sorted(pbx_kinds.KINDS)
-            near = difflib.get_close_matches(name.strip().lower(), kinds, n=1)
-            hint = f"did you mean {near[0]!r}?" if near else f"known: {', '.join(kinds)}"
-            self.add("site.pbx", f"unknown PBX kind {name!r} ({hint})")
-            return None
-
-    def profiles(self, site: dict[str, Any]) -> tuple[dict[str, Profile], tuple[str, ...]]:
-        known = builtin_profiles()
-        raw = site.get("profiles", [])
-        if not isinstance(raw, list):
-            self.add("site.profiles", f"must be a list of profile file paths, not {_show(raw)}")
-            return known, ()
-        paths = []
-        for i, entry in enumerate(raw):
-            key = f"site.profiles[{i}]"
-            if not isinstance(entry, str):
-                self.add(key, f"must be a file path, not {_show(entry)}")
-                continue
-            file = Path(entry) if Path(entry).is_absolute() else self.path.parent / entry
-            try:
-                profile = load_profile(file)
-            except CharterError as exc:
-                self.add(key, str(exc))
-                continue
-            if profile.id in known:
-                self.add(key, f"profile id {profile.id!r} is already taken; give it another id")
-                continue
-            known[profile.id] = profile
-            paths.append(str(file))
-        return known, tuple(paths)
-
-    def charter(
-        self, table: dict[str, Any], key: str, profiles: dict[str, Profile], required: bool
-    ) -> str | None:
-        name = self.text(table, key, required=required)
-        if name is None or name in profiles:
-            return name
-        near = difflib.get_close_matches(name, list(profiles), n=1)
-        hint = f"did you mean {near[0]!r}?" if near else f"known: {', '.join(sorted(profiles))}"
-        self.add(key, f"unknown charter {name!r} ({hint}); built-in: {', '.join(BUILTIN)}")
-        return None
-
-    def business_hours(
-        self, site: dict[str, Any], timezone: str
-    ) -> tuple[BusinessHours | None, Container[date]]:
-        """The site's office hours (None when it sets none) and its holiday calendar
-        (``holidays``, default the Korean public holidays)."""
-        raw = site.get("business_hours")
-        if raw is None:
-            return None, _calendar("KR")
-        key = "site.business_hours"
-        if not isinstance(raw, dict):
-            self.add(key, f"must be a table [site.business_hours], not {_show(raw)}")
-            return None, frozenset()
-        self.unknown_keys(raw, key, key)
-        start = self.clock(raw, f"{key}.start", time(9, 0))
-        end = self.clock(raw, f"{key}.end", time(18, 0))
-        days = raw.get("days", list(_DAYS[:5]))
-        weekdays: set[int] = set()
-        if not isinstance(days, list) or not days:
-            self.add(f"{key}.days", f"must be a non-empty list like ['mon', 'fri'], not {days!r}")
-        else:
-            for i, day in enumerate(days):
-                if isinstance(day, str) and day.lower()[:3] in _DAYS:
-                    weekdays.add(_DAYS.index(day.lower()[:3]))
-                else:
-                    self.add(f"{key}.days[{i}]", f"{_show(day)} is not a day ({', '.join(_DAYS)})")
-        country = raw.get("holidays", "KR")
-        if country is False:
-            country = None
-        elif not isinstance(country, str) or country not in holidays.list_supported_countries():
-            self.add(f"{key}.holidays", f"{_show(country)} is not a supported country code")
-            country = None
-        calendar = _calendar(country)
-        if start is None or end is None or not weekdays:
-            return None, calendar
-        try:
-            return BusinessHours(timezone, start, end, frozenset(weekdays), calendar), calendar
+            profile = load_profile(file)
         except CharterError as exc:
-            self.add(key, str(exc))
-            return None, calendar
+            found.append((key, str(exc)))
+            continue
+        if profile.id in known:
+            found.append((key, f"profile id {profile.id!r} is already taken; give it another id"))
+            continue
+        known[profile.id] = profile
+        paths.append(str(file))
+    return known, tuple(paths), found
 
-    def clock(self, table: dict[str, Any], key: str, default: time) -> time | None:
-        leaf = key.rsplit(".", 1)[-1]
-        value = table.get(leaf)
-        if value is None:
-            return default
-        if isinstance(value, time):
-            return value
-        if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value):
-            hour, minute = (int(part) for part in value.split(":"))
-            if hour < 24 and minute < 60:
-                return time(hour, minute)
-        self.add(key, f"{_show(value)} is not a time of day like '09:00'")
-        return None
 
-    def departments(
-        self, raw: Any, profiles: dict[str, Profile], default: str | None
-    ) -> Directory | None:
-        if not isinstance(raw, list):
-            self.add("departments", "must be an array of tables: [[departments]]")
-            return None
-        built: list[Department] = []
-        owners: list[tuple[Extension, str, str]] = []
-        numbers: dict[str, tuple[str, str]] = {}
-        names: dict[str, str] = {}
-        for i, table in enumerate(raw):
-            where = f"departments[{i}]"
-            if not isinstance(table, dict):
-                self.add(where, "must be a table")
-                continue
-            self.unknown_keys(table, "departments", where)
-            name = self.text(table, f"{where}.name", required=True)
-            if name is not None and name in names:
-                self.add(f"{where}.name", f"department {name!r} is already {names[name]}")
-            elif name is not None:
-                names[name] = where
-            name_en = self.text(table, f"{where}.name_en")
-            charter = self.charter(table, f"{where}.charter", profiles, required=False)
-            ranges = self.extensions(table, where, name or where, owners)
-            nums = self.numbers(table, where, name or where, numbers)
-            if name is not None:
-                try:
-                    built.append(Department(name, name_en, tuple(ranges), tuple(nums), charter))
-                except DirectoryError as exc:
-                    for problem in exc.problems:
-                        self.add(where, problem)
-        for number, (holder, number_key) in numbers.items():
-            for rng, dept, key in owners:
-                if number in rng and dept != holder:
-                    self.add(key, f"extension {number} is a number of {holder!r} ({number_key})")
-        if self.problems:
-            return None
-        try:
-            return Directory(built, default)
-        except DirectoryError as exc:
-            for problem in exc.problems:
-                self.add("departments", problem)
-            return None
-
-    def extensions(
-        self,
-        table: dict[str, Any],
-        where: str,
-        dept: str,
-        owners: list[tuple[Extension, str, str]],
-    ) -> list[Extension]:
-        raw = table.get("extensions", [])
-        if not isinstance(raw, list):
-            self.add(
-                f"{where}.extensions",
-                f"must be a list like ['2001-2009', 'reception', 'test*'], not {_show(raw)}",
-            )
-            return []
-        ranges = []
-        for j, spec in enumerate(raw):
-            key = f"{where}.extensions[{j}]"
-            if isinstance(spec, bool) or not isinstance(spec, str | int):
-                self.add(key, f"must be text like '2001-2009' or 'reception', not {_show(spec)}")
-                continue
-            try:
-                rng = parse_extension(spec)
-            except DirectoryError as exc:
-                self.add(key, "; ".join(exc.problems))
-                continue
+def _conflicts(raw: Any) -> list[tuple[str, str]]:
+    """What two departments claim both: a name, a public number, an extension (overlapping
+    ranges or patterns), or a number that is another department's extension. Every entry
+    that reads well by itself takes part, even when its neighbours have mistakes (those are
+    the model's to report)."""
+    found: list[tuple[str, str]] = []
+    owners: list[tuple[Extension, str, str]] = []
+    numbers: dict[str, tuple[str, str]] = {}
+    names: dict[str, str] = {}
+    for where, table in _tables(raw):
+        name = _readable(_text, table.get("name"))
+        if name is not None and name in names:
+            found.append((f"{where}.name", f"department {name!r} is already {names[name]}"))
+        elif name is not None:
+            names[name] = where
+        dept = name or where
+        for key, rng in _items(_extension, table.get("extensions"), f"{where}.extensions"):
             for other, other_dept, other_key in owners:
                 if _overlap(rng, other):
-                    self.add(
-                        key,
-                        f"extensions {rng} overlap {other} of {other_dept!r} ({other_key})",
-                    )
+                    message = f"extensions {rng} overlap {other} of {other_dept!r} ({other_key})"
+                    found.append((key, message))
             owners.append((rng, dept, key))
-            ranges.append(rng)
-        return ranges
-
-    def numbers(
-        self, table: dict[str, Any], where: str, dept: str, seen: dict[str, tuple[str, str]]
-    ) -> list[str]:
-        raw = table.get("numbers", [])
-        if not isinstance(raw, list):
-            self.add(f"{where}.numbers", f"must be a list like ['0613390000'], not {_show(raw)}")
-            return []
-        numbers = []
-        for j, entry in enumerate(raw):
-            key = f"{where}.numbers[{j}]"
-            digits = _digits(entry)
-            if digits is None:
-                self.add(key, f"{_show(entry)} is not a phone number (digits, '-', '+82')")
-                continue
-            if digits in seen:
-                holder, holder_key = seen[digits]
-                self.add(key, f"number {digits} is also listed by {holder!r} ({holder_key})")
-                continue
-            seen[digits] = (dept, key)
-            numbers.append(digits)
-        return numbers
-
-    def correlation(self, raw: Any) -> tuple[str, ...]:
-        if not isinstance(raw, dict):
-            self.add("correlation", f"must be a table [correlation], not {_show(raw)}")
-            return ()
-        self.unknown_keys(raw, "correlation", "correlation")
-        headers = raw.get("headers", [])
-        if not isinstance(headers, list):
-            self.add("correlation.headers", f"must be a list of header names, not {_show(headers)}")
-            return ()
-        good = []
-        for i, header in enumerate(headers):
-            if isinstance(header, str) and re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", header):
-                good.append(header)
+        for key, digits in _items(_number, table.get("numbers"), f"{where}.numbers"):
+            if digits in numbers:
+                holder, holder_key = numbers[digits]
+                found.append((key, f"number {digits} is also listed by {holder!r} ({holder_key})"))
             else:
-                self.add(f"correlation.headers[{i}]", f"{_show(header)} is not a header name")
-        return tuple(good)
+                numbers[digits] = (dept, key)
+    for number, (holder, number_key) in numbers.items():
+        for rng, dept, key in owners:
+            if number in rng and dept != holder:
+                found.append((key, f"extension {number} is a number of {holder!r} ({number_key})"))
+    return found
+
+
+def _tables(raw: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    for i, table in enumerate(raw if isinstance(raw, list) else []):
+        if isinstance(table, dict):
+            yield f"departments[{i}]", table
+
+
+def _items(check: Any, raw: Any, where: str) -> Iterator[tuple[str, Any]]:
+    """The entries of the array ``raw`` that pass ``check``, with their key paths."""
+    for j, entry in enumerate(raw if isinstance(raw, list) else []):
+        value = _readable(check, entry)
+        if value is not None:
+            yield f"{where}[{j}]", value
+
+
+def _readable(check: Any, value: Any) -> Any:
+    """``check(value)``, or None when the value has a mistake (the model reports it)."""
+    try:
+        return check(value)
+    except PydanticCustomError:
+        return None
 
 
 def _calendar(country: str | None) -> Container[date]:
@@ -525,17 +525,10 @@ def _digits(entry: Any) -> str | None:
     return text if text.isdigit() and text.isascii() else None
 
 
-def _show(value: Any) -> str:
-    kind = type(value).__name__
-    return f"{value!r} ({kind})"
-
-
 _zone_cache: list[str] = []
 
 
 def _zones() -> list[str]:
     if not _zone_cache:
-        from zoneinfo import available_timezones
-
         _zone_cache.extend(sorted(available_timezones()))
     return _zone_cache

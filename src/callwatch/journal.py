@@ -10,10 +10,11 @@ outputs no sink had taken yet (see :mod:`callwatch.service`).
 
 Layout: a directory of segment files ``<first position>.journal`` (16 digits). Records are
 numbered by *position*, from 1, across segments and across runs of the service; a segment's
-records follow one another from its first position. Each record is a header
-``<length, CRC-32, kind>`` and a body: a packet (its capture time, addresses, transport,
-payload, HEP capture id and correlation id), a tick (the wall clock in microseconds) or a
-manager event (JSON: its time, name, fields and place in its stream).
+records follow one another from its first position. Each record is a frame of the durable
+queue's (:func:`callwatch.diskqueue.frame`: a header ``<length, CRC-32, kind>`` and a
+body): a packet (its capture time, addresses, transport, payload, HEP capture id and
+correlation id), a tick (the wall clock in microseconds) or a manager event (JSON: its time,
+name, fields and place in its stream).
 Each run of the service starts a new segment, and a segment is closed on a tick once it holds
 ``segment_bytes`` or has seen ``segment_ticks`` ticks, so every segment but the very first
 begins with a tick. The file ``checkpoint`` holds the position up to which every output of
@@ -41,11 +42,11 @@ import json
 import logging
 import os
 import struct
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from callwatch.diskqueue import frame, frames
 from callwatch.packet import Packet
 from callwatch.sip.ami import AmiEvent
 
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 
 _SUFFIX = ".journal"
 _CHECKPOINT = "checkpoint"
-_HEAD = struct.Struct("<IIB")  # body length, CRC-32 of kind + body, kind
 _PACKET = 1
 _TICK = 2
 _AMI = 3
@@ -61,7 +61,7 @@ _AMI = 3
 # host, destination host and transport, of the correlation id (-1: none) and of the payload
 _PACKET_HEAD = struct.Struct("<qqHHBBBiI")
 _TICK_BODY = struct.Struct("<q")
-_MAX_BODY = 16 << 20
+_KINDS = (_PACKET, _TICK, _AMI)
 
 Record = Packet | int | AmiEvent
 """What :meth:`PacketJournal.replay` yields: a packet, a tick's wall clock (µs) or a manager
@@ -127,7 +127,7 @@ class PacketJournal:
         the first append."""
         for seg in [s for s in self._segments if s.last <= self.found]:
             position = seg.first
-            for kind, body in _records(seg.path.read_bytes()):
+            for _end, kind, body in _records(seg.path.read_bytes()):
                 yield position, _decode(kind, body)
                 position += 1
             seg.watermark = self.watermark()
@@ -209,7 +209,7 @@ class PacketJournal:
         self.position = position = self.position + 1
         if self._fd is None and not self._open_segment(position):
             return position
-        record = _HEAD.pack(len(body), zlib.crc32(body, kind), kind) + body
+        record = frame(kind, body)
         try:
             view = memoryview(record)
             while view:
@@ -281,9 +281,9 @@ class PacketJournal:
         for first, path in sorted(found):
             data = path.read_bytes()
             count = end = 0
-            for _kind, body in _records(data):
+            for end_, _kind, _body in _records(data):
                 count += 1
-                end += _HEAD.size + len(body)
+                end = end_
             if end < len(data):
                 self.torn += 1
                 log.warning(
@@ -307,21 +307,13 @@ class PacketJournal:
             )
 
 
-def _records(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """``(kind, body)`` of each whole, intact record of a segment, up to the first bad one."""
-    offset = 0
-    size = len(data)
-    head = _HEAD.size
-    while offset + head <= size:
-        length, crc, kind = _HEAD.unpack_from(data, offset)
-        start = offset + head
-        if length > _MAX_BODY or start + length > size or kind not in (_PACKET, _TICK, _AMI):
+def _records(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """``(end offset, kind, body)`` of each whole, intact record of a segment, up to the first
+    bad one (the framing is the durable queue's, :func:`callwatch.diskqueue.frames`)."""
+    for end, kind, body in frames(data, _KINDS):
+        if body is None:
             return
-        body = data[start : start + length]
-        if zlib.crc32(body, kind) != crc:
-            return
-        yield kind, body
-        offset = start + length
+        yield end, kind, body
 
 
 def _encode_packet(p: Packet) -> bytes:

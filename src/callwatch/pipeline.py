@@ -29,7 +29,7 @@ from callwatch.sip.ami import AmiEvent
 from callwatch.sip.clock import CaptureClock
 from callwatch.sip.dialogs import Timeouts
 from callwatch.sip.events import LegEvent
-from callwatch.sip.feed import LegEventFeed
+from callwatch.sip.feed import FeedOutput, LegEventFeed
 from callwatch.site import SiteConfig
 
 _SECOND = 1_000_000
@@ -164,7 +164,7 @@ class CallPipeline:
         """The callback verdict of ``cb`` under its department's charter (none while open)."""
         return rules.judge_callback(cb, self.site.profile_for(cb.department))
 
-    def _take(self, items: list[LegEvent | AmiEvent], out: list[Output]) -> None:
+    def _take(self, items: list[FeedOutput], out: list[Output]) -> None:
         for item in items:
             if isinstance(item, LegEvent):
                 out.append(item)

@@ -1,8 +1,10 @@
 """Reading charter profiles from TOML files: the built-in ones under ``charter/profiles/`` and a
 site's own. The file layout is described in :mod:`callwatch.charter.profile`; the rule tables
-a file may hold, and their keys, are those of :mod:`callwatch.charter.registry`. The built-in
-rules' tables are read into typed fields (with their own checks); another rule's table into a
-:class:`~callwatch.charter.profile.Section` of plain values.
+a file may hold, and their keys, are those of :mod:`callwatch.charter.registry`. A file is
+checked by a pydantic model made from the registry (:func:`profile_model`): the built-in
+rules' tables are typed models with their own checks, another rule's table takes its declared
+keys with plain values (kept as a :class:`~callwatch.charter.profile.Section`). The checked
+file becomes a :class:`~callwatch.charter.profile.Profile`, plain data for the core.
 
 The built-in charters are the ``*.toml`` files shipped in that folder: a sixth charter is one
 more file there, named by its ``id``.
@@ -10,16 +12,26 @@ more file there, named by its ``id``.
 
 from __future__ import annotations
 
+import math
 import tomllib
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 
 from callwatch.charter import registry
 from callwatch.charter.errors import ProfileError, UnknownProfileError
 from callwatch.charter.profile import (
-    PROFILE_KEYS,
     TYPED_TABLES,
     AnswerRule,
     Cadence,
@@ -28,11 +40,11 @@ from callwatch.charter.profile import (
     HangupRule,
     Keeps,
     Profile,
+    Scalar,
     Section,
     TransferRule,
 )
-
-_T = TypeVar("_T")
+from callwatch.validation import fail, first_unknown, problems
 
 _DEADLINE_CLOCKS: dict[str, DeadlineClock] = {"wall": "wall", "business": "business"}
 _KEEPS: dict[str, Keeps] = {"answered": "answered", "attempt": "attempt"}
@@ -82,7 +94,13 @@ def parse_profile(raw: bytes | str, origin: str) -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(origin, "", f"not valid TOML: {exc}") from exc
-    return _Reader(origin).profile(data)
+    model = profile_model()
+    try:
+        checked = model.model_validate(data)
+    except ValidationError as exc:
+        key, message = first_unknown(problems(exc, model, {"name": "missing table"}))[0]
+        raise ProfileError(origin, key, message) from None
+    return _profile(checked, data, origin)
 
 
 def _load_builtin(name: str) -> Profile:
@@ -90,184 +108,231 @@ def _load_builtin(name: str) -> Profile:
     return parse_profile(ref.read_bytes(), f"callwatch/charter/profiles/{name}.toml")
 
 
-_TABLES: dict[str, tuple[str, ...]] = {"name": ("ko", "en"), "cadence": ("on_s", "off_s")}
-"""The keys of the tables every profile may hold; the rules' tables come from the registry."""
+# -- the values: each validator fails with the sentence ProfileError carries ------------------
 
 
-def _tables() -> dict[str, tuple[str, ...]]:
-    """Every table a profile file may hold and its keys: name, cadence and one per rule."""
-    return {**_TABLES, **{rule.section: rule.keys for rule in registry.rules()}}
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise fail(f"must be a non-empty string, not {value!r}")
+    return value
 
 
-class _Reader:
-    """Typed access to a parsed profile, raising :class:`ProfileError` with file and key."""
+def _note(value: Any) -> str:
+    """Text that may be empty (a key with a default)."""
+    if not isinstance(value, str):
+        raise fail(f"must be a non-empty string, not {value!r}")
+    return value
 
-    def __init__(self, origin: str) -> None:
-        self.origin = origin
 
-    def fail(self, key: str, message: str) -> ProfileError:
-        return ProfileError(self.origin, key, message)
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise fail(f"must be true or false, not {value!r}")
+    return value
 
-    def profile(self, data: dict[str, Any]) -> Profile:
-        tables = _tables()
-        top = {*PROFILE_KEYS, *tables}
-        for key in data:
-            if key not in top:
-                raise self.fail(key, f"unknown key (expected one of {', '.join(sorted(top))})")
-        for table, keys in tables.items():
-            section = data.get(table)
-            if section is None:
-                continue
-            if not isinstance(section, dict):
-                raise self.fail(table, "must be a table")
-            for key in section:
-                if key not in keys:
-                    raise self.fail(f"{table}.{key}", f"unknown key in [{table}]")
-        pid = self.text(data, "id")
-        if not pid.isidentifier() and not pid.replace("-", "_").isidentifier():
-            raise self.fail("id", f"{pid!r} is not a simple name")
-        name = self.table(data, "name", required=True)
-        cadence = Cadence()
-        if (section := self.table(data, "cadence")) is not None:
-            cadence = Cadence(
-                on_s=self.number(section, "cadence.on_s", default=1.0, positive=True),
-                off_s=self.number(section, "cadence.off_s", default=2.0, minimum=0.0),
-            )
-        return Profile(
-            id=pid,
-            name_ko=self.text(name, "name.ko"),
-            name_en=self.text(name, "name.en"),
-            source_file=self.text(data, "source_file"),
-            cadence=cadence,
-            answer=self.optional(data, "answer", self._answer),
-            transfer=self.optional(data, "transfer", self._transfer),
-            hangup=self.optional(data, "hangup", self._hangup),
-            callback=self.optional(data, "callback", self._callback),
-            path=self.origin,
-            more=tuple(
-                self._section(rule.section, data[rule.section])
-                for rule in registry.rules()
-                if rule.section not in TYPED_TABLES and rule.section in data
-            ),
-        )
 
-    def _section(self, name: str, s: dict[str, Any]) -> Section:
-        for key, value in s.items():
-            if not isinstance(value, str | int | float | bool):
-                raise self.fail(
-                    f"{name}.{key}", f"must be a string, number or true/false, not {value!r}"
-                )
-        return Section(name, tuple(s.items()))
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail(f"must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise fail("must be a finite number")
+    return float(value)
 
-    def _answer(self, s: dict[str, Any]) -> AnswerRule:
-        ring = s.get("before_ring")
-        if isinstance(ring, bool) or not isinstance(ring, int) or ring < 2:
-            raise self.fail("answer.before_ring", "must be an integer ≥ 2")
-        return AnswerRule(before_ring=ring, source=self.text(s, "answer.source"))
 
-    def _transfer(self, s: dict[str, Any]) -> TransferRule:
-        return TransferRule(
-            limit_s=self.number(s, "transfer.limit_s", positive=True),
-            inclusive=self.flag(s, "transfer.inclusive", default=True),
-            source=self.text(s, "transfer.source"),
-        )
+def _positive(value: Any) -> float:
+    number = _number(value)
+    if number <= 0:
+        raise fail(f"must be > 0, not {value}")
+    return number
 
-    def _hangup(self, s: dict[str, Any]) -> HangupRule:
-        delay = None
-        if "staff_delay_s" in s:
-            delay = self.number(s, "hangup.staff_delay_s", minimum=0.0)
-        return HangupRule(
-            caller_first=self.flag(s, "hangup.caller_first"),
-            source=self.text(s, "hangup.source"),
-            staff_delay_s=delay,
-            note=self.text(s, "hangup.note", default=""),
-        )
 
-    def _callback(self, s: dict[str, Any]) -> CallbackRule:
-        deadline = None
-        if "deadline_min" in s:
-            deadline = self.number(s, "callback.deadline_min", positive=True) * 60.0
-        promised = self.flag(s, "callback.promised_time", default=False)
-        if deadline is None and not promised:
-            raise self.fail(
-                "callback.deadline_min",
+def _not_negative(value: Any) -> float:
+    number = _number(value)
+    if number < 0:
+        raise fail(f"must be ≥ 0.0, not {value}")
+    return number
+
+
+def _ring(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise fail("must be an integer ≥ 2")
+    return value
+
+
+def _id(value: Any) -> str:
+    pid = _text(value)
+    if not pid.isidentifier() and not pid.replace("-", "_").isidentifier():
+        raise fail(f"{pid!r} is not a simple name")
+    return pid
+
+
+def _clock(value: Any) -> DeadlineClock:
+    word = _note(value)
+    clock = _DEADLINE_CLOCKS.get(word)
+    if clock is None:
+        raise fail(f"{word!r}: expected 'wall' or 'business'")
+    return clock
+
+
+def _keeps(value: Any) -> Keeps:
+    word = _text(value)
+    keeps = _KEEPS.get(word)
+    if keeps is None:
+        raise fail(f"{word!r}: expected 'answered' or 'attempt'")
+    return keeps
+
+
+def _scalar(value: Any) -> Scalar:
+    if not isinstance(value, str | int | float | bool):
+        raise fail(f"must be a string, number or true/false, not {value!r}")
+    return value
+
+
+Text = Annotated[str, PlainValidator(_text)]
+Flag = Annotated[bool, PlainValidator(_flag)]
+Positive = Annotated[float, PlainValidator(_positive)]
+NotNegative = Annotated[float, PlainValidator(_not_negative)]
+
+# -- the tables -------------------------------------------------------------------------------
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+class NameTable(_Table):
+    """``[name]``: the charter's name in Korean and in English."""
+
+    ko: Text
+    en: Text
+
+
+class CadenceTable(_Table):
+    """``[cadence]``: the ring cadence (default Korea's: 1 s on, 2 s off)."""
+
+    on_s: Positive = 1.0
+    off_s: NotNegative = 2.0
+
+
+class AnswerTable(_Table):
+    """``[answer]``: answer before ring ``before_ring`` begins."""
+
+    before_ring: Annotated[int, PlainValidator(_ring)]
+    source: Text
+
+
+class TransferTable(_Table):
+    """``[transfer]``: connect a transferred caller within ``limit_s``."""
+
+    limit_s: Positive
+    inclusive: Flag = True
+    source: Text
+
+
+class HangupTable(_Table):
+    """``[hangup]``: the caller hangs up first."""
+
+    caller_first: Flag
+    staff_delay_s: NotNegative | None = None
+    note: Annotated[str, PlainValidator(_note)] = ""
+    source: Text
+
+
+class CallbackTable(_Table):
+    """``[callback]``: call a missed caller back (a deadline, a promised time, or both)."""
+
+    promised_time: Flag = False
+    deadline_min: Annotated[Positive | None, Field(validate_default=True)] = None
+    deadline_clock: Annotated[DeadlineClock, PlainValidator(_clock)] = "wall"
+    keeps: Annotated[Keeps, PlainValidator(_keeps)]
+    keeps_why: Text
+    source: Text
+
+    @field_validator("deadline_min")
+    @classmethod
+    def _a_deadline_or_a_promised_time(cls, value: float | None, info: ValidationInfo) -> Any:
+        if value is None and not info.data.get("promised_time", True):
+            raise fail(
                 "a callback promise needs deadline_min or promised_time = true "
-                "(leave the [callback] table out when the charter makes none)",
+                "(leave the [callback] table out when the charter makes none)"
             )
-        clock_text = self.text(s, "callback.deadline_clock", default="wall")
-        clock = _DEADLINE_CLOCKS.get(clock_text)
-        if clock is None:
-            raise self.fail(
-                "callback.deadline_clock", f"{clock_text!r}: expected 'wall' or 'business'"
-            )
-        keeps_text = self.text(s, "callback.keeps")
-        keeps = _KEEPS.get(keeps_text)
-        if keeps is None:
-            raise self.fail("callback.keeps", f"{keeps_text!r}: expected 'answered' or 'attempt'")
-        return CallbackRule(
-            deadline_s=deadline,
-            promised_time=promised,
-            deadline_clock=clock,
-            keeps=keeps,
-            keeps_why=self.text(s, "callback.keeps_why"),
-            source=self.text(s, "callback.source"),
-        )
-
-    def optional(
-        self, data: dict[str, Any], key: str, build: Callable[[dict[str, Any]], _T]
-    ) -> _T | None:
-        section = self.table(data, key)
-        return None if section is None else build(section)
-
-    def table(self, data: dict[str, Any], key: str, required: bool = False) -> Any:
-        if key not in data:
-            if required:
-                raise self.fail(key, "missing table")
-            return None
-        return data[key]
-
-    def text(self, data: dict[str, Any], key: str, default: str | None = None) -> str:
-        leaf = key.rsplit(".", 1)[-1]
-        if leaf not in data:
-            if default is not None:
-                return default
-            raise self.fail(key, "missing")
-        value = data[leaf]
-        if not isinstance(value, str) or (default is None and not value.strip()):
-            raise self.fail(key, f"must be a non-empty string, not {value!r}")
         return value
 
-    def flag(self, data: dict[str, Any], key: str, default: bool | None = None) -> bool:
-        leaf = key.rsplit(".", 1)[-1]
-        if leaf not in data:
-            if default is not None:
-                return default
-            raise self.fail(key, "missing")
-        value = data[leaf]
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, not {value!r}")
-        return value
 
-    def number(
-        self,
-        data: dict[str, Any],
-        key: str,
-        default: float | None = None,
-        positive: bool = False,
-        minimum: float | None = None,
-    ) -> float:
-        leaf = key.rsplit(".", 1)[-1]
-        if leaf not in data:
-            if default is not None:
-                return default
-            raise self.fail(key, "missing")
-        value = data[leaf]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(key, f"must be a number, not {value!r}")
-        if value != value or value in (float("inf"), float("-inf")):
-            raise self.fail(key, "must be a finite number")
-        if positive and value <= 0:
-            raise self.fail(key, f"must be > 0, not {value}")
-        if minimum is not None and value < minimum:
-            raise self.fail(key, f"must be ≥ {minimum}, not {value}")
-        return float(value)
+_TYPED: dict[str, type[_Table]] = {
+    "answer": AnswerTable,
+    "transfer": TransferTable,
+    "hangup": HangupTable,
+    "callback": CallbackTable,
+}
+"""The model of each table with a typed field in :class:`Profile` (``TYPED_TABLES``)."""
+
+
+class ProfileFile(_Table):
+    """The keys every profile file has; :func:`profile_model` adds one table per rule."""
+
+    id: Annotated[str, PlainValidator(_id)]
+    source_file: Text
+    name: NameTable
+    cadence: CadenceTable = CadenceTable()
+
+
+_PlainValue = Annotated[Scalar | None, PlainValidator(_scalar)]
+"""A value of a rule's table that has no typed model: text, a number or true/false."""
+
+_models: dict[tuple[tuple[str, tuple[str, ...]], ...], type[ProfileFile]] = {}
+
+
+def profile_model() -> type[ProfileFile]:
+    """The model of a profile file under the rules registered now: :class:`ProfileFile` and,
+    for each rule, its table (typed for the built-in rules, the declared keys with plain
+    values for others), each optional."""
+    tables = tuple((rule.section, rule.keys) for rule in registry.rules())
+    model = _models.get(tables)
+    if model is None:
+        fields: dict[str, Any] = {}
+        for section, keys in tables:
+            values: dict[str, Any] = {key: (_PlainValue, None) for key in keys}
+            table = _TYPED.get(section) or create_model(
+                f"{section}_table", __base__=_Table, **values
+            )
+            fields[section] = (table | None, None)
+        model = _models[tables] = create_model("Profile_file", __base__=ProfileFile, **fields)
+    return model
+
+
+def _profile(checked: ProfileFile, data: dict[str, Any], origin: str) -> Profile:
+    """The checked file as the core's :class:`Profile`."""
+    answer: AnswerTable | None = getattr(checked, "answer", None)
+    transfer: TransferTable | None = getattr(checked, "transfer", None)
+    hangup: HangupTable | None = getattr(checked, "hangup", None)
+    callback: CallbackTable | None = getattr(checked, "callback", None)
+    return Profile(
+        id=checked.id,
+        name_ko=checked.name.ko,
+        name_en=checked.name.en,
+        source_file=checked.source_file,
+        cadence=Cadence(on_s=checked.cadence.on_s, off_s=checked.cadence.off_s),
+        answer=None if answer is None else AnswerRule(answer.before_ring, answer.source),
+        transfer=None
+        if transfer is None
+        else TransferRule(transfer.limit_s, transfer.inclusive, transfer.source),
+        hangup=None
+        if hangup is None
+        else HangupRule(hangup.caller_first, hangup.source, hangup.staff_delay_s, hangup.note),
+        callback=None
+        if callback is None
+        else CallbackRule(
+            deadline_s=None if callback.deadline_min is None else callback.deadline_min * 60.0,
+            promised_time=callback.promised_time,
+            deadline_clock=callback.deadline_clock,
+            keeps=callback.keeps,
+            keeps_why=callback.keeps_why,
+            source=callback.source,
+        ),
+        path=origin,
+        more=tuple(
+            Section(rule.section, tuple(data[rule.section].items()))
+            for rule in registry.rules()
+            if rule.section not in TYPED_TABLES and rule.section in data
+        ),
+    )

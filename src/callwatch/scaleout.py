@@ -98,6 +98,7 @@ def collect(site: SiteConfig, settings: Settings, files: list[str], identifier: 
             identifier=identifier,
             live=not files,
             clock=settings.capture_clock(),
+            probe_callers=settings.probe_callers,
         )
         log.info("collector done: %s", stats)
 
@@ -144,6 +145,7 @@ def work(
             handover_after=handover_after,
             stop=stop,
             ready=ready,
+            probe_callers=settings.probe_callers,
         )
         announcer.cancel()
         log.info("worker done: %s", stats)
@@ -174,6 +176,7 @@ def adopt(
                 group,
                 spool_dir=settings.spool_path / "worker-adopt",
                 session_expiry=session_expiry or DEFAULT_SESSION_EXPIRY,
+                probe_callers=settings.probe_callers,
             )
         )
     except (HandoverError, aiomqtt.MqttError) as exc:

@@ -64,7 +64,6 @@ from callwatch.gcwatch import GcWatch
 from callwatch.http import create_app
 from callwatch.journal import PacketJournal
 from callwatch.metrics import Metrics, Snapshot
-from callwatch.packet import PacketArgs
 from callwatch.pbx.ami import AmiClient
 from callwatch.pipeline import CallbackNews, CallPipeline, JudgedCall, Output
 from callwatch.probe.runner import ProbeSetupError, probe_runner
@@ -72,9 +71,16 @@ from callwatch.settings import Settings
 from callwatch.sinks import BatchSink, DurableSink, PartStatus, Sink
 from callwatch.sip.ami import AmiEvent
 from callwatch.sip.events import LegEvent
+from callwatch.sip.message import SipMessage
 from callwatch.site import SiteConfig
 from callwatch.store import Store
-from callwatch.store_process import StoreProcess, StoreProcessError, StoreRequestUnreadable
+from callwatch.store_process import (
+    RawFields,
+    StoreProcess,
+    StoreProcessError,
+    StoreRequestUnreadable,
+    raw_fields,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,20 +94,21 @@ class ServiceError(Exception):
     """The service cannot start (a port taken, a source not allowed, a sink that fails)."""
 
 
-class StoreSink(BatchSink[Output | PacketArgs]):
+class StoreSink(BatchSink[Output | RawFields]):
     """The store as a sink: a :class:`~callwatch.store.StoreWriter` in a process of its own.
 
     All database work (writes, spool replays, the schema upgrade, maintenance) runs in the
     store process (:mod:`callwatch.store_process`), one request at a time from a worker thread
     that mostly waits on the pipe, so the loop never blocks and never shares its interpreter
     lock with the writer; it runs at idle CPU priority (``SCHED_IDLE``), so during a burst
-    capture and the core come first and the store catches up after. Raw SIP packets are kept
-    too (parsed there) for the ladder view. A batch leaves the queue only once the store
-    process wrote or spooled it; when the process dies the batch is retried on a new one.
+    capture and the core come first and the store catches up after. Raw SIP messages are
+    kept too for the ladder view, taken from the core as it parses them
+    (:meth:`submit_message`). A batch leaves the queue only once the store process wrote or
+    spooled it; when the process dies the batch is retried on a new one.
 
     Each batch is pickled into its request as it is sealed, so what waits while the store
     catches up is one ``bytes`` object per batch: the collector never scans it, and past
-    ``memory_limit`` bytes it goes to files under ``SPOOL/backlog`` (see
+    ``memory_limit`` bytes it goes to the durable queue in ``SPOOL/backlog`` (see
     :class:`~callwatch.backlog.Backlog`) instead of growing memory.
     """
 
@@ -169,19 +176,20 @@ class StoreSink(BatchSink[Output | PacketArgs]):
         await super().start()
         self._poller = asyncio.create_task(self._poll_forever(), name="callwatch-store-poll")
 
-    def submit_packet(self, packet: Packet) -> None:
-        """Keep a raw SIP packet for the ladder view (parsed and stored in the store process).
+    def submit_message(self, packet: Packet, message: SipMessage) -> None:
+        """Keep a raw SIP message for the ladder view: ``packet``, as the core parsed it.
 
-        Queued as its constructor arguments, which pickle smaller and faster than a Packet."""
+        Queued as a tuple of the fields the store keeps, which pickles smaller and faster
+        than objects."""
         held = self._open
         if not held:
             self._open_first = self.position
-        held.append(packet.args())
+        held.append(raw_fields(packet, message))
         if len(held) >= self.max_batch:
             self._seal()
         self._wake.set()
 
-    def seal(self, batch: list[Output | PacketArgs]) -> bytes:
+    def seal(self, batch: list[Output | RawFields]) -> bytes:
         """The batch as the store process's ``write`` request, pickled now, on the loop's
         thread: the worker thread then only waits on the pipe and does not hold the
         interpreter lock while the HEP reader wants it, and the backlog is compact."""
@@ -190,8 +198,9 @@ class StoreSink(BatchSink[Output | PacketArgs]):
     async def deliver(self, batch: bytes) -> None:
         """Hand the request to the store process; returns once it is written or spooled.
 
-        A request the process cannot read (a backlog file from another build) is set aside
-        in ``backlog/unreadable/``, logged and counted, instead of being retried forever."""
+        A request the process cannot read (a backlog record it cannot unpickle) is set
+        aside in ``backlog/unreadable/``, logged and counted, instead of being retried
+        forever."""
 
         try:
             await self._in_thread(self.process.send, batch)
@@ -265,7 +274,11 @@ class BusSink:
         assert settings.mqtt_url is not None
         published = PublishedLog(spool_dir / "published")
         self.publisher = Publisher(
-            settings.mqtt_url, site, spool_dir=spool_dir, published=published
+            settings.mqtt_url,
+            site,
+            spool_dir=spool_dir,
+            published=published,
+            probe_callers=settings.probe_callers,
         )
         self.drain_timeout = drain_timeout
         self.position = 0
@@ -340,7 +353,9 @@ class Service:
         self._ami: AmiClient | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._stopped = False
-        self._packet_sinks: list[Callable[[Packet], None]] = []
+        self._message_sinks: list[Callable[[Packet, SipMessage], None]] = []
+        self._handing = True  # False while a replay goes over records sinks took already
+        self.pipeline.legs.on_message = self._on_message
         self.gc_watch = GcWatch()
 
     # -- the core ------------------------------------------------------------------------
@@ -350,10 +365,14 @@ class Service:
         if self.journal is not None:
             self._mark(self.journal.append_packet(packet))
         out = self.pipeline.push(packet)
-        for keep in self._packet_sinks:
-            keep(packet)
         if out:
             self._emit(out)
+
+    def _on_message(self, packet: Packet, message: SipMessage) -> None:
+        """The core parsed ``packet``: hand it to the sinks that keep raw messages."""
+        if self._handing:
+            for keep in self._message_sinks:
+                keep(packet, message)
 
     def on_ami(self, event: AmiEvent) -> None:
         """One event from Asterisk's manager: into the journal, then into the core."""
@@ -413,15 +432,8 @@ class Service:
         handed = 0
         for position, record in journal.replay():
             self._mark(position)
-            if isinstance(record, int):
-                out = pipe.advance(record)
-            elif isinstance(record, AmiEvent):
-                out = pipe.push(record)
-            else:
-                out = pipe.push(record)
-                if position > checkpoint:
-                    for keep in self._packet_sinks:
-                        keep(record)
+            self._handing = position > checkpoint
+            out = pipe.advance(record) if isinstance(record, int) else pipe.push(record)
             self.replayed += 1
             if position > checkpoint:
                 handed += 1
@@ -429,6 +441,7 @@ class Service:
                     self._emit(out)
             if not self.replayed % 2000:
                 await asyncio.sleep(0)  # let the sinks deliver
+        self._handing = True
         if self.replayed:
             log.warning(
                 "journal: replayed %d records (%d after the checkpoint at %d): %d calls open",
@@ -464,9 +477,9 @@ class Service:
         self.gc_watch.install()
         for sink in self.sinks:
             await sink.start()
-            keep = getattr(sink, "submit_packet", None)
+            keep = getattr(sink, "submit_message", None)
             if keep is not None:
-                self._packet_sinks.append(keep)
+                self._message_sinks.append(keep)
             if isinstance(sink, StoreSink) and sink.open_callbacks:
                 restored = self.pipeline.book.restore(sink.open_callbacks)
                 log.info("restored %d open callbacks from the store", restored)
@@ -722,7 +735,7 @@ def build_sinks(service: Service) -> tuple[list[Sink], ApiContext]:
     site, settings = service.site, service.settings
     recover = service.journal is None or not service.journal.left  # else the replay does
     store = StoreSink(site, settings, service.metrics.store_latency.observe, recover=recover)
-    live = LiveSink(site)
+    live = LiveSink(site, probe_callers=settings.probe_callers)
     sinks: list[Sink] = [store]
     bus = BusSink(site, settings) if settings.mqtt_url else None
     if bus is not None:

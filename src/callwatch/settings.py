@@ -36,7 +36,14 @@ site file too. :meth:`Settings.origin` says where a value came from.
 
 The manager's read-only user and its secret come from the environment only,
 ``CALLWATCH_AMI_USER`` and ``CALLWATCH_AMI_SECRET``, never from the site file; with
-``ami_url`` unset (and no ``serve --ami``) the manager is not read.
+``ami_url`` unset (and no ``serve --ami``) the manager is not read. So does the probe's
+account name, ``CALLWATCH_PROBE_USER`` (``probe_user``): the calls from that number are the
+probe's own, tagged and left out of the figures (:mod:`callwatch.probe.tagging`).
+
+The keys are one pydantic model, :class:`ServiceValues`, whatever their source: the file's
+values, the variables' text and the command line's values go through the same validators,
+and a mistake names its source (``site.toml:12: service.hep_port``, ``CALLWATCH_HEP_PORT``,
+``command line``). The result is the plain :class:`Settings`.
 """
 
 from __future__ import annotations
@@ -44,13 +51,16 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
 
 from callwatch.capture.hep import HEP_PORT
 from callwatch.sip.clock import CaptureClock
+from callwatch.validation import fail, line_map, line_of, problems
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -62,27 +72,8 @@ DEFAULT_CLOCK_SKEW_MS = 2000
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_AMI_PORT = 5038
 DEFAULT_AMI_URL = f"tcp://127.0.0.1:{DEFAULT_AMI_PORT}"
-_ENV_ONLY = ("ami_user", "ami_secret")
-"""Keys read from ``CALLWATCH_<KEY>`` only: the manager's credentials stay out of the file."""
-
-_KEYS = (
-    "data_dir",
-    "database_url",
-    "mqtt_url",
-    "hep_host",
-    "hep_port",
-    "hep_allow",
-    "hep_auth_key",
-    "http_host",
-    "http_port",
-    "interface",
-    "sip_ports",
-    "spool_dir",
-    "clock_skew_ms",
-    "message_retention_days",
-    "ami_url",
-    "public_url",
-)
+_ENV_ONLY = ("ami_user", "ami_secret", "probe_user")
+"""Keys read from ``CALLWATCH_<KEY>`` only: accounts and their secrets stay out of the file."""
 
 
 def default_data_dir(
@@ -131,6 +122,8 @@ class Settings:
     ami_url: str | None = None
     ami_user: str | None = None
     ami_secret: str | None = field(default=None, repr=False)
+    probe_user: str | None = None
+    """The probe's PBX account, a phone number: calls from it are tagged as probe calls."""
     public_url: str | None = None
     """The address users reach the pages at (``https://host[/prefix]``): reports link to calls
     under it, so links work in a file sent by mail. None: the address of the request."""
@@ -181,12 +174,14 @@ class Settings:
         given = {k: v for k, v in values.items() if v is not None}
         if not given:
             return self
-        problems: list[str] = []
-        checked = {k: _convert(k, v, "command line", problems) for k, v in given.items()}
-        if problems:
-            raise SettingsError(problems)
+        checked = _check({k: (v, "command line") for k, v in given.items()})
         origins = (*self.origins, *((k, "command line") for k in checked))
         return replace(self, **checked, origins=origins)
+
+    @property
+    def probe_callers(self) -> frozenset[str]:
+        """The probe's caller numbers: ``probe_user`` when set, else none."""
+        return frozenset() if self.probe_user is None else frozenset([self.probe_user])
 
 
 def load_settings(
@@ -194,29 +189,32 @@ def load_settings(
 ) -> Settings:
     """Settings from ``site_file``'s ``[service]`` table overridden by ``environ``.
 
-    Raises :class:`SettingsError` listing every bad value (file key or variable named).
+    Raises :class:`SettingsError` listing every bad value (file key and line, or variable).
     """
     env = os.environ if environ is None else environ
-    problems: list[str] = []
+    found: list[str] = []
     raw: dict[str, tuple[Any, str]] = {}
     if site_file is not None:
-        table = _service_table(Path(site_file), problems)
+        table, lines = _service_table(Path(site_file), found)
         for key, value in table.items():
+            line = line_of(lines, f"service.{key}")
+            where = f"{site_file}:{line}: service.{key}" if line else f"{site_file}: service.{key}"
             if key in _ENV_ONLY:
                 var = f"CALLWATCH_{key.upper()}"
-                problems.append(f"{site_file}: service.{key}: set it in the environment ({var})")
-            elif key not in _KEYS:
-                problems.append(f"{site_file}: service.{key}: unknown key")
+                found.append(f"{where}: set it in the environment ({var})")
             else:
-                raw[key] = (value, f"{site_file}: service.{key}")
-    for key in (*_KEYS, *_ENV_ONLY):
+                raw[key] = (value, where)
+    for key in ServiceValues.model_fields:
         var = f"CALLWATCH_{key.upper()}"
         value = env.get(var)
         if value is not None and value.strip():
             raw[key] = (value.strip(), var)
-    values = {key: _convert(key, value, where, problems) for key, (value, where) in raw.items()}
-    if problems:
-        raise SettingsError(problems)
+    try:
+        values = _check(raw)
+    except SettingsError as exc:
+        found.extend(exc.problems)
+    if found:
+        raise SettingsError(found)
     for key in ("data_dir", "spool_dir"):
         if key in values:
             from_file = site_file is not None and raw[key][1].startswith(f"{site_file}:")
@@ -224,8 +222,32 @@ def load_settings(
             values[key] = _absolute(values[key], base)
     if "data_dir" not in values:
         values["data_dir"] = default_data_dir(env)
-    origins = tuple((key, where) for key, (_, where) in raw.items())
+    origins = tuple((key, _origin(where)) for key, (_, where) in raw.items())
     return Settings(**values, origins=origins)
+
+
+def _origin(where: str) -> str:
+    """``site.toml:12: service.hep_port`` → ``site.toml: service.hep_port`` (what
+    :meth:`Settings.origin` says)."""
+    head, sep, key = where.rpartition(": service.")
+    if not sep:
+        return where
+    path, colon, line = head.rpartition(":")
+    return f"{path if colon and line.isdigit() else head}: service.{key}"
+
+
+def _check(raw: Mapping[str, tuple[Any, str]]) -> dict[str, Any]:
+    """The values of ``raw`` (key → value and where it was given) checked by
+    :class:`ServiceValues`; :class:`SettingsError` names each bad one by where it was given."""
+    try:
+        checked = ServiceValues.model_validate({key: value for key, (value, _) in raw.items()})
+    except ValidationError as exc:
+        found = []
+        for key, message in problems(exc, ServiceValues):
+            where = raw[key.split(".")[0].split("[")[0]][1]
+            found.append(f"{where}: {message}")
+        raise SettingsError(found) from None
+    return {key: getattr(checked, key) for key in raw}
 
 
 def _absolute(path: Path, base: Path | None) -> Path:
@@ -246,28 +268,22 @@ def _hide_password(url: str) -> str:
     return f"{scheme}://{auth.split(':', 1)[0]}:***@{host}"
 
 
-def _service_table(path: Path, problems: list[str]) -> dict[str, Any]:
+def _service_table(path: Path, found: list[str]) -> tuple[dict[str, Any], dict[str, int]]:
+    """The ``[service]`` table of the file at ``path`` and the lines of its keys."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except OSError as exc:
-        problems.append(f"{path}: cannot read: {exc.strerror}")
-        return {}
+        found.append(f"{path}: cannot read: {exc.strerror}")
+        return {}, {}
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        problems.append(f"{path}: not valid TOML: {exc}")
-        return {}
+        found.append(f"{path}: not valid TOML: {exc}")
+        return {}, {}
     table = data.get("service", {})
     if not isinstance(table, dict):
-        problems.append(f"{path}: service: must be a table [service]")
-        return {}
-    return table
-
-
-def _convert(key: str, value: Any, where: str, problems: list[str]) -> Any:
-    try:
-        return _CONVERTERS[key](value)
-    except (TypeError, ValueError) as exc:
-        problems.append(f"{where}: {exc}")
-        return None
+        found.append(f"{path}: service: must be a table [service]")
+        return {}, {}
+    return table, line_map(text)
 
 
 def _port(value: Any) -> int:
@@ -390,23 +406,46 @@ def _public_url(value: Any) -> str:
     return text
 
 
-_CONVERTERS = {
-    "data_dir": lambda v: Path(_text(v)),
-    "spool_dir": lambda v: Path(_text(v)),
-    "database_url": _url,
-    "mqtt_url": _mqtt_url,
-    "hep_host": _text,
-    "hep_port": _port,
-    "hep_allow": _allow,
-    "hep_auth_key": _key,
-    "http_host": _text,
-    "http_port": _port,
-    "interface": _text,
-    "sip_ports": _ports,
-    "clock_skew_ms": _skew,
-    "message_retention_days": _days,
-    "ami_url": _ami_url,
-    "ami_user": _text,
-    "ami_secret": _text,
-    "public_url": _public_url,
-}
+def _checked(convert: Callable[[Any], Any]) -> PlainValidator:
+    """``convert`` as a pydantic validator: its TypeError or ValueError is the message."""
+
+    def check(value: Any) -> Any:
+        try:
+            return convert(value)
+        except (TypeError, ValueError) as exc:
+            raise fail(str(exc)) from None
+
+    return PlainValidator(check)
+
+
+def _path(value: Any) -> Path:
+    return Path(_text(value))
+
+
+class ServiceValues(BaseModel):
+    """Every setting, each optional, as the file, a variable or the command line gives it
+    (a variable's text is read like the file's value: ``"9060"``, ``"10.0.0.0/8, ::1"``)."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, defer_build=True
+    )
+
+    data_dir: Annotated[Path | None, _checked(_path)] = None
+    database_url: Annotated[str | None, _checked(_url)] = None
+    mqtt_url: Annotated[str | None, _checked(_mqtt_url)] = None
+    hep_host: Annotated[str | None, _checked(_text)] = None
+    hep_port: Annotated[int | None, _checked(_port)] = None
+    hep_allow: Annotated[tuple[Network, ...] | None, _checked(_allow)] = None
+    hep_auth_key: Annotated[bytes | None, _checked(_key)] = None
+    http_host: Annotated[str | None, _checked(_text)] = None
+    http_port: Annotated[int | None, _checked(_port)] = None
+    interface: Annotated[str | None, _checked(_text)] = None
+    sip_ports: Annotated[tuple[int, ...] | None, _checked(_ports)] = None
+    spool_dir: Annotated[Path | None, _checked(_path)] = None
+    clock_skew_ms: Annotated[int | None, _checked(_skew)] = None
+    message_retention_days: Annotated[int | None, _checked(_days)] = None
+    ami_url: Annotated[str | None, _checked(_ami_url)] = None
+    public_url: Annotated[str | None, _checked(_public_url)] = None
+    ami_user: Annotated[str | None, _checked(_text)] = None
+    ami_secret: Annotated[str | None, _checked(_text)] = None
+    probe_user: Annotated[str | None, _checked(_text)] = None

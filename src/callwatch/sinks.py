@@ -90,7 +90,7 @@ class BatchSink(Generic[ItemT]):
     here. ``latency`` observes each delivery's duration in seconds.
 
     It is a :class:`DurableSink`: an output counts as durably taken once :meth:`deliver`
-    returned for its batch (a batch waiting in a backlog file is counted as not yet).
+    returned for its batch (a batch waiting in the backlog's queue on disk counts as not yet).
     """
 
     name = "sink"
@@ -113,7 +113,7 @@ class BatchSink(Generic[ItemT]):
         self.position = 0
         self._open_first = 0  # journal position of the oldest output in the open batch
         # journal position of the oldest output of each batch in the backlog, oldest first;
-        # batches an earlier run left in backlog files count as position 0
+        # batches an earlier run left in the backlog's queue count as position 0
         self._firsts: deque[int] = deque([0] * self._backlog.batches)
 
     async def start(self) -> None:
@@ -152,7 +152,7 @@ class BatchSink(Generic[ItemT]):
         """See :class:`DurableSink` (the backend's upserts absorb what it had)."""
 
     def pending(self) -> int:
-        """Outputs queued (in memory or in backlog files), not yet delivered."""
+        """Outputs queued (in memory or in the backlog's queue on disk), not yet delivered."""
         return len(self._open) + self._backlog.items
 
     def status(self) -> PartStatus:

@@ -11,9 +11,13 @@ Theory of operation:
   interpreter that inherits nothing of the parent's threads or sockets but one end of a socket
   pair) and talks to it over that pair, one request at a time: the
   parent sends ``(method, args)``, the child runs it on its :class:`_Backend` (a
-  :class:`~callwatch.store.StoreWriter` with its :class:`~callwatch.store.Spool`, and the
-  maintenance jobs) and answers ``(ok, result, stats)``; ``ok`` is None for a request it
-  could not unpickle (:class:`StoreRequestUnreadable`: retrying it cannot help).
+  :class:`~callwatch.store.StoreWriter` with its spool, a
+  :class:`~callwatch.diskqueue.DurableQueue` in ``SPOOL/store``, and the maintenance jobs)
+  and answers ``(ok, result, stats)``; ``ok`` is None for a request it could not unpickle
+  (:class:`StoreRequestUnreadable`: retrying it cannot help).
+* A ``write`` carries the pipeline's outputs and the raw SIP messages for the ladder view as
+  :data:`RawFields`: the fields of a :class:`~callwatch.store.RawMessage` taken from the
+  message the core parsed (:func:`raw_fields`), so the child never parses SIP.
 * Nothing is lost: a batch is answered only once the writer wrote it or appended it to the
   on-disk spool (or, spool full, refused it: the caller keeps it and retries). If the child dies
   mid-batch, the call raises :class:`StoreProcessError`, the caller keeps the batch, and the
@@ -41,20 +45,47 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from callwatch.capture.packet import Packet
 from callwatch.charter.callbacks import Callback
+from callwatch.diskqueue import DurableQueue
 from callwatch.maintenance import Maintenance
-from callwatch.packet import PacketArgs
+from callwatch.packet import Address, Packet
 from callwatch.pipeline import Output
 from callwatch.settings import Settings
-from callwatch.sip.message import SipParseError, parse_message
+from callwatch.sip.message import SipMessage
 from callwatch.site import SiteConfig
-from callwatch.store import RawMessage, Spool, Store, StoreError, StoreWriter, recover_interrupted
+from callwatch.store import RawMessage, Store, StoreError, StoreWriter, recover_interrupted
 from callwatch.store.codec import StoreItem
 
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT = 60.0
+
+RawFields = tuple[int, Address, Address, str, bytes, str, str | None]
+"""A raw SIP message on its way to the store process: capture time, source, destination,
+transport, payload, Call-ID and From tag, as the core parsed them. The child makes the
+:class:`RawMessage` (the text from the payload, the leg key from Call-ID and tag), so the
+parent's loop does as little as it can."""
+
+
+def raw_fields(packet: Packet, message: SipMessage) -> RawFields:
+    """What the store keeps of ``packet``, which the core parsed as ``message``."""
+    p = packet
+    return (p.ts, p.src, p.dst, p.transport, p.payload, message.call_id, message.from_.tag)
+
+
+def store_items(batch: list[Output | RawFields]) -> list[StoreItem]:
+    """A ``write`` request's batch as the store takes it: raw fields made into
+    :class:`RawMessage`, outputs as they are."""
+    items: list[StoreItem] = []
+    for item in batch:
+        if isinstance(item, tuple):
+            at, src, dst, transport, payload, call_id, tag = item
+            text = payload.decode("utf-8", "replace")
+            leg = f"{call_id};{tag or ''}"  # as RawMessage.captured names it
+            items.append(RawMessage(at, src, dst, transport, call_id, text, leg))
+        else:
+            items.append(item)
+    return items
 
 
 class StoreProcessError(Exception):
@@ -204,12 +235,13 @@ class _Backend:
 
         self.site = site
         self.url = settings.store_url
-        self.store = Store.open(self.url, site=site.name)
+        self.store = Store.open(self.url, site=site.name, probe_callers=settings.probe_callers)
         spool_dir = settings.spool_path / "store"
         spool_dir.mkdir(parents=True, exist_ok=True)
         self._lock = os.open(spool_dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._lock, fcntl.LOCK_EX)  # held until this process exits
-        self.writer = StoreWriter(self.store, Spool(spool_dir), profiles=site.profiles)
+        spool = DurableQueue(spool_dir, fsync=True)
+        self.writer = StoreWriter(self.store, spool, profiles=site.profiles)
         self.maintenance = Maintenance.for_site(
             self.store,
             site,
@@ -247,24 +279,9 @@ class _Backend:
             log.warning("store: not reachable at start (%s); spooling until it is", exc)
             return Prepared()
 
-    def write(self, batch: list[Output | Packet | PacketArgs]) -> None:
-        """Write (or spool) a batch of outputs and raw packets (Packets or their args())."""
-
-        items: list[StoreItem] = []
-        for item in batch:
-            if isinstance(item, tuple):  # a raw packet as Packet.args() (StoreSink)
-                at, src, dst, transport, payload = item[:5]
-            elif isinstance(item, Packet):
-                at, src, dst, transport, payload = item.args()[:5]
-            else:
-                items.append(item)
-                continue
-            try:
-                message = parse_message(payload)
-                items.append(RawMessage.captured(at, src, dst, transport, payload, message))
-            except (SipParseError, ValueError):
-                continue  # the core counted it already; nothing to show in a ladder
-        self.writer.add(items)
+    def write(self, batch: list[Output | RawFields]) -> None:
+        """Write (or spool) a batch of outputs and raw messages."""
+        self.writer.add(store_items(batch))
         self.writer.flush()
 
     def poll(self) -> None:

@@ -37,7 +37,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -45,7 +45,7 @@ from callwatch.api.ringing import RingingBoard
 from callwatch.bus.payloads import PayloadBuilder
 from callwatch.charter.callbacks import Callback
 from callwatch.pipeline import CallbackNews, JudgedCall, Output
-from callwatch.probe.tagging import PROBE_TAG, call_tag, is_probe_call_id, probe_callers
+from callwatch.probe.tagging import PROBE_TAG, call_tag, is_probe_call_id
 from callwatch.sinks import PartStatus
 from callwatch.sip.events import LegEvent
 from callwatch.site import SiteConfig
@@ -111,7 +111,9 @@ class Subscription:
 
 
 class Broadcaster:
-    """Fans feed items out to subscribers' bounded queues; never blocks the publisher."""
+    """Fans feed items out to subscribers' bounded queues; never blocks the publisher.
+    ``probe_callers`` are the probe's numbers (the setting ``probe_user``): their calls are
+    tagged ``probe``."""
 
     def __init__(
         self,
@@ -120,6 +122,7 @@ class Broadcaster:
         queue_size: int = DEFAULT_QUEUE,
         replay_size: int = DEFAULT_REPLAY,
         clock: Callable[[], float] = time.monotonic,
+        probe_callers: Collection[str] = (),
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
@@ -135,9 +138,11 @@ class Broadcaster:
         self._subscribers: set[Subscription] = set()
         self._builder: PayloadBuilder | None = None
         self.ringing: RingingBoard | None = None
-        self._probe_callers = probe_callers()
+        self._probe_callers = frozenset(probe_callers)
         if site is not None:
-            self._builder = PayloadBuilder(site, reveal_numbers=True)
+            self._builder = PayloadBuilder(
+                site, reveal_numbers=True, probe_callers=self._probe_callers
+            )
             self.ringing = RingingBoard(site.directory)
 
     @property
@@ -326,8 +331,14 @@ class LiveSink:
 
     name = "live"
 
-    def __init__(self, site: SiteConfig, *, queue_size: int = DEFAULT_QUEUE) -> None:
-        self.broadcaster = Broadcaster(site, queue_size=queue_size)
+    def __init__(
+        self,
+        site: SiteConfig,
+        *,
+        queue_size: int = DEFAULT_QUEUE,
+        probe_callers: Collection[str] = (),
+    ) -> None:
+        self.broadcaster = Broadcaster(site, queue_size=queue_size, probe_callers=probe_callers)
 
     async def start(self) -> None:
         """Nothing to connect."""

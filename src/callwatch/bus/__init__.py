@@ -4,7 +4,7 @@ See :mod:`callwatch.bus.topics` for the topic tree and :mod:`callwatch.bus.paylo
 JSON of each kind. Nothing here is imported by the core.
 """
 
-from callwatch.bus.errors import BusConfigError, BusError, PayloadError, SpoolError, SpoolFull
+from callwatch.bus.errors import BusConfigError, BusError, PayloadError
 from callwatch.bus.payloads import Message, PayloadBuilder
 from callwatch.bus.topics import UNASSIGNED, Topics, decode_level, encode_level
 
@@ -15,8 +15,6 @@ __all__ = [
     "Message",
     "PayloadBuilder",
     "PayloadError",
-    "SpoolError",
-    "SpoolFull",
     "Topics",
     "decode_level",
     "encode_level",

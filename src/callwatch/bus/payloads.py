@@ -23,10 +23,10 @@ so their breaches are not published as staff breaches: they go to
 ``callwatch/<site>/monitoring/breaches/<department>`` (beside the monitoring alerts, never
 under ``.../breaches/#``). Every ``event`` and ``breach`` payload has a ``tag``: null for a
 staff call, ``"probe"`` for a probe call. A call is a probe call when one of its legs has a
-probe's Call-ID or its caller is the probe's number (``CALLWATCH_PROBE_USER``,
+probe's Call-ID or its caller is the probe's number (the setting ``probe_user``,
 :func:`callwatch.probe.tagging.call_tag`); a leg's events are tagged when the leg is the
 probe's own (its Call-ID) or comes from the probe's number (the PBX's legs to the phones carry
-the probe's number when ``CALLWATCH_PROBE_USER`` is set); callback news of a probe call is
+the probe's number when ``probe_user`` is set); callback news of a probe call is
 tagged by the probe's number or by the probe call this builder saw judged.
 
 Numbers: ``event`` and ``breach`` payloads show a party that is not the office's own
@@ -52,7 +52,6 @@ from callwatch.charter.verdict import Verdict
 from callwatch.pipeline import CallbackNews, JudgedCall, Output
 from callwatch.privacy import mask_party
 from callwatch.probe.tagging import PROBE_TAG, call_tag, is_probe_call_id
-from callwatch.probe.tagging import probe_callers as _probe_callers
 from callwatch.records import call_payload, callback_payload, event_builtins
 from callwatch.records.schema import VERSION, Breach
 from callwatch.sip.events import LegEvent
@@ -120,7 +119,7 @@ class PayloadBuilder:
     ``calls``/``callbacks`` topics that workers store. A leg's department (and whether it is
     a probe's) is decided on its first event and kept for its later ones (a bounded memory of
     recent legs), so every event of a leg lands on one topic with one tag. ``probe_callers``
-    are the probe's numbers (default: ``CALLWATCH_PROBE_USER``).
+    are the probe's numbers (the setting ``probe_user``; none by default).
     """
 
     def __init__(
@@ -131,7 +130,7 @@ class PayloadBuilder:
         breaches: bool = True,
         calls: bool = False,
         reveal_numbers: bool = False,
-        probe_callers: Collection[str] | None = None,
+        probe_callers: Collection[str] = (),
     ) -> None:
         self.site = site
         self.topics = Topics(site.name)
@@ -141,9 +140,7 @@ class PayloadBuilder:
         self.reveal_numbers = reveal_numbers
         self._directory = site.directory
         self._correlation = {h.lower() for h in site.correlation_headers}
-        self.probe_callers = frozenset(
-            probe_callers if probe_callers is not None else _probe_callers()
-        )
+        self.probe_callers = frozenset(probe_callers)
         self._legs: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
         self._probe_calls: OrderedDict[str, None] = OrderedDict()
 

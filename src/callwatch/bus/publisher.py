@@ -5,7 +5,8 @@ Theory of operation:
 - :meth:`Publisher.submit` turns outputs into :class:`~callwatch.bus.payloads.Message` and
   queues them; it never blocks and never raises. Messages are sent in the order submitted.
 - Where a message waits: in memory while the broker is connected and the spool is empty; in
-  the on-disk :class:`~callwatch.bus.spool.MessageSpool` otherwise (broker away, or more than
+  the on-disk spool otherwise (a :class:`~callwatch.diskqueue.DurableQueue`, one record per
+  message, see :func:`message_record`: broker away, or more than
   ``memory_limit`` waiting). Once the spool holds anything, new messages go behind it, so
   order holds. When the connection breaks, whatever was not acknowledged goes to the spool
   (the batch in flight at its front); on :meth:`stop` whatever is left goes there too and a
@@ -34,12 +35,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import socket
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -47,11 +49,10 @@ from typing import Any, Self
 import aiomqtt
 
 from callwatch import __version__
-from callwatch.bus.errors import SpoolError, SpoolFull
 from callwatch.bus.payloads import KINDS, Message, PayloadBuilder, dumps
 from callwatch.bus.published import PublishedLog
-from callwatch.bus.spool import MessageSpool
 from callwatch.bus.url import BrokerURL, parse_url
+from callwatch.diskqueue import DurableQueue, QueueError, QueueFull
 from callwatch.pipeline import Output
 from callwatch.site import SiteConfig
 from callwatch.timefmt import iso
@@ -94,6 +95,8 @@ class Publisher:
     persistent session (default ``callwatch-<site>-<hostname>``; give each process on a host
     its own). ``events``, ``breaches`` and ``calls`` choose what is published (``calls``: the
     lossless calls/callbacks topics that workers store); ``reveal_numbers`` turns masking off.
+    ``probe_callers`` are the probe's numbers (the setting ``probe_user``), whose calls are
+    tagged ``probe``.
     """
 
     def __init__(
@@ -115,11 +118,17 @@ class Publisher:
         calls: bool = False,
         reveal_numbers: bool = False,
         published: PublishedLog | None = None,
+        probe_callers: Collection[str] = (),
     ) -> None:
         self.broker: BrokerURL = parse_url(url)
         self.site = site
         self.builder = PayloadBuilder(
-            site, events=events, breaches=breaches, calls=calls, reveal_numbers=reveal_numbers
+            site,
+            events=events,
+            breaches=breaches,
+            calls=calls,
+            reveal_numbers=reveal_numbers,
+            probe_callers=probe_callers,
         )
         self.topics = self.builder.topics
         self.identifier = identifier or f"callwatch-{site.name}-{socket.gethostname()}"
@@ -130,9 +139,9 @@ class Publisher:
         self.backoff = backoff
         self.publish_timeout = publish_timeout
         self.stats = PublisherStats()
-        self.spool = MessageSpool(spool_dir, max_bytes=spool_max_bytes)
+        self.spool = DurableQueue(spool_dir, max_bytes=spool_max_bytes, segment_bytes=4 << 20)
         self._memory: deque[Message] = deque()
-        self._batch: list[Message] = []  # read from the spool, in flight
+        self._batch: list[Message | None] = []  # read from the spool, in flight
         self._done: list[bool] = []
         self._inflight: dict[int, Message] = {}  # taken from memory, in flight, by sequence
         self._seq = 0
@@ -242,18 +251,19 @@ class Publisher:
     def _to_spool(self, messages: list[Message], *, front: bool = False) -> None:
         if not messages:
             return
+        records = [message_record(m) for m in messages]
         try:
             if front:
-                self.spool.prepend(messages)
+                self.spool.prepend(records)
             else:
-                self.spool.append(messages)
-        except SpoolFull as exc:
+                self.spool.append(records)
+        except QueueFull as exc:
             self.stats.dropped += len(messages)
             if not self._full_logged:
                 log.error("MQTT spool full, dropping messages until it drains: %s", exc)
                 self._full_logged = True
             return
-        except SpoolError as exc:
+        except QueueError as exc:
             self.stats.dropped += len(messages)
             log.error("MQTT spool failed, %d messages dropped: %s", len(messages), exc)
             return
@@ -385,10 +395,16 @@ class Publisher:
                     await self._wake.wait()
 
     async def _send_spool_batch(self, client: aiomqtt.Client, window: asyncio.Semaphore) -> None:
-        self._batch = self.spool.peek(self.batch_size)
-        self._done = [False] * len(self._batch)
+        self._batch = [message_from_record(r) for r in self.spool.peek(self.batch_size)]
+        self._done = [m is None for m in self._batch]
+        unreadable = self._done.count(True)
+        if unreadable:
+            self.stats.dropped += unreadable
+            log.error("MQTT spool: %d records that are not messages dropped", unreadable)
         async with asyncio.TaskGroup() as group:
             for index, message in enumerate(self._batch):
+                if message is None:
+                    continue
                 await window.acquire()
                 group.create_task(self._publish_spooled(client, index, message, window))
         self.spool.ack(len(self._batch))
@@ -456,6 +472,39 @@ def _stamped(message: Message, now: float, mark: int = 0) -> Message:
         now,
         mark,
     )
+
+
+def message_record(message: Message) -> bytes:
+    """A message as one record of the spool (JSON)."""
+    record = {
+        "k": message.kind,
+        "t": message.topic,
+        "i": message.id,
+        "q": message.qos,
+        "r": message.retain,
+        "p": message.payload,
+        "s": message.queued_at,
+    }
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def message_from_record(record: bytes) -> Message | None:
+    """The message of :func:`message_record`; None for a record that is not one."""
+    try:
+        fields = json.loads(record)
+        if fields["k"] not in KINDS:
+            return None
+        return Message(
+            fields["k"],
+            str(fields["t"]),
+            str(fields["p"]),
+            str(fields["i"]),
+            int(fields["q"]),
+            bool(fields.get("r", False)),
+            float(fields.get("s", 0.0)),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def broker_settings(url: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import random
 import socket
+from collections.abc import Collection
 from pathlib import Path
 
 import aiomqtt
@@ -40,8 +41,9 @@ from callwatch.bus.worker_state import (
     ONLINE,
     state_payload,
 )
+from callwatch.diskqueue import DurableQueue
 from callwatch.site import SiteConfig
-from callwatch.store import Spool, Store, StoreWriter
+from callwatch.store import Store, StoreWriter
 
 __all__ = ["WorkerStats", "adopt_session", "decode_message", "run_worker"]
 
@@ -64,13 +66,15 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
     stats: WorkerStats | None = None,
+    probe_callers: Collection[str] = (),
 ) -> WorkerStats:
     """Subscribe to the site's calls and callbacks in ``group`` and store them until ``stop``.
 
     ``identifier`` names the persistent session (default ``callwatch-worker-<site>-<host>``;
     give each worker its own); the broker keeps it ``session_expiry`` s while the worker is
     away, and peers drain it once it has been gone ``handover_after`` s. ``ready`` is set
-    once subscribed; the store's schema is upgraded on start. Returns the counters (also
+    once subscribed; the store's schema is upgraded on start; calls from ``probe_callers``
+    (the setting ``probe_user``) are stored tagged ``probe``. Returns the counters (also
     filled in ``stats`` as it runs).
     """
     if handover_after >= session_expiry:
@@ -80,10 +84,15 @@ async def run_worker(
     stats = stats if stats is not None else WorkerStats()
     stop = stop if stop is not None else asyncio.Event()
     identifier = identifier or f"callwatch-worker-{site.name}-{socket.gethostname()}"
-    store = Store.open(store_url, site=site.name)
+    store = Store.open(store_url, site=site.name, probe_callers=probe_callers)
     await asyncio.to_thread(store.upgrade)
     sink = StoreSink(
-        StoreWriter(store, Spool(spool_dir), profiles=site.profiles, batch_size=batch_size)
+        StoreWriter(
+            store,
+            DurableQueue(spool_dir, fsync=True),
+            profiles=site.profiles,
+            batch_size=batch_size,
+        )
     )
 
     async def adopt(peer: str) -> bool:
@@ -167,6 +176,7 @@ async def adopt_session(
     batch_size: int = 200,
     session_expiry: int = DEFAULT_SESSION_EXPIRY,
     timeout: float = 60.0,
+    probe_callers: Collection[str] = (),
 ) -> WorkerStats | None:
     """Store what waits in the session ``identifier`` of ``group`` and end it.
 
@@ -181,11 +191,16 @@ async def adopt_session(
     if peer is not None and peer.group and peer.group != group:
         raise HandoverError(f"worker {identifier} is in group {peer.group!r}, not {group!r}")
     stats = WorkerStats()
-    store = Store.open(store_url, site=site.name)
+    store = Store.open(store_url, site=site.name, probe_callers=probe_callers)
     try:
         await asyncio.to_thread(store.upgrade)
         sink = StoreSink(
-            StoreWriter(store, Spool(spool_dir), profiles=site.profiles, batch_size=batch_size)
+            StoreWriter(
+                store,
+                DurableQueue(spool_dir, fsync=True),
+                profiles=site.profiles,
+                batch_size=batch_size,
+            )
         )
         try:
             found = await drain_session(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from callwatch.calls.ami_links import AttendedTransfer
 from callwatch.calls.directory import Directory, normalize_number
 from callwatch.calls.model import Leg, TransferStyle
 from callwatch.sip.events import (
@@ -74,6 +75,8 @@ class CallRecord:
     legs: list[LegRecord] = field(default_factory=list)
     referrals: list[Referral] = field(default_factory=list)
     last_at: int = 0
+    ami_attended: tuple[AttendedTransfer, ...] = ()
+    """Asterisk's ``AttendedTransfer`` events about this call (the manager stream)."""
 
     def all_ended(self) -> bool:
         return all(r.leg.ended_at is not None for r in self.legs)

@@ -7,14 +7,19 @@ manager event about a channel names that channel (``Channel: PJSIP/2001-00000001
 - the dialplan's ``UserEvent(SipCallId,CallID: ${CHANNEL(pjsip,call-id)})``, sent by the
   pre-dial handler of every leg ``Dial`` starts and on arrival of the carrier's leg
   (``sip_fixtures/asterisk/conf/extensions.conf``): the event's ``CallID`` names the dialog;
-- Asterisk's HEP with ``uuid_type = channel``: the HEP correlation id of the leg's packets is
-  the channel name.
+- Asterisk's HEP with ``uuid_type = channel``: the HEP correlation id of a dialog Asterisk
+  answered (the carrier's leg) is the channel name, from Asterisk's first response with a
+  To-tag on (:class:`~callwatch.sip.ami.HepChannel`, :meth:`AmiLinks.hep_channel`); the legs
+  Asterisk starts keep their Call-ID there (res_hep_pjsip finds only the dialogs it answered).
 
 :class:`AmiLinks` keeps these ties while the channels live (a ``Hangup`` forgets the channel)
 and turns events into facts for the assembler: a :class:`Tie` (this dialog, or this channel,
 is on that linkedid: the trunk leg and its phone legs are one call, whatever the caller's
 number says), a :class:`BlindTransfer` (Asterisk's own ``BlindTransfer`` event, the only
-trace of a feature-code transfer, ``#1``, that sends no REFER) and a :class:`QueueMember`
+trace of a feature-code transfer, ``#1``, that sends no REFER), an :class:`AttendedTransfer`
+(Asterisk's ``AttendedTransfer``: the customer was handed to the target's channel, by a REFER
+with Replaces or by the feature code ``*2``; a target reached through a ``Local`` channel is
+followed to the channel that ``Local``'s other half dialled) and a :class:`QueueMember`
 (``AgentCalled`` / ``AgentConnect``: app_queue rang, or connected, this channel as a member of
 a queue, so its leg is a staff leg whatever the site file lists). Other events only keep the
 channel table current. Plain data in, plain data out: no clock, no I/O.
@@ -25,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from callwatch.sip.ami import AmiEvent
+from callwatch.sip.ami import AmiEvent, HepChannel
 
 SIP_CALL_ID_EVENT: Final = "SipCallId"
 """The ``UserEvent`` name the dialplan sends with a channel's SIP Call-ID."""
@@ -34,6 +39,9 @@ SIP_CALL_ID_FIELD: Final = "CallID"
 MAX_CHANNELS: Final = 100_000
 """Channels remembered at most: a stream that lost its ``Hangup`` events cannot grow the
 table without bound (the oldest channel is forgotten first)."""
+
+MAX_PENDING: Final = 1_000
+"""Channels HEP named before the manager did, remembered at most (the oldest go first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,26 @@ class BlindTransfer:
 
 
 @dataclass(frozen=True, slots=True)
+class AttendedTransfer:
+    """Asterisk completed an attended transfer at ``at``: the customer's channel
+    ``transferee`` now talks to ``target``, on the word of the transferer, whose channel with
+    the customer is ``transferer`` and whose channel with the target is ``second`` (the same
+    channel for a feature-code ``*2``). ``*_call_id`` are those channels' SIP dialogs when the
+    manager named them; ``target`` is the SIP channel (a ``Local`` target followed to the
+    channel it dialled)."""
+
+    at: int
+    transferer: str
+    second: str
+    transferee: str
+    target: str
+    transferer_call_id: str | None = None
+    second_call_id: str | None = None
+    transferee_call_id: str | None = None
+    target_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class QueueMember:
     """app_queue rang (``AgentCalled``) or connected (``AgentConnect``, ``connected``) the
     member ``member`` of ``queue`` on the channel ``channel`` at ``at``, for the caller of the
@@ -74,7 +102,7 @@ class QueueMember:
     connected: bool = False
 
 
-AmiFact = Tie | BlindTransfer | QueueMember
+AmiFact = Tie | BlindTransfer | AttendedTransfer | QueueMember
 
 QUEUE_MEMBER_EVENTS: Final = frozenset({"AgentCalled", "AgentConnect"})
 """app_queue's events (read class ``agent``) that name a member channel it rang or connected."""
@@ -85,6 +113,7 @@ class _Channel:
     linkedid: str
     call_id: str | None = None
     queue_member: str | None = None
+    dialled: str | None = None  # the channel its last DialBegin rang (DestChannel)
 
 
 class AmiLinks:
@@ -94,6 +123,7 @@ class AmiLinks:
         self._channels: dict[str, _Channel] = {}
         self._linkedid_by_call_id: dict[str, str] = {}
         self._member_by_call_id: dict[str, str] = {}
+        self._pending: dict[str, str] = {}  # channel → Call-ID, HEP named before the manager
         self.events = 0
         self.ties = 0
         self.transfers = 0
@@ -128,6 +158,8 @@ class AmiLinks:
         name = event.name
         if name == "BlindTransfer":
             return self._blind_transfer(event)
+        if name == "AttendedTransfer":
+            return self._attended_transfer(event)
         if name in QUEUE_MEMBER_EVENTS:
             return self._queue_member(event)
         channel = event.get("Channel")
@@ -145,19 +177,41 @@ class AmiLinks:
             known = _Channel(linkedid)
             self._channels[channel] = known
             out.append(Tie(event.ts, linkedid, channel))
-        if name == "UserEvent" and event.get("UserEvent") == SIP_CALL_ID_EVENT:
+            pending = self._pending.pop(channel, None) if self._pending else None
+            if pending is not None:
+                out += self._name_dialog(known, channel, pending, event.ts)
+        if name == "DialBegin":
+            known.dialled = event.get("DestChannel") or known.dialled
+        elif name == "UserEvent" and event.get("UserEvent") == SIP_CALL_ID_EVENT:
             call_id = (event.get(SIP_CALL_ID_FIELD) or "").strip()
-            if call_id and call_id != known.call_id:
-                if known.call_id is not None:
-                    self._linkedid_by_call_id.pop(known.call_id, None)
-                    self._member_by_call_id.pop(known.call_id, None)
-                known.call_id = call_id
-                self._linkedid_by_call_id[call_id] = known.linkedid
-                if known.queue_member is not None:
-                    self._member_by_call_id[call_id] = known.queue_member
-                self.ties += 1
-                out.append(Tie(event.ts, known.linkedid, channel, call_id))
+            if call_id:
+                out += self._name_dialog(known, channel, call_id, event.ts)
         return out
+
+    def hep_channel(self, seen: HepChannel) -> list[Tie]:
+        """HEP named the dialog ``seen.call_id`` after the channel ``seen.channel``: the
+        channel's dialog, as the ``SipCallId`` user event would say. A channel the manager has
+        not named yet is remembered until it does (a bounded number of them)."""
+        known = self._channels.get(seen.channel)
+        if known is None:
+            if len(self._pending) >= MAX_PENDING:
+                del self._pending[next(iter(self._pending))]
+            self._pending[seen.channel] = seen.call_id
+            return []
+        return self._name_dialog(known, seen.channel, seen.call_id, seen.ts)
+
+    def _name_dialog(self, known: _Channel, channel: str, call_id: str, at: int) -> list[Tie]:
+        if call_id == known.call_id:
+            return []
+        if known.call_id is not None:
+            self._linkedid_by_call_id.pop(known.call_id, None)
+            self._member_by_call_id.pop(known.call_id, None)
+        known.call_id = call_id
+        self._linkedid_by_call_id[call_id] = known.linkedid
+        if known.queue_member is not None:
+            self._member_by_call_id[call_id] = known.queue_member
+        self.ties += 1
+        return [Tie(at, known.linkedid, channel, call_id)]
 
     def _blind_transfer(self, event: AmiEvent) -> list[AmiFact]:
         transferer = event.get("TransfererChannel")
@@ -169,6 +223,49 @@ class AmiLinks:
         self.transfers += 1
         call_id = known.call_id if known is not None else None
         return [BlindTransfer(event.ts, transferer, transferee, extension, call_id)]
+
+    def _attended_transfer(self, event: AmiEvent) -> list[AmiFact]:
+        """``AttendedTransfer`` with ``Result: Success``: the channels it names, each with its
+        SIP dialog when known; a ``Local/...;1`` target is followed through its ``;2`` half
+        to the channel that half dialled (``atxfer`` dials the target through the dialplan)."""
+        transferer = event.get("OrigTransfererChannel")
+        second = event.get("SecondTransfererChannel") or transferer
+        transferee = event.get("TransfereeChannel")
+        target = event.get("TransferTargetChannel")
+        if event.get("Result") != "Success" or not transferer or not second:
+            return []
+        if not transferee or not target:
+            return []
+        target = self._dialled_through_local(target)
+        self.transfers += 1
+        return [
+            AttendedTransfer(
+                event.ts,
+                transferer,
+                second,
+                transferee,
+                target,
+                self._call_id(transferer),
+                self._call_id(second),
+                self._call_id(transferee),
+                self._call_id(target),
+            )
+        ]
+
+    def _dialled_through_local(self, channel: str) -> str:
+        """The channel a ``Local`` channel's other half dialled; ``channel`` itself otherwise."""
+        if not channel.startswith("Local/") or channel[-2:] not in (";1", ";2"):
+            return channel
+        other = channel[:-1] + ("2" if channel[-1] == "1" else "1")
+        for half in (other, channel):
+            known = self._channels.get(half)
+            if known is not None and known.dialled:
+                return known.dialled
+        return channel
+
+    def _call_id(self, channel: str) -> str | None:
+        known = self._channels.get(channel)
+        return known.call_id if known is not None else None
 
     def _queue_member(self, event: AmiEvent) -> list[AmiFact]:
         """``AgentCalled`` / ``AgentConnect``: the member channel (``DestChannel``) on the

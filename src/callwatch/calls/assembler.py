@@ -46,11 +46,19 @@ rules are tried in this order; the first that matches wins:
 With Asterisk's manager stream (:meth:`CallAssembler.feed_ami`), every leg whose dialog the
 manager ties to a linkedid (:mod:`callwatch.calls.ami_links`) also holds the correlation key
 ``ami:<linkedid>``, read by rule 3 like a header (``joined_by`` ``ami``): the trunk leg and
-its phone legs join exactly, also for a withheld number. A tie that comes after its leg was
-placed gives the leg the key then, and when another open call already holds it, the call that
-started later is merged into the earlier one. Asterisk's ``BlindTransfer`` event on a leg with
-no REFER (a feature-code transfer, ``#1``) counts as a REFER from that leg's staff side at the
-event's time, so rule 4 puts the target's leg into its transfer segment. app_queue's
+its phone legs join exactly, also for a withheld number. The manager ties a dialog by the
+dialplan's ``SipCallId`` user event, or by the channel name HEP gives it (``uuid_type =
+channel``, :class:`~callwatch.sip.ami.HepChannel`); a leg's linkedid header (the PBX's
+``linkedid_headers``) counts as the same key once the manager stream is read, and a heuristic
+join the manager confirms (the call's first leg on the same linkedid) reads ``ami``. A tie
+that comes after its leg was placed gives the leg the key then, and when another open call
+already holds it, the call that started later is merged into the earlier one. Asterisk's
+``BlindTransfer`` event on a leg with no REFER (a feature-code transfer, ``#1``) counts as a
+REFER from that leg's staff side at the event's time, so rule 4 puts the target's leg into
+its transfer segment. Its
+``AttendedTransfer`` (a REFER with Replaces, or the feature code ``*2``) is kept on the
+customer's call, and a target leg still in another open call is merged into it as a
+consultation; :mod:`callwatch.calls.transfers` times the transfer from it. app_queue's
 ``AgentCalled`` / ``AgentConnect`` mark the member's leg (``queue_member``, also when its leg
 is placed after the event): a queue member's leg is a staff leg whatever the site file lists,
 so its ring and answer are the staff's (``calls.summary``).
@@ -89,13 +97,13 @@ from callwatch.calls._records import (
     side_user,
     user_of,
 )
-from callwatch.calls.ami_links import AmiLinks, BlindTransfer, QueueMember, Tie
+from callwatch.calls.ami_links import AmiLinks, AttendedTransfer, BlindTransfer, QueueMember, Tie
 from callwatch.calls.directory import Directory, normalize_number
 from callwatch.calls.errors import AssemblerError
 from callwatch.calls.model import Call, IncompleteReason, Leg, TransferStyle
 from callwatch.calls.pbx_traits import PbxTraits
 from callwatch.calls.summary import summarise
-from callwatch.sip.ami import AmiEvent
+from callwatch.sip.ami import AmiEvent, HepChannel
 from callwatch.sip.events import Ended, Held, LegEvent, Offered, Referred, Resumed
 
 _US = 1_000_000
@@ -145,6 +153,9 @@ class CallAssembler:
             else frozenset(self._headers.values())
         )
         self._feature_codes = pbx is None or "feature_code" in pbx.transfer_styles
+        # Headers whose value is the PBX's own call id (Asterisk's linkedid): with the manager
+        # stream, the same key as a linkedid the manager ties a dialog to.
+        self._linkedid_headers = frozenset(h.lower() for h in pbx.linkedid_headers) if pbx else ()
         self._b2bua_us = round(b2bua_window_s * _US)
         self._refer_us = round(refer_window_s * _US)
         self._linger_us = round(linger_s * _US)
@@ -191,13 +202,21 @@ class CallAssembler:
                 heapq.heappush(self._due, (call.last_end() + self._linger_us, call.seq))
         return self.tick(event.at)
 
-    def feed_ami(self, event: AmiEvent) -> list[Call]:
-        """Take one manager event; return the calls that finished by its time."""
+    def feed_ami(self, event: AmiEvent | HepChannel) -> list[Call]:
+        """Take one manager event (or a channel name HEP gave a dialog, read only once the
+        manager stream is); return the calls that finished by its time."""
+        if isinstance(event, HepChannel):
+            if self.ami.active:
+                for tie in self.ami.hep_channel(event):
+                    self._ami_tie(tie)
+            return self.tick(event.ts)
         for fact in self.ami.feed(event):
             if isinstance(fact, Tie):
                 self._ami_tie(fact)
             elif isinstance(fact, QueueMember):
                 self._ami_queue_member(fact)
+            elif isinstance(fact, AttendedTransfer):
+                self._ami_attended_transfer(fact)
             else:
                 self._ami_blind_transfer(fact)
         return self.tick(event.ts)
@@ -324,7 +343,11 @@ class CallAssembler:
             linkedid = self.ami.linkedid_of_call_id(offered.call_id)
             if linkedid is None and offered.correlation_id:
                 linkedid = self.ami.linkedid_of_channel(offered.correlation_id)
-            if linkedid is not None:
+            if linkedid is None and self._linkedid_headers:
+                linkedid = next(
+                    (v.strip() for n, v in offered.headers if n in self._linkedid_headers), None
+                )
+            if linkedid:
                 keys.append((_AMI, linkedid))
         return keys
 
@@ -586,6 +609,7 @@ class CallAssembler:
                 leg.joined_by = "transfer"
             into.legs.append(leg)
         into.referrals += other.referrals
+        into.ami_attended += other.ami_attended
         into.last_at = max(into.last_at, other.last_at)
         del self._calls[other.seq]
 
@@ -609,6 +633,12 @@ class CallAssembler:
             elif held.call is not rec.call:
                 first, later = sorted((held.call, rec.call), key=_opened)
                 self._merge_linked(later, first)
+            elif held is not rec and rec.call.legs[0] in (held, rec):
+                # The manager puts the call's first leg and a leg the heuristic joined to it
+                # on one linkedid: the join is exact.
+                other = held if rec is rec.call.legs[0] else rec
+                if other.joined_by == "heuristic":
+                    other.joined_by = _AMI
 
     def _merge_linked(self, other: CallRecord, into: CallRecord) -> None:
         """Move the open call ``other`` into ``into``: the manager says they are one call.
@@ -622,6 +652,7 @@ class CallAssembler:
                 rec.joined_by = _AMI
             into.legs.append(rec)
         into.referrals += other.referrals
+        into.ami_attended += other.ami_attended
         into.last_at = max(into.last_at, other.last_at)
         del self._calls[other.seq]
         if into.all_ended():
@@ -637,6 +668,28 @@ class CallAssembler:
             legs = [anchor] if anchor is not None else []
         for rec in legs:
             rec.queue_member = fact.member
+
+    def _ami_attended_transfer(self, fact: AttendedTransfer) -> None:
+        """Asterisk's ``AttendedTransfer``: kept on the customer's call (found by the
+        customer's dialog, else the transferer's); the target's leg, when still in another
+        open call (a consultation the wire showed no Replaces for), is merged into it."""
+        call: CallRecord | None = None
+        for call_id in (fact.transferee_call_id, fact.transferer_call_id):
+            found = self._by_call_id.get(call_id or "")
+            if found:
+                call = next(iter(found.values())).call
+                break
+        if call is None:
+            return
+        call.ami_attended += (fact,)
+        for call_id in (fact.target_call_id, fact.second_call_id):
+            found = self._by_call_id.get(call_id or "")
+            if not found:
+                continue
+            rec = next(iter(found.values()))
+            if rec.call is not call:
+                holder = side_user(rec.leg, "caller", self._directory)
+                self._merge(rec.call, call, holder=holder)
 
     def _ami_blind_transfer(self, fact: BlindTransfer) -> None:
         """Asterisk's ``BlindTransfer`` on a leg that sent no REFER for it (a feature code):

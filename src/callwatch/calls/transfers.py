@@ -1,6 +1,8 @@
 """Transfers of a finished call, read off its legs (private to the assembler).
 
-Four signatures are recognised; each gives one :class:`~callwatch.calls.model.Transfer`.
+Four signatures are read from SIP, each giving one :class:`~callwatch.calls.model.Transfer`;
+Asterisk's ``AttendedTransfer``, when its manager stream is read, completes one of them or
+gives one of its own.
 
 ``blind``
     A REFER without Replaces on leg L, sent by staff member A, to target T. The legs the
@@ -34,6 +36,16 @@ Four signatures are recognised; each gives one :class:`~callwatch.calls.model.Tr
     ``completed_at`` = A's BYE. ``connected_at`` = T's answer. Kind ``blind`` or ``attended``,
     style ``feature_code``.
 
+``AttendedTransfer`` (Asterisk's manager event, when its stream is read)
+    Asterisk says it handed the customer to the target's channel: the target's leg is the
+    dialog of that channel. A transfer the signatures above found with that leg keeps its
+    times, but is completed at the event; one they missed is made from the event: from the
+    transferor (the callee of the transferor's leg with the customer) to the target's callee,
+    started at the transferor's hold before the target's leg was offered (else that offer),
+    connected at the target's answer, completed at the event; ``style`` ``feature_code`` when
+    the target's leg is in the customer's primary segment (Asterisk dialled it from the
+    customer's channel), else ``local_bridge``.
+
 Legs the transferor leaves (the REFERred leg, replaced consultation legs, A's legs in a local
 attended transfer) are *excluded* from the hang-up judgement; consultation legs that carry
 the customer after the transfer are *bridged* (they get the role ``transfer``); a feature-code
@@ -43,7 +55,7 @@ of the call).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from callwatch.calls._records import (
     CallRecord,
@@ -54,6 +66,7 @@ from callwatch.calls._records import (
     callee_users,
     side_user,
 )
+from callwatch.calls.ami_links import AttendedTransfer
 from callwatch.calls.directory import Directory
 from callwatch.calls.model import Leg, Transfer, TransferKind
 from callwatch.sip.events import Held, Resumed, TransferProgress
@@ -106,8 +119,45 @@ def find_transfers(
             _local_attended(call, seg, legs, directory, found)
     if feature_codes:
         _feature_code(call, directory, found)
+    for fact in call.ami_attended:
+        _ami_attended(call, fact, directory, found)
     found.transfers.sort(key=lambda t: t.started_at)
     return found
+
+
+def _ami_attended(
+    call: CallRecord, fact: AttendedTransfer, directory: Directory, found: Findings
+) -> None:
+    by_call_id = {r.leg.call_id: r for r in call.legs}
+    target = by_call_id.get(fact.target_call_id or "")
+    if target is None:
+        return
+    for i, transfer in enumerate(found.transfers):
+        if target.leg.leg in transfer.legs and transfer.kind != "blind":
+            found.transfers[i] = replace(transfer, completed_at=fact.at)
+            return
+    own = [by_call_id.get(c or "") for c in (fact.transferer_call_id, fact.second_call_id)]
+    own_legs = [r for r in own if r is not None and r is not target]
+    holder = callee_user(own_legs[0].leg, directory) if own_legs else None
+    offered = target.leg.offered_at
+    primary = target.segment.kind == "primary"
+    found.transfers.append(
+        Transfer(
+            kind="attended",
+            from_ext=holder,
+            to_ext=callee_user(target.leg, directory),
+            started_at=_hold_start(call, holder, offered, directory) or offered,
+            connected_at=target.leg.answered_at,
+            completed_at=fact.at,
+            legs=(target.leg.leg,),
+            style="feature_code" if primary else "local_bridge",
+        )
+    )
+    found.excluded.update(id(r) for r in own_legs)
+    if primary:
+        found.moved.add(id(target))
+    else:
+        found.bridged.add(id(target))
 
 
 def _blind(call: CallRecord, ref: Referral, directory: Directory, found: Findings) -> None:

@@ -89,7 +89,7 @@ def alert_payload(alert: MonitoringAlert, site: str) -> dict[str, object]:
         "department": alert.department,
         "source": "probe",
         "outcome": check.outcome,
-        "problems": list(check.problems),
+        "problems": [p.to_dict() for p in check.problems],
         "probe_call_id": check.call_id,
         "number": check.number,
         "call": check.call,

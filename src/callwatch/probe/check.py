@@ -18,13 +18,16 @@ Korean ringback (1 s on, 2 s off). A probe whose call never appears (:class:`Pro
 waits :data:`MISSING_AFTER_S` after the probe hung up) is ``missing``: the HEP feed or the
 capture is down, or the legs were never joined into a call. Pure functions and plain state:
 no clock, no I/O.
+
+What differs is data, not prose (:class:`Problem`: a code and the two sides' values), so the
+pages word it in the viewer's language; :meth:`Problem.text` words it in English for logs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from callwatch.calls.model import Call, Leg
 from callwatch.probe.tagging import is_probe_call_id
@@ -37,6 +40,55 @@ Outcome = Literal["ok", "mismatch", "missing"]
 _US = 1_000_000
 
 
+ProblemCode = Literal["caller", "dialled", "clock", "answer", "ring", "ended"]
+PROBLEM_CODES: tuple[str, ...] = ("caller", "dialled", "clock", "answer", "ring", "ended")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing the capture and the probe disagree on.
+
+    ``caller`` / ``dialled``: the numbers (``captured``, ``probe``; text). ``clock``: how far
+    the INVITE's capture time is from the probe's clock (``captured``, seconds, signed; no
+    ``probe``). ``answer`` / ``ring`` / ``ended``: the interval on each side in seconds, None
+    where that side did not see it (an answer or an end one side saw and the other did not);
+    otherwise the two differ by more than :data:`RING_TOLERANCE_S`.
+    """
+
+    code: ProblemCode
+    captured: str | float | None = None
+    probe: str | float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The stored and published form (``probe_results.problems``, the bus payload)."""
+        return {"code": self.code, "captured": self.captured, "probe": self.probe}
+
+    @classmethod
+    def from_stored(cls, value: Any) -> Problem | str:
+        """A stored problem: a :class:`Problem` from its dict; the English sentence older rows
+        hold, or anything not understood, as text."""
+        if isinstance(value, dict) and value.get("code") in PROBLEM_CODES:
+            return cls(value["code"], value.get("captured"), value.get("probe"))
+        return str(value)
+
+    def text(self) -> str:
+        """The problem in English, for logs."""
+        if self.code in ("caller", "dialled"):
+            return f"{self.code}: captured {self.captured!r}, probe {self.probe!r}"
+        if self.code == "clock":
+            offset = _float(self.captured)
+            return f"clock: the INVITE's capture time is {offset:+.3f} s from the probe's"
+        if self.captured is None or self.probe is None:
+            return f"{self.code}: captured {_show(self.captured)}, probe {_show(self.probe)}"
+        return (
+            f"{self.code}: captured {_show(self.captured)}, probe {_show(self.probe)} "
+            f"(more than {RING_TOLERANCE_S} s apart)"
+        )
+
+    def __str__(self) -> str:
+        return self.text()
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeCheck:
     """The verdict on one probe call: ``ok``, ``mismatch`` (``problems`` says what differs) or
@@ -45,7 +97,7 @@ class ProbeCheck:
     call_id: str
     number: str
     outcome: Outcome
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
     call: str | None = None
     department: str | None = None
     probe_ring_s: float | None = None
@@ -57,7 +109,8 @@ class ProbeCheck:
     def to_dict(self) -> dict[str, object]:
         return {
             "call_id": self.call_id, "number": self.number, "outcome": self.outcome,
-            "problems": list(self.problems), "call": self.call, "department": self.department,
+            "problems": [p.to_dict() for p in self.problems], "call": self.call,
+            "department": self.department,
             "probe_ring_s": self.probe_ring_s, "seen_ring_s": self.seen_ring_s,
             "probe_answer_s": self.probe_answer_s, "seen_answer_s": self.seen_answer_s,
             "staff_ring_s": self.staff_ring_s,
@@ -88,28 +141,23 @@ def check_probe(record: ProbeRecord, call: Call | None) -> ProbeCheck:
         )
     leg = probe_leg(call, record.call_id)
     assert leg is not None, "check_probe needs the call that holds the probe's leg"
-    problems: list[str] = []
+    problems: list[Problem] = []
     if call.caller != record.from_user:
-        problems.append(f"caller: captured {call.caller!r}, probe {record.from_user!r}")
+        problems.append(Problem("caller", call.caller, record.from_user))
     if call.dialled != record.number:
-        problems.append(f"dialled: captured {call.dialled!r}, probe {record.number!r}")
+        problems.append(Problem("dialled", call.dialled, record.number))
     if abs(leg.offered_at - record.invite_at) > CLOCK_TOLERANCE_S * _US:
-        offset = (leg.offered_at - record.invite_at) / _US
-        problems.append(f"clock: the INVITE's capture time is {offset:+.3f} s from the probe's")
+        problems.append(Problem("clock", (leg.offered_at - record.invite_at) / _US))
     seen_answer = _span(leg.offered_at, leg.answered_at)
     seen_ring = _span(leg.alerting_at, leg.answered_at)
     if (seen_answer is None) != (probe_answer is None):
-        problems.append(
-            f"answer: captured {_show(seen_answer)}, probe {_show(probe_answer)} after the INVITE"
-        )
+        problems.append(Problem("answer", seen_answer, probe_answer))
     else:
         _compare(problems, "answer", seen_answer, probe_answer)
         _compare(problems, "ring", seen_ring, probe_ring)
-    if record.ended_at is not None and leg.ended_at is not None:
+    if record.ended_at is not None or leg.ended_at is not None:
         _compare(problems, "ended", _span(leg.offered_at, leg.ended_at),
                  _span(record.invite_at, record.ended_at))  # fmt: skip
-    elif (record.ended_at is None) != (leg.ended_at is None):
-        problems.append("ended: one side saw the dialog end and the other did not")
     return ProbeCheck(
         call_id=record.call_id, number=record.number,
         outcome="mismatch" if problems else "ok", problems=tuple(problems),
@@ -179,17 +227,22 @@ def _span(start: int | None, end: int | None) -> float | None:
     return round((end - start) / _US, 6)
 
 
-def _compare(problems: list[str], what: str, seen: float | None, probe: float | None) -> None:
+def _compare(
+    problems: list[Problem], what: ProblemCode, seen: float | None, probe: float | None
+) -> None:
+    """A problem when one side saw the interval and the other did not, or when the two differ
+    by more than :data:`RING_TOLERANCE_S`."""
     if seen is None or probe is None:
         if (seen is None) != (probe is None):
-            problems.append(f"{what}: captured {_show(seen)}, probe {_show(probe)}")
+            problems.append(Problem(what, seen, probe))
         return
     if abs(seen - probe) > RING_TOLERANCE_S:
-        problems.append(
-            f"{what}: captured {seen:.3f} s, probe {probe:.3f} s "
-            f"(more than {RING_TOLERANCE_S} s apart)"
-        )
+        problems.append(Problem(what, seen, probe))
 
 
-def _show(value: float | None) -> str:
-    return "none" if value is None else f"{value:.3f} s"
+def _float(value: str | float | None) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _show(value: str | float | None) -> str:
+    return "none" if value is None else f"{_float(value):.3f} s"

@@ -21,6 +21,10 @@ The account comes from the environment, never the file: ``CALLWATCH_PROBE_USER``
 ``CALLWATCH_PROBE_SECRET``. A probe only ever dials the first public number (``numbers``) of
 one of the site's own departments.
 
+The table is checked by a pydantic model (:class:`ProbesTable`, each value's validator
+saying what is wrong); which departments it may probe is checked against the site's
+directory beside it, so :func:`probe_problems` lists every mistake at once.
+
 :func:`next_probe` is pure: given the time, the calls already placed and a seeded
 ``random.Random``, it names the next call: a working day of the site's office hours (the
 site's ``[site.business_hours]``, else 09:00-18:00 Monday-Friday), a random moment spread so
@@ -35,15 +39,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from callwatch.charter.hours import BusinessHours
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
 
-KEYS = (
-    "enabled", "server", "port", "bind", "sip_port", "departments", "daily_budget",
-    "max_per_hour", "answer_limit_s", "talk_s", "prompt", "missing_after_s",
-)  # fmt: skip
+from callwatch.charter.hours import BusinessHours
+from callwatch.validation import fail
+from callwatch.validation import problems as _problems
+
 USER_ENV, SECRET_ENV = "CALLWATCH_PROBE_USER", "CALLWATCH_PROBE_SECRET"
 _HOUR_US = 3_600_000_000
 _SEARCH_DAYS = 31
@@ -104,71 +108,131 @@ def parse_probes(table: Any, base: Path, numbers: Mapping[str, Sequence[str]]) -
     return settings
 
 
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise fail(f"{value!r} is not true or false")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise fail(f"{value!r} is not text")
+    return value
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail(f"{value!r} is not a whole number")
+    if not 0 < value < 65536:
+        raise fail(f"{value} is not a UDP port")
+    return value
+
+
+def _at_least_one(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail(f"{value!r} is not a whole number")
+    if value < 1:
+        raise fail(f"must be at least 1, not {value}")
+    return value
+
+
+def _seconds(low: float, high: float) -> PlainValidator:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail(f"{value!r} is not a number")
+        if not low <= value <= high:
+            raise fail(f"{float(value)} s is not between {low:g} and {high:g} s")
+        return float(value)
+
+    return PlainValidator(check)
+
+
+def _prompt(value: Any) -> bool | str:
+    if not isinstance(value, bool | str):
+        raise fail(f"{value!r} is not true, false or a WAV path")
+    return value
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+        raise fail("must be a list of department names")
+    return tuple(value)
+
+
+class ProbesTable(BaseModel):
+    """The ``[probes]`` table as the file gives it (which departments can be probed is
+    checked against the site's directory beside it, in :func:`parse_probes`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    enabled: Annotated[bool, PlainValidator(_flag)] = False
+    server: Annotated[str, PlainValidator(_text)] = ""
+    port: Annotated[int, PlainValidator(_port)] = 5060
+    bind: Annotated[str, PlainValidator(_text)] = "0.0.0.0"
+    sip_port: Annotated[int, PlainValidator(_port)] = 5060
+    departments: Annotated[tuple[str, ...] | None, PlainValidator(_names)] = None
+    daily_budget: Annotated[int, PlainValidator(_at_least_one)] = 2
+    max_per_hour: Annotated[int, PlainValidator(_at_least_one)] = 4
+    answer_limit_s: Annotated[float, _seconds(1, 120)] = 30.0
+    talk_s: Annotated[float, _seconds(0, 30)] = 4.0
+    prompt: Annotated[bool | str, PlainValidator(_prompt)] = True
+    missing_after_s: Annotated[float, _seconds(15, 3600)] = 60.0
+
+
+KEYS = tuple(ProbesTable.model_fields)
+"""The keys a ``[probes]`` table may hold."""
+
+
 def _parse(
     table: Any, base: Path, numbers: Mapping[str, Sequence[str]] | None, problems: list[str]
 ) -> ProbeSettings | None:
     if not isinstance(table, dict):
         problems.append("probes: must be a table [probes]")
         return None
-    for key in table:
-        if key not in KEYS:
-            problems.append(f"probes.{key}: unknown key (expected one of {', '.join(KEYS)})")
-
-    def get(key: str, kind: type | tuple[type, ...], default: Any) -> Any:
-        value = table.get(key, default)
-        if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
-            problems.append(f"probes.{key}: {value!r} is not a {getattr(kind, '__name__', kind)}")
-            return default
-        return value
-
-    enabled = get("enabled", bool, False)
-    server = get("server", str, "")
-    if enabled and not server:
+    model: ProbesTable | None = None
+    try:
+        model = ProbesTable.model_validate(table)
+    except ValidationError as exc:
+        problems += [
+            f"{key}: {message}" for key, message in _problems(exc, ProbesTable, None, ("probes",))
+        ]
+    enabled = table.get("enabled") is True
+    if enabled and table.get("server", "") == "":
         problems.append("probes.server: missing (the PBX's SIP address)")
-    port, sip_port = get("port", int, 5060), get("sip_port", int, 5060)
-    for key, value in (("port", port), ("sip_port", sip_port)):
-        if not 0 < value < 65536:
-            problems.append(f"probes.{key}: {value} is not a UDP port")
-    budget, cap = get("daily_budget", int, 2), get("max_per_hour", int, 4)
-    for key, value in (("daily_budget", budget), ("max_per_hour", cap)):
-        if value < 1:
-            problems.append(f"probes.{key}: must be at least 1, not {value}")
-    limit = float(get("answer_limit_s", (int, float), 30.0))
-    talk = float(get("talk_s", (int, float), 4.0))
-    if not 1 <= limit <= 120:
-        problems.append(f"probes.answer_limit_s: {limit} s is not between 1 and 120 s")
-    if not 0 <= talk <= 30:
-        problems.append(f"probes.talk_s: {talk} s is not between 0 and 30 s")
-    missing = float(get("missing_after_s", (int, float), 60.0))
-    if not 15 <= missing <= 3600:
-        problems.append(f"probes.missing_after_s: {missing} s is not between 15 and 3600 s")
-    prompt_raw = table.get("prompt", True)
-    prompt: Path | None = None
-    if isinstance(prompt_raw, str):
-        prompt = base / prompt_raw
-    elif not isinstance(prompt_raw, bool):
-        problems.append(f"probes.prompt: {prompt_raw!r} is not true, false or a WAV path")
-    chosen = table.get("departments")
-    targets: dict[str, str] = {}
-    if numbers is not None:
-        names = [d for d, n in numbers.items() if n] if chosen is None else chosen
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            problems.append("probes.departments: must be a list of department names")
-            names = []
-        for i, name in enumerate(names):
-            if not numbers.get(name):
-                why = "has no public number" if name in numbers else "is not a department"
-                problems.append(f"probes.departments[{i}]: {name!r} {why}")
-            else:
-                targets[name] = numbers[name][0]
-        if enabled and not targets:
-            problems.append("probes.departments: no department to probe")
+    targets = _targets(table.get("departments"), numbers, enabled, problems)
+    if model is None:
+        return None
+    prompt = model.prompt
     return ProbeSettings(
-        enabled=enabled, server=server, targets=targets, port=port,
-        bind=get("bind", str, "0.0.0.0"), sip_port=sip_port, daily_budget=budget,
-        max_per_hour=cap, answer_limit_s=limit, talk_s=talk, prompt=prompt,
-        play_prompt=prompt_raw is not False, missing_after_s=missing,
+        enabled=model.enabled, server=model.server, targets=targets, port=model.port,
+        bind=model.bind, sip_port=model.sip_port, daily_budget=model.daily_budget,
+        max_per_hour=model.max_per_hour, answer_limit_s=model.answer_limit_s,
+        talk_s=model.talk_s, prompt=base / prompt if isinstance(prompt, str) else None,
+        play_prompt=prompt is not False, missing_after_s=model.missing_after_s,
     )  # fmt: skip
+
+
+def _targets(
+    chosen: Any, numbers: Mapping[str, Sequence[str]] | None, enabled: bool, problems: list[str]
+) -> dict[str, str]:
+    """The departments to probe (``chosen``, default every one with a public number) and the
+    first public number of each; those that are not the site's or have no number as problems
+    (None ``numbers``: the directory is not known, nothing is checked)."""
+    targets: dict[str, str] = {}
+    if numbers is None:
+        return targets
+    names = [d for d, n in numbers.items() if n] if chosen is None else chosen
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        names = []  # the model says what is wrong with it
+    for i, name in enumerate(names):
+        if not numbers.get(name):
+            why = "has no public number" if name in numbers else "is not a department"
+            problems.append(f"probes.departments[{i}]: {name!r} {why}")
+        else:
+            targets[name] = numbers[name][0]
+    if enabled and not targets:
+        problems.append("probes.departments: no department to probe")
+    return targets
 
 
 def next_probe(

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from callwatch.probe.check import ProbeCheck
+from callwatch.probe.check import ProbeCheck, Problem
 from callwatch.probe.uac import ProbeRecord
 from callwatch.store import Store, StoreError, StoreUnavailable
 from callwatch.store.probe_tables import probe_results
@@ -34,16 +34,19 @@ class StoredResult:
     final_status: int | None
     ended_by: str | None
     outcome: str
-    problems: tuple[str, ...]
+    problems: tuple[Problem | str, ...]
+    """What differed: :class:`Problem` data; rows written before that hold English text."""
     call_id: str | None
     seen_ring_seconds: float | None
     checked_us: int
 
     def check(self) -> ProbeCheck:
-        """The check this row records (for :meth:`ProbeAlerts.restore`)."""
+        """The check this row records (for :meth:`ProbeAlerts.restore`; an older row's English
+        problems are left out: the check holds data only)."""
+        problems = tuple(p for p in self.problems if isinstance(p, Problem))
         return ProbeCheck(
             call_id=self.sip_call_id, number=self.number, outcome=self.outcome,  # type: ignore[arg-type]
-            problems=self.problems, call=self.call_id, department=self.department,
+            problems=problems, call=self.call_id, department=self.department,
             probe_ring_s=self.ring_seconds, seen_ring_s=self.seen_ring_seconds,
             probe_answer_s=self.answer_seconds,
         )  # fmt: skip
@@ -73,7 +76,7 @@ def save_result(
         "final_status": record.final_status,
         "ended_by": record.ended_by,
         "outcome": check.outcome,
-        "problems": list(check.problems),
+        "problems": [p.to_dict() for p in check.problems],
         "call_id": check.call,
         "seen_ring_seconds": check.seen_ring_s,
         "checked_at": utc(checked_at),
@@ -151,5 +154,5 @@ def _guard(fn: Callable[[], _T]) -> _T:
 def _result(row: Sequence[Any]) -> StoredResult:
     values = dict(zip(_COLUMNS, row, strict=True))
     values["answered"] = bool(values["answered"])
-    values["problems"] = tuple(values["problems"] or ())
+    values["problems"] = tuple(Problem.from_stored(p) for p in values["problems"] or ())
     return StoredResult(**values)

@@ -331,7 +331,7 @@ class ProbeRunner:
         at = self._wall()
         alert = self.alerts.on_check(department, check, record.invite_at, at)
         if check.outcome in FAILED:
-            why = "; ".join(check.problems) or "not captured"
+            why = "; ".join(p.text() for p in check.problems) or "not captured"
             log.warning("probes: monitoring alert, %s probe %s: %s (%s)", department,
                         check.call_id, check.outcome, why)  # fmt: skip
         else:

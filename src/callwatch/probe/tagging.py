@@ -3,19 +3,18 @@
 A call is a probe call when one of its legs carries a probe's own Call-ID (the form
 :func:`new_call_id` gives every call :class:`~callwatch.probe.caller.ProbePhone` places:
 ``probe-`` and 24 hex digits, ``@`` and the probe's address) or when its caller is one of the
-probe's numbers (its PBX account, ``CALLWATCH_PROBE_USER``: the probe account is named with a
-phone number, see docs/probes.md). Pure functions; :func:`probe_callers` reads the
-environment it is given.
+probe's numbers (its PBX account, the setting ``probe_user`` from ``CALLWATCH_PROBE_USER``:
+the probe account is named with a phone number, see docs/probes.md). Pure functions: whoever
+tags calls (the store, the payload builder, the live feed) is handed those numbers
+(:attr:`callwatch.settings.Settings.probe_callers`), nothing here reads the environment.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 
 from callwatch.calls.model import Call
-from callwatch.probe.plan import USER_ENV
 
 PROBE_TAG = "probe"
 """The value of ``calls.tag`` for a probe call (NULL: a citizen's call, counted)."""
@@ -33,12 +32,6 @@ def new_call_id(host: str, token: str) -> str:
 def is_probe_call_id(call_id: str | None) -> bool:
     """True for a Call-ID of the form :func:`new_call_id` makes."""
     return call_id is not None and _CALL_ID.match(call_id) is not None
-
-
-def probe_callers(environ: Mapping[str, str] | None = None) -> frozenset[str]:
-    """The probe's caller numbers: ``CALLWATCH_PROBE_USER`` when set (else none)."""
-    user = (os.environ if environ is None else environ).get(USER_ENV, "").strip()
-    return frozenset([user]) if user else frozenset()
 
 
 def call_tag(call: Call, callers: Collection[str] = ()) -> str | None:

@@ -6,7 +6,8 @@ and hands each event over as an :class:`AmiEvent`; the pipeline
 window as the SIP packets, and the call assembler reads it
 (:mod:`callwatch.calls.ami_links`). ``ts`` is the event's own ``Timestamp:`` (Asterisk's
 ``timestampevents = yes``), never the time it was read: time is data here as everywhere in
-the core.
+the core. :class:`HepChannel` is the one tie between a SIP dialog and a manager channel that
+comes from the SIP side (HEP's correlation id).
 """
 
 from __future__ import annotations
@@ -39,4 +40,17 @@ class AmiEvent:
         return None
 
 
-pickle_by_fields(AmiEvent)
+@dataclass(frozen=True, slots=True)
+class HepChannel:
+    """A HEP copy of a message of the dialog ``call_id`` carried ``channel`` as its
+    correlation id, at ``ts``: Asterisk's ``res_hep_pjsip`` with ``uuid_type = channel`` names
+    the channel of a dialog it answered this way (from its first response with a To-tag on).
+    The feed hands one on when a dialog's correlation id first differs from its Call-ID; the
+    call assembler ties the dialog to that manager channel with it."""
+
+    ts: int
+    call_id: str
+    channel: str
+
+
+pickle_by_fields(AmiEvent, HepChannel)

@@ -5,26 +5,35 @@ hands back events. Nothing is dropped silently: a packet that is not readable SI
 under the parser's complaint and logged once per kind with the frame it came from.
 
 Manager (AMI) events pushed with the packets wait in the same reorder window and come out
-unchanged, in their place on the time line, for the call assembler.
+unchanged, in their place on the time line, for the call assembler. Once a manager event has
+passed, a HEP copy whose correlation id is not its Call-ID (Asterisk's ``uuid_type =
+channel``: the channel's name) gives a :class:`~callwatch.sip.ami.HepChannel` the first time
+a dialog shows it, for the assembler to tie the dialog to that manager channel.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 
 from callwatch.packet import Packet
-from callwatch.sip.ami import AmiEvent
+from callwatch.sip.ami import AmiEvent, HepChannel
 from callwatch.sip.dialogs import DialogTracker, Timeouts
 from callwatch.sip.events import LegEvent
-from callwatch.sip.message import SipParseError, parse_message
+from callwatch.sip.message import SipMessage, SipParseError, parse_message
 from callwatch.sip.reorder import Item, Reorderer
 
 log = logging.getLogger(__name__)
 
-FeedOutput = LegEvent | AmiEvent
-"""What the feed hands on: leg events, and the manager events it was given, in time order.
-A feed given packets only hands on leg events only."""
+FeedOutput = LegEvent | AmiEvent | HepChannel
+"""What the feed hands on: leg events, the manager events it was given, in time order, and
+(with manager events) the channel names HEP gave dialogs. A feed given packets only hands on
+leg events only."""
+
+MAX_HEP_CHANNELS = 10_000
+"""Dialogs whose HEP channel name is remembered, so it is handed on once; the oldest go first
+(one forgotten while its dialog lasts is handed on again, which ties nothing new)."""
 
 
 class LegEventFeed:
@@ -34,6 +43,12 @@ class LegEventFeed:
         self.reorderer = Reorderer(reorder_window)
         self.tracker = DialogTracker(timeouts)
         self.parse_errors: Counter[str] = Counter()
+        self._hep_channels: dict[str, str] = {}
+        self._ami = False  # a manager event has passed: hand on HEP channel names
+        self.on_message: Callable[[Packet, SipMessage], None] | None = None
+        """Called with each packet that parsed and its message, in time order, before the
+        tracker takes it: a driver that keeps raw messages (the store's ladder view) takes
+        them from here instead of parsing each packet again."""
 
     def push(self, packet: Item) -> list[FeedOutput]:
         """Take one captured packet (or manager event); return the events now certain."""
@@ -58,11 +73,12 @@ class LegEventFeed:
     def _take(self, ready: list[Item], out: list[FeedOutput]) -> None:
         for item in ready:
             if isinstance(item, Packet):
-                out.extend(self._track(item))
+                self._track(item, out)
             else:
+                self._ami = True
                 out.append(item)
 
-    def _track(self, packet: Packet) -> list[LegEvent]:
+    def _track(self, packet: Packet, out: list[FeedOutput]) -> None:
         try:
             msg = parse_message(packet.payload)
         except SipParseError as exc:
@@ -78,16 +94,27 @@ class LegEventFeed:
                     exc,
                 )
             self.parse_errors[kind] += 1
-            return []
+            return
+        if self.on_message is not None:
+            self.on_message(packet, msg)
         corr = packet.correlation_id.decode("utf-8", "replace") if packet.correlation_id else None
-        return self.tracker.feed(
-            packet.ts,
-            msg,
-            src=packet.src,
-            dst=packet.dst,
-            transport=packet.transport,
-            correlation_id=corr,
+        out.extend(
+            self.tracker.feed(
+                packet.ts,
+                msg,
+                src=packet.src,
+                dst=packet.dst,
+                transport=packet.transport,
+                correlation_id=corr,
+            )
         )
+        if corr is not None and self._ami and corr != msg.call_id:
+            named = self._hep_channels
+            if named.get(msg.call_id) != corr:
+                if len(named) >= MAX_HEP_CHANNELS:
+                    del named[next(iter(named))]
+                named[msg.call_id] = corr
+                out.append(HepChannel(packet.ts, msg.call_id, corr))
 
 
 def _error_kind(exc: SipParseError) -> str:

@@ -1,8 +1,9 @@
 """The storage adapter: SQLAlchemy 2 Core on SQLite (embedded default) or PostgreSQL.
 
 :class:`Store` writes the pipeline's outputs idempotently and exports calls in the exact JSON of
-``callwatch ingest``; :class:`StoreWriter` batches writes and keeps them in a :class:`Spool`
-on disk while the database is away. Migrations (Alembic) ship in ``callwatch/store/migrations``.
+``callwatch ingest``; :class:`StoreWriter` batches writes and keeps them in a spool (a
+:class:`~callwatch.diskqueue.DurableQueue`) on disk while the database is away. Migrations
+(Alembic) ship in ``callwatch/store/migrations``.
 """
 
 from callwatch.store import (
@@ -21,7 +22,6 @@ from callwatch.store.errors import (
 from callwatch.store.export import CSV_FIELDS, export_csv, export_jsonl, flatten_call
 from callwatch.store.rawsip import RawMessage
 from callwatch.store.recovery import recover_interrupted
-from callwatch.store.spool import Spool
 from callwatch.store.store import Store, VerdictCount
 from callwatch.store.writer import StoreWriter, WriterStats
 
@@ -30,7 +30,6 @@ __all__ = [
     "ENV_URL",
     "CodecError",
     "RawMessage",
-    "Spool",
     "SpoolError",
     "SpoolFull",
     "Store",

@@ -1,7 +1,8 @@
 """The store: pipeline outputs in, calls (in ``callwatch ingest``'s JSON) out.
 
-Synchronous SQLAlchemy Core, one transaction per :meth:`Store.save` batch (whose rows go
-to the driver through the statements of :mod:`callwatch.store.bulk`). Saving is
+Synchronous SQLAlchemy Core, one transaction per :meth:`Store.save` batch, whose rows are made
+before the transaction (:meth:`Store.encode`) and go to the driver through the writes of
+:mod:`callwatch.store.bulk` (``executemany`` on SQLite, ``COPY`` on PostgreSQL). Saving is
 idempotent, so a replayed batch, a capture ingested twice or the same packets from two capture
 agents leave one copy of everything:
 
@@ -23,7 +24,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Engine, and_, delete, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -33,7 +34,6 @@ from callwatch.charter.callbacks import Callback
 from callwatch.charter.verdict import Verdict
 from callwatch.pipeline import CallbackNews, JudgedCall
 from callwatch.probe.tagging import call_tag
-from callwatch.probe.tagging import probe_callers as _probe_callers
 from callwatch.sip.events import LegEvent
 from callwatch.site import SiteConfig
 from callwatch.store import codec, tables
@@ -60,16 +60,16 @@ class Store:
     """Calls, verdicts, callbacks and raw SIP in one database (SQLite file or PostgreSQL).
 
     ``site`` fills the ``site`` column of the calls saved through this store; a call saved
-    from one of ``probe_callers`` (default: ``CALLWATCH_PROBE_USER``) or holding a probe's
+    from one of ``probe_callers`` (the setting ``probe_user``) or holding a probe's
     Call-ID is tagged ``probe`` (:func:`callwatch.probe.tagging.call_tag`).
     """
 
     def __init__(
-        self, engine: Engine, *, site: str = "", probe_callers: Collection[str] | None = None
+        self, engine: Engine, *, site: str = "", probe_callers: Collection[str] = ()
     ) -> None:
         self.engine = engine
         self.site = site
-        self.probe_callers = probe_callers if probe_callers is not None else _probe_callers()
+        self.probe_callers = probe_callers
         dialect = engine.dialect.name
         if dialect not in ("sqlite", "postgresql"):
             raise StoreError(f"unsupported database {dialect!r} (use SQLite or PostgreSQL)")
@@ -83,9 +83,7 @@ class Store:
         return self._bulk
 
     @classmethod
-    def open(
-        cls, url: str, *, site: str = "", probe_callers: Collection[str] | None = None
-    ) -> Store:
+    def open(cls, url: str, *, site: str = "", probe_callers: Collection[str] = ()) -> Store:
         """A store on ``url`` (``sqlite:///file`` or ``postgresql+psycopg://...``); nothing is
         connected until first use."""
         return cls(make_engine(url), site=site, probe_callers=probe_callers)
@@ -108,10 +106,20 @@ class Store:
         """Write a batch of pipeline outputs (and raw SIP messages) in one transaction; return
         how many items it held. Raises :class:`StoreUnavailable` when the database cannot be
         reached (the batch is then not written at all) and :class:`StoreError` otherwise."""
-        batch = list(items)
-        if batch:
-            self._transaction(lambda conn: _Batch(self, conn).write(batch))
-        return len(batch)
+        rows = self.encode(items)
+        if rows.size:
+            self.write(rows)
+        return rows.size
+
+    def encode(self, items: Iterable[codec.StoreItem]) -> Batch:
+        """The rows of a batch of pipeline outputs (and raw SIP messages), made outside any
+        transaction; :meth:`write` writes them. Raises :class:`StoreError` for an item the
+        store cannot hold."""
+        return Batch(self, list(items))
+
+    def write(self, rows: Batch) -> None:
+        """Write the rows of :meth:`encode` in one transaction (see :meth:`save`)."""
+        self._transaction(rows.write)
 
     def save_messages(self, messages: Iterable[RawMessage]) -> int:
         """Write raw SIP messages (duplicates are ignored); return how many were given."""
@@ -343,114 +351,160 @@ class Store:
             raise StoreError(f"database error: {_reason(exc)}") from exc
 
 
-class _Batch:
-    """One save: the batch's rows gathered by table, then written table by table.
+class Batch:
+    """One save's rows, made before the transaction (:meth:`Store.encode`) and written in it
+    (:meth:`write`): every record is turned into its row once, and written once.
 
-    Rows go to the driver as tuples through the statements of :mod:`callwatch.store.bulk`;
-    only the look-ups of what is stored already go through SQLAlchemy.
+    A leg event that arrives on its own and again inside its call in the same batch is one
+    ``events`` row, the call's; a raw message or event seen twice is one row. What must be
+    looked up first (is the call stored complete already, is the stored callback further on)
+    decides at write time which of the rows go out; the legs and verdicts of a call (or
+    callback) are deleted before they are written again only when it is stored already.
     """
 
-    def __init__(self, store: Store, conn: Connection) -> None:
-        self.store = store
-        self.bulk = store.bulk
-        self.conn = conn
-        self.calls: dict[str, JudgedCall] = {}
-        self.callbacks: dict[str, tuple[Callback, list[Verdict] | None]] = {}
-        self.events: dict[tuple[str, int, str], Row] = {}
+    def __init__(self, store: Store, batch: Sequence[codec.StoreItem]) -> None:
+        bulk = self.bulk = store.bulk
+        self.size = len(batch)
         self.messages: dict[tuple[int, str], Row] = {}
-
-    def write(self, batch: list[codec.StoreItem]) -> None:
-        message, event = self.bulk.message, self.bulk.event
+        alone: dict[tuple[str, int, str], tuple[LegEvent, Row]] = {}
+        self.calls: dict[str, _CallRows] = {}
+        callbacks: dict[str, tuple[Callback, list[Verdict] | None]] = {}
+        message, event = bulk.message, bulk.event
         for item in batch:
             if isinstance(item, RawMessage):
                 row = message(item)
                 self.messages[(row[0], row[1])] = row  # (at_us, digest)
             elif isinstance(item, LegEvent):
                 key = (item.leg, item.at, item.kind)
-                if key not in self.events:
-                    self.events[key] = event(item, None)
+                if key not in alone:
+                    alone[key] = (item, event(item, None))
             elif isinstance(item, JudgedCall):
-                self.calls[item.call.id] = item
+                self.calls[item.call.id] = _CallRows(item, store, alone)
                 if item.callback is not None:
-                    self._callback(item.callback, None)
+                    _keep_callback(callbacks, item.callback, None)
             elif isinstance(item, CallbackNews):
-                self._callback(item.callback, item.verdicts)
+                _keep_callback(callbacks, item.callback, item.verdicts)
             else:
                 raise StoreError(f"cannot store {type(item).__name__}")
-        self.bulk.run(self.conn, self.bulk.insert_events, list(self.events.values()))
-        self._write_calls()
-        self._write_callbacks()
-        self.bulk.run(self.conn, self.bulk.insert_messages, list(self.messages.values()))
+        self.events = {key: row for key, (_, row) in alone.items()}
+        self.callbacks = {
+            call_id: (_rank(cb), bulk.callback(cb, _rank(cb)), verdicts)
+            for call_id, (cb, verdicts) in callbacks.items()
+        }
 
-    def _callback(self, cb: Callback, verdicts: list[Verdict] | None) -> None:
-        held = self.callbacks.get(cb.call)
-        if held is not None and _rank(held[0]) > _rank(cb):
-            return
-        if held is not None and verdicts is None:
-            verdicts = held[1]
-        self.callbacks[cb.call] = (cb, verdicts)
+    def write(self, conn: Connection) -> None:
+        """Write the rows in ``conn``'s transaction."""
+        bulk = self.bulk
+        calls, claimed = self._calls(conn)
+        unclaimed = [row for key, row in self.events.items() if key not in claimed]
+        bulk.run(conn, bulk.insert_events, unclaimed)
+        if calls:
+            stored = [(c.call_id,) for c in calls if c.stored]
+            bulk.run(conn, bulk.upsert_calls, [c.row for c in calls])
+            bulk.run(conn, bulk.delete_legs, stored)
+            bulk.run(conn, bulk.delete_verdicts, [(i, "call") for (i,) in stored])
+            bulk.run(conn, bulk.release_events, stored)
+            bulk.run(conn, bulk.insert_legs, [row for c in calls for row in c.legs])
+            bulk.run(conn, bulk.insert_verdicts, [row for c in calls for row in c.verdicts])
+            bulk.run(conn, bulk.upsert_events, list(claimed.values()))
+        self._write_callbacks(conn)
+        bulk.run(conn, bulk.insert_messages, list(self.messages.values()))
 
-    def _write_calls(self) -> None:
+    def _calls(self, conn: Connection) -> tuple[list[_CallRows], dict[tuple[str, int, str], Row]]:
+        """The calls to write (not an incomplete copy of a call stored complete), each marked
+        whether it is stored already, and the events they claim (the last call's row wins)."""
         if not self.calls:
-            return
-        bulk, conn = self.bulk, self.conn
+            return [], {}
         c = tables.calls.c
-        complete = dict(self._existing(tables.calls, c.id, c.complete, list(self.calls)))
-        keep = [
-            j for j in self.calls.values() if j.call.complete or not complete.get(j.call.id, False)
-        ]
-        if not keep:
-            return
-        site, callers = self.store.site, self.store.probe_callers
-        rows = [bulk.call(j, site, call_tag(j.call, callers)) for j in keep]
-        bulk.run(conn, bulk.upsert_calls, rows)
-        ids = [(j.call.id,) for j in keep]
-        bulk.run(conn, bulk.delete_legs, ids)
-        bulk.run(conn, bulk.delete_verdicts, [(j.call.id, "call") for j in keep])
-        bulk.run(conn, bulk.release_events, ids)
-        legs = [bulk.leg(j.call, i) for j in keep for i in range(len(j.call.legs))]
-        bulk.run(conn, bulk.insert_legs, legs)
-        verdicts = [
-            bulk.verdict(j.call.id, "call", i, v) for j in keep for i, v in enumerate(j.verdicts)
-        ]
-        bulk.run(conn, bulk.insert_verdicts, verdicts)
-        events: dict[tuple[str, int, str], Row] = {}
-        for j in keep:
-            for leg in j.call.legs:
-                for event in leg.events:
-                    events[(event.leg, event.at, event.kind)] = bulk.event(event, j.call.id)
-        bulk.run(conn, bulk.upsert_events, list(events.values()))
+        complete = dict(_existing(conn, c.id, c.complete, list(self.calls)))
+        calls = []
+        claimed: dict[tuple[str, int, str], Row] = {}
+        for rows in self.calls.values():
+            stored = complete.get(rows.call_id)
+            if stored and not rows.complete:
+                continue
+            rows.stored = stored is not None
+            calls.append(rows)
+            claimed.update(rows.events)
+        return calls, claimed
 
-    def _write_callbacks(self) -> None:
+    def _write_callbacks(self, conn: Connection) -> None:
         if not self.callbacks:
             return
         bulk = self.bulk
         cb = tables.callbacks.c
-        stored = dict(self._existing(tables.callbacks, cb.call_id, cb.rank, list(self.callbacks)))
+        stored = dict(_existing(conn, cb.call_id, cb.rank, list(self.callbacks)))
         fresh = [
-            (callback, verdicts)
-            for callback, verdicts in self.callbacks.values()
-            if _rank(callback) >= stored.get(callback.call, -1)
+            (call_id, row, verdicts)
+            for call_id, (rank, row, verdicts) in self.callbacks.items()
+            if rank >= stored.get(call_id, -1)
         ]
         if not fresh:
             return
-        rows = [bulk.callback(callback, _rank(callback)) for callback, _ in fresh]
-        bulk.run(self.conn, bulk.upsert_callbacks, rows)
-        judged = [(callback, verdicts) for callback, verdicts in fresh if verdicts is not None]
-        replaced = [(callback.call, "callback") for callback, _ in judged]
-        bulk.run(self.conn, bulk.delete_verdicts, replaced)
-        verdicts = [
-            bulk.verdict(callback.call, "callback", i, v)
-            for callback, verdicts in judged
+        bulk.run(conn, bulk.upsert_callbacks, [row for _, row, _ in fresh])
+        judged = [(call_id, verdicts) for call_id, _, verdicts in fresh if verdicts is not None]
+        replaced = [(call_id, "callback") for call_id, _ in judged if call_id in stored]
+        bulk.run(conn, bulk.delete_verdicts, replaced)
+        rows = [
+            bulk.verdict(call_id, "callback", i, v)
+            for call_id, verdicts in judged
             for i, v in enumerate(verdicts or ())
         ]
-        bulk.run(self.conn, bulk.insert_verdicts, verdicts)
+        bulk.run(conn, bulk.insert_verdicts, rows)
 
-    def _existing(self, table: Table, key: Any, value: Any, ids: list[str]) -> list[Any]:
-        found: list[Any] = []
-        for chunk in chunks(ids):
-            found.extend(self.conn.execute(select(key, value).where(key.in_(chunk))).all())
-        return found
+
+class _CallRows:
+    """A judged call's rows: the call, its legs, verdicts and leg events. An event that came
+    on its own earlier in the batch (the same event) keeps the row made then, claimed."""
+
+    __slots__ = ("call_id", "complete", "events", "legs", "row", "stored", "verdicts")
+
+    def __init__(
+        self,
+        judged: JudgedCall,
+        store: Store,
+        alone: dict[tuple[str, int, str], tuple[LegEvent, Row]],
+    ) -> None:
+        bulk = store.bulk
+        call = judged.call
+        self.call_id = call_id = call.id
+        self.complete = call.complete
+        self.stored = False
+        self.row = bulk.call(judged, store.site, call_tag(call, store.probe_callers))
+        self.legs = [bulk.leg(call, i) for i in range(len(call.legs))]
+        self.verdicts = [bulk.verdict(call_id, "call", i, v) for i, v in enumerate(judged.verdicts)]
+        events: dict[tuple[str, int, str], Row] = {}
+        for leg in call.legs:
+            for event in leg.events:
+                key = (event.leg, event.at, event.kind)
+                seen = alone.get(key)
+                if seen is not None and seen[0] is event:  # one object in one request
+                    events[key] = bulk.claimed(seen[1], call_id)
+                else:
+                    events[key] = bulk.event(event, call_id)
+        self.events = events
+
+
+def _keep_callback(
+    held: dict[str, tuple[Callback, list[Verdict] | None]],
+    cb: Callback,
+    verdicts: list[Verdict] | None,
+) -> None:
+    """Keep the furthest news of each callback in a batch (a later one of equal rank wins,
+    keeping the verdicts an earlier one brought when it brings none)."""
+    before = held.get(cb.call)
+    if before is not None and _rank(before[0]) > _rank(cb):
+        return
+    if before is not None and verdicts is None:
+        verdicts = before[1]
+    held[cb.call] = (cb, verdicts)
+
+
+def _existing(conn: Connection, key: Any, value: Any, ids: list[str]) -> list[Any]:
+    found: list[Any] = []
+    for chunk in chunks(ids):
+        found.extend(conn.execute(select(key, value).where(key.in_(chunk))).all())
+    return found
 
 
 def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:

@@ -67,8 +67,8 @@ extensions = Table(
     "extensions",
     metadata,
     Column("site", String(100), primary_key=True),
-    Column("first", String(64), primary_key=True),
-    Column("last", String(64), nullable=False),
+    Column("first", Text, primary_key=True),  # a range's end or a name, as written: any length
+    Column("last", Text, nullable=False),
     Column("department", String(200), nullable=False),
 )
 

@@ -5,7 +5,9 @@ Theory of operation (all in the caller's thread; nothing here sleeps or starts t
 - :meth:`StoreWriter.add` buffers items; a batch goes out when it holds ``batch_size`` items or,
   on :meth:`StoreWriter.poll`, when its oldest item has waited ``max_delay`` seconds.
 - A batch is written with one :meth:`Store.save`. When the database is unreachable
-  (:class:`StoreUnavailable`) the batch is appended to the :class:`Spool` and the writer backs
+  (:class:`StoreUnavailable`) the batch is appended to the spool (a
+  :class:`~callwatch.diskqueue.DurableQueue`, one record per batch: the JSON list of its
+  items as :func:`~callwatch.store.codec.encode_output` gives them) and the writer backs
   off (``backoff_initial`` doubling to ``backoff_max`` seconds). While the spool holds batches
   every new batch goes behind them, so the database receives batches in their original order.
 - When the back-off has passed, :meth:`poll` (or the next batch) drains the spool oldest first
@@ -29,11 +31,18 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from callwatch.charter.profile import Profile
+from callwatch.diskqueue import DurableQueue, QueueError, QueueFull
 from callwatch.store.codec import StoreItem, decode_output, encode_output
-from callwatch.store.errors import CodecError, SpoolFull, StoreError, StoreUnavailable
-from callwatch.store.spool import Spool
+from callwatch.store.errors import (
+    CodecError,
+    SpoolError,
+    SpoolFull,
+    StoreError,
+    StoreUnavailable,
+)
 from callwatch.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,7 +62,7 @@ class WriterStats:
 
 
 class StoreWriter:
-    """Batches items for a :class:`Store`, falling back to a :class:`Spool` during outages.
+    """Batches items for a :class:`Store`, falling back to a spool on disk during outages.
 
     ``profiles`` resolves the charter of spooled calls when they are read back (the site's
     profiles; default: the built-in charters).
@@ -62,7 +71,7 @@ class StoreWriter:
     def __init__(
         self,
         store: Store,
-        spool: Spool,
+        spool: DurableQueue,
         *,
         profiles: Mapping[str, Profile] | None = None,
         batch_size: int = 500,
@@ -141,16 +150,16 @@ class StoreWriter:
         """Write spooled batches oldest first; return True when the spool is empty."""
         if self.clock() < self._retry_at:
             return self.spool.depth == 0
-        while (batch := self.spool.peek()) is not None:
+        while batch := self.spool.peek(1):
+            records = _records(batch[0])
             try:
-                items = [decode_output(record, self.profiles) for record in batch.items]
-                self._save(items)
+                self._save([decode_output(record, self.profiles) for record in records])
             except StoreUnavailable as exc:
                 self._failed(exc)
                 return False
             except (StoreError, CodecError) as exc:
-                self._reject(batch.items, exc)
-            self.spool.ack(batch.seq)
+                self._reject(records, exc)
+            self.spool.ack(1)
             self.stats.spool_depth = self.spool.depth
         return True
 
@@ -165,11 +174,14 @@ class StoreWriter:
             except StoreError as exc:
                 self._reject([encode_output(item) for item in batch], exc)
                 return True
+        records = [encode_output(item) for item in batch]
         try:
-            self.spool.append([encode_output(item) for item in batch])
-        except SpoolFull as exc:
+            self.spool.append([json.dumps(records, ensure_ascii=False).encode()])
+        except QueueFull as exc:
             log.error("store writer: %s", exc)
             return False
+        except QueueError as exc:
+            raise SpoolError(str(exc)) from exc
         self.stats.spooled += len(batch)
         self.stats.spool_depth = self.spool.depth
         return True
@@ -188,9 +200,21 @@ class StoreWriter:
         self._retry_at = self.clock() + self._backoff
         log.warning("store writer: %s; retrying in %.1f s", exc, self._backoff)
 
-    def _reject(self, records: list[dict], exc: Exception) -> None:
+    def _reject(self, records: list[Any], exc: Exception) -> None:
         self.stats.rejected += len(records)
         path = self.spool.directory / "rejected.jsonl"
         log.error("store writer: batch of %d rejected (%s); kept in %s", len(records), exc, path)
         with open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps({"error": str(exc), "items": records}, ensure_ascii=False) + "\n")
+
+
+def _records(body: bytes) -> list[Any]:
+    """The items of a spooled batch as JSON records; a body that is not a JSON list (not
+    written by this writer) becomes one record that no decoder takes, kept aside then."""
+    try:
+        records = json.loads(body)
+    except ValueError:
+        records = None
+    if isinstance(records, list):
+        return records
+    return [{"type": "unreadable", "body": body.decode("utf-8", "replace")}]

@@ -98,6 +98,23 @@ def _words(text: str | None) -> Markup:
     return Markup(_HANGUL_WORD.sub(r'<span class="w">\g<0></span>', escaped))
 
 
+def _verbatim(text: str | None) -> Markup:
+    """Data shown as it is in any language (a time zone, a site's name): marked
+    ``translate="no"`` for browsers and for the pages' language checks."""
+    return Markup('<span translate="no">{}</span>').format(text or "")
+
+
+def _zoned(text: str | None) -> Markup:
+    """A local time with its zone's abbreviation (``2026-11-25 14:30 KST``): date and time
+    never broken inside, the abbreviation marked as data (``translate="no"``)."""
+    if not text:
+        return Markup("")
+    *moment, zone = text.split()
+    if not moment:
+        return _when(text)
+    return Markup("{} {}").format(_when(" ".join(moment)), _verbatim(zone))
+
+
 def _num(value: float | None) -> str:
     return "—" if value is None else i18n.number(value)
 
@@ -115,6 +132,8 @@ FILTERS: dict[str, Any] = {
     "weeks": _weeks,
     "when": _when,
     "words": _words,
+    "verbatim": _verbatim,
+    "zoned": _zoned,
 }
 
 

@@ -6,6 +6,10 @@ host (address and port). Each row is drawn as a small SVG strip (the time gutter
 and the arrow), so a message can open in place to show its text; the gutter gives the
 message's time on the site's clock and its offset from the first message.
 
+Each strip and the head come in two layouts (:data:`WIDE` and, for a phone, :data:`NARROW`:
+360 units wide, its heads on two staggered rows when the columns stand close), and the page
+shows the one its width suits.
+
 For a trainer ``hide`` masks phone numbers in labels, parties and texts; it is
 :meth:`callwatch.api.masking.Masker.text`, which leaves Via branches and tags as they are
 unless they hold a Korean number (:func:`callwatch.privacy.mask_numbers_in`).
@@ -22,12 +26,31 @@ from callwatch.store import RawMessage
 from callwatch.store.rawsip import address_text
 from callwatch.timefmt import MICROS
 from callwatch.web.strings import tr
+from callwatch.web.timeline import text_width
 
 WIDTH = 1000
 _LEFT = 200  # the first column; the time gutter lies left of it
 _MARGIN = 70
 _ROW_H = 34
 _HEAD_H = 40
+_PARTY_FONT = 13
+_HOST_FONT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class LadderLayout:
+    """Where one drawing of the ladder puts its columns: from ``left`` to ``width - margin``;
+    ``heads_below``: the column heads go under the gutter's two heads (a narrow drawing)."""
+
+    name: str
+    width: float
+    left: float
+    margin: float
+    heads_below: bool
+
+
+WIDE = LadderLayout("wide", WIDTH, _LEFT, _MARGIN, False)
+NARROW = LadderLayout("narrow", 360, 96, 36, True)
 _REQUEST = re.compile(r"^([A-Z]+) (?:sips?|tel):([^@;>\s]*)")
 _FROM = re.compile(r"^(?:from|f)[ \t]*:.*?(?:sips?|tel):([^@;>\s]*)", re.IGNORECASE | re.MULTILINE)
 
@@ -110,44 +133,70 @@ def build_ladder(
     return Ladder(columns, steps)
 
 
-def column_x(ladder: Ladder, index: int) -> float:
+def column_x(ladder: Ladder, index: int, layout: LadderLayout = WIDE) -> float:
     """The x position of column ``index``."""
     n = max(1, len(ladder.columns))
     if n == 1:
-        return (_LEFT + WIDTH) / 2
-    return round(_LEFT + (WIDTH - _LEFT - _MARGIN) * index / (n - 1), 2)
+        return (layout.left + layout.width) / 2
+    span = layout.width - layout.left - layout.margin
+    return round(layout.left + span * index / (n - 1), 2)
 
 
-def header_svg(ladder: Ladder, lang: str = "ko", zone: str = "") -> str:
-    """The column heads: party and host (address:port); the gutter names the time zone."""
+def header_svg(
+    ladder: Ladder, lang: str = "ko", zone: str = "", layout: LadderLayout = WIDE
+) -> str:
+    """The column heads: party and host (address:port); the gutter names the time zone. In
+    a narrow layout the heads go under the gutter's, every other one a row lower when two
+    neighbours' texts would touch."""
+    lay = layout
+    xs = [column_x(ladder, i, lay) for i in range(len(ladder.columns))]
+    top = 44 if lay.heads_below else 15
+    widths = [
+        max(text_width(c.party or "·", _PARTY_FONT), text_width(c.address, _HOST_FONT))
+        for c in ladder.columns
+    ]
+    staggered = lay.heads_below and any(
+        b - a < (wa + wb) / 2 + 6
+        for a, b, wa, wb in zip(xs, xs[1:], widths, widths[1:], strict=False)
+    )
+    height = top + (18 + 32 if staggered else 18) + 4 if lay.heads_below else _HEAD_H
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="cw-ladder-head" viewBox="0 0 {WIDTH} '
-        f'{_HEAD_H}" width="{WIDTH}" height="{_HEAD_H}">'
-        f'<text class="gutter time-head" x="4" y="15">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="cw-ladder-head {lay.name}" '
+        f'viewBox="0 0 {lay.width} {height}" width="{lay.width}" height="{height}">'
+        f'<text class="gutter time-head" x="4" y="{12 if lay.heads_below else 15}">'
         f"{escape(tr('ladder.time', lang, zone=zone))}</text>"
-        f'<text class="gutter host-head" x="4" y="33">{escape(tr("ladder.hosts", lang))}</text>'
+        f'<text class="gutter host-head" x="4" y="{26 if lay.heads_below else 33}">'
+        f"{escape(tr('ladder.hosts', lang))}</text>"
     ]
     for i, col in enumerate(ladder.columns):
-        cx = column_x(ladder, i)
+        cx = xs[i]
+        y = top + (32 if staggered and i % 2 else 0)
+        anchor = ""  # centred on the column, or kept inside the drawing at its ends
+        if lay.heads_below and cx + widths[i] / 2 > lay.width - 2:
+            cx, anchor = lay.width - 2, " end"
+        elif lay.heads_below and cx - widths[i] / 2 < 2:
+            cx, anchor = 2, " start"
         parts.append(
-            f'<text class="party" x="{cx}" y="15">{escape(col.party or "·")}</text>'
-            f'<text class="address host" x="{cx}" y="33">{escape(col.address)}</text>'
+            f'<text class="party{anchor}" x="{cx}" y="{y}">{escape(col.party or "·")}</text>'
+            f'<text class="address host{anchor}" x="{cx}" y="{y + 18}">'
+            f"{escape(col.address)}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def step_svg(ladder: Ladder, step: Step, lang: str = "ko") -> str:
+def step_svg(ladder: Ladder, step: Step, lang: str = "ko", layout: LadderLayout = WIDE) -> str:
     """One message's strip: its time and offset, the column lines and an arrow from sender to
     receiver."""
+    lay = layout
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="cw-ladder-row" viewBox="0 0 {WIDTH} '
-        f'{_ROW_H}" width="{WIDTH}" height="{_ROW_H}">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="cw-ladder-row {lay.name}" '
+        f'viewBox="0 0 {lay.width} {_ROW_H}" width="{lay.width}" height="{_ROW_H}">'
     ]
     for i in range(len(ladder.columns)):
-        cx = column_x(ladder, i)
+        cx = column_x(ladder, i, lay)
         parts.append(f'<line class="col" x1="{cx}" y1="0" x2="{cx}" y2="{_ROW_H}"/>')
-    x1, x2 = column_x(ladder, step.src), column_x(ladder, step.dst)
+    x1, x2 = column_x(ladder, step.src, lay), column_x(ladder, step.dst, lay)
     y = _ROW_H - 8
     kind = "req" if step.request else "resp"
     head = -7 if x2 > x1 else 7

@@ -97,7 +97,7 @@ def probe_page(store: Store, site: SiteConfig, viewer: Viewer, now: int) -> dict
         "end": local(site, end - 1, "%Y-%m-%d"),
         "departments": departments,
         "recent": recent,
-        "alerts": monitoring.banner(store, site, names),
+        "alerts": monitoring.banner(store, site, names, lang),
     }
 
 
@@ -135,7 +135,7 @@ def _recent(r: StoredResult, site: SiteConfig, lang: str) -> dict[str, Any]:
         "answered": r.answered,
         "within": _within(r, site, r.department),
         "outcome": r.outcome,
-        "problems": list(r.problems),
+        "problems": monitoring.problem_texts(r.problems, lang),
         "seen": None if seen is None else tr("probe.seconds", lang, seconds=f"{seen:.1f}"),
         "call": r.call_id,
     }

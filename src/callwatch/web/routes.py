@@ -27,6 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from callwatch.api.access import View, may_see
 from callwatch.api.auth import Principal, TokenStore, digest
@@ -39,6 +40,7 @@ from callwatch.reports.render_pdf import render_pdf
 from callwatch.reports.weeks import week_of
 from callwatch.site import SiteConfig
 from callwatch.store import Store, StoreError
+from callwatch.web import dashboard as dashboard_page
 from callwatch.web import filters, session, views
 from callwatch.web.strings import tr
 
@@ -50,7 +52,6 @@ _STATIC = {
     "replay.js": "text/javascript",
     "live.js": "text/javascript",
     "wall.css": "text/css",
-    "wall.js": "text/javascript",
     "explore.css": "text/css",
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -154,6 +155,14 @@ def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
+def translate(key: str, lang: str, **params: object) -> str | Markup:
+    """The pages' ``_()``: :func:`tr`; when a value is markup (``zone=site.timezone|verbatim``)
+    the text is escaped and filled with it, so the value keeps its markup."""
+    if any(isinstance(v, Markup) for v in params.values()):
+        return Markup(escape(tr(key, lang))).format(**params)
+    return tr(key, lang, **params)
+
+
 def _render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
     lang, switched = _lang(request)
     other = "en" if lang == "ko" else "ko"
@@ -163,7 +172,7 @@ def _render(request: Request, template: str, status: int = 200, **values: Any) -
         .get_template(template)
         .render(
             lang=lang,
-            _=lambda key, **p: tr(key, lang, **p),
+            _=lambda key, **p: translate(key, lang, **p),
             switch_url=_switch_url(request, other),
             **values,
         )
@@ -237,10 +246,14 @@ def dashboard(request: Request) -> Response:
         return _login_redirect(request)
     if not may_see(viewer.principal, "compliance"):
         return RedirectResponse("/training", status_code=303)
+    api = context_of(request.app)
+    if api is not None:
+        api.live.touch()  # the page will listen: build the items from now on
     try:
-        page = views.dashboard(ctx.store, ctx.site, viewer, ctx.clock())
+        page = dashboard_page.dashboard(ctx.store, ctx.site, viewer, ctx.clock())
     except StoreError:
         return _error(request, viewer, 503, "error.not_found")
+    page["live_from"] = api.live.last_event_id if api is not None else ""
     return _render(request, "dashboard.html", viewer=viewer, page=page, site=ctx.site)
 
 

@@ -232,7 +232,7 @@ _PAGES: dict[str, tuple[str, str]] = {
         "The new token. It is shown only now: copy it and hand it over.",
     ),
     "admin.list": ("토큰 목록", "Every token"),
-    "admin.col.id": ("ID", "ID"),
+    "admin.col.id": ("식별자", "ID"),
     "admin.col.departments": ("부서", "Departments"),
     "admin.col.created": ("만든 시각", "Created"),
     "admin.col.last_used": ("마지막 사용", "Last used"),
@@ -272,7 +272,7 @@ _PAGES: dict[str, tuple[str, str]] = {
     "probe.title": ("시험 전화", "Probe calls"),
     "probe.link": ("시험 전화 결과 (직원 통계에서 제외)", "Probe calls (not in the staff figures)"),
     "probe.intro": (
-        "callwatch가 시민처럼 부서 대표번호로 거는 시험 전화입니다. 받는 사람에게는 시험 "
+        "콜워치가 시민처럼 부서 대표번호로 거는 시험 전화입니다. 받는 사람에게는 시험 "
         "전화라고 안내합니다. 직원 응대 통계에는 넣지 않고 여기에만 보여 줍니다.",
         "Test calls callwatch places to each department's public number, as a citizen would; "
         "the person answering hears that it is a test call. They never count in the staff "
@@ -369,6 +369,46 @@ _PAGES: dict[str, tuple[str, str]] = {
         "{hour}시: 응답 {answered}건, 못 받은 전화 {missed}건",
         "{hour}:00: {answered} answered, {missed} missed",
     ),
+    # h-ui: probe-call mismatch details (probe.check.Problem), worded per viewer
+    "problem.caller": (
+        "발신번호: 수집 {captured}, 시험 전화 {probe}",
+        "Caller: captured {captured}, probe {probe}",
+    ),
+    "problem.dialled": (
+        "착신번호: 수집 {captured}, 시험 전화 {probe}",
+        "Dialled: captured {captured}, probe {probe}",
+    ),
+    "problem.clock": (
+        "시각: 수집한 INVITE 시각이 시험 전화의 시계와 {offset} 차이",
+        "Clock: the captured INVITE is {offset} off the probe's clock",
+    ),
+    "problem.answer": (
+        "응답까지: 수집 {captured}, 시험 전화 {probe} ({tolerance} 넘게 차이)",
+        "To the answer: captured {captured}, probe {probe} (more than {tolerance} apart)",
+    ),
+    "problem.ring": (
+        "벨 시간: 수집 {captured}, 시험 전화 {probe} ({tolerance} 넘게 차이)",
+        "Ringing: captured {captured}, probe {probe} (more than {tolerance} apart)",
+    ),
+    "problem.ended": (
+        "통화 끝까지: 수집 {captured}, 시험 전화 {probe} ({tolerance} 넘게 차이)",
+        "To the end: captured {captured}, probe {probe} (more than {tolerance} apart)",
+    ),
+    "problem.answer.one_side": (
+        "응답: 수집 {captured}, 시험 전화 {probe}",
+        "Answer: captured {captured}, probe {probe}",
+    ),
+    "problem.ring.one_side": (
+        "벨: 수집 {captured}, 시험 전화 {probe}",
+        "Ringing: captured {captured}, probe {probe}",
+    ),
+    "problem.ended.one_side": (
+        "통화 끝: 수집 {captured}, 시험 전화 {probe}",
+        "End of the call: captured {captured}, probe {probe}",
+    ),
+    "problem.not_seen": ("못 봄", "not seen"),
+    "problem.seen_at": ("{seconds} 뒤", "after {seconds}"),
+    "problem.no_number": ("번호 없음", "no number"),
 }
 
 

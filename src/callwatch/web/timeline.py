@@ -15,8 +15,12 @@ and played to scale; the callback's hours are compressed into a few seconds of p
 
 :func:`timeline_svg` draws it: mark labels are stacked in rows above the axis and limit labels
 in rows under the lanes, so no label overlaps another and no line crosses a label; the cursor
-spans the lanes only, never the limit labels. The replay script only moves the cursor, reading
-the same data embedded as JSON (:meth:`Timeline.to_json`).
+spans the lanes only, never the limit labels. It draws in one of two layouts (:data:`WIDE`: the
+lanes' labels in a column left of the plot; :data:`NARROW`, for a phone: each lane's label
+above its bar and the plot the drawing's full width, so it fits a 360 px screen at its own
+text size); the page shows the one its width suits. The replay script only moves the cursors,
+reading the same data embedded as JSON (:meth:`Timeline.to_json`, the wide layout's x) and
+each drawing's plot (``data-plot-left``, ``data-plot-right``).
 """
 
 from __future__ import annotations
@@ -52,6 +56,29 @@ _CALL_SHARE = 0.42  # of the plot's width, for the call itself when a callback f
 CALLBACK_PLAY_S = 10.0
 _NICE_STEPS = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
 _LONG_STEPS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where one drawing of the time line puts things (x in its own units, y from a lane's
+    top): the plot's ends, a lane's height, its bar's top, its label's and role's place."""
+
+    name: str
+    width: float
+    plot_left: float
+    plot_right: float
+    lane_h: float
+    bar_top: float
+    label_y: float
+    role_y: float
+    labels_above: bool
+    """True: label and role on one line above the bar; False: in a column left of the plot."""
+
+
+WIDE = Layout("wide", WIDTH, PLOT_LEFT, PLOT_RIGHT, _LANE_H, 9, 15, 31, False)
+NARROW = Layout("narrow", 360, 10, 350, 50, 18, 12, 12, True)
+"""A phone's drawing: 360 units wide, shown at most at its natural size (its text never
+smaller than 90% of it on a 360 px screen)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,29 +504,46 @@ def _fits(me: _Placed, others: Sequence[_Placed], strict: bool) -> bool:
     return True
 
 
-def timeline_svg(timeline: Timeline, lang: str = "ko") -> str:
-    """The time line drawn to scale (SVG text, every label escaped)."""
-    tl = timeline
+def in_layout(timeline: Timeline, layout: Layout) -> Timeline:
+    """``timeline`` with its axis drawn across ``layout``'s plot (the wide one's as it is)."""
+    if layout == WIDE:
+        return timeline
+    scale = (layout.plot_right - layout.plot_left) / (PLOT_RIGHT - PLOT_LEFT)
+
+    def moved(x: float) -> float:
+        return round(layout.plot_left + (x - PLOT_LEFT) * scale, 2)
+
+    axis = [replace(s, left=moved(s.left), right=moved(s.right)) for s in timeline.axis()]
+    return replace(timeline, segments=axis)
+
+
+def timeline_svg(timeline: Timeline, lang: str = "ko", layout: Layout = WIDE) -> str:
+    """The time line drawn to scale in ``layout`` (SVG text, every label escaped)."""
+    lay = layout
+    tl = in_layout(timeline, lay)
     x = tl.x
+    width = lay.width
     mark_rows = stack_labels(
-        [(x(m.at), text_width(m.label, MARK_FONT), None) for m in tl.marks], 0, WIDTH - 2
+        [(x(m.at), text_width(m.label, MARK_FONT), None) for m in tl.marks], 0, width - 2
     )
     below: list[tuple[float, float, float | None]] = []
     below += [(x(lim.at), text_width(lim.label, LIMIT_FONT), x(lim.origin)) for lim in tl.limits]
     below += [(x(iv.end), text_width(iv.label, LIMIT_FONT), x(iv.start)) for iv in tl.intervals]
-    limit_rows = stack_labels(below, 0, WIDTH - 2)
+    limit_rows = stack_labels(below, 0, width - 2)
     n_mark_rows = 1 + max([p.row for p in mark_rows] + [0])
     n_limit_rows = max([p.row + 1 for p in limit_rows] + [1])
     axis_y = 35 + _ROW_H * (n_mark_rows - 1)
     lane_top = axis_y + 8
-    bottom = lane_top + max(1, len(tl.lanes)) * _LANE_H
+    bottom = lane_top + max(1, len(tl.lanes)) * lay.lane_h
     height = bottom + 12 + _ROW_H * n_limit_rows
+    cursor_id = "cw-cursor" if lay == WIDE else f"cw-cursor-{lay.name}"
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="cw-timeline" viewBox="0 0 {WIDTH} '
-        f'{height}" width="{WIDTH}" height="{height}" role="img" '
-        f'data-duration="{tl.duration}">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="cw-timeline {lay.name}" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'data-duration="{tl.duration}" data-plot-left="{lay.plot_left}" '
+        f'data-plot-right="{lay.plot_right}" data-cursor="{cursor_id}">'
     ]
-    ticks = _ticks(tl, lang)
+    ticks = _ticks(tl, lang, lay)
     for tx, _ in ticks:
         out.append(f'<line class="tick" x1="{tx}" y1="{axis_y}" x2="{tx}" y2="{bottom}"/>')
     axis = tl.axis()
@@ -507,16 +551,36 @@ def timeline_svg(timeline: Timeline, lang: str = "ko") -> str:
         out.append(
             f'<line class="axis" x1="{seg.left}" y1="{axis_y}" x2="{seg.right}" y2="{axis_y}"/>'
         )
+    above: list[str] = []  # a narrow layout's lane labels, drawn over the lines (their halo)
     for i, lane in enumerate(tl.lanes):
-        y = lane_top + i * _LANE_H
+        y = lane_top + i * lay.lane_h
+        mid = y + lay.bar_top + 10
         for seg in axis:
             out.append(
-                f'<line class="lane" x1="{seg.left}" y1="{y + 19}" x2="{seg.right}" y2="{y + 19}"/>'
+                f'<line class="lane" x1="{seg.left}" y1="{mid}" x2="{seg.right}" y2="{mid}"/>'
             )
-        out.append(
-            _fitted("lane-label", 8, y + 15, lane.label, LANE_FONT)
-            + _fitted("lane-role", 8, y + 31, _role(lane.role, lang), ROLE_FONT, role=lane.role)
-        )
+        role = _role(lane.role, lang)
+        if lay.labels_above:  # the role at the right end of the label's line; drawn last
+            role_w = text_width(role, ROLE_FONT)
+            label_x = lay.plot_left + 4
+            room = width - label_x - role_w - 16
+            above.append(
+                _fitted("lane-label", label_x, y + lay.label_y, lane.label, LANE_FONT, room=room)
+                + _fitted(
+                    "lane-role",
+                    width - 8 - role_w,
+                    y + lay.role_y,
+                    role,
+                    ROLE_FONT,
+                    role=lane.role,
+                    room=role_w,
+                )
+            )
+        else:
+            out.append(
+                _fitted("lane-label", 8, y + lay.label_y, lane.label, LANE_FONT)
+                + _fitted("lane-role", 8, y + lay.role_y, role, ROLE_FONT, role=lane.role)
+            )
     for left, right in itertools.pairwise(axis):
         bx = round((left.right + right.left) / 2, 2)
         out.append(
@@ -525,11 +589,12 @@ def timeline_svg(timeline: Timeline, lang: str = "ko") -> str:
             f'<line x1="{bx + 1}" y1="{axis_y + 6}" x2="{bx + 5}" y2="{axis_y - 6}"/></g>'
         )
     for span in tl.spans:
-        y = lane_top + span.lane * _LANE_H
+        y = lane_top + span.lane * lay.lane_h
         w = max(3.0 if span.end > span.start else 1.0, x(span.end) - x(span.start))
         extra = f' data-ring="{span.ring}"' if span.kind == "ring" else ""
+        top = y + lay.bar_top
         out.append(
-            f'<rect class="span {span.kind}" x="{x(span.start)}" y="{y + 9}" width="{round(w, 2)}" '
+            f'<rect class="span {span.kind}" x="{x(span.start)}" y="{top}" width="{round(w, 2)}" '
             f'height="20" data-start="{span.start}" data-end="{span.end}"{extra}/>'
         )
     for mark, place in zip(tl.marks, mark_rows, strict=True):
@@ -555,7 +620,7 @@ def timeline_svg(timeline: Timeline, lang: str = "ko") -> str:
         out.append(
             f'<g class="{cls}" data-rule="{limit.rule}" data-at="{limit.at}">'
             f'<line class="limit-line" x1="{place.x}" y1="{axis_y}" x2="{place.x}" y2="{y}"/>'
-            f'<line class="limit-span" x1="{ox}" y1="{y - 4}" x2="{place.x}" y2="{y - 4}"/>'
+            f"{_span_line(ox, place, y - 4, 'limit-span')}"
             f'<text x="{tx}" y="{y}"{anchor}>{escape(limit.label)}</text></g>'
         )
     for interval in tl.intervals:
@@ -569,15 +634,28 @@ def timeline_svg(timeline: Timeline, lang: str = "ko") -> str:
             f'<g class="{cls}" data-kind="{interval.kind}" data-at="{interval.end}">'
             f'<line x1="{sx}" y1="{y - 8}" x2="{sx}" y2="{y}"/>'
             f'<line x1="{place.x}" y1="{y - 8}" x2="{place.x}" y2="{y}"/>'
-            f'<line x1="{sx}" y1="{y - 4}" x2="{place.x}" y2="{y - 4}"/>'
+            f"{_span_line(sx, place, y - 4)}"
             f'<text x="{tx}" y="{y}"{anchor}>{escape(interval.label)}</text></g>'
         )
+    out += above
     out.append(
-        f'<line id="cw-cursor" class="cursor" x1="{PLOT_LEFT}" y1="{axis_y - 2}" '
-        f'x2="{PLOT_LEFT}" y2="{bottom + 2}"/>'
+        f'<line id="{cursor_id}" class="cursor" x1="{lay.plot_left}" y1="{axis_y - 2}" '
+        f'x2="{lay.plot_left}" y2="{bottom + 2}"/>'
     )
     out.append("</svg>")
     return "".join(out)
+
+
+def _span_line(start: float, place: _Placed, y: float, cls: str = "") -> str:
+    """The horizontal line of a limit or an interval from ``start`` to its label's line, stopped
+    short of the label where the label lies on it (left of its line, ``end_anchor``)."""
+    end = place.x
+    if place.end_anchor and start < place.left - 3:
+        end = round(place.left - 3, 2)
+    elif place.end_anchor:
+        return ""
+    attrs = f' class="{cls}"' if cls else ""
+    return f'<line{attrs} x1="{start}" y1="{y}" x2="{end}" y2="{y}"/>'
 
 
 def legend(timeline: Timeline) -> list[str]:
@@ -597,9 +675,18 @@ def legend(timeline: Timeline) -> list[str]:
     return out
 
 
-def _fitted(cls: str, x: float, y: float, text: str, size: float, role: str | None = None) -> str:
-    """A text at the lanes' left, squeezed to the label column when it would pass it."""
-    room = LABEL_WIDTH - x - 2
+def _fitted(
+    cls: str,
+    x: float,
+    y: float,
+    text: str,
+    size: float,
+    role: str | None = None,
+    room: float | None = None,
+) -> str:
+    """A text at ``x``, squeezed into ``room`` (the label column by default) when it would pass
+    it."""
+    room = LABEL_WIDTH - x - 2 if room is None else round(room, 2)
     fit = (
         f' textLength="{room}" lengthAdjust="spacingAndGlyphs"'
         if text_width(text, size) > room
@@ -609,16 +696,18 @@ def _fitted(cls: str, x: float, y: float, text: str, size: float, role: str | No
     return f'<text class="{cls}" x="{x}" y="{y}"{fit}{data}>{escape(text)}</text>'
 
 
-def _ticks(tl: Timeline, lang: str) -> list[tuple[float, str]]:
+def _ticks(tl: Timeline, lang: str, layout: Layout = WIDE) -> list[tuple[float, str]]:
     """Tick positions and labels per segment (seconds on the call, minutes and hours on a
-    callback), a label dropped where it would touch the one before."""
+    callback), a label dropped where it would touch the one before; at most 16 ticks across
+    the wide plot, fewer on a narrower one."""
     out: list[tuple[float, str]] = []
     last_right = -1e9
+    plot = layout.plot_right - layout.plot_left
     for index, seg in enumerate(tl.axis()):
         length = seg.end - seg.start
-        share = (seg.right - seg.left) / (PLOT_RIGHT - PLOT_LEFT)
+        share = (seg.right - seg.left) / plot
         if index == 0:
-            step = _tick_step(length, max(3, int(16 * share)))
+            step = _tick_step(length, max(3, int(16 * share * plot / (PLOT_RIGHT - PLOT_LEFT))))
             values = [n * step for n in range(int(length / step + 1e-9) + 1)]
         else:
             step = next((s for s in _LONG_STEPS if length / s <= 5), _LONG_STEPS[-1])

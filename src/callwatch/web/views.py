@@ -19,20 +19,18 @@ from callwatch.reports.queries import fetch_period
 from callwatch.reports.weeks import IsoWeek, local_datetime, week_of
 from callwatch.site import SiteConfig
 from callwatch.store import Store
-from callwatch.timefmt import MICROS, parse_iso
-from callwatch.web import charts, escalation, monitoring
+from callwatch.timefmt import parse_iso
+from callwatch.web import charts, escalation
+from callwatch.web import ladder as ladders
 from callwatch.web.ladder import build_ladder, header_svg, step_svg
 from callwatch.web.queries import (
     AttemptRow,
     call_events,
     call_legs,
     callback_attempts,
-    recent_breaches,
 )
 from callwatch.web.strings import tr
-from callwatch.web.timeline import build_timeline, legend, timeline_svg
-
-TREND_WEEKS = 12
+from callwatch.web.timeline import NARROW, WIDE, build_timeline, legend, timeline_svg
 
 
 class PageNotFound(LookupError):
@@ -93,89 +91,6 @@ def local(site: SiteConfig, ts: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 def visible_departments(site: SiteConfig, viewer: Viewer) -> list[str]:
     """The site's departments the viewer may read, in site order."""
     return [d.name for d in site.directory.departments if viewer.may_read(d.name)]
-
-
-def dashboard(store: Store, site: SiteConfig, viewer: Viewer, now: int) -> dict[str, Any]:
-    """This week against last week per department and rule, the 12-week trend, callbacks
-    waiting and the latest breaches."""
-    lang = viewer.lang
-    week = week_of(now, site.timezone)
-    start, end = week.bounds(site.timezone)
-    names = visible_departments(site, viewer)
-    parts = [
-        c
-        for c in build.compliance(
-            store, site, start, end, previous=week.previous().bounds(site.timezone)
-        )
-        if c.department in names
-    ]
-    trend = _trend(store, site, week, names, lang)
-    show = show_number(site, viewer)
-    waiting = []
-    for cb in store.callbacks(status="open", staff=True):
-        if cb.department not in names:
-            continue
-        left = None if cb.due_at is None else (cb.due_at - now) // (60 * MICROS)
-        waiting.append(
-            {
-                "call": shown_id(site, viewer, cb.call),
-                "number": show(cb.number),
-                "department": cb.department,
-                "opened": local(site, cb.opened_at),
-                "due": local(site, cb.due_at),
-                "left": left,
-            }
-        )
-    waiting.sort(key=lambda w: (w["left"] is None, w["left"] if w["left"] is not None else 0))
-    feed = [
-        {
-            "call": shown_id(site, viewer, b.call_id),
-            "when": local(site, b.started_us, "%m-%d %H:%M"),
-            "department": b.department,
-            "extension": b.extension,
-            "caller": show(b.caller),
-            "rule": b.rule,
-            "measured": b.measured,
-            "limit": b.limit,
-        }
-        for b in recent_breaches(store, site.name, before=now, departments=names)
-    ]
-    return {
-        "week": str(week),
-        "start": local(site, start, "%m-%d"),
-        "end": local(site, end - 1, "%m-%d"),
-        "departments": parts,
-        "trend": trend,
-        "callbacks": waiting,
-        "feed": feed,
-        "rules": RULES,
-        "alerts": monitoring.banner(store, site, names),
-    }
-
-
-def _trend(
-    store: Store, site: SiteConfig, week: IsoWeek, names: list[str], lang: str
-) -> dict[str, str]:
-    weeks = [week.shift(-i) for i in range(TREND_WEEKS - 1, -1, -1)]
-    rates: dict[str, dict[str, list[tuple[int, int] | None]]] = {
-        n: {r: [] for r in RULES} for n in names
-    }
-    for w in weeks:
-        s, e = w.bounds(site.timezone)
-        facts = fetch_period(store, site.name, s, e, details=False)
-        for part in data.compliance(facts, site.profile_for, names):
-            if part.department not in rates:
-                continue
-            for result in part.rules:
-                counts = (result.passed, result.judged) if result.judged else None
-                rates[part.department][result.rule].append(counts)
-    labels = {r: tr(f"rule.{r}", lang) for r in RULES}
-    out = {}
-    for name in names:
-        profile = site.profile_for(name)
-        series = {r: v for r, v in rates[name].items() if data.in_charter(profile, r)}
-        out[name] = charts.trend_svg([str(w) for w in weeks], series, labels, lang)
-    return out
 
 
 def department(
@@ -288,12 +203,17 @@ def call(
         "profile": profile,
         "verdicts": doc.get("verdicts", []),
         "timeline": timeline,
-        "timeline_svg": timeline_svg(timeline, lang),
+        "timeline_svg": timeline_svg(timeline, lang, WIDE) + timeline_svg(timeline, lang, NARROW),
         "legend": legend(timeline),
         "timeline_json": json.dumps(timeline.to_json(), ensure_ascii=False).replace("</", "<\\/"),
         "ladder": ladder,
-        "ladder_head": header_svg(ladder, lang, site.timezone),
-        "ladder_rows": [(step, step_svg(ladder, step, lang)) for step in ladder.steps],
+        "ladder_head": "".join(
+            header_svg(ladder, lang, site.timezone, lay) for lay in (ladders.WIDE, ladders.NARROW)
+        ),
+        "ladder_rows": [
+            (step, step_svg(ladder, step, lang) + step_svg(ladder, step, lang, ladders.NARROW))
+            for step in ladder.steps
+        ],
     }
 
 

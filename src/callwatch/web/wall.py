@@ -7,8 +7,9 @@ now and the latest breaches. It keeps itself current through ``/wall/live``: the
 page itself is drawn with (``_live.html``: the catalogue's words in the viewer's language,
 the site's clock, numbers masked for a trainer), plus what the script needs to count and tick
 (figures to add, due and ringing times in capture µs, the server's clock). The script
-(``live.js``) counts down every second from the server's clock, reconnects with backoff and
-asks for what it missed (``?after=`` / ``Last-Event-ID``); a ``reset`` reloads the page.
+(``live.js``, which the dashboard runs too) counts down every second from the server's
+clock, reconnects with backoff and asks for what it missed (``?after=`` /
+``Last-Event-ID``); a ``reset`` reloads the page.
 
 Who sees what is :func:`callwatch.api.access.may_see`: figures for those who see compliance,
 callbacks for those who see callbacks, ringing calls and breaches for every role with the
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -31,12 +31,16 @@ from callwatch.api import routes as api_routes
 from callwatch.api.access import may_see
 from callwatch.api.context import context_of
 from callwatch.api.live import Broadcaster, LiveItem
-from callwatch.charter.registry import HOUR, MINUTE, SECOND, Unit
 from callwatch.reports.queries import fetch_period
-from callwatch.reports.weeks import local_datetime
 from callwatch.site import SiteConfig
 from callwatch.store import Store, StoreError
-from callwatch.timefmt import MICROS
+from callwatch.web.live_rows import (
+    WAITING,
+    LiveRows,
+    countdown_words,
+    day_bounds,
+    waiting_callbacks,
+)
 from callwatch.web.queries import recent_breaches
 from callwatch.web.routes import (
     _env,
@@ -49,13 +53,9 @@ from callwatch.web.routes import (
     context,
 )
 from callwatch.web.strings import tr
-from callwatch.web.views import Viewer, local, masker, show_number, shown_id, visible_departments
+from callwatch.web.views import Viewer, local, shown_id, visible_departments
 
 FEED = 20
-WAITING = ("open", "missed")
-"""Callback statuses still owed a call back (``missed``: past its deadline; the wallboard
-lists those of today, and every ``open`` one)."""
-
 router = APIRouter(include_in_schema=False)
 
 
@@ -123,15 +123,6 @@ def kinds_for(viewer: Viewer) -> set[str]:
     return kinds
 
 
-def day_bounds(now: int, timezone: str) -> tuple[int, int]:
-    """The site's calendar day holding ``now``: [start, end) in capture µs."""
-    today = local_datetime(now, timezone).date()
-    zone = local_datetime(now, timezone).tzinfo
-    start = datetime.combine(today, time(), zone)
-    end = datetime.combine(today + timedelta(days=1), time(), zone)
-    return int(start.timestamp() * MICROS), int(end.timestamp() * MICROS)
-
-
 def wall(store: Store, site: SiteConfig, viewer: Viewer, now: int, live: Broadcaster) -> dict:
     """What the wallboard shows at ``now`` (µs), and where its live feed starts."""
     live.touch()  # the page will listen: build the items from now on
@@ -143,15 +134,7 @@ def wall(store: Store, site: SiteConfig, viewer: Viewer, now: int, live: Broadca
         figures = today_figures(store, site, names, start, end)
     callbacks = None
     if viewer.sees("callbacks"):
-        callbacks = [
-            render.callback_row(
-                cb.department, cb.call, cb.number, cb.status, cb.opened_at, cb.due_at
-            )
-            for status in WAITING
-            for cb in store.callbacks(status=status, staff=True)
-            if cb.department in names and (status == "open" or cb.opened_at >= start)
-        ]
-        callbacks.sort(key=lambda r: (r["due_us"] is None, r["due_us"] or 0))
+        callbacks = render.callback_rows(waiting_callbacks(store, names, start))
         if figures is not None:
             waiting = Counter(r["department"] for r in callbacks)
             for row in figures:
@@ -218,52 +201,18 @@ def today_figures(
     return out
 
 
-def countdown_words(lang: str) -> dict[str, str]:
-    """The catalogue's wording of a countdown for the script (``{value}`` and ``{left}``
-    placeholders): seconds, minutes, hours, hours and minutes, left, overdue, ringing."""
-
-    def unit(u: Unit) -> str:
-        return "{value}" + (u.ko if lang == "ko" else i18n.NBSP + u.en)
-
-    hours_minutes = i18n.t("unit.hours_minutes", lang)
-    if lang != "ko":
-        hours_minutes = hours_minutes.replace("} ", "}" + i18n.NBSP)
-    return {
-        "s": unit(SECOND),
-        "m": unit(MINUTE),
-        "h": unit(HOUR),
-        "hm": hours_minutes,
-        "left": tr("time.left", lang, left="{left}"),
-        "overdue": tr("time.overdue", lang, left="{left}"),
-        "ringing": tr("wall.ringing_for", lang, left="{left}"),
-        "reconnecting": tr("wall.reconnecting", lang),
-        "live": tr("wall.live", lang),
-    }
-
-
-def countdown(seconds: float, lang: str) -> str:
-    """A time span as the countdown words it: whole seconds under a minute (``45초``), else as
-    :func:`callwatch.i18n.span` does (``33분``, ``1시간 5분``)."""
-    return i18n.span(round(seconds), lang)
-
-
 def _message(kind: str, ident: str | None, body: dict[str, Any]) -> str:
     head = f"event: {kind}\n" + ("" if ident is None else f"id: {ident}\n")
     return head + f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
-class LiveRenderer:
+class LiveRenderer(LiveRows):
     """Live items as one viewer sees them: HTML from the page's own macros (``_live.html``),
     with what the script counts."""
 
     def __init__(self, site: SiteConfig, viewer: Viewer, clock: Any) -> None:
-        self.site = site
-        self.viewer = viewer
-        self.clock = clock
-        self.show = show_number(site, viewer)
-        self._hide = masker(site).text if viewer.masked else (lambda s: s)
+        super().__init__(site, viewer, clock)
         self._macros: Any = None
-        self._day = (0, 0)
 
     @property
     def macros(self) -> Any:
@@ -278,13 +227,6 @@ class LiveRenderer:
                 )
             )
         return self._macros
-
-    def today(self, ts: int | None) -> bool:
-        """Whether ``ts`` falls on the site's day of the clock's now."""
-        now = self.clock()
-        if not self._day[0] <= now < self._day[1]:
-            self._day = day_bounds(now, self.site.timezone)
-        return ts is not None and self._day[0] <= ts < self._day[1]
 
     def item(self, item: LiveItem) -> dict[str, Any] | None:
         """What the page does with ``item`` (None: nothing, a probe call's)."""
@@ -337,75 +279,3 @@ class LiveRenderer:
             html = "".join(str(self.macros.ringing_row(r)) for r in rows)
             return {"kind": "ringing", "department": item.department or "", "html": html}
         return None
-
-    def breach(
-        self,
-        call: str,
-        at: int | None,
-        department: str | None,
-        extension: str | None,
-        caller: str | None,
-        verdict: dict[str, Any],
-    ) -> dict[str, Any]:
-        """A breach as the feed lists it."""
-        detail = verdict.get("detail")
-        rule = verdict.get("rule") or ""
-        return {
-            "id": f"{call}:{rule}:{at}",
-            "call": call,
-            "when": local(self.site, at, "%H:%M:%S"),
-            "day": local(self.site, at, "%m-%d"),
-            "department": department,
-            "extension": extension,
-            "caller": caller,
-            "rule": rule,
-            "measured": verdict.get("measured"),
-            "limit": verdict.get("limit"),
-            "rings": verdict.get("rings"),
-            "limit_rings": verdict.get("limit_rings"),
-            "detail": self._hide(i18n.detail_text(detail, self.viewer.lang)) if detail else "",
-        }
-
-    def callback_row(
-        self,
-        department: str | None,
-        call: str,
-        number: str | None,
-        status: str,
-        opened: int,
-        due: int | None,
-    ) -> dict[str, Any]:
-        """A callback waiting, with its countdown at the clock's now."""
-        left = None if due is None else (due - self.clock()) / MICROS
-        lang = self.viewer.lang
-        if left is None:
-            text = tr("time.no_deadline", lang)
-        elif left >= 0:
-            text = tr("time.left", lang, left=countdown(left, lang))
-        else:
-            text = tr("time.overdue", lang, left=countdown(-left, lang))
-        return {
-            "id": shown_id(self.site, self.viewer, call),
-            "department": department,
-            "number": self.show(number),
-            "status": status,
-            "opened": local(self.site, opened, "%H:%M"),
-            "due": local(self.site, due, "%H:%M"),
-            "due_us": due,
-            "late": left is not None and left < 0,
-            "left": text,
-        }
-
-    def ringing_row(self, department: str | None, row: dict[str, Any]) -> dict[str, Any]:
-        """A call ringing now, with how long at the clock's now."""
-        since = row["since_us"]
-        lang = self.viewer.lang
-        ringing_for = countdown(max(self.clock() - since, 0) / MICROS, lang)
-        return {
-            "department": department,
-            "caller": self.show(row.get("caller")),
-            "extension": row.get("extension"),
-            "since_us": since,
-            "since": local(self.site, since, "%H:%M:%S"),
-            "text": tr("wall.ringing_for", lang, left=ringing_for),
-        }

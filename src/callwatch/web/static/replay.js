@@ -11,7 +11,16 @@
   var source = document.getElementById("cw-timeline");
   if (!root || !source) { return; }
   var data = JSON.parse(source.textContent);
-  var cursor = document.getElementById("cw-cursor");
+  // one drawing per layout (wide, and a phone's narrow one): x below is the wide drawing's,
+  // moved onto each drawing's own plot
+  var drawings = Array.prototype.map.call(root.querySelectorAll("svg.cw-timeline"), function (svg) {
+    return {
+      svg: svg,
+      cursor: document.getElementById(svg.getAttribute("data-cursor")),
+      left: parseFloat(svg.getAttribute("data-plot-left")),
+      right: parseFloat(svg.getAttribute("data-plot-right"))
+    };
+  });
   var play = document.getElementById("cw-play");
   var scrub = document.getElementById("cw-scrub");
   var readout = document.getElementById("cw-readout");
@@ -85,10 +94,17 @@
     return label("hours", { hours: Math.floor(m / 60), minutes: m % 60 });
   }
 
+  function toDrawing(d, wx) { return d.left + (wx - geo.left) * (d.right - d.left) / (geo.right - geo.left); }
+  function fromDrawing(d, px) { return geo.left + (px - d.left) * (geo.right - geo.left) / (d.right - d.left); }
+
   function show() {
-    var cx = x(t).toFixed(2);
-    cursor.setAttribute("x1", cx);
-    cursor.setAttribute("x2", cx);
+    var wx = x(t);
+    drawings.forEach(function (d) {
+      if (!d.cursor) { return; }
+      var cx = toDrawing(d, wx).toFixed(2);
+      d.cursor.setAttribute("x1", cx);
+      d.cursor.setAttribute("x2", cx);
+    });
     root.setAttribute("data-t", t.toFixed(3));
     scrub.value = p;
     var passed = [];
@@ -145,14 +161,13 @@
     });
   }
   scrub.addEventListener("input", function () { seekP(parseFloat(scrub.value)); });
-  var svg = root.querySelector("svg.cw-timeline");
-  if (svg) {
-    svg.addEventListener("click", function (ev) {
-      var box = svg.getBoundingClientRect();
-      var px = (ev.clientX - box.left) * geo.width / box.width;
-      if (px >= geo.left) { seekP(pOfT(tOfX(px))); }
+  drawings.forEach(function (d) {
+    d.svg.addEventListener("click", function (ev) {
+      var box = d.svg.getBoundingClientRect();
+      var px = (ev.clientX - box.left) * d.svg.viewBox.baseVal.width / box.width;
+      if (px >= d.left) { seekP(pOfT(tOfX(fromDrawing(d, px)))); }
     });
-  }
+  });
   document.addEventListener("keydown", function (ev) {
     if (ev.key === " " && ev.target === document.body) { ev.preventDefault(); setPlaying(!playing); }
   });
