@@ -21,7 +21,7 @@ from callwatch.capture import CaptureStats, encode_hep3, read_capture
 from callwatch.config import load_site
 from callwatch.pbx.ami import AmiClient, AmiParser, Backoff, read_ami_file
 from callwatch.pipeline import CallPipeline, JudgedCall
-from callwatch.serialize import call_to_dict
+from callwatch.records import call_builtins as call_to_dict
 from callwatch.service import Service
 from callwatch.settings import Settings, SettingsError, load_settings
 from callwatch.sip.ami import AmiEvent

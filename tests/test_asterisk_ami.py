@@ -25,7 +25,7 @@ from callwatch.cli import main
 from callwatch.config import load_site
 from callwatch.pbx.ami import AmiStats, read_ami_file
 from callwatch.pipeline import CallPipeline, JudgedCall
-from callwatch.serialize import call_to_dict
+from callwatch.records import call_builtins as call_to_dict
 from callwatch.sip.ami import AmiEvent, HepChannel
 from callwatch.sip.events import LegEvent
 from callwatch.sip.feed import LegEventFeed

@@ -31,7 +31,7 @@ from callwatch.capture import read_capture
 from callwatch.capture.packet import Packet
 from callwatch.config import load_site
 from callwatch.pipeline import CallPipeline, JudgedCall
-from callwatch.serialize import call_to_dict
+from callwatch.records import call_builtins as call_to_dict
 from callwatch.site import SiteConfig
 from callwatch.store import Store
 

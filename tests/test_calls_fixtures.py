@@ -14,7 +14,7 @@ import pytest
 from callwatch.capture import CaptureStats, read_capture
 from callwatch.config import load_site
 from callwatch.pipeline import CallPipeline, JudgedCall
-from callwatch.serialize import call_to_dict
+from callwatch.records import call_builtins as call_to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "sip_fixtures"

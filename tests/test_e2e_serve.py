@@ -29,7 +29,7 @@ from callwatch.bus.payloads import PayloadBuilder
 from callwatch.capture import Packet, encode_hep3, read_capture
 from callwatch.config import load_site
 from callwatch.pipeline import CallPipeline, JudgedCall, Output
-from callwatch.serialize import call_to_dict
+from callwatch.records import call_builtins as call_to_dict
 from callwatch.site import SiteConfig
 from callwatch.store import Store
 

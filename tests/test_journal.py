@@ -15,7 +15,7 @@ from callwatch.capture import Packet, read_capture
 from callwatch.config import load_site
 from callwatch.journal import PacketJournal
 from callwatch.pipeline import CallPipeline, JudgedCall, Output
-from callwatch.serialize import call_to_dict
+from callwatch.records import call_builtins as call_to_dict
 from callwatch.service import Service
 from callwatch.settings import Settings
 from callwatch.sinks import BatchSink

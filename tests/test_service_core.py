@@ -18,7 +18,7 @@ from callwatch.capture import Packet, encode_hep3, read_capture
 from callwatch.config import load_site
 from callwatch.http import create_app
 from callwatch.pipeline import CallPipeline, JudgedCall, Output
-from callwatch.serialize import call_to_dict
+from callwatch.records import call_builtins as call_to_dict
 from callwatch.service import Service, StoreSink
 from callwatch.settings import Settings
 from callwatch.sinks import BatchSink

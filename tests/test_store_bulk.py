@@ -20,7 +20,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 import test_store_fixtures as fx
-from callwatch import serialize
+from callwatch import records
 from callwatch.capture import Packet
 from callwatch.pipeline import CallbackNews, JudgedCall
 from callwatch.sip.events import LegEvent
@@ -68,7 +68,7 @@ def _event_row(event: LegEvent, call_id: str | None) -> dict[str, Any]:
 
 def _call_row(judged: JudgedCall, site: str) -> dict[str, Any]:
     call = judged.call
-    document = serialize.call_to_dict(call, judged.profile, judged.verdicts, judged.callback)
+    document = records.call_builtins(call, judged.profile, judged.verdicts, judged.callback)
     return {
         "id": call.id,
         "site": site,

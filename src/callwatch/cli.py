@@ -21,7 +21,7 @@ from callwatch.capture import CaptureError, CaptureStats, Packet, read_capture
 from callwatch.config import ConfigError, check_config, load_site
 from callwatch.pipeline import CallPipeline, JudgedCall
 from callwatch.progress import Progress
-from callwatch.serialize import call_to_dict, event_to_dict
+from callwatch.records import call_builtins, event_builtins
 from callwatch.settings import DEFAULT_AMI_URL, DEMO_DATABASE, SettingsError, load_settings
 from callwatch.sip.events import LegEvent
 from callwatch.sip.feed import LegEventFeed
@@ -106,10 +106,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         for packet in _packets(args.files, stats):
             for event in feed.push(packet):
                 if isinstance(event, LegEvent):
-                    _write(event_to_dict(event))
+                    _write(event_builtins(event))
         for event in feed.flush():
             if isinstance(event, LegEvent):
-                _write(event_to_dict(event))
+                _write(event_builtins(event))
         _summary(stats, feed)
         return 0
     if not args.config:
@@ -137,7 +137,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     rows = []
     for j in judged:
         verdicts, cb = pipe.as_now(j)
-        rows.append(call_to_dict(j.call, j.profile, verdicts, cb))
+        rows.append(call_builtins(j.call, j.profile, verdicts, cb))
     if args.format == "table":
         from callwatch.table import write_table
 

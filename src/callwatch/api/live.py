@@ -2,8 +2,9 @@
 
 The running service publishes each batch of pipeline outputs once, through :class:`LiveSink`
 (one of its sinks; ``submit`` is the single call per output batch). The broadcaster turns them
-into the bus's ``event`` and ``breach`` payloads (:class:`callwatch.bus.payloads.PayloadBuilder`,
-numbers revealed: masking is per subscriber) and puts each into the bounded queue of every
+into the bus's ``event`` and ``breach`` records (:class:`callwatch.bus.payloads.PayloadBuilder`,
+numbers revealed: masking is per subscriber; taken as records, never written as JSON and read
+back) and puts each into the bounded queue of every
 subscriber that wants it. A full queue drops the item for that subscriber and counts it
 (``dropped``); publishing never waits, so a slow browser never holds up the pipeline.
 
@@ -32,7 +33,6 @@ from the loop thread (as sinks are).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
@@ -136,7 +136,7 @@ class Broadcaster:
         self._wanted_until = float("-inf")
         self._hole = False
         self._subscribers: set[Subscription] = set()
-        self._builder: Any = None
+        self._builder: PayloadBuilder | None = None
         self.ringing: RingingBoard | None = None
         self._probe_callers = frozenset(probe_callers)
         if site is not None:
@@ -253,14 +253,15 @@ class Broadcaster:
             tag = call_tag(output.call, self._probe_callers)
         elif isinstance(output, CallbackNews):
             tag = self._callback_tag(output.callback)
-        for message in self._builder.build([output]):
-            payload = json.loads(message.payload)
-            if message.kind == "breach":
-                payload |= self._breach_extra(output, tag)
-            elif message.kind != "event":
+        assert self._builder is not None
+        for body in self._builder.bodies([output]):
+            if body.kind not in ("event", "breach"):
                 continue
+            payload = body.builtins()
+            if body.kind == "breach":
+                payload |= self._breach_extra(output, tag)
             dept = payload.get("department")
-            yield LiveItem(message.kind, message.id, dept, payload, payload.get("tag"))
+            yield LiveItem(body.kind, body.id, dept, payload, payload.get("tag"))
         if isinstance(output, JudgedCall):
             yield _call_item(output, tag)
         elif isinstance(output, CallbackNews):

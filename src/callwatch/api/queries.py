@@ -17,7 +17,7 @@ from sqlalchemy import Select, and_, exists, not_, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from callwatch import serialize
+from callwatch import records
 from callwatch.api.errors import Unavailable
 from callwatch.calls.directory import normalize_number
 from callwatch.charter.callbacks import Callback
@@ -384,9 +384,9 @@ def _documents(conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
     for row in rows:
         call_id = row["id"]
         doc = _skeleton(row) | dict(row["document"] or {})
-        doc["verdicts"] = [serialize.verdict_to_dict(v) for v in verdicts.get(call_id, ())]
+        doc["verdicts"] = [records.verdict_builtins(v) for v in verdicts.get(call_id, ())]
         if call_id in callbacks:
-            doc["callback"] = serialize.callback_to_dict(callbacks[call_id])
+            doc["callback"] = records.callback_builtins(callbacks[call_id])
         doc["breached"] = any(not v["ok"] for v in doc["verdicts"])
         doc["tag"] = row["tag"]
         docs.append(doc)
@@ -423,7 +423,7 @@ def _skeleton(row: Any) -> dict[str, Any]:
 
 def _event(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored leg event in the ``callwatch ingest --events`` JSON."""
-    return serialize.event_to_dict(codec.event_from_dict(stored))
+    return records.event_builtins(codec.event_from_dict(stored))
 
 
 def _reason(exc: DBAPIError) -> str:

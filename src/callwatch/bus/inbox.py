@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -26,10 +25,11 @@ from callwatch.bus.session import Session
 from callwatch.bus.topics import Topics
 from callwatch.bus.worker_state import Peer, parse_state
 from callwatch.pipeline import CallbackNews, JudgedCall
+from callwatch.records import RecordError
+from callwatch.records.convert import decode_payload
 from callwatch.site import SiteConfig
 from callwatch.store import StoreWriter
-from callwatch.store.codec import decode_output
-from callwatch.store.errors import CodecError, SpoolFull
+from callwatch.store.errors import SpoolFull
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +47,15 @@ class WorkerStats:
 
 
 def decode_message(payload: bytes, site: SiteConfig) -> JudgedCall | CallbackNews:
-    """The judged call or callback news of a ``calls``/``callbacks`` payload.
+    """The judged call or callback news of a ``calls``/``callbacks`` payload (its record,
+    :class:`~callwatch.records.schema.CallPayload` or ``CallbackPayload``).
 
     Raises :class:`PayloadError` for anything else (bad JSON, another kind, a bad record).
     """
     try:
-        record = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"not JSON: {exc}") from None
-    if not isinstance(record, dict) or record.get("type") not in ("call", "callback"):
-        raise PayloadError("not a call or callback record")
-    try:
-        item = decode_output(record, site.profiles)
-    except CodecError as exc:
+        return decode_payload(payload, site.profiles)
+    except RecordError as exc:
         raise PayloadError(str(exc)) from None
-    assert isinstance(item, JudgedCall | CallbackNews)
-    return item
 
 
 class StoreSink:

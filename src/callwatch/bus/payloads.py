@@ -1,18 +1,19 @@
 """JSON payloads of the bus: what each pipeline output becomes on which topic.
 
-Every payload is a UTF-8 JSON object (``ensure_ascii=False``, so Korean stays readable) with
-a stable ``id``: the same happening always gets the same id, so a consumer drops a QoS 1
-redelivery by remembering the ids it has seen.
+Every payload is a UTF-8 JSON object (Korean kept as is) of the record schema
+(:mod:`callwatch.records.schema`, version ``v``; the JSON Schema of each kind is in
+``docs/schema/``) with a stable ``id``: the same happening always gets the same id, so a
+consumer drops a QoS 1 redelivery by remembering the ids it has seen.
 
 ========== ================================== ==================================================
 kind       id                                 body
 ========== ================================== ==================================================
-event      ``<leg>:<event kind>:<at µs>``     the ``callwatch ingest --events`` JSON of the event
+event      ``<leg>:<event kind>:<at µs>``     the event record (``callwatch ingest --events``)
 breach     ``<call>:<rule>:<n>``              one failed verdict (``n`` counts verdicts of the
                                               rule within the call: the transfer index)
 breach     ``<call>:callback:<status>``       a failed callback verdict (``missed``, ``late``)
-call       ``<call>``                         the judged call, lossless (``store.codec``)
-callback   ``<call>:callback:<status>``       callback news, lossless (``store.codec``)
+call       ``<call>``                         the judged call's full record (``CallPayload``)
+callback   ``<call>:callback:<status>``       callback news' full record (``CallbackPayload``)
 monitoring ``<probe Call-ID>:<alert|clear>``  a probe call the capture did not confirm, or the
                                               next good one (``callwatch.probe.alerts``)
 ========== ================================== ==================================================
@@ -41,7 +42,9 @@ import re
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
+
+import msgspec
 
 from callwatch.bus.topics import Topics, event_department
 from callwatch.charter.callbacks import Callback
@@ -49,10 +52,10 @@ from callwatch.charter.verdict import Verdict
 from callwatch.pipeline import CallbackNews, JudgedCall, Output
 from callwatch.privacy import mask_party
 from callwatch.probe.tagging import PROBE_TAG, call_tag, is_probe_call_id
-from callwatch.serialize import event_to_dict, verdict_to_dict
+from callwatch.records import call_payload, callback_payload, event_builtins
+from callwatch.records.schema import VERSION, Breach
 from callwatch.sip.events import LegEvent
 from callwatch.site import SiteConfig
-from callwatch.store.codec import encode_output
 from callwatch.timefmt import iso
 
 Kind = Literal["event", "breach", "call", "callback", "status", "monitoring"]
@@ -79,9 +82,34 @@ class Message:
     """The service's journal position of the record whose output this is (0: none)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Body:
+    """One payload before it is JSON: its kind, topic and id, and the record (an event's
+    dict, a :class:`~callwatch.records.schema.Breach`, a full call or callback record)."""
+
+    kind: Kind
+    topic: str
+    id: str
+    record: Any
+
+    def builtins(self) -> dict[str, Any]:
+        """The payload as a JSON-ready dict (what :meth:`PayloadBuilder.build` writes)."""
+        if isinstance(self.record, dict):
+            return self.record
+        return cast(dict[str, Any], msgspec.to_builtins(self.record))
+
+
+_ENCODE = msgspec.json.Encoder().encode
+
+
 def dumps(obj: dict[str, Any]) -> str:
     """Compact UTF-8 JSON text (Korean kept as is)."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode(record: Any) -> str:
+    """A payload's record as compact UTF-8 JSON text."""
+    return _ENCODE(record).decode()
 
 
 class PayloadBuilder:
@@ -118,6 +146,11 @@ class PayloadBuilder:
 
     def build(self, outputs: Iterable[Output]) -> Iterator[Message]:
         """The messages of ``outputs``, in order."""
+        for body in self.bodies(outputs):
+            yield Message(body.kind, body.topic, encode(body.record), body.id)
+
+    def bodies(self, outputs: Iterable[Output]) -> Iterator[Body]:
+        """The payloads of ``outputs`` as records, in order (:meth:`build` writes them)."""
         for item in outputs:
             if isinstance(item, LegEvent):
                 if self.events:
@@ -126,27 +159,37 @@ class PayloadBuilder:
                 if self.breaches:
                     yield from self.call_breaches(item)
                 if self.calls:
-                    yield self._lossless("call", item.call.id, item.call.department, item)
+                    call = item.call
+                    full = call_payload(item, ident=call.id, site=self.site.name)
+                    yield Body("call", self.topics.calls(call.department), call.id, full)
             elif isinstance(item, CallbackNews):
                 if self.breaches:
                     yield from self.callback_breaches(item)
                 if self.calls:
                     cb = item.callback
                     ident = f"{cb.call}:callback:{cb.status}"
-                    yield self._lossless("callback", ident, cb.department, item)
+                    news = callback_payload(item, ident=ident, site=self.site.name)
+                    yield Body("callback", self.topics.callbacks(cb.department), ident, news)
 
-    def event(self, event: LegEvent) -> Message:
-        """The ``events`` message of one leg event."""
+    def event(self, event: LegEvent) -> Body:
+        """The ``events`` payload of one leg event."""
         dept, tag = self._leg_department(event)
-        body = event_to_dict(event)
+        body = event_builtins(event)
         if not self.reveal_numbers:
             self._mask_event(body)
         ident = f"{event.leg}:{event.kind}:{event.at}"
-        payload = {"id": ident, "site": self.site.name, "department": dept, **body, "tag": tag}
-        return Message("event", self.topics.events(dept), dumps(payload), ident)
+        payload = {
+            "v": VERSION,
+            "id": ident,
+            "site": self.site.name,
+            "department": dept,
+            **body,
+            "tag": tag,
+        }
+        return Body("event", self.topics.events(dept), ident, payload)
 
-    def call_breaches(self, judged: JudgedCall) -> Iterator[Message]:
-        """One ``breaches`` message per failed verdict of a judged call."""
+    def call_breaches(self, judged: JudgedCall) -> Iterator[Body]:
+        """One ``breaches`` payload per failed verdict of a judged call."""
         call = judged.call
         tag = call_tag(call, self.probe_callers)
         if tag is not None:
@@ -166,8 +209,8 @@ class PayloadBuilder:
             }
             yield self._breach(ident, call.id, call.department, call.caller, verdict, extra, tag)
 
-    def callback_breaches(self, news: CallbackNews) -> Iterator[Message]:
-        """One ``breaches`` message per failed verdict of callback news."""
+    def callback_breaches(self, news: CallbackNews) -> Iterator[Body]:
+        """One ``breaches`` payload per failed verdict of callback news."""
         cb = news.callback
         probe = cb.number in self.probe_callers or cb.call in self._probe_calls
         tag = PROBE_TAG if probe else None
@@ -187,31 +230,29 @@ class PayloadBuilder:
         verdict: Verdict,
         extra: dict[str, Any],
         tag: str | None = None,
-    ) -> Message:
-        body = verdict_to_dict(verdict)
-        body.pop("ok", None)
-        payload = {
-            "id": ident,
-            "site": self.site.name,
-            "call": call_id,
-            "department": dept,
-            "caller": self._party(caller),
-            **body,
-            "detail": verdict.detail,
-            "unit": verdict.unit,
-            "evidence": list(verdict.evidence),
+    ) -> Body:
+        rings: dict[str, Any] = {}
+        if verdict.rings is not None:
+            rings = {"rings": verdict.rings, "limit_rings": verdict.limit_rings}
+        record = Breach(
+            id=ident,
+            site=self.site.name,
+            call=call_id,
+            department=dept,
+            caller=self._party(caller),
+            rule=verdict.rule,
+            measured=verdict.measured,
+            limit=verdict.limit,
+            charter=verdict.charter,
+            detail=verdict.detail,
+            unit=verdict.unit,
+            evidence=list(verdict.evidence),
+            tag=tag,
+            **rings,
             **extra,
-            "tag": tag,
-        }
+        )
         topic = self.topics.breaches(dept) if tag is None else self.topics.probe_breaches(dept)
-        return Message("breach", topic, dumps(payload), ident)
-
-    def _lossless(
-        self, kind: Kind, ident: str, dept: str | None, item: JudgedCall | CallbackNews
-    ) -> Message:
-        payload = {"id": ident, "site": self.site.name, **encode_output(item)}
-        topic = self.topics.calls(dept) if kind == "call" else self.topics.callbacks(dept)
-        return Message(kind, topic, dumps(payload), ident)
+        return Body("breach", topic, ident, record)
 
     def _leg_department(self, event: LegEvent) -> tuple[str | None, str | None]:
         """The department and tag of the leg of ``event`` (decided on its first event)."""

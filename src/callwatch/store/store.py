@@ -28,7 +28,7 @@ from sqlalchemy import Engine, and_, delete, exists, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from callwatch import serialize
+from callwatch import records
 from callwatch.calls.directory import Extension, ExtensionRange
 from callwatch.charter.callbacks import Callback
 from callwatch.charter.verdict import Verdict
@@ -321,9 +321,9 @@ class Store:
         page = []
         for call_id, started, doc in rows:
             doc = dict(doc)
-            doc["verdicts"] = [serialize.verdict_to_dict(v) for v in verdicts.get(call_id, ())]
+            doc["verdicts"] = [records.verdict_builtins(v) for v in verdicts.get(call_id, ())]
             if call_id in callbacks:
-                doc["callback"] = serialize.callback_to_dict(callbacks[call_id])
+                doc["callback"] = records.callback_builtins(callbacks[call_id])
             page.append((call_id, started, doc))
         return page
 
