@@ -1,7 +1,7 @@
 """Regenerate the Asterisk fixtures: a real Asterisk 22 between a sipp carrier and sipp phones.
 
-Run as root from the repository root (Asterisk unpacked at /opt/asterisk, see
-``../shared/asterisk/README.md``; ``ASTERISK_PREFIX`` points elsewhere)::
+Run as root from the repository root (Asterisk installed at /opt/asterisk, see this folder's
+README; ``ASTERISK_PREFIX`` points elsewhere)::
 
     .venv/bin/python sip_fixtures/asterisk/regenerate.py [NAME...]
 
@@ -387,7 +387,7 @@ def asterisk(
     ``hep.conf``'s ``uuid_type`` set to ``hep_uuid_type`` and ``conf_edits`` made."""
     binary = PREFIX / "sbin" / "asterisk"
     if not binary.is_file():
-        raise FixtureError(f"no Asterisk at {binary} (unpack ../shared/asterisk/, see README)")
+        raise FixtureError(f"no Asterisk at {binary} (see sip_fixtures/asterisk/README.md)")
     for ip, port in [(PBX_IP, SIP_PORT), (PBX_IP, HEP_PORT)]:
         if _udp_taken(ip, port):
             raise FixtureError(f"{ip}:{port} is already in use")

@@ -66,7 +66,7 @@ def probe_office(scratch: Path, *, hep: bool = True) -> Iterator[Path]:
     ``hep=False`` switches its HEP copies off (``hep.conf``: ``enabled = no``)."""
     binary = PREFIX / "sbin" / "asterisk"
     if not binary.is_file():
-        raise FixtureError(f"no Asterisk at {binary} (unpack ../shared/asterisk/, see README)")
+        raise FixtureError(f"no Asterisk at {binary} (see sip_fixtures/asterisk/README.md)")
     if REGEN._udp_taken(PBX_IP, SIP_PORT):
         raise FixtureError(f"{PBX_IP}:{SIP_PORT} is already in use")
     etc, run = scratch / "etc", scratch / "run"
