@@ -22,6 +22,7 @@ import pytest
 
 from callwatch.bus.collect import run_collect
 from callwatch.bus.errors import PayloadError
+from callwatch.bus.payloads import PayloadBuilder
 from callwatch.bus.session import Session
 from callwatch.bus.topics import Topics
 from callwatch.bus.url import parse_url
@@ -242,6 +243,22 @@ async def _session_present(identifier: str) -> bool:
     return present
 
 
+def _lossless_messages(site: SiteConfig, packets: list[Packet]) -> int:
+    """How many call and callback messages a collector publishes while it reads ``packets``
+    (before the flush at the end of its source)."""
+    builder = PayloadBuilder(site, events=False, breaches=False, calls=True)
+    pipe = CallPipeline(site)
+    return sum(1 for packet in packets for _ in builder.build(pipe.push(packet)))
+
+
+async def _wait_received(workers: list[WorkerStats], count: int, seconds: float = 30) -> None:
+    """Until the workers together have received ``count`` call and callback messages."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while sum(w.received for w in workers) < count:
+        assert asyncio.get_running_loop().time() < deadline, (count, workers)
+        await asyncio.sleep(0.01)
+
+
 async def _wait_stored(store: Store, expected: dict[str, dict], seconds: float = 20) -> None:
     for _ in range(int(seconds / 0.05)):
         if not _waiting(store, expected):
@@ -274,12 +291,13 @@ async def test_worker_stopped_halfway_strands_nothing(tmp_path: Path, pg_url: st
         a = await workers.start("a")
         b = await workers.start("b")
         received_before_stop = {}
+        half = len(packets) // 2
+        first_half = _lossless_messages(site, packets[:half])
 
         async def replay() -> AsyncIterator[Packet]:
-            half = len(packets) // 2
             for packet in packets[:half]:
                 yield packet
-            await asyncio.sleep(0.5)  # let the first half reach the workers
+            await _wait_received([a, b], first_half)  # the first half reached the workers
             received_before_stop.update(a=a.received, b=b.received)
             await workers.stop("b")
             for packet in packets[half:]:

@@ -6,10 +6,12 @@ then exports exactly what `callwatch ingest` prints for the same files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -30,6 +32,18 @@ def broker_up() -> bool:
 
 
 pytestmark = pytest.mark.skipif(not broker_up(), reason="no MQTT broker on 127.0.0.1:1883")
+
+
+def calls_in(db: Path) -> int:
+    """How many calls the worker's SQLite store holds so far, read in this process (a cheap
+    look while waiting; what a test compares comes from ``callwatch export``)."""
+    if not db.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            return conn.execute("SELECT count(*) FROM calls").fetchone()[0]
+    except sqlite3.OperationalError:  # no schema yet, or the worker holds the write lock
+        return 0
 
 
 def test_collector_and_worker_store_what_ingest_prints(tmp_path):
@@ -71,18 +85,16 @@ def test_collector_and_worker_store_what_ingest_prints(tmp_path):
             text=True,
             check=True,
         ).stdout.splitlines()
-        stored: list[str] = []
-        for _ in range(100):  # the worker batches; give it a moment to write
-            stored = subprocess.run(
-                [*CLI, "export", "--config", str(site), "--format", "jsonl"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.splitlines()
-            if len(stored) >= len(expected):
-                break
-            time.sleep(0.2)
+        deadline = time.monotonic() + 60  # the worker batches; give it a moment to write
+        while calls_in(db) < len(expected) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stored = subprocess.run(
+            [*CLI, "export", "--config", str(site), "--format", "jsonl"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
         assert [json.loads(x) for x in stored] == [json.loads(x) for x in expected]
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -164,12 +176,12 @@ class Site:
         return [json.loads(x) for x in out.splitlines()]
 
     def wait_stored(self, count: int, seconds: float = 30) -> list[dict]:
+        """What ``callwatch export`` prints once ``count`` calls are stored, or after
+        ``seconds``."""
         deadline = time.monotonic() + seconds
-        stored = self.stored()
-        while len(stored) < count and time.monotonic() < deadline:
-            time.sleep(0.3)
-            stored = self.stored()
-        return stored
+        while calls_in(self.tmp_path / "worker.sqlite") < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.stored()
 
     def stop(self, name: str) -> str:
         """SIGTERM a worker; its log after the start."""

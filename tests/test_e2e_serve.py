@@ -158,7 +158,7 @@ class Serve:
         )
         self.url = f"http://127.0.0.1:{self.http_port}"
 
-    async def ready(self, timeout: float = 30) -> dict:
+    async def ready(self, timeout: float = 120) -> dict:
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as client:
             while True:
@@ -180,7 +180,7 @@ class Serve:
                 out[name] = float(value)
         return out
 
-    async def wait_metric(self, name: str, want: float, timeout: float = 30) -> dict:
+    async def wait_metric(self, name: str, want: float, timeout: float = 90) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             m = await self.metrics()
@@ -248,7 +248,7 @@ class Subscriber:
     def ids(self, kind: str) -> list[str]:
         return [body["id"] for topic, body in self.received if f"/{kind}/" in topic]
 
-    async def wait_offline(self, timeout: float = 30) -> None:
+    async def wait_offline(self, timeout: float = 60) -> None:
         """Until the status a clean stop publishes (a will sent by the broker says otherwise)."""
         deadline = time.monotonic() + timeout
         while not any(

@@ -82,8 +82,15 @@ def test_entrypoint_command_serves_answers_healthcheck_and_stops_on_sigterm(
     health = instruction("HEALTHCHECK").split(" CMD ", 1)[1]
     proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: the machine may be busy
         while True:
+            with socket.socket() as probe:  # a cheap look first: is anything listening yet?
+                listening = probe.connect_ex(("127.0.0.1", http_port)) == 0
+            if not listening:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "the HTTP port never opened"
+                time.sleep(0.05)
+                continue
             check = subprocess.run(
                 shlex.split(health), env=env, capture_output=True, timeout=10, check=False
             )

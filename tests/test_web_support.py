@@ -1,10 +1,13 @@
 """Shared helpers of the page tests (imported by ``test_web_pages`` and ``test_web_browser``):
-a demo store built once per session from the fixtures, tokens of each role, and the service's
-real application (``create_app``) over that store with a fixed clock."""
+a demo store built once per test process from the fixtures and copied for each module that asks,
+tokens of each role, and the service's real application (``create_app``) over that store with a
+fixed clock."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -42,16 +45,34 @@ class DemoWorld:
     tokens: dict[str, str]
 
 
-def make_world(folder: Path) -> DemoWorld:
-    store = Store.open(f"sqlite:///{folder / 'demo.sqlite'}", site=site().name)
+@functools.cache
+def _template(folder: Path) -> tuple[Path, tuple[tuple[str, str], ...]]:
+    """The demo store and its tokens, built once per test process in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "demo.sqlite"
+    store = Store.open(f"sqlite:///{path}", site=site().name)
     build_demo(store, site(), ANCHOR, weeks=DEMO_WEEKS, calls_per_day=DEMO_CALLS_PER_DAY)
     book = TokenStore(store.engine)
-    tokens = {
-        "admin": book.create("admin")[1],
-        "lead": book.create("lead", ["세무"])[1],
-        "trainer": book.create("trainer")[1],
-    }
-    return DemoWorld(store, tokens)
+    tokens = (
+        ("admin", book.create("admin")[1]),
+        ("lead", book.create("lead", ["세무"])[1]),
+        ("trainer", book.create("trainer")[1]),
+    )
+    store.close()
+    return path, tokens
+
+
+def make_world(folder: Path) -> DemoWorld:
+    """A demo store of its own in ``folder``: a copy of the one :func:`_template` built (a
+    module's tests may write to theirs without another module seeing it)."""
+    template, tokens = _template(folder.parent / "demo-template")
+    path = folder / "demo.sqlite"
+    with (
+        contextlib.closing(sqlite3.connect(template)) as source,
+        contextlib.closing(sqlite3.connect(path)) as copy,
+    ):
+        source.backup(copy)
+    return DemoWorld(Store.open(f"sqlite:///{path}", site=site().name), dict(tokens))
 
 
 def make_app(world: DemoWorld) -> FastAPI:
