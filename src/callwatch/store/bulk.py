@@ -41,11 +41,11 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.exc import DBAPIError
 
-from callwatch import serialize
 from callwatch.calls.model import Call
 from callwatch.charter.callbacks import Callback
 from callwatch.charter.verdict import Verdict
 from callwatch.pipeline import JudgedCall
+from callwatch.records import call_builtins
 from callwatch.sip.events import LegEvent
 from callwatch.store import tables
 from callwatch.store.codec import field_names
@@ -316,7 +316,7 @@ class Bulk:
         marks a call that is not a citizen's (``probe``)."""
         call = judged.call
         t = self.time
-        document = serialize.call_to_dict(call, judged.profile, judged.verdicts, judged.callback)
+        document = call_builtins(call, judged.profile, judged.verdicts, judged.callback)
         return (
             call.id,
             site,
