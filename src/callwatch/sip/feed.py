@@ -38,7 +38,11 @@ class LegEventFeed:
     def push(self, packet: Item) -> list[FeedOutput]:
         """Take one captured packet (or manager event); return the events now certain."""
         out: list[FeedOutput] = []
-        self._take(self.reorderer.push(packet), out)
+        for item in self.reorderer.push(packet):  # mostly none: packets wait in the window
+            if isinstance(item, Packet):
+                out.extend(self._track(item))
+            else:
+                out.append(item)
         return out
 
     def tick(self, now: int) -> list[FeedOutput]:
