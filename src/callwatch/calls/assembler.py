@@ -276,7 +276,8 @@ class CallAssembler:
 
     def _place(self, event: LegEvent) -> LegRecord:
         offered = event if isinstance(event, Offered) else None
-        keys = self._keys(offered) if offered else []
+        ami = self.ami.active  # a property: read once
+        keys = self._keys(offered, ami) if offered else []
         self._unjoined = ""
         joined = (
             self._by_replaces(offered)
@@ -302,7 +303,7 @@ class CallAssembler:
             call, segment, how = joined
             rec = LegRecord(leg, call, segment, how)
         rec.truncated = offered is None
-        if self.ami.active:
+        if ami:
             rec.queue_member = self.ami.queue_member_of_call_id(event.call_id)
             if rec.queue_member is None and offered is not None and offered.correlation_id:
                 rec.queue_member = self.ami.queue_member_of_channel(offered.correlation_id)
@@ -312,7 +313,7 @@ class CallAssembler:
         self._index(rec, keys, offered)
         return rec
 
-    def _keys(self, offered: Offered) -> list[tuple[str, str]]:
+    def _keys(self, offered: Offered, ami: bool) -> list[tuple[str, str]]:
         keys = [
             (self._headers[name], value.strip())
             for name, value in offered.headers
@@ -320,7 +321,7 @@ class CallAssembler:
         ]
         if offered.correlation_id:
             keys.append(("hep", offered.correlation_id))
-        if self.ami.active:
+        if ami:
             linkedid = self.ami.linkedid_of_call_id(offered.call_id)
             if linkedid is None and offered.correlation_id:
                 linkedid = self.ami.linkedid_of_channel(offered.correlation_id)

@@ -192,8 +192,10 @@ def _assign_roles(
 ) -> LegRecord | None:
     """Set every leg's role; return the trunk leg (the first, if several)."""
     has_staff_side = callees.has_staff_side
-    staff_ends = [has_staff_side(r.leg) for r in primary]
-    with_trunk = len(primary) > 1 and any(staff_ends) and not all(staff_ends)
+    with_trunk = False
+    if len(primary) > 1:
+        staff_ends = [has_staff_side(r.leg) for r in primary]
+        with_trunk = any(staff_ends) and not all(staff_ends)
     trunk: LegRecord | None = None
     for rec in legs:
         role: LegRole
@@ -213,9 +215,15 @@ def _assign_roles(
 
 
 def _direction(caller: str | None, primary: list[LegRecord], directory: Directory) -> Direction:
-    callees = [u for r in primary for u in (r.leg.to_user, r.leg.dialled) if u]
     caller_ours = directory.is_ours(caller)
-    callee_ours = any(directory.is_ours(u) for u in callees)
+    callee_ours = False
+    for rec in primary:
+        leg = rec.leg
+        if (leg.to_user and directory.is_ours(leg.to_user)) or (
+            leg.dialled and directory.is_ours(leg.dialled)
+        ):
+            callee_ours = True
+            break
     if caller_ours:
         return "internal" if callee_ours else "outbound"
     return "inbound" if callee_ours else "external"
@@ -327,6 +335,8 @@ def _alert_time(rec: LegRecord) -> int:
 def _end_leg(legs: list[LegRecord], trunk: LegRecord | None, found: Findings) -> LegRecord | None:
     if trunk is not None:
         return trunk if trunk.leg.ended_at is not None else None
+    if len(legs) == 1:  # what the rest finds for one leg
+        return legs[0] if legs[0].leg.ended_at is not None else None
     pool = [
         r
         for r in legs

@@ -220,7 +220,6 @@ class DialogTracker:
         self,
         at: int,
         msg: SipMessage,
-        *,
         src: tuple[str, int] | None = None,
         dst: tuple[str, int] | None = None,
         transport: str = "udp",

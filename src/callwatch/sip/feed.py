@@ -84,14 +84,8 @@ class LegEventFeed:
             self.parse_errors[kind] += 1
             return []
         corr = packet.correlation_id.decode("utf-8", "replace") if packet.correlation_id else None
-        return self.tracker.feed(
-            packet.ts,
-            msg,
-            src=packet.src,
-            dst=packet.dst,
-            transport=packet.transport,
-            correlation_id=corr,
-        )
+        # by position: the interpreter matches keyword arguments by name on every call
+        return self.tracker.feed(packet.ts, msg, packet.src, packet.dst, packet.transport, corr)
 
 
 def _error_kind(exc: SipParseError) -> str:
