@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from callwatch.calls.errors import DirectoryError
+from callwatch.fieldpickle import pickle_by_fields
 
 _SEPARATORS = str.maketrans("", "", "-. ()\t")
 _CACHE_LIMIT = 4096
@@ -496,3 +497,8 @@ def _department_from_table(raw: object, index: int) -> Department:
     if problems:
         raise DirectoryError(problems)
     return department
+
+
+# The service hands the site to its store process: compiled (mypyc), a frozen class cannot be
+# unpickled by setting its fields afterwards, the default (``callwatch serve`` stopped there).
+pickle_by_fields(ExtensionRange, ExtensionPattern, Department)
