@@ -1,12 +1,19 @@
 """Ingest throughput: pcap → SIP messages → leg events (→ calls → verdicts), beside tshark.
 
 usage: python bench/ingest.py [--calls N] [--rate R] [--pcap FILE] [--stage events|calls]
-                              [--gc default|tuned] [--no-tshark]
+                              [--gc default|tuned] [--no-tshark] [--repeat N]
 
 Without --pcap it generates (once; reused afterwards) a capture of N sipp calls over loopback
 in bench/out/, made by sipp's own uac/uas scenarios and tcpdump. It then prints SIP messages per
 second for our chain on one core, and tshark's rate for `-T fields` extraction of the same file
 in the same run, with the ratio. A script that prints figures; no test asserts them.
+
+``--repeat N`` runs our chain N times in this process and prints each rate, then the best and
+the median: on a shared machine the best run is the one least disturbed. The first line says
+what ran (commit of the imported source when it is a git checkout, core, Python) and the load
+average before and after, so a figure can be quoted with its circumstances. To compare two
+trees, run this script alternately with ``PYTHONPATH`` set to each one's ``src`` (or a
+compiled wheel's directory), several times each (docs/performance.md).
 
 ``--gc tuned`` runs with ``gc.set_threshold(50_000, 20, 100)``, the setting a long-running
 entry point (CLI, service) may choose; the library itself never touches the collector. The
@@ -18,8 +25,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -220,6 +230,40 @@ def run_tshark(path: Path) -> tuple[int, float] | None:
     return proc.stdout.count(b"\n"), time.perf_counter() - start
 
 
+def describe_source() -> str:
+    """What is being measured: the commit of the imported callwatch (when it lies in a git
+    checkout, with ``+changes`` for uncommitted edits), its core build and the Python."""
+    import callwatch
+    from callwatch import core_build
+
+    where = Path(callwatch.__file__).resolve().parent
+    commit = "not a git checkout"
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(where), "status", "--porcelain", "--", "."],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        commit = rev + ("+changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return (
+        f"source: {commit}, core: {core_build()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs"
+    )
+
+
+def load_average() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20_000)
@@ -230,6 +274,7 @@ def main() -> None:
     parser.add_argument(
         "--store", action="store_true", help="also pcap → stored verdicts (SQLite, PostgreSQL)"
     )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of our chain (best, median)")
     parser.add_argument(
         "--gc",
         choices=("default", "tuned"),
@@ -245,18 +290,27 @@ def main() -> None:
         print(f"generating {args.calls} sipp calls into {path} ...", flush=True)
         generate(path, args.calls, args.rate)
     size = path.stat().st_size
-    messages, produced, secs = run_ours(path, args.stage)
-    ours = messages / secs
-    from callwatch import core_build
-
+    print(f"{describe_source()}; load average {load_average()} (1/5/15 min) before")
     print(
         f"file: {path.name} ({size / 1e6:.1f} MB), stage: {args.stage}, "
-        f"gc thresholds: {'/'.join(map(str, gc.get_threshold()))}, core: {core_build()}"
+        f"gc thresholds: {'/'.join(map(str, gc.get_threshold()))}"
     )
-    print(
-        f"callwatch: {messages} SIP messages, {produced} {args.stage} in {secs:.2f} s "
-        f"= {ours:,.0f} msg/s"
-    )
+    rates = []
+    for _ in range(max(1, args.repeat)):
+        messages, produced, secs = run_ours(path, args.stage)
+        rates.append(messages / secs)
+        print(
+            f"callwatch: {messages} SIP messages, {produced} {args.stage} in {secs:.2f} s "
+            f"= {rates[-1]:,.0f} msg/s",
+            flush=True,
+        )
+    ours = max(rates)
+    if len(rates) > 1:
+        print(
+            f"callwatch over {len(rates)} runs: best {ours:,.0f} msg/s, "
+            f"median {statistics.median(rates):,.0f}, worst {min(rates):,.0f}"
+        )
+    print(f"load average {load_average()} after")
     if not args.no_tshark:
         result = run_tshark(path)
         if result is None:

@@ -18,7 +18,11 @@ Starts ``callwatch serve`` (a subprocess, temp SQLite store, ephemeral ports) an
 
     .venv/bin/python bench/live.py [--max-rate 60000] [--calls 300] [--mqtt 127.0.0.1:1883]
 
-Prints figures only; nothing asserts them.
+Prints figures only; nothing asserts them. The first lines say what served (version line,
+core, the commit of the ``callwatch`` the service imports when it is a git checkout) and the
+load average before and after each part, so a figure can be quoted with its circumstances; to
+compare two trees, run it with ``PYTHONPATH`` set to each one's ``src`` (or a compiled wheel's
+directory) in turn (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -277,6 +281,36 @@ def _call_id(hep: bytes) -> str:
     return line.split(b":", 1)[1].strip().decode()
 
 
+def _load_average() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _source() -> str:
+    """The commit of the callwatch a subprocess here imports (PYTHONPATH counts), if in git."""
+    where = subprocess.run(
+        [sys.executable, "-c", "import callwatch, os; print(os.path.dirname(callwatch.__file__))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    try:
+        rev = subprocess.run(
+            ["git", "-C", where, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", where, "status", "--porcelain", "--", "."],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return rev + ("+changes" if dirty else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--min-rate", type=int, default=5_000)
@@ -296,11 +330,14 @@ def main() -> None:
     version = subprocess.run(
         [str(BIN / "callwatch"), "--version"], capture_output=True, text=True, check=True
     )
-    print(f"serving with: {version.stdout.strip()}")
+    print(f"serving with: {version.stdout.strip()}, source: {_source()}, {os.cpu_count()} CPUs")
     if not args.skip_ramp:
+        print(f"load average {_load_average()} (1/5/15 min) before the ramp", flush=True)
         ramp(args)
     if args.mqtt:
+        print(f"load average {_load_average()} before the latency run", flush=True)
         asyncio.run(latency(args))
+    print(f"load average {_load_average()} at the end")
 
 
 if __name__ == "__main__":

@@ -109,14 +109,25 @@ class CallPipeline:
     def push(self, packet: Packet | AmiEvent) -> list[Output]:
         """Take one captured packet (or manager event); return what it settled."""
         out: list[Output] = []
-        for admitted in self.clock.admit(packet):
-            for event in self.legs.push(admitted):
+        clock = self.clock
+        ts = packet.ts
+        if clock.gate_lo <= ts <= clock.gate_hi:  # what admit() does first, without the call
+            if ts > clock.mark:
+                clock.mark = ts
+            admitted: list[Packet | AmiEvent] = [packet]
+        else:
+            admitted = clock.admit(packet)
+        for item in admitted:
+            for event in self.legs.push(item):
                 if isinstance(event, LegEvent):
                     out.append(event)
-                    self._calls(self.assembler.feed(event), out)
+                    calls = self.assembler.feed(event)
                 else:
-                    self._calls(self.assembler.feed_ami(event), out)
-        self._book_tick(self.clock.mark, out)
+                    calls = self.assembler.feed_ami(event)
+                if calls:
+                    self._calls(calls, out)
+        if clock.mark >= self._next_book_tick:
+            self._book_tick(clock.mark, out)
         return out
 
     def push_ami(self, event: AmiEvent) -> list[Output]:
@@ -168,9 +179,11 @@ class CallPipeline:
         for item in items:
             if isinstance(item, LegEvent):
                 out.append(item)
-                self._calls(self.assembler.feed(item), out)
+                calls = self.assembler.feed(item)
             else:
-                self._calls(self.assembler.feed_ami(item), out)
+                calls = self.assembler.feed_ami(item)
+            if calls:
+                self._calls(calls, out)
 
     def _calls(self, calls: list[Call], out: list[Output]) -> None:
         for call in calls:

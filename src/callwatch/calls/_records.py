@@ -65,6 +65,13 @@ class LegRecord:
     keys: tuple[tuple[str, str], ...] = ()  # correlation keys it holds in the index
     order: int = 0  # placement number: legs placed earlier have smaller ones
     queue_member: str | None = None  # the queue member the PBX rang on this leg (AMI)
+    # Where the assembler indexes the leg while it is up: its caller and dialled number
+    # (normalised, None for none), and whether it is also under the number dialled from our
+    # side. ``parties_indexed`` turns False once it is taken out (it ended, or its call closed).
+    caller_key: str | None = None
+    dialled_key: str | None = None
+    ours_dialled: bool = False
+    parties_indexed: bool = False
 
 
 @dataclass(slots=True, eq=False)

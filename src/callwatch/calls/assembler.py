@@ -191,15 +191,15 @@ class CallAssembler:
         call = rec.call
         if event.at > call.last_at:
             call.last_at = event.at
-        if isinstance(event, Held | Resumed):
-            self._note_hold(rec, event)
-        elif isinstance(event, Referred):
-            self._note_refer(rec, event)
-        elif isinstance(event, Ended):
+        if isinstance(event, Ended):
             self._forget_holds(rec)
             self._unindex_parties(rec)  # rules 5 and 6 only look for legs still up
             if call.all_ended():
                 heapq.heappush(self._due, (call.last_end() + self._linger_us, call.seq))
+        elif isinstance(event, (Held, Resumed)):  # a tuple: ``Held | Resumed`` is built per call
+            self._note_hold(rec, event)
+        elif isinstance(event, Referred):
+            self._note_refer(rec, event)
         return self.tick(event.at)
 
     def feed_ami(self, event: AmiEvent | HepChannel) -> list[Call]:
@@ -295,7 +295,8 @@ class CallAssembler:
 
     def _place(self, event: LegEvent) -> LegRecord:
         offered = event if isinstance(event, Offered) else None
-        keys = self._keys(offered) if offered else []
+        ami = self.ami.active  # a property: read once
+        keys = self._keys(offered, ami) if offered else []
         self._unjoined = ""
         joined = (
             self._by_replaces(offered)
@@ -321,7 +322,7 @@ class CallAssembler:
             call, segment, how = joined
             rec = LegRecord(leg, call, segment, how)
         rec.truncated = offered is None
-        if self.ami.active:
+        if ami:
             rec.queue_member = self.ami.queue_member_of_call_id(event.call_id)
             if rec.queue_member is None and offered is not None and offered.correlation_id:
                 rec.queue_member = self.ami.queue_member_of_channel(offered.correlation_id)
@@ -331,7 +332,7 @@ class CallAssembler:
         self._index(rec, keys, offered)
         return rec
 
-    def _keys(self, offered: Offered) -> list[tuple[str, str]]:
+    def _keys(self, offered: Offered, ami: bool) -> list[tuple[str, str]]:
         keys = [
             (self._headers[name], value.strip())
             for name, value in offered.headers
@@ -339,7 +340,7 @@ class CallAssembler:
         ]
         if offered.correlation_id:
             keys.append(("hep", offered.correlation_id))
-        if self.ami.active:
+        if ami:
             linkedid = self.ami.linkedid_of_call_id(offered.call_id)
             if linkedid is None and offered.correlation_id:
                 linkedid = self.ami.linkedid_of_channel(offered.correlation_id)
@@ -359,14 +360,18 @@ class CallAssembler:
             if key not in self._by_key:
                 self._by_key[key] = rec
                 rec.keys += (key,)
-        caller = normalize_number(leg.from_user)
+        caller = normalize_number(leg.from_user) or None
         if caller:
             self._by_caller.add(caller, rec)
-        dialled = normalize_number(offered.dialled or leg.to_user) if offered else None
+        dialled = (normalize_number(offered.dialled or leg.to_user) or None) if offered else None
         if dialled:
             self._by_dialled.add(dialled, rec)
             if self._directory.is_ours(leg.from_user):
                 self._ours_by_dialled.add(dialled, rec)
+                rec.ours_dialled = True
+        rec.caller_key = caller
+        rec.dialled_key = dialled
+        rec.parties_indexed = True
 
     def _by_replaces(self, offered: Offered | None) -> _Joined | None:
         if offered is None:
@@ -529,21 +534,22 @@ class CallAssembler:
     def _reorder(self, rec: LegRecord, offered_at: int) -> None:
         """Move a leg whose offer time changed from ``offered_at`` to its new place in the
         indexes that hold it."""
-        leg = rec.leg
-        caller = normalize_number(leg.from_user)
-        dialled = normalize_number(leg.dialled or leg.to_user)
+        if not rec.parties_indexed:
+            return
+        caller = rec.caller_key
+        dialled = rec.dialled_key
         for timeline, key in (
             (self._by_caller, caller),
             (self._by_dialled, dialled),
-            (self._ours_by_dialled, dialled),
+            (self._ours_by_dialled, dialled if rec.ours_dialled else None),
         ):
             if key and timeline.remove(key, rec, offered_at):
                 timeline.add(key, rec)
 
     def _note_answer(self, rec: LegRecord) -> None:
         """Index a leg just answered under its caller, if it is indexed there (still up)."""
-        caller = normalize_number(rec.leg.from_user)
-        if caller and self._by_caller.holds(caller, rec):
+        caller = rec.caller_key
+        if caller and rec.parties_indexed:
             self._answered_by_caller.setdefault(caller, {})[id(rec)] = rec
 
     def _in_ivr(self, rec: LegRecord) -> bool:
@@ -745,16 +751,22 @@ class CallAssembler:
         self._referrals = [r for r in self._referrals if id(r.leg) not in gone]
 
     def _unindex_parties(self, rec: LegRecord) -> None:
-        """Take a leg out of the caller and dialled indexes (it ended, or its call closed)."""
-        leg = rec.leg
-        caller = normalize_number(leg.from_user)
-        dialled = normalize_number(leg.dialled or leg.to_user)
+        """Take a leg out of the caller and dialled indexes (it ended, or its call closed),
+        under the keys it was put there with; once only."""
+        if not rec.parties_indexed:
+            return
+        rec.parties_indexed = False
+        offered_at = rec.leg.offered_at
+        caller = rec.caller_key
         if caller:
-            self._by_caller.remove(caller, rec, leg.offered_at)
-            _drop(self._answered_by_caller, caller, rec)
+            self._by_caller.remove(caller, rec, offered_at)
+            if caller in self._answered_by_caller:
+                _drop(self._answered_by_caller, caller, rec)
+        dialled = rec.dialled_key
         if dialled:
-            self._by_dialled.remove(dialled, rec, leg.offered_at)
-            self._ours_by_dialled.remove(dialled, rec, leg.offered_at)
+            self._by_dialled.remove(dialled, rec, offered_at)
+            if rec.ours_dialled:
+                self._ours_by_dialled.remove(dialled, rec, offered_at)
 
 
 _Entry = tuple[int, int, LegRecord]
@@ -785,6 +797,11 @@ class _Timeline:
         legs = self._legs.get(key)
         if legs is None:
             return False
+        if len(legs) == 1:  # the usual case: one open leg from or to a number
+            if legs[0][2] is not rec:
+                return False
+            del self._legs[key]
+            return True
         i = bisect_left(legs, (offered_at, rec.order))
         if i == len(legs) or legs[i][2] is not rec:
             return False

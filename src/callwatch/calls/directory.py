@@ -499,5 +499,6 @@ def _department_from_table(raw: object, index: int) -> Department:
     return department
 
 
-# the site goes to the store process: by field values (fieldpickle)
+# The service hands the site to its store process: compiled (mypyc), a frozen class cannot be
+# unpickled by setting its fields afterwards, the default (``callwatch serve`` stopped there).
 pickle_by_fields(ExtensionRange, ExtensionPattern, Department)

@@ -72,28 +72,44 @@ def summarise(
 ) -> Call:
     """Build the customer call of a record whose legs are final (or cut short: ``cut`` says
     why, when some leg is still up). ``feature_codes`` False: the PBX has no DTMF transfers."""
-    legs = sorted(record.legs, key=lambda r: r.leg.offered_at)
+    # Plain loops rather than comprehensions and generators where a call has a leg or two:
+    # each of those is a function call of its own in the interpreter, once per call judged.
+    legs = sorted(record.legs, key=_offered) if len(record.legs) > 1 else list(record.legs)
     findings = find_transfers(record, directory, feature_codes=feature_codes)
     moved = findings.moved
     primary = [r for r in legs if r.segment.kind == "primary" and id(r) not in moved] or legs[:1]
-    callees = _Callees(directory, {id(r.leg) for r in legs if r.queue_member is not None})
+    members: set[int] = set()
+    all_ended = True
+    truncated = False
+    ended_at = 0
+    for rec in legs:
+        leg = rec.leg
+        if rec.queue_member is not None:
+            members.add(id(leg))
+        if leg.ended_at is None:
+            all_ended = False
+        elif leg.ended_at > ended_at:
+            ended_at = leg.ended_at
+        if rec.truncated:
+            truncated = True
+    callees = _Callees(directory, members)
     trunk = _assign_roles(legs, primary, findings, callees)
     first = primary[0].leg
     caller = normalize_number(first.from_user)
     direction = _direction(caller, primary, directory)
     customer = _customer(direction, caller, primary, directory)
     ring, ring_from = _ring_legs(direction, primary, callees)
-    answered = min(
-        (r for r in ring if r.leg.answered_at is not None),
-        key=lambda r: r.leg.answered_at or 0,
-        default=None,
-    )
-    all_ended = all(r.leg.ended_at is not None for r in legs)
-    truncated = any(r.truncated for r in legs)
+    answered: LegRecord | None = None  # the first staff answer, the first leg of a tie
+    answered_at: int | None = None
+    first_ring_at: int | None = None
+    for rec in ring:
+        leg = rec.leg
+        if leg.answered_at is not None and (answered_at is None or leg.answered_at < answered_at):
+            answered, answered_at = rec, leg.answered_at
+        if leg.alerting_at and (first_ring_at is None or leg.alerting_at < first_ring_at):
+            first_ring_at = leg.alerting_at
     complete = all_ended and not truncated
     end_leg = _end_leg(legs, trunk, findings)
-    answered_at = answered.leg.answered_at if answered else None
-    first_ring_at = min((r.leg.alerting_at for r in ring if r.leg.alerting_at), default=None)
     reason: IncompleteReason | None = None
     if not all_ended:
         reason = cut
@@ -110,7 +126,7 @@ def summarise(
         first_ring_at=first_ring_at,
         answered_at=answered_at,
         answered_by=_answered_by(direction, answered.leg, callees) if answered else None,
-        ended_at=max(r.leg.ended_at or 0 for r in legs) if all_ended else None,
+        ended_at=ended_at if all_ended else None,
         hangup_by=_hangup_by(legs, end_leg, findings, trunk, direction, customer, callees),
         end_reason=end_leg.leg.end_reason if end_leg else None,
         missed=direction == "inbound" and complete and answered_at is None,
@@ -176,8 +192,10 @@ def _assign_roles(
 ) -> LegRecord | None:
     """Set every leg's role; return the trunk leg (the first, if several)."""
     has_staff_side = callees.has_staff_side
-    staff_ends = [has_staff_side(r.leg) for r in primary]
-    with_trunk = len(primary) > 1 and any(staff_ends) and not all(staff_ends)
+    with_trunk = False
+    if len(primary) > 1:
+        staff_ends = [has_staff_side(r.leg) for r in primary]
+        with_trunk = any(staff_ends) and not all(staff_ends)
     trunk: LegRecord | None = None
     for rec in legs:
         role: LegRole
@@ -197,9 +215,15 @@ def _assign_roles(
 
 
 def _direction(caller: str | None, primary: list[LegRecord], directory: Directory) -> Direction:
-    callees = [u for r in primary for u in (r.leg.to_user, r.leg.dialled) if u]
     caller_ours = directory.is_ours(caller)
-    callee_ours = any(directory.is_ours(u) for u in callees)
+    callee_ours = False
+    for rec in primary:
+        leg = rec.leg
+        if (leg.to_user and directory.is_ours(leg.to_user)) or (
+            leg.dialled and directory.is_ours(leg.dialled)
+        ):
+            callee_ours = True
+            break
     if caller_ours:
         return "internal" if callee_ours else "outbound"
     return "inbound" if callee_ours else "external"
@@ -259,11 +283,11 @@ def _pbx_answer(
     2xx on a primary leg that is not a staff leg, when it came before any staff answer."""
     if direction not in ("inbound", "internal"):
         return None
-    staff = {id(r) for r in ring}
-    pbx = min(
-        (r.leg.answered_at for r in primary if id(r) not in staff and r.leg.answered_at),
-        default=None,
-    )
+    pbx: int | None = None
+    for rec in primary:
+        at = rec.leg.answered_at
+        if at and (pbx is None or at < pbx) and rec not in ring:  # records compare by identity
+            pbx = at
     if pbx is None or (answered_at is not None and answered_at <= pbx):
         return None
     return pbx
@@ -300,6 +324,10 @@ def _department(
     return None
 
 
+def _offered(rec: LegRecord) -> int:
+    return rec.leg.offered_at
+
+
 def _alert_time(rec: LegRecord) -> int:
     return rec.leg.alerting_at or 0
 
@@ -307,6 +335,8 @@ def _alert_time(rec: LegRecord) -> int:
 def _end_leg(legs: list[LegRecord], trunk: LegRecord | None, found: Findings) -> LegRecord | None:
     if trunk is not None:
         return trunk if trunk.leg.ended_at is not None else None
+    if len(legs) == 1:  # what the rest finds for one leg
+        return legs[0] if legs[0].leg.ended_at is not None else None
     pool = [
         r
         for r in legs
@@ -372,13 +402,21 @@ def _party(
 
 
 def _correlation(legs: list[LegRecord]) -> str:
-    how = [r.joined_by for r in legs]
-    if "heuristic" in how:
-        return "heuristic"
-    unjoined = next((h for h in how if h.startswith("ambiguous:")), None)
+    unjoined: str | None = None
+    header: str | None = None
+    transfer = False
+    for rec in legs:
+        how = rec.joined_by
+        if how == "heuristic":
+            return "heuristic"
+        if how.startswith("ambiguous:"):
+            unjoined = unjoined or how
+        elif how.startswith("header:") or how in ("hep", "ami"):
+            header = header or how
+        elif how == "transfer":
+            transfer = True
     if unjoined is not None:
         return unjoined  # a withheld caller's leg that could belong to several calls
-    header = next((h for h in how if h.startswith("header:") or h in ("hep", "ami")), None)
     if header is not None:
         return header
-    return "transfer" if "transfer" in how else "call-id"
+    return "transfer" if transfer else "call-id"

@@ -103,14 +103,13 @@ def find_transfers(
         elif ref.event.replaces not in handled:
             handled.add(ref.event.replaces)
             _attended(call, ref.event.replaces, ref, directory, found)
-    for rec in call.legs:
-        replaced = rec.segment.replaces
-        if replaced is not None and replaced not in handled:
-            handled.add(replaced)
-            _attended(call, replaced, None, directory, found)
     consultations: list[Segment] = []
     for rec in call.legs:
         seg = rec.segment
+        replaced = seg.replaces
+        if replaced is not None and replaced not in handled:
+            handled.add(replaced)
+            _attended(call, replaced, None, directory, found)
         if seg.kind == "consultation" and seg not in consultations:
             consultations.append(seg)
     for seg in consultations:
@@ -299,6 +298,8 @@ def _feature_code(call: CallRecord, directory: Directory, found: Findings) -> No
     up, and A's phone hangs up (BYE) while T is up, with T and the customer's leg still up
     ``_BRIDGE_GRACE_US`` later. Only primary legs to staff phones are read, T offered after A
     was answered (a ring group's legs are all offered before any answer)."""
+    if len(call.legs) < 3:
+        return  # a customer's leg, A and T are three different legs
     primary = sorted(
         (r for r in call.legs if r.segment.kind == "primary"), key=lambda r: r.leg.offered_at
     )

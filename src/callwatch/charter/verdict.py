@@ -63,7 +63,10 @@ def detail_code(key: str, **facts: object) -> str:
             value = int(value)
         if isinstance(value, float):
             value = f"{value:g}"
-        parts.append(f"{name.rstrip('_')}={quote(str(value), safe='')}")
+        text = str(value)
+        if not (text.isascii() and text.isalnum()):  # letters and digits: quote keeps them
+            text = quote(text, safe="")
+        parts.append(f"{name.rstrip('_')}={text}")
     return " ".join(parts)
 
 

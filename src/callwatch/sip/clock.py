@@ -16,6 +16,13 @@ The rules, in order:
 
 Refused packets are counted by reason; the mark never goes back. Manager (AMI) events are
 time-stamped input too (:class:`~callwatch.sip.ami.AmiEvent`) and pass the same rules.
+
+Almost every packet is near the mark and admitted as it is. The clock keeps a *gate*, the
+times ``[gate_lo, gate_hi]`` for which that is certain whatever the mark has become since the
+gate was set (the mark only rises, so the limits it gives only widen): nothing held, within
+the wall clock's limits, at most ``max_jump`` after the mark. :meth:`CaptureClock.admit` takes
+a packet inside the gate with one comparison; the rules above are read only for the others,
+and set the gate again. Nothing held and no mark yet (the first packet) closes the gate.
 """
 
 from __future__ import annotations
@@ -61,9 +68,24 @@ class CaptureClock:
         self.refused: Counter[str] = Counter()
         self._held: list[Stamped] = []
         self._since_held = 0
+        self.gate_lo = 1
+        """With :attr:`gate_hi`: a packet stamped in ``[gate_lo, gate_hi]`` is admitted as it is,
+        moving the mark to its time if later (see the module text); closed (empty) at first."""
+        self.gate_hi = 0
 
     def admit(self, packet: Stamped) -> list[Stamped]:
         """The packets the core may take now: ``[packet]``, nothing, or held ones confirmed."""
+        ts = packet.ts
+        if self.gate_lo <= ts <= self.gate_hi:
+            if ts > self.mark:
+                self.mark = ts
+            return [packet]
+        admitted = self._admit(packet)
+        self._set_gate()
+        return admitted
+
+    def _admit(self, packet: Stamped) -> list[Stamped]:
+        """The rules of the module text, in order."""
         ts = packet.ts
         wall = self.wall
         if wall is not None:
@@ -86,6 +108,7 @@ class CaptureClock:
         self.wall = wall
         if wall - self.skew > self.mark:
             self.mark = wall - self.skew
+        self._set_gate()
         return self.mark
 
     @property
@@ -96,6 +119,22 @@ class CaptureClock:
     def flush(self) -> None:
         """End of input: packets still held were never confirmed."""
         self._refuse_held()
+        self._set_gate()
+
+    def _set_gate(self) -> None:
+        """Open the gate as wide as the rules allow now, or close it (something held, no
+        mark yet)."""
+        if self._held or self.mark == 0:
+            self.gate_lo, self.gate_hi = 1, 0
+            return
+        hi = self.mark + self.max_jump
+        wall = self.wall
+        if wall is None:
+            # No lower limit in the rules: times before 1970 (none a reader gives) take the
+            # long way, to the same end.
+            self.gate_lo, self.gate_hi = 0, hi
+        else:
+            self.gate_lo, self.gate_hi = wall - self.max_jump, min(hi, wall + self.max_ahead)
 
     def _hold(self, packet: Stamped) -> list[Stamped]:
         held = self._held

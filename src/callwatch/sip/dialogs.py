@@ -221,7 +221,6 @@ class DialogTracker:
         self,
         at: int,
         msg: SipMessage,
-        *,
         src: tuple[str, int] | None = None,
         dst: tuple[str, int] | None = None,
         transport: str = "udp",
@@ -346,7 +345,11 @@ class DialogTracker:
             return []
         side: Side = "caller" if from_tag == leg.from_tag else "callee"
         signal = self._classify(leg, msg, side)
-        if signal is not None or not _inner_hop(leg, msg):
+        if (
+            signal is not None
+            or (status < 300 if status is not None else msg.method != "CANCEL")
+            or not _inner_hop(leg, msg)
+        ):
             # An inner-hop final or CANCEL is not remembered: the proxy's own copy to the
             # caller (fewer Vias, the same fingerprint) must still end the leg.
             leg.seen.add(fingerprint)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from callwatch.packet import Packet
 from callwatch.sip.ami import AmiEvent, HepChannel
@@ -53,7 +53,12 @@ class LegEventFeed:
     def push(self, packet: Item) -> list[FeedOutput]:
         """Take one captured packet (or manager event); return the events now certain."""
         out: list[FeedOutput] = []
-        self._take(self.reorderer.push(packet), out)
+        for item in self.reorderer.push(packet):  # mostly none: packets wait in the window
+            if isinstance(item, Packet):
+                out.extend(self._track(item))
+            else:
+                self._ami = True
+                out.append(item)
         return out
 
     def tick(self, now: int) -> list[FeedOutput]:
@@ -73,12 +78,12 @@ class LegEventFeed:
     def _take(self, ready: list[Item], out: list[FeedOutput]) -> None:
         for item in ready:
             if isinstance(item, Packet):
-                self._track(item, out)
+                out.extend(self._track(item))
             else:
                 self._ami = True
                 out.append(item)
 
-    def _track(self, packet: Packet, out: list[FeedOutput]) -> None:
+    def _track(self, packet: Packet) -> Sequence[FeedOutput]:
         try:
             msg = parse_message(packet.payload)
         except SipParseError as exc:
@@ -94,27 +99,21 @@ class LegEventFeed:
                     exc,
                 )
             self.parse_errors[kind] += 1
-            return
+            return []
         if self.on_message is not None:
             self.on_message(packet, msg)
         corr = packet.correlation_id.decode("utf-8", "replace") if packet.correlation_id else None
-        out.extend(
-            self.tracker.feed(
-                packet.ts,
-                msg,
-                src=packet.src,
-                dst=packet.dst,
-                transport=packet.transport,
-                correlation_id=corr,
-            )
-        )
-        if corr is not None and self._ami and corr != msg.call_id:
-            named = self._hep_channels
-            if named.get(msg.call_id) != corr:
-                if len(named) >= MAX_HEP_CHANNELS:
-                    del named[next(iter(named))]
-                named[msg.call_id] = corr
-                out.append(HepChannel(packet.ts, msg.call_id, corr))
+        # by position: the interpreter matches keyword arguments by name on every call
+        events = self.tracker.feed(packet.ts, msg, packet.src, packet.dst, packet.transport, corr)
+        if corr is None or not self._ami or corr == msg.call_id:
+            return events
+        named = self._hep_channels
+        if named.get(msg.call_id) == corr:
+            return events
+        if len(named) >= MAX_HEP_CHANNELS:
+            del named[next(iter(named))]
+        named[msg.call_id] = corr
+        return [*events, HepChannel(packet.ts, msg.call_id, corr)]
 
 
 def _error_kind(exc: SipParseError) -> str:

@@ -83,13 +83,14 @@ _StartLine = tuple[str | None, Uri | None, int | None, str | None]
 """(method, Request-URI, status, reason) of a start line."""
 
 # Caches of values read from text (all immutable), cleared when full. Only texts of at most
-# CACHED_TEXT_MAX characters are remembered, and the line cache also clears when the lines it
-# holds reach _LINE_CACHE_CHARS characters: what a sender can make them hold is bounded in bytes.
+# CACHED_TEXT_MAX characters are remembered, header lines of at most _LINE_TEXT_MAX (so the
+# line cache holds at most _LINE_CACHE_LIMIT * _LINE_TEXT_MAX = 2 Mi characters of lines,
+# without counting them as it fills): what a sender can make them hold is bounded in bytes.
+# Real header lines longer than that are rare (a Via with many parameters, credentials) and
+# are read afresh each time.
 _CACHE_LIMIT: Final = 4096
 _LINE_CACHE_LIMIT: Final = 16384
-_LINE_CACHE_CHARS: Final = 2 << 20
-_line_chars: Final = [0]
-"""Characters of the header lines held in ``_lines`` (one mutable cell)."""
+_LINE_TEXT_MAX: Final = 128
 _names: Final[dict[str, str]] = {}
 _name_addrs: Final[dict[str, NameAddr]] = {}
 _vias: Final[dict[str, tuple[Via, ...]]] = {}
@@ -411,13 +412,10 @@ def _header_line(line: str) -> tuple[str, str]:
     if not key:
         raise _Irregular
     pair = (key, value.strip())
-    size = len(line)
-    if size <= CACHED_TEXT_MAX:
-        if len(_lines) >= _LINE_CACHE_LIMIT or _line_chars[0] + size > _LINE_CACHE_CHARS:
+    if len(line) <= _LINE_TEXT_MAX:
+        if len(_lines) >= _LINE_CACHE_LIMIT:
             _lines.clear()
-            _line_chars[0] = 0
         _lines[line] = pair
-        _line_chars[0] += size
     return pair
 
 

@@ -56,14 +56,10 @@ class Reorderer:
         """Add a packet (or a manager event); return what is now old enough to release, in
         order."""
         ts = packet.ts
-        if (
-            ts < self._newest
-            and ts % _MS == 0
-            and self._newest - ts < _MS
-            and isinstance(packet, Packet)
-        ):
+        newest = self._newest
+        if ts < newest and ts % _MS == 0 and newest - ts < _MS and isinstance(packet, Packet):
             # A millisecond stamp that arrived after a later stamp in its millisecond.
-            ts = self._newest
+            ts = newest
             packet = Packet(
                 ts,
                 packet.src,
@@ -83,9 +79,9 @@ class Reorderer:
             queue.append((ts, next(self._seq), packet))
         else:
             heapq.heappush(self._heap, (ts, next(self._seq), packet))
-        if ts > self._newest:
-            self._newest = ts
-        upto = self._newest - self.window
+        if ts > newest:
+            self._newest = newest = ts
+        upto = newest - self.window
         if queue[0][0] > upto and (not self._heap or self._heap[0][0] > upto):
             return []
         return self._release(upto)
