@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from callwatch.packet import Packet
 from callwatch.settings import Settings, SettingsError, default_data_dir, load_settings
+from callwatch.sip.clock import AHEAD_OF_WALL
 
 
 def site_file(tmp_path: Path, service: str = "") -> Path:
@@ -100,3 +102,24 @@ def test_the_probe_number_comes_from_the_environment_only(tmp_path: Path) -> Non
     assert load_settings(site_file(tmp_path), environ={}).probe_callers == frozenset()
     with pytest.raises(SettingsError, match=r"service.probe_user: set it in the environment"):
         load_settings(site_file(tmp_path, '[service]\nprobe_user = "1"\n'), environ={})
+
+
+def test_the_allowance_ahead_of_the_clock_reaches_the_pipeline_clock(tmp_path: Path) -> None:
+    def refused_at(settings: Settings, ahead_s: int) -> int:
+        """1 when the settings' clock refuses a packet ``ahead_s`` after the wall clock."""
+        clock = settings.capture_clock()
+        wall = 1_800_000_000_000_000
+        clock.advance(wall)
+        at = wall + ahead_s * 1_000_000
+        clock.admit(Packet(at, ("10.0.0.1", 5060), ("10.0.0.2", 5060), "udp", b""))
+        return clock.refused[AHEAD_OF_WALL]
+
+    default = load_settings(site_file(tmp_path), environ={"HOME": str(tmp_path)})
+    assert default.clock_ahead_s == 300
+    assert refused_at(default, 299) == 0 and refused_at(default, 301) == 1
+    wide = load_settings(
+        site_file(tmp_path, "[service]\nclock_ahead_s = 3600\n"), environ={"HOME": str(tmp_path)}
+    )
+    assert refused_at(wide, 3599) == 0 and refused_at(wide, 3601) == 1  # 3599 s: held, a jump
+    with pytest.raises(SettingsError, match="CALLWATCH_CLOCK_AHEAD_S: 0 s is not an allowance"):
+        load_settings(site_file(tmp_path), environ={"CALLWATCH_CLOCK_AHEAD_S": "0"})

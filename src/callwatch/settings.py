@@ -16,6 +16,7 @@
     interface = "eth1"                     # sniff a mirror port instead of (as well as) HEP
     sip_ports = [5060, 5061]
     clock_skew_ms = 2000
+    clock_ahead_s = 300                    # packets stamped further ahead of our clock are refused
     message_retention_days = 90            # raw SIP kept for the ladder view; 0 keeps it forever
     ami_url = "tcp://127.0.0.1:5038"       # Asterisk's manager (AMI): read it beside SIP
     public_url = "https://callwatch.example.go.kr"  # base of links in reports sent by mail
@@ -69,6 +70,7 @@ DEMO_DATABASE = "demo.sqlite"
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_SIP_PORTS = (5060, 5061)
 DEFAULT_CLOCK_SKEW_MS = 2000
+DEFAULT_CLOCK_AHEAD_S = 300
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_AMI_PORT = 5038
 DEFAULT_AMI_URL = f"tcp://127.0.0.1:{DEFAULT_AMI_PORT}"
@@ -118,6 +120,9 @@ class Settings:
     sip_ports: tuple[int, ...] = DEFAULT_SIP_PORTS
     spool_dir: Path | None = None
     clock_skew_ms: int = DEFAULT_CLOCK_SKEW_MS
+    clock_ahead_s: int = DEFAULT_CLOCK_AHEAD_S
+    """How far ahead of this host's clock a packet may be stamped before the core refuses it
+    (:class:`~callwatch.sip.clock.CaptureClock`'s ``max_ahead``)."""
     message_retention_days: int = DEFAULT_RETENTION_DAYS
     ami_url: str | None = None
     ami_user: str | None = None
@@ -166,8 +171,9 @@ class Settings:
         return self.spool_dir if self.spool_dir is not None else self.data_dir / "spool"
 
     def capture_clock(self) -> CaptureClock:
-        """A pipeline clock with this site's skew allowance (``serve`` and ``collect``)."""
-        return CaptureClock(skew=self.clock_skew_ms * 1000)
+        """A pipeline clock with this site's allowances (``serve`` and ``collect``)."""
+        ahead = self.clock_ahead_s * 1_000_000
+        return CaptureClock(skew=self.clock_skew_ms * 1000, max_ahead=ahead)
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with the given values (None values are ignored), checked like the rest."""
@@ -386,6 +392,18 @@ def _skew(value: Any) -> int:
     return skew
 
 
+def _ahead(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{value!r} is not a number of seconds")
+    try:
+        ahead = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a number of seconds") from None
+    if not 1 <= ahead <= 86_400:
+        raise ValueError(f"{ahead} s is not an allowance ahead of the clock (1-86400)")
+    return ahead
+
+
 def _days(value: Any) -> int:
     if isinstance(value, bool):
         raise TypeError(f"{value!r} is not a number of days")
@@ -443,6 +461,7 @@ class ServiceValues(BaseModel):
     sip_ports: Annotated[tuple[int, ...] | None, _checked(_ports)] = None
     spool_dir: Annotated[Path | None, _checked(_path)] = None
     clock_skew_ms: Annotated[int | None, _checked(_skew)] = None
+    clock_ahead_s: Annotated[int | None, _checked(_ahead)] = None
     message_retention_days: Annotated[int | None, _checked(_days)] = None
     ami_url: Annotated[str | None, _checked(_ami_url)] = None
     public_url: Annotated[str | None, _checked(_public_url)] = None
