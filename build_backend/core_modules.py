@@ -1,11 +1,12 @@
 """Which modules the compiled build compiles: derived from the source, not listed by hand.
 
-The per-packet chain is what ``callwatch.pipeline`` (the sans-IO core) and the capture readers
-``callwatch.capture.hep`` and ``callwatch.capture.pcap`` import, transitively, within
-callwatch (package ``__init__`` files excluded), but the ``errors`` modules: exception
-hierarchies that also derive from builtin exceptions do not compile, and raising is not the hot
-path. A module added to that chain is compiled without anyone editing a list; ``setup.py`` and
-``tests/test_compiled_core.py`` both read it.
+The per-packet chain is what ``callwatch.pipeline`` (the sans-IO core), the capture readers
+``callwatch.capture.hep`` and ``callwatch.capture.pcap`` and the packet journal
+``callwatch.journal`` (written for every live packet before the core sees it) import,
+transitively, within callwatch (package ``__init__`` files excluded), but the ``errors``
+modules: exception hierarchies that also derive from builtin exceptions do not compile, and
+raising is not the hot path. A module added to that chain is compiled without anyone editing
+a list; ``setup.py`` and ``tests/test_compiled_core.py`` both read it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOTS = ("callwatch.pipeline", "callwatch.capture.hep", "callwatch.capture.pcap")
+ROOTS = (
+    "callwatch.pipeline",
+    "callwatch.capture.hep",
+    "callwatch.capture.pcap",
+    "callwatch.journal",
+)
 INTERPRETED = ("errors",)
 """Leaf names of chain modules left interpreted (see the module docstring)."""
 
