@@ -390,6 +390,37 @@ def test_bad_url_is_a_clear_error(tmp_path: Path) -> None:
 # -- helpers --------------------------------------------------------------------------------
 
 
+async def test_a_spool_batch_is_consumed_as_its_pubacks_come_in(tmp_path: Path) -> None:
+    """A crash while a spool batch drains sends again only what awaited its PUBACK: the spool
+    gives records up as they are acknowledged, in order, never the whole batch at its end."""
+    site = unique_site()
+    topics = Topics(site.name)
+    spool = tmp_path / "spool"
+    closed = f"mqtt://127.0.0.1:{_free_port()}"  # nothing listens there
+    away = Publisher(closed, site, spool_dir=spool, backoff=(0.05, 0.1))
+    await away.start()
+    away.submit_messages(synthetic(site, 0, 50))
+    await asyncio.sleep(0.2)
+    await away.stop(drain_timeout=1)
+    assert away.spool_depth == 50
+    async with Subscriber(1883, topics.filter("events")) as sub:
+        back = Publisher(BROKER, site, spool_dir=spool, max_inflight=2)
+        consumed: list[int] = []
+        ack = back.spool.ack
+
+        def counted(count: int = 1) -> None:
+            consumed.append(count)
+            ack(count)
+
+        back.spool.ack = counted  # type: ignore[method-assign]
+        async with back:
+            await sub.wait_for(50)
+            await _until(lambda: back.spool_depth == 0)
+    assert sum(consumed) == 50
+    assert max(consumed) <= 2, consumed  # at most the in-flight window at a time
+    await _clear_retained(1883, topics.status)
+
+
 async def _until(predicate) -> None:
     while not predicate():
         await asyncio.sleep(0.02)
