@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from callwatch.capture import Packet, read_capture
+from callwatch.capture.listener import DRAIN_BATCH
 from callwatch.config import load_site
 from callwatch.journal import PacketJournal
 from callwatch.service import Service
@@ -58,13 +59,14 @@ def packets(n: int) -> list[Packet]:
 
 
 def feed(service: Service, pk: list[Packet]) -> tuple[float, float, int]:
-    """Seconds in ``on_packet`` and in ``tick`` to feed ``pk`` (a tick per second of capture
-    time, which the bench runs far faster than once a second), and the ticks."""
+    """Seconds in ``on_packet`` (and ``end_of_batch`` after every :data:`DRAIN_BATCH`
+    packets, as the HEP listener calls it) and in ``tick`` to feed ``pk`` (a tick per second
+    of capture time, which the bench runs far faster than once a second), and the ticks."""
     wall = START
     packets = ticks = 0.0
     n = 0
     clock = time.perf_counter
-    for p in pk:
+    for i, p in enumerate(pk, 1):
         while wall + 1_000_000 <= p.ts:
             wall += 1_000_000
             service._wall = lambda w=wall: w  # type: ignore[misc]
@@ -74,7 +76,10 @@ def feed(service: Service, pk: list[Packet]) -> tuple[float, float, int]:
             n += 1
         started = clock()
         service.on_packet(p)
+        if i % DRAIN_BATCH == 0:
+            service.end_of_batch()
         packets += clock() - started
+    service.end_of_batch()
     return packets, ticks, n
 
 
@@ -96,12 +101,16 @@ def once(pk: list[Packet], journal: bool) -> tuple[float, float, int, float]:
 
 
 def appends(pk: list[Packet]) -> tuple[float, int]:
-    """Seconds for the journal alone to append ``pk``, and the bytes it wrote."""
+    """Seconds for the journal alone to append ``pk`` (a flush every :data:`DRAIN_BATCH`),
+    and the bytes it wrote."""
     with tempfile.TemporaryDirectory() as tmp:
         j = PacketJournal(Path(tmp), segment_ticks=10**9)
         started = time.perf_counter()
-        for p in pk:
+        for i, p in enumerate(pk, 1):
             j.append_packet(p)
+            if i % DRAIN_BATCH == 0:
+                j.flush()
+        j.flush()
         took = time.perf_counter() - started
         j.close()
         return took, j.size

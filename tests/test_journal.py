@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from callwatch.bus.published import PublishedLog
 from callwatch.bus.publisher import Publisher, message_from_record
 from callwatch.capture import Packet, read_capture
 from callwatch.config import load_site
-from callwatch.journal import PacketJournal
+from callwatch.journal import FLUSH_RECORDS, PacketJournal
 from callwatch.pipeline import CallPipeline, JudgedCall, Output
 from callwatch.records import call_builtins as call_to_dict
 from callwatch.service import Service
@@ -52,6 +55,57 @@ def test_records_come_back_as_written_and_positions_go_on(tmp_path: Path) -> Non
     assert list(again.replay()) == [(1, START), *zip(positions[1:], pk, strict=True)]
     assert again.append_tick(START + 1) == len(pk) + 2  # a new segment, numbering goes on
     assert again.segments == 2
+
+
+def test_records_reach_the_file_at_flush_in_one_write_or_when_the_buffer_is_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pk = packets(["blind_transfer"])
+    journal = PacketJournal(tmp_path)
+    writes: list[int] = []
+    write = os.write
+
+    def counting(fd: int, data: bytes) -> int:
+        writes.append(len(data))
+        return write(fd, data)
+
+    monkeypatch.setattr(os, "write", counting)
+    for p in pk[:3]:
+        journal.append_packet(p)
+    (segment,) = tmp_path.glob("*.journal")
+    assert segment.stat().st_size == 0 and journal.size == 0  # buffered, not yet written
+    journal.flush()
+    assert writes == [segment.stat().st_size] and journal.size == writes[0]
+    journal.flush()  # nothing buffered: nothing written
+    assert len(writes) == 1
+    for n in range(FLUSH_RECORDS):
+        journal.append_packet(pk[n % len(pk)])
+    assert len(writes) == 2  # full: written without being asked
+    journal.close()
+    assert PacketJournal(tmp_path).left == 3 + FLUSH_RECORDS
+
+
+def test_a_failed_write_counts_its_records_and_the_next_one_starts_a_segment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pk = packets(["busy"])
+    journal = PacketJournal(tmp_path)
+    journal.append_packet(pk[0])
+    journal.flush()
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "write", full)
+        journal.append_packet(pk[1])
+        journal.append_packet(pk[2])
+        journal.flush()
+    assert journal.errors == 2
+    journal.append_packet(pk[3])
+    journal.close()
+    again = PacketJournal(tmp_path)
+    assert [(n, p) for n, p in again.replay()] == [(1, pk[0]), (4, pk[3])]
 
 
 def test_manager_events_are_journaled_and_replayed_into_the_core(tmp_path: Path) -> None:
@@ -187,6 +241,7 @@ async def run_with_crash(tmp_path: Path, crash_at: int, *, journal: bool) -> Dat
                 service.tick()
                 await asyncio.sleep(0)
             service.on_packet(p)
+            service.end_of_batch()  # as a source does after each read, before the loop runs on
         await asyncio.sleep(0.05)
 
     first, _ = make()

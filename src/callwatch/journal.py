@@ -20,20 +20,25 @@ Each run of the service starts a new segment, and a segment is closed on a tick 
 begins with a tick. The file ``checkpoint`` holds the position up to which every output of
 the core has been durably taken by every sink (written or spooled to disk).
 
-Durability: one ``os.write`` per record, no fsync. Once the call returns the record is in the
-kernel's page cache, so it survives the process being killed; a power cut or a kernel crash
-can lose what the kernel had not yet written back (seconds). A record cut short (a write
-interrupted by the kill, or a power cut) is found by its length or CRC at the next open; the
-segment is cut there, logged and counted in :attr:`PacketJournal.torn`.
+Durability: records are buffered in memory and written by :meth:`PacketJournal.flush`, one
+``os.write`` per batch, no fsync. The service flushes at the end of each batch a source reads
+(and after each manager event and tick), before it returns to the event loop, so before
+anything derived from those records can reach a sink; the buffer is also written whenever it
+holds :data:`FLUSH_RECORDS` records. Once written, a record is in the kernel's page cache, so
+it survives the process being killed; a power cut or a kernel crash can lose what the kernel
+had not yet written back (seconds). A kill between a source's read and its flush loses what
+was buffered, as it loses the datagrams still in the socket's receive buffer. A record cut
+short (a write interrupted by the kill, or a power cut) is found by its length or CRC at the
+next open; the segment is cut there, logged and counted in :attr:`PacketJournal.torn`.
 
 Retention (:meth:`PacketJournal.checkpoint`): a closed segment is deleted once every one of
 its records is at or before the checkpoint and the pipeline's watermark when the segment ended
 is earlier than the earliest capture time the pipeline still holds
 (:meth:`~callwatch.pipeline.CallPipeline.earliest_held`): none of its packets matters to a call
 still open. Segments go oldest first, so what is left always replays from a segment start.
-A write that fails (disk full) is logged once and counted in :attr:`PacketJournal.errors`; the
-packet is still handed to the core (capture never stops for the journal), and the next record
-opens a new segment.
+A write that fails (disk full) is logged once and its records counted in
+:attr:`PacketJournal.errors`; the packets are still handed to the core (capture never stops
+for the journal), and the next record opens a new segment.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ _AMI = 3
 _PACKET_HEAD = struct.Struct("<qqHHBBBiI")
 _TICK_BODY = struct.Struct("<q")
 _KINDS = (_PACKET, _TICK, _AMI)
+FLUSH_RECORDS = 256
+"""Records buffered at most before :meth:`PacketJournal.flush` writes them unasked."""
 
 Record = Packet | int | AmiEvent
 """What :meth:`PacketJournal.replay` yields: a packet, a tick's wall clock (µs) or a manager
@@ -98,6 +105,7 @@ class PacketJournal:
         self.watermark = watermark or (lambda: 0)
         self.errors = 0
         """Records that could not be written (disk full, I/O error)."""
+        self._reported = False
         self.torn = 0
         """Damaged records found at open (a write cut short); the segment was cut there."""
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -105,6 +113,7 @@ class PacketJournal:
         self._active: _Segment | None = None
         self._fd: int | None = None
         self._ticks = 0
+        self._buffer: list[bytes] = []  # framed records of the active segment, not yet written
         self._checkpoint = self._read_checkpoint()
         self._scan()
         last = self._segments[-1].last if self._segments else 0
@@ -135,23 +144,45 @@ class PacketJournal:
     # -- writing ----------------------------------------------------------------------------
 
     def append_packet(self, packet: Packet) -> int:
-        """Write one packet; return its position."""
+        """Buffer one packet (written by :meth:`flush`); return its position."""
         return self._append(_PACKET, _encode_packet(packet))
 
     def append_ami(self, event: AmiEvent) -> int:
-        """Write one manager event; return its position."""
+        """Buffer one manager event (written by :meth:`flush`); return its position."""
         body = json.dumps([event.ts, event.name, event.fields, event.seq], ensure_ascii=False)
         return self._append(_AMI, body.encode())
 
     def append_tick(self, wall: int) -> int:
-        """Write one tick (the wall clock handed to the core); return its position. Closes
-        the current segment first when it is full or old enough."""
+        """Buffer one tick (the wall clock handed to the core; written by :meth:`flush`);
+        return its position. Closes the current segment first when it is full or old enough."""
         active = self._active
         if active is not None:
             self._ticks += 1
             if active.size >= self.segment_bytes or self._ticks >= self.segment_ticks:
                 self._close_active()
         return self._append(_TICK, _TICK_BODY.pack(wall))
+
+    def flush(self) -> None:
+        """Write the buffered records to the active segment, in one ``os.write`` when the
+        kernel takes it whole."""
+        buffer = self._buffer
+        if not buffer:
+            return
+        count = len(buffer)
+        data = buffer[0] if count == 1 else b"".join(buffer)
+        buffer.clear()
+        active = self._active
+        assert active is not None and self._fd is not None
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            self._failed("cannot write", exc, count)
+            self._close_active()  # the next record starts a segment of its own
+            return
+        active.last += count
+        active.size += len(data)
 
     def checkpoint(self, position: int, earliest: int | None) -> int:
         """Every output of the records up to ``position`` is durably taken, and the pipeline
@@ -190,7 +221,8 @@ class PacketJournal:
         self.checkpoint(self.position, None)
 
     def close(self) -> None:
-        """Close the segment being written (the journal can be opened again)."""
+        """Write what is buffered and close the segment being written (the journal can be
+        opened again)."""
         self._close_active()
 
     @property
@@ -200,7 +232,7 @@ class PacketJournal:
 
     @property
     def size(self) -> int:
-        """Bytes in segment files."""
+        """Bytes in segment files (written, not buffered)."""
         return sum(s.size for s in self._segments)
 
     # -- internals --------------------------------------------------------------------------
@@ -209,19 +241,10 @@ class PacketJournal:
         self.position = position = self.position + 1
         if self._fd is None and not self._open_segment(position):
             return position
-        record = frame(kind, body)
-        try:
-            view = memoryview(record)
-            while view:
-                view = view[os.write(self._fd, view) :]  # type: ignore[arg-type]
-        except OSError as exc:
-            self._failed("cannot write", exc)
-            self._close_active()  # the next record starts a segment of its own
-            return position
-        active = self._active
-        assert active is not None
-        active.last = position
-        active.size += len(record)
+        buffer = self._buffer
+        buffer.append(frame(kind, body))
+        if len(buffer) >= FLUSH_RECORDS:
+            self.flush()
         return position
 
     def _open_segment(self, first: int) -> bool:
@@ -229,7 +252,7 @@ class PacketJournal:
         try:
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         except OSError as exc:
-            self._failed("cannot open a segment", exc)
+            self._failed("cannot open a segment", exc, 1)
             return False
         self._active = _Segment(first, path, first - 1, 0)
         self._segments.append(self._active)
@@ -237,6 +260,7 @@ class PacketJournal:
         return True
 
     def _close_active(self) -> None:
+        self.flush()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -247,8 +271,10 @@ class PacketJournal:
                 self._segments.remove(self._active)
             self._active = None
 
-    def _failed(self, what: str, exc: OSError) -> None:
-        if not self.errors:
+    def _failed(self, what: str, exc: OSError, records: int = 0) -> None:
+        """Log the first failure; count the ``records`` it lost."""
+        if not self._reported:
+            self._reported = True
             log.error(
                 "journal %s: %s (%s); packets still reach the core but a crash now may lose "
                 "some of their outputs; further failures are counted",
@@ -256,7 +282,7 @@ class PacketJournal:
                 what,
                 exc,
             )
-        self.errors += 1
+        self.errors += records
 
     def _read_checkpoint(self) -> int:
         path = self.directory / _CHECKPOINT

@@ -3,8 +3,9 @@
 Theory of operation. One asyncio loop does everything that waits; nothing in it blocks:
 
 * Sources (the HEP UDP listener, the AF_PACKET sniffer) call :meth:`Service.on_packet` for
-  each SIP packet. That pushes the packet through the sans-IO :class:`CallPipeline` and hands
-  what comes out (leg events, judged calls, callback news) to every sink at once.
+  each SIP packet, and :meth:`Service.end_of_batch` after each batch they read. ``on_packet``
+  pushes the packet through the sans-IO :class:`CallPipeline` and hands what comes out (leg
+  events, judged calls, callback news) to every sink at once.
 * A sink is anything with the small :class:`Sink` surface: ``submit`` only queues (it never
   blocks or raises), a task of its own delivers batches (database work runs in a thread), and
   ``close`` delivers what is queued before it returns.
@@ -20,8 +21,11 @@ Theory of operation. One asyncio loop does everything that waits; nothing in it 
 * On stop (SIGINT/SIGTERM): the sources close, the pipeline is flushed (calls still up come out
   incomplete, which the rules never judge as breaches), and each sink drains.
 * With a packet journal (``serve`` always has one, :mod:`callwatch.journal`): each packet,
-  manager event and tick is written to it before the pipeline sees it, and the outputs of
-  that record are handed to the sinks tagged with its position. Once a second the service
+  manager event and tick is appended to it before the pipeline sees it, and the outputs of
+  that record are handed to the sinks tagged with its position. Packets are written at the
+  end of each source batch (``end_of_batch``: one write for the batch), manager events and
+  ticks at once; either way before the loop runs anything else, so before a sink can take
+  an output of theirs. Once a second the service
   asks every :class:`~callwatch.sinks.DurableSink` how far it has taken its outputs for good
   and the pipeline for the earliest capture time it still holds, and moves the journal's
   checkpoint (segments nobody needs are deleted). On start it replays what the journal kept
@@ -361,12 +365,18 @@ class Service:
     # -- the core ------------------------------------------------------------------------
 
     def on_packet(self, packet: Packet) -> None:
-        """One SIP packet from any source: into the journal, then into the core."""
+        """One SIP packet from any source: into the journal's buffer, then into the core.
+        The source calls :meth:`end_of_batch` before it returns to the event loop."""
         if self.journal is not None:
             self._mark(self.journal.append_packet(packet))
         out = self.pipeline.push(packet)
         if out:
             self._emit(out)
+
+    def end_of_batch(self) -> None:
+        """A source handed all the packets of one read: write them to the journal."""
+        if self.journal is not None:
+            self.journal.flush()
 
     def _on_message(self, packet: Packet, message: SipMessage) -> None:
         """The core parsed ``packet``: hand it to the sinks that keep raw messages."""
@@ -378,6 +388,7 @@ class Service:
         """One event from Asterisk's manager: into the journal, then into the core."""
         if self.journal is not None:
             self._mark(self.journal.append_ami(event))
+            self.journal.flush()
         out = self.pipeline.push(event)
         if out:
             self._emit(out)
@@ -389,6 +400,7 @@ class Service:
         journal = self.journal
         if journal is not None:
             self._mark(journal.append_tick(wall))
+            journal.flush()
         out = self.pipeline.advance(wall)
         if out:
             self._emit(out)
@@ -498,6 +510,7 @@ class Service:
                 allow=s.hep_allow,
                 auth_key=s.hep_auth_key,
                 stats=stats,
+                on_batch_end=self.end_of_batch,
             )
         except OSError as exc:
             raise ServiceError(
@@ -510,7 +523,11 @@ class Service:
             sniff_stats = self.sources.setdefault(f"interface:{s.interface}", CaptureStats())
             try:
                 self._sniffer = await start_sniffer(
-                    self.on_packet, s.interface, ports=s.sip_ports, stats=sniff_stats
+                    self.on_packet,
+                    s.interface,
+                    ports=s.sip_ports,
+                    stats=sniff_stats,
+                    on_batch_end=self.end_of_batch,
                 )
             except SnifferError as exc:
                 transport.close()
@@ -549,6 +566,7 @@ class Service:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        self.end_of_batch()
         out = self.pipeline.flush(self.pipeline.clock.advance(self._wall()))
         if out:
             self._emit(out)

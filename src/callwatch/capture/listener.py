@@ -8,7 +8,9 @@ does makes the endpoint raise.
 
 Under load the socket is drained in batches: each time the loop reports it readable, up to
 :data:`DRAIN_BATCH` datagrams are read before the loop runs anything else (asyncio's own
-datagram transport reads one per wake-up, paying a loop iteration per datagram).
+datagram transport reads one per wake-up, paying a loop iteration per datagram); after each
+batch the listener calls ``on_batch_end`` (the service writes its journal there, once per
+batch).
 """
 
 from __future__ import annotations
@@ -44,8 +46,10 @@ class HepProtocol(asyncio.DatagramProtocol):
         allow: Sequence[Network] | None = None,
         auth_key: bytes | None = None,
         stats: CaptureStats | None = None,
+        on_batch_end: Callable[[], None] | None = None,
     ) -> None:
         self.on_packet = on_packet
+        self.on_batch_end = on_batch_end
         self.allow = list(allow) if allow is not None else None
         self.auth_key = auth_key
         self.stats = stats if stats is not None else CaptureStats()
@@ -111,6 +115,15 @@ class HepProtocol(asyncio.DatagramProtocol):
         """Count socket errors (for example ICMP port unreachable) and go on."""
         self.stats.error("socket_error")
 
+    def batch_done(self) -> None:
+        """The datagrams of one read are handled: call ``on_batch_end``; never raises."""
+        if self.on_batch_end is not None:
+            try:
+                self.on_batch_end()
+            except Exception:
+                self.stats.error("on_batch_end_failed")
+                log.exception("on_batch_end failed")
+
 
 class HepListener:
     """A bound UDP socket read on the running loop; hands each datagram to its protocol.
@@ -136,11 +149,12 @@ class HepListener:
             try:
                 data, addr = recvfrom(_MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError as exc:  # e.g. ICMP port unreachable reported on the socket
                 self._protocol.error_received(exc)
                 continue
             received(data, addr)
+        self._protocol.batch_done()
 
     def close(self) -> None:
         """Stop reading and close the socket (idempotent)."""
@@ -176,11 +190,13 @@ async def start_hep_listener(
     allow: Sequence[Network] | None = None,
     auth_key: bytes | None = None,
     stats: CaptureStats | None = None,
+    on_batch_end: Callable[[], None] | None = None,
 ) -> tuple[HepListener, HepProtocol]:
     """Listen for HEP on UDP ``host``:``port``; returns the listener and its protocol.
 
     ``allow`` limits the sources accepted (None: any); ``auth_key`` requires HEP3 chunk 0x000e
-    to equal it. Close the listener to stop. Raises OSError when the address cannot be bound.
+    to equal it; ``on_batch_end`` is called after each batch of datagrams read. Close the
+    listener to stop. Raises OSError when the address cannot be bound.
     """
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
@@ -193,5 +209,7 @@ async def start_hep_listener(
     except OSError:
         sock.close()
         raise
-    protocol = HepProtocol(on_packet, allow=allow, auth_key=auth_key, stats=stats)
+    protocol = HepProtocol(
+        on_packet, allow=allow, auth_key=auth_key, stats=stats, on_batch_end=on_batch_end
+    )
     return HepListener(sock, protocol, loop), protocol

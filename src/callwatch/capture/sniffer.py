@@ -156,10 +156,12 @@ class Sniffer:
         on_packet: Callable[[Packet], None],
         stats: CaptureStats,
         loopback: bool,
+        on_batch_end: Callable[[], None] | None = None,
     ) -> None:
         self.sock = sock
         self.interface = interface
         self.on_packet = on_packet
+        self.on_batch_end = on_batch_end
         self.stats = stats
         self.closed = False
         self._loopback = loopback
@@ -202,6 +204,11 @@ class Sniffer:
                 self.on_packet(packet)
             except Exception:
                 self.stats.error("on_packet_failed")
+        if self.on_batch_end is not None:
+            try:
+                self.on_batch_end()
+            except Exception:
+                self.stats.error("on_batch_end_failed")
 
     def kernel_drops(self) -> int | None:
         """Frames the kernel dropped on this socket (buffer full); None when unknown."""
@@ -262,11 +269,13 @@ async def start_sniffer(
     *,
     ports: Sequence[int] = DEFAULT_SIP_PORTS,
     stats: CaptureStats | None = None,
+    on_batch_end: Callable[[], None] | None = None,
 ) -> Sniffer:
-    """Sniff SIP on ``interface`` in the running loop, handing each packet to ``on_packet``."""
+    """Sniff SIP on ``interface`` in the running loop, handing each packet to ``on_packet``
+    and calling ``on_batch_end`` after each batch of frames read."""
     sock = open_sniffer_socket(interface, ports)
     loopback = _is_loopback(interface)
-    sniffer = Sniffer(sock, interface, on_packet, stats or CaptureStats(), loopback)
+    sniffer = Sniffer(sock, interface, on_packet, stats or CaptureStats(), loopback, on_batch_end)
     sniffer.attach(asyncio.get_running_loop())
     return sniffer
 
