@@ -6,7 +6,11 @@ Starts ``callwatch serve`` (a subprocess, temp SQLite store, ephemeral ports) an
    built from a fixture call repeated with fresh Call-IDs and caller numbers, and reads the
    service's own ``callwatch_frames_total`` to count what arrived. Reports every step and the
    highest rate with zero loss (target ≥ 20,000 packets/s). The sender is bounded: it stops at
-   ``--max-rate`` or at the first step with loss.
+   ``--max-rate`` or at the first step with loss. Each step also says the CPU time per packet
+   received (from ``/proc``, Linux) of the service's event-loop thread, of the whole service
+   process (its threads too) and of the store process: a figure that, unlike the loss at the
+   edge of saturation, barely depends on what else the machine runs, so two trees compare at
+   a rate both take whole.
 2. **Latency** (needs Mosquitto, default 127.0.0.1:1883): calls whose agent hangs up first (a
    hang-up breach each, 3.5 s long) are sent 14 s apart in capture time but back to back in
    wall time, so the burst of call k+1 settles call k: its INVITE is past call k's 10 s linger,
@@ -167,6 +171,21 @@ class Server:
                 return now
             last = now
 
+    def cpu(self) -> tuple[float, float, float]:
+        """CPU seconds so far of the event-loop thread, the whole service and its children
+        (the store process): ``/proc`` on Linux, zeros elsewhere."""
+        pid = self.proc.pid
+        try:
+            loop = _cpu_seconds(f"/proc/{pid}/task/{pid}/stat")
+            whole = _cpu_seconds(f"/proc/{pid}/stat")
+            children = 0.0
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                for child in (task / "children").read_text().split():
+                    children += _cpu_seconds(f"/proc/{child}/stat")
+        except OSError:
+            return 0.0, 0.0, 0.0
+        return loop, whole, children
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -174,6 +193,16 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.tmp.cleanup()
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(stat: str) -> float:
+    """User and system CPU seconds of the process or thread whose ``stat`` file is given."""
+    with open(stat) as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15)
 
 
 def _send_paced(sock: socket.socket, addr: tuple[str, int], grams: list[bytes], rate: int) -> float:
@@ -201,7 +230,7 @@ def ramp(args: argparse.Namespace) -> None:
         best = 0
         print(
             "rate (pkt/s)  achieved  sent     received  lost  kernel-drops  store-queued"
-            "  gc-pauses>=50ms"
+            "  gc-pauses>=50ms  CPU µs/pkt: loop  service  store"
         )
         for rate in range(args.min_rate, args.max_rate + 1, args.rate_step):
             n_calls = max(1, rate * args.step_seconds // 6)
@@ -210,13 +239,19 @@ def ramp(args: argparse.Namespace) -> None:
             grams = [g for call in calls for g in call]
             before = server.frames()
             drops_before, _, pauses_before = server.health()
+            cpu_before = server.cpu()
             achieved = _send_paced(sock, addr, grams, rate)
             drops, queued, pauses = server.health()  # as the step's last datagram leaves
             got = server.settle() - before
+            cpu = [
+                (after - earlier) * 1e6 / max(got, 1)
+                for after, earlier in zip(server.cpu(), cpu_before, strict=True)
+            ]
             lost = len(grams) - got
             print(
                 f"{rate:>12,}  {achieved:>8,.0f}  {len(grams):>7,}  {got:>8,}  {lost:>4}"
                 f"  {drops - drops_before:>12}  {queued:>12,}  {pauses - pauses_before:>15}"
+                f"  {cpu[0]:>15.1f}  {cpu[1]:>7.1f}  {cpu[2]:>5.1f}"
             )
             if lost:
                 break

@@ -10,7 +10,7 @@ import inspect
 import pickle
 import sys
 import textwrap
-from dataclasses import fields, is_dataclass
+from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
 
 import pytest
@@ -73,6 +73,43 @@ def test_the_core_declares_its_shortcuts() -> None:
 @pytest.mark.parametrize(("cls", "init"), CASES)
 def test_each_shortcut_stores_exactly_the_fields(cls: type, init: object) -> None:
     assert stored_fields(init) == {f.name for f in fields(cls)}
+
+
+SIGNATURE_EXEMPT = {"SipMessage"}
+"""Shortcuts whose parameters differ from the fields on purpose: the message takes its parsed
+parts (``vias``, the header index) as optional parameters that its fields do not default."""
+
+
+@pytest.mark.skipif(runs_compiled(callwatch.pipeline.__file__), reason="reads the .py sources")
+@pytest.mark.parametrize(
+    "cls",
+    [c for c, inits in FAST_INITS if c.__init__ in inits and c.__name__ not in SIGNATURE_EXEMPT],
+    ids=lambda c: c.__qualname__,
+)
+def test_each_written_out_init_takes_the_fields_as_the_dataclass_would(cls: type) -> None:
+    """Same names in the same order, keyword-only where the field is, the same defaults (a
+    field with a default factory: None, which the ``__init__`` turns into a fresh value)."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # type: ignore[misc]
+    want = [
+        (
+            f.name,
+            f.kw_only is True,
+            None
+            if f.default_factory is not MISSING
+            else (inspect.Parameter.empty if f.default is MISSING else f.default),
+        )
+        for f in fields(cls)
+    ]
+    got = [(p.name, p.kind is inspect.Parameter.KEYWORD_ONLY, p.default) for p in params]
+    assert got == want
+
+
+def test_each_written_out_init_builds_what_the_generated_one_would() -> None:
+    """Default factories give each instance a fresh value."""
+    from callwatch.calls.model import Leg
+
+    a, b = (Leg("l", "c", None, None, None, 0) for _ in range(2))
+    assert a == b and a.events is not b.events
 
 
 def test_the_check_sees_a_missing_field() -> None:

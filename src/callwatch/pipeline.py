@@ -24,6 +24,7 @@ from callwatch.charter.callbacks import Callback
 from callwatch.charter.profile import Profile
 from callwatch.charter.verdict import Verdict
 from callwatch.fieldpickle import pickle_by_fields
+from callwatch.frozen import fast_init
 from callwatch.packet import Packet
 from callwatch.sip.ami import AmiEvent
 from callwatch.sip.clock import CaptureClock
@@ -47,6 +48,18 @@ class JudgedCall:
     profile: Profile
     verdicts: list[Verdict]
     callback: Callback | None = None
+
+    def __init__(
+        self,
+        call: Call,
+        profile: Profile,
+        verdicts: list[Verdict],
+        callback: Callback | None = None,
+    ) -> None:
+        self.call = call
+        self.profile = profile
+        self.verdicts = verdicts
+        self.callback = callback
 
 
 @dataclass(slots=True)
@@ -205,3 +218,6 @@ class CallPipeline:
 
 
 pickle_by_fields(JudgedCall, CallbackNews)  # the service hands them to its store process
+
+# written out (callwatch.frozen): compiled, the generated ones would run interpreted
+fast_init(JudgedCall, JudgedCall.__init__)

@@ -188,10 +188,10 @@ class StoreSink(BatchSink[Output | RawFields]):
         held = self._open
         if not held:
             self._open_first = self.position
+            self._wake.set()
         held.append(raw_fields(packet, message))
         if len(held) >= self.max_batch:
             self._seal()
-        self._wake.set()
 
     def seal(self, batch: list[Output | RawFields]) -> bytes:
         """The batch as the store process's ``write`` request, pickled now, on the loop's
@@ -358,8 +358,6 @@ class Service:
         self._ticker: asyncio.Task[None] | None = None
         self._stopped = False
         self._message_sinks: list[Callable[[Packet, SipMessage], None]] = []
-        self._handing = True  # False while a replay goes over records sinks took already
-        self.pipeline.legs.on_message = self._on_message
         self.gc_watch = GcWatch()
 
     # -- the core ------------------------------------------------------------------------
@@ -380,9 +378,18 @@ class Service:
 
     def _on_message(self, packet: Packet, message: SipMessage) -> None:
         """The core parsed ``packet``: hand it to the sinks that keep raw messages."""
-        if self._handing:
-            for keep in self._message_sinks:
-                keep(packet, message)
+        for keep in self._message_sinks:
+            keep(packet, message)
+
+    def _hand_messages(self, on: bool) -> None:
+        """Have the core hand each message it parses to the sinks that keep raw messages
+        (``on``; the one such sink directly), or to none (while a replay goes over records
+        those sinks took already)."""
+        sinks = self._message_sinks
+        hook = None
+        if on and sinks:
+            hook = sinks[0] if len(sinks) == 1 else self._on_message
+        self.pipeline.legs.on_message = hook
 
     def on_ami(self, event: AmiEvent) -> None:
         """One event from Asterisk's manager: into the journal, then into the core."""
@@ -442,9 +449,12 @@ class Service:
             sink.replaying(journal.found)
         pipe = self.pipeline
         handed = 0
+        handing = True
         for position, record in journal.replay():
             self._mark(position)
-            self._handing = position > checkpoint
+            if handing != (position > checkpoint):
+                handing = not handing
+                self._hand_messages(handing)
             out = pipe.advance(record) if isinstance(record, int) else pipe.push(record)
             self.replayed += 1
             if position > checkpoint:
@@ -453,7 +463,7 @@ class Service:
                     self._emit(out)
             if not self.replayed % 2000:
                 await asyncio.sleep(0)  # let the sinks deliver
-        self._handing = True
+        self._hand_messages(True)
         if self.replayed:
             log.warning(
                 "journal: replayed %d records (%d after the checkpoint at %d): %d calls open",
@@ -497,6 +507,7 @@ class Service:
                 log.info("restored %d open callbacks from the store", restored)
             if self.journal is not None and hasattr(sink, "durable_through"):
                 self._durable.append(sink)  # type: ignore[arg-type]
+        self._hand_messages(True)
         if self.journal is not None:
             await self._replay(self.journal)
             self.tick()  # the wall clock now, before the first live packet

@@ -16,6 +16,7 @@ from typing import Literal
 from callwatch.calls.ami_links import AttendedTransfer
 from callwatch.calls.directory import Directory, normalize_number
 from callwatch.calls.model import Leg, TransferStyle
+from callwatch.frozen import fast_init
 from callwatch.sip.events import (
     Alerting,
     Answered,
@@ -52,6 +53,18 @@ class Segment:
     referral: Referral | None = None
     replaces: str | None = None
 
+    def __init__(
+        self,
+        kind: SegmentKind,
+        holder: str | None = None,
+        referral: Referral | None = None,
+        replaces: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.holder = holder
+        self.referral = referral
+        self.replaces = replaces
+
 
 @dataclass(slots=True, eq=False)
 class LegRecord:
@@ -73,6 +86,34 @@ class LegRecord:
     ours_dialled: bool = False
     parties_indexed: bool = False
 
+    def __init__(
+        self,
+        leg: Leg,
+        call: CallRecord,
+        segment: Segment,
+        joined_by: str,
+        truncated: bool = False,
+        keys: tuple[tuple[str, str], ...] = (),
+        order: int = 0,
+        queue_member: str | None = None,
+        caller_key: str | None = None,
+        dialled_key: str | None = None,
+        ours_dialled: bool = False,
+        parties_indexed: bool = False,
+    ) -> None:
+        self.leg = leg
+        self.call = call
+        self.segment = segment
+        self.joined_by = joined_by
+        self.truncated = truncated
+        self.keys = keys
+        self.order = order
+        self.queue_member = queue_member
+        self.caller_key = caller_key
+        self.dialled_key = dialled_key
+        self.ours_dialled = ours_dialled
+        self.parties_indexed = parties_indexed
+
 
 @dataclass(slots=True, eq=False)
 class CallRecord:
@@ -84,6 +125,20 @@ class CallRecord:
     last_at: int = 0
     ami_attended: tuple[AttendedTransfer, ...] = ()
     """Asterisk's ``AttendedTransfer`` events about this call (the manager stream)."""
+
+    def __init__(
+        self,
+        seq: int,
+        legs: list[LegRecord] | None = None,
+        referrals: list[Referral] | None = None,
+        last_at: int = 0,
+        ami_attended: tuple[AttendedTransfer, ...] = (),
+    ) -> None:
+        self.seq = seq
+        self.legs = list() if legs is None else legs
+        self.referrals = list() if referrals is None else referrals
+        self.last_at = last_at
+        self.ami_attended = ami_attended
 
     def all_ended(self) -> bool:
         return all(r.leg.ended_at is not None for r in self.legs)
@@ -169,3 +224,9 @@ def is_staff_leg(leg: Leg, directory: Directory) -> bool:
 def has_staff_side(leg: Leg, directory: Directory) -> bool:
     """True when either end of the leg is a staff phone."""
     return directory.is_staff(leg.from_user) or is_staff_leg(leg, directory)
+
+
+# written out (callwatch.frozen): compiled, the generated ones would run interpreted
+fast_init(Segment, Segment.__init__)
+fast_init(LegRecord, LegRecord.__init__)
+fast_init(CallRecord, CallRecord.__init__)

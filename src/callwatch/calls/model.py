@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from callwatch.fieldpickle import pickle_by_fields
+from callwatch.frozen import fast_init
 from callwatch.sip.events import LegEvent, Side
 
 Direction = Literal["inbound", "outbound", "internal", "external"]
@@ -51,6 +52,40 @@ class Leg:
     end_reason: str | None = None
     held_at: int | None = None
     events: list[LegEvent] = field(default_factory=list)
+
+    def __init__(
+        self,
+        leg: str,
+        call_id: str,
+        from_user: str | None,
+        to_user: str | None,
+        dialled: str | None,
+        offered_at: int,
+        role: LegRole = "direct",
+        alerting_at: int | None = None,
+        answered_at: int | None = None,
+        answered_by: str | None = None,
+        ended_at: int | None = None,
+        ended_by: Side | None = None,
+        end_reason: str | None = None,
+        held_at: int | None = None,
+        events: list[LegEvent] | None = None,
+    ) -> None:
+        self.leg = leg
+        self.call_id = call_id
+        self.from_user = from_user
+        self.to_user = to_user
+        self.dialled = dialled
+        self.offered_at = offered_at
+        self.role = role
+        self.alerting_at = alerting_at
+        self.answered_at = answered_at
+        self.answered_by = answered_by
+        self.ended_at = ended_at
+        self.ended_by = ended_by
+        self.end_reason = end_reason
+        self.held_at = held_at
+        self.events = list() if events is None else events
 
 
 @dataclass(slots=True)
@@ -117,6 +152,50 @@ class Call:
     pbx_answered_at: int | None = None
     incomplete_reason: IncompleteReason | None = None
 
+    def __init__(
+        self,
+        id: str,
+        direction: Direction,
+        caller: str | None,
+        dialled: str | None,
+        started_at: int,
+        department: str | None = None,
+        legs: list[Leg] | None = None,
+        first_ring_at: int | None = None,
+        answered_at: int | None = None,
+        answered_by: str | None = None,
+        ended_at: int | None = None,
+        hangup_by: HangupBy | None = None,
+        end_reason: str | None = None,
+        missed: bool = False,
+        transfers: list[Transfer] | None = None,
+        correlation: str = "call-id",
+        complete: bool = True,
+        ring_from: RingFrom | None = None,
+        pbx_answered_at: int | None = None,
+        incomplete_reason: IncompleteReason | None = None,
+    ) -> None:
+        self.id = id
+        self.direction = direction
+        self.caller = caller
+        self.dialled = dialled
+        self.started_at = started_at
+        self.department = department
+        self.legs = list() if legs is None else legs
+        self.first_ring_at = first_ring_at
+        self.answered_at = answered_at
+        self.answered_by = answered_by
+        self.ended_at = ended_at
+        self.hangup_by = hangup_by
+        self.end_reason = end_reason
+        self.missed = missed
+        self.transfers = list() if transfers is None else transfers
+        self.correlation = correlation
+        self.complete = complete
+        self.ring_from = ring_from
+        self.pbx_answered_at = pbx_answered_at
+        self.incomplete_reason = incomplete_reason
+
     @property
     def ring_seconds(self) -> float | None:
         """Seconds from the first staff ring to the staff answer (None if either is missing)."""
@@ -141,3 +220,7 @@ class Call:
 
 
 pickle_by_fields(Leg, Transfer, Call)  # the service hands calls to its store process
+
+# written out (callwatch.frozen): compiled, the generated ones would run interpreted
+fast_init(Leg, Leg.__init__)
+fast_init(Call, Call.__init__)

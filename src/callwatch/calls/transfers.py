@@ -69,6 +69,7 @@ from callwatch.calls._records import (
 from callwatch.calls.ami_links import AttendedTransfer
 from callwatch.calls.directory import Directory
 from callwatch.calls.model import Leg, Transfer, TransferKind
+from callwatch.frozen import fast_init
 from callwatch.sip.events import Held, Resumed, TransferProgress
 
 _BRIDGE_GRACE_US = 1_000_000
@@ -88,6 +89,18 @@ class Findings:
     bridged: set[int] = field(default_factory=set)
     moved: set[int] = field(default_factory=set)
     """Legs of the primary segment that carry a transfer (a feature-code transfer's target)."""
+
+    def __init__(
+        self,
+        transfers: list[Transfer] | None = None,
+        excluded: set[int] | None = None,
+        bridged: set[int] | None = None,
+        moved: set[int] | None = None,
+    ) -> None:
+        self.transfers = list() if transfers is None else transfers
+        self.excluded = set() if excluded is None else excluded
+        self.bridged = set() if bridged is None else bridged
+        self.moved = set() if moved is None else moved
 
 
 def find_transfers(
@@ -401,3 +414,7 @@ def _first_answered(legs: list[LegRecord]) -> LegRecord | None:
 
 def _alive_after(leg: Leg, at: int) -> bool:
     return leg.ended_at is None or leg.ended_at > at
+
+
+# written out (callwatch.frozen): compiled, the generated ones would run interpreted
+fast_init(Findings, Findings.__init__)

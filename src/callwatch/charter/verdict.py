@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from callwatch.fieldpickle import pickle_by_fields
+from callwatch.frozen import fast_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,30 @@ class Verdict:
     rings: int | None = None
     limit_rings: int | None = None
     evidence: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        rule: str,
+        charter: str,
+        ok: bool,
+        measured: float | None,
+        limit: float | None,
+        unit: str = "s",
+        detail: str = "",
+        rings: int | None = None,
+        limit_rings: int | None = None,
+        evidence: tuple[str, ...] = (),
+    ) -> None:
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "charter", charter)
+        object.__setattr__(self, "ok", ok)
+        object.__setattr__(self, "measured", measured)
+        object.__setattr__(self, "limit", limit)
+        object.__setattr__(self, "unit", unit)
+        object.__setattr__(self, "detail", detail)
+        object.__setattr__(self, "rings", rings)
+        object.__setattr__(self, "limit_rings", limit_rings)
+        object.__setattr__(self, "evidence", evidence)
 
 
 pickle_by_fields(Verdict)  # the service hands verdicts to its store process
@@ -83,3 +108,7 @@ def parse_detail(text: str) -> Detail | None:
             return None
         facts[name] = unquote(value)
     return Detail(head, facts)
+
+
+# written out (callwatch.frozen): compiled, the generated ones would run interpreted
+fast_init(Verdict, Verdict.__init__)

@@ -39,6 +39,7 @@ from enum import StrEnum
 from itertools import count
 
 from callwatch.fieldpickle import pickle_by_fields
+from callwatch.frozen import fast_init
 from callwatch.sip.events import (
     Alerting,
     Answered,
@@ -189,6 +190,44 @@ class _Leg:
     held_by: tuple[str, ...] = ()  # sides holding the other; a tuple: no garbage to collect
     seen: set[tuple] = field(default_factory=set)
     serial: int = 0  # tells this leg from a later one with the same Call-ID and From tag
+
+    def __init__(
+        self,
+        key: str,
+        call_id: str,
+        from_tag: str,
+        from_user: str | None,
+        to_user: str | None,
+        offered_at: int,
+        invite_cseq: int,
+        min_vias: int,
+        state: State = State.CALLING,
+        last_at: int = 0,
+        cancel_at: int | None = None,
+        challenge_status: int | None = None,
+        challenge_at: int = 0,
+        answered: bool = False,
+        held_by: tuple[str, ...] = (),
+        seen: set[tuple] | None = None,
+        serial: int = 0,
+    ) -> None:
+        self.key = key
+        self.call_id = call_id
+        self.from_tag = from_tag
+        self.from_user = from_user
+        self.to_user = to_user
+        self.offered_at = offered_at
+        self.invite_cseq = invite_cseq
+        self.min_vias = min_vias
+        self.state = state
+        self.last_at = last_at
+        self.cancel_at = cancel_at
+        self.challenge_status = challenge_status
+        self.challenge_at = challenge_at
+        self.answered = answered
+        self.held_by = held_by
+        self.seen = set() if seen is None else seen
+        self.serial = serial
 
 
 class DialogTracker:
@@ -603,3 +642,6 @@ _BUILDERS: dict[str, _Builder] = {
 
 # the site goes to the store process: by field values (fieldpickle)
 pickle_by_fields(Timeouts)
+
+# written out (callwatch.frozen): compiled, the generated ones would run interpreted
+fast_init(_Leg, _Leg.__init__)

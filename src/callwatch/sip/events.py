@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from callwatch.fieldpickle import pickle_by_fields
+from callwatch.frozen import fast_init
 
 Side = Literal["caller", "callee"]
 
@@ -50,6 +51,33 @@ class Offered(LegEvent):
     headers: tuple[tuple[str, str], ...] = ()
     correlation_id: str | None = None
 
+    def __init__(
+        self,
+        *,
+        at: int,
+        leg: str,
+        call_id: str,
+        from_user: str | None,
+        to_user: str | None,
+        dialled: str | None = None,
+        src: tuple[str, int] | None = None,
+        dst: tuple[str, int] | None = None,
+        transport: str = "udp",
+        headers: tuple[tuple[str, str], ...] = (),
+        correlation_id: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "leg", leg)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "from_user", from_user)
+        object.__setattr__(self, "to_user", to_user)
+        object.__setattr__(self, "dialled", dialled)
+        object.__setattr__(self, "src", src)
+        object.__setattr__(self, "dst", dst)
+        object.__setattr__(self, "transport", transport)
+        object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "correlation_id", correlation_id)
+
     @property
     def kind(self) -> str:
         return "offered"
@@ -62,6 +90,25 @@ class Alerting(LegEvent):
     status: int = 180
     by: str | None = None
 
+    def __init__(
+        self,
+        *,
+        at: int,
+        leg: str,
+        call_id: str,
+        from_user: str | None,
+        to_user: str | None,
+        status: int = 180,
+        by: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "leg", leg)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "from_user", from_user)
+        object.__setattr__(self, "to_user", to_user)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "by", by)
+
     @property
     def kind(self) -> str:
         return "alerting"
@@ -73,6 +120,25 @@ class Answered(LegEvent):
 
     by: str | None = None
     to_tag: str | None = None
+
+    def __init__(
+        self,
+        *,
+        at: int,
+        leg: str,
+        call_id: str,
+        from_user: str | None,
+        to_user: str | None,
+        by: str | None = None,
+        to_tag: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "leg", leg)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "from_user", from_user)
+        object.__setattr__(self, "to_user", to_user)
+        object.__setattr__(self, "by", by)
+        object.__setattr__(self, "to_tag", to_tag)
 
     @property
     def kind(self) -> str:
@@ -144,6 +210,27 @@ class Ended(LegEvent):
     reason: EndReason = "bye"
     answered: bool = False
 
+    def __init__(
+        self,
+        *,
+        at: int,
+        leg: str,
+        call_id: str,
+        from_user: str | None,
+        to_user: str | None,
+        by: Side | None = None,
+        reason: EndReason = "bye",
+        answered: bool = False,
+    ) -> None:
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "leg", leg)
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "from_user", from_user)
+        object.__setattr__(self, "to_user", to_user)
+        object.__setattr__(self, "by", by)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "answered", answered)
+
     @property
     def kind(self) -> str:
         return "ended"
@@ -162,3 +249,8 @@ EVENT_KINDS: dict[str, type[LegEvent]] = {
 """Every kind of leg event by its :attr:`~LegEvent.kind` (what the store and the bus write)."""
 
 pickle_by_fields(*EVENT_KINDS.values())  # the service hands events to its store process
+# the kinds of every call, written out (callwatch.frozen): compiled, plain stores
+fast_init(Offered, Offered.__init__)
+fast_init(Alerting, Alerting.__init__)
+fast_init(Answered, Answered.__init__)
+fast_init(Ended, Ended.__init__)
