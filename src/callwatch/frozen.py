@@ -1,12 +1,16 @@
 """What the core does differently because it may run compiled by mypyc, in one place.
 
-The core's value objects are frozen, slotted dataclasses. A frozen dataclass's generated
-``__init__`` sets each field through ``object.__setattr__``, which costs a fifth of the SIP
-parse time in the interpreter. Three hand-written shortcuts build them faster, and each keeps a
-list of the class's fields by hand:
+The core's value objects are slotted dataclasses, most of them frozen. Two costs come with
+the ``__init__`` that ``dataclasses`` generates: a frozen class's sets each field through
+``object.__setattr__`` (a fifth of the SIP parse time in the interpreter), and in the compiled
+build it stays interpreted (mypyc compiles the methods written in the source, not the ones
+generated at run time), a Python call for every object the compiled core builds. Three
+hand-written shortcuts build them faster, and each keeps a list of the class's fields by hand:
 
-* an ``__init__`` written out with one store per field (``object.__setattr__``: compiled,
-  these are plain stores), as ``Via`` and ``SipMessage`` have;
+* an ``__init__`` written out with one store per field (``object.__setattr__`` for a frozen
+  class, ``self.x = x`` otherwise: compiled, both are plain stores), as ``Via``,
+  ``SipMessage`` and the classes built for every call have (the leg events, the dialog and
+  call records, ``Call``, ``Leg``, ``JudgedCall``, ``Verdict``);
 * an ``__init__`` that stores through each slot's own setter (:func:`slot_setter`), as
   ``Packet`` has: about half the time of the generated one in both builds;
 * a *builder*: a plain class with the same slots whose ``__init__`` stores each field and then
@@ -16,7 +20,9 @@ list of the class's fields by hand:
 
 Each class that takes a shortcut declares it with :func:`fast_init`; ``tests/test_frozen.py``
 reads the source of every declared ``__init__`` and fails when its stores and the class's
-fields differ (a field added to the class and not to a shortcut, or the other way round).
+fields differ (a field added to the class and not to a shortcut, or the other way round), and
+when a written-out ``__init__`` takes other parameters, in another order or with other
+defaults than the generated one would.
 """
 
 from __future__ import annotations
