@@ -124,44 +124,18 @@ async def test_failing_callback_is_counted() -> None:
 
 
 async def test_a_burst_is_read_in_batches_in_order_without_starving_the_loop() -> None:
-    from callwatch.capture.listener import DRAIN_BATCH
-
-    loop = asyncio.get_running_loop()
-    h = Harness()
-    seen_by_other_task: list[int] = []
-
-    def on_packet(p: Packet) -> None:
-        if not h.got:  # work scheduled during the first batch runs right after that batch
-            loop.call_soon(lambda: seen_by_other_task.append(len(h.got)))
-        h.got.append(p)
-
-    transport, _ = await start_hep_listener(on_packet, "127.0.0.1", 0, stats=h.stats)
-    h.port = transport.get_extra_info("sockname")[1]
-    burst = DRAIN_BATCH + 36  # all queued in the kernel before the loop reads any of it
-    try:
-        for n in range(burst):
-            h.send(encode_hep3(packet(n), capture_id=5))
-        await h.settle(burst)
-        assert h.got == [packet(n) for n in range(burst)]
-        assert seen_by_other_task == [DRAIN_BATCH]
-    finally:
-        transport.close()
-        h.sock.close()
-
-
-async def test_each_batch_read_ends_with_on_batch_end_after_its_packets() -> None:
-    """The service writes its journal in ``on_batch_end``: it comes after the packets of
-    each read, before the loop runs anything else, and a failing one is counted."""
+    """Each batch ends with ``on_batch_end`` (where the service writes its journal) after its
+    packets and before the loop runs anything else; a failing one is counted."""
     from callwatch.capture.listener import DRAIN_BATCH
 
     loop = asyncio.get_running_loop()
     h = Harness()
     ends: list[int] = []
-    other_task_saw: list[list[int]] = []
+    seen_by_other_task: list[tuple[int, list[int]]] = []
 
     def on_packet(p: Packet) -> None:
-        if not h.got:
-            loop.call_soon(lambda: other_task_saw.append(list(ends)))
+        if not h.got:  # work scheduled during the first batch runs right after that batch
+            loop.call_soon(lambda: seen_by_other_task.append((len(h.got), list(ends))))
         h.got.append(p)
 
     def on_batch_end() -> None:
@@ -178,12 +152,13 @@ async def test_each_batch_read_ends_with_on_batch_end_after_its_packets() -> Non
         for n in range(burst):
             h.send(encode_hep3(packet(n), capture_id=5))
         await h.settle(burst)
+        assert h.got == [packet(n) for n in range(burst)]
+        assert seen_by_other_task == [(DRAIN_BATCH, [DRAIN_BATCH])]
+        assert ends[:2] == [DRAIN_BATCH, burst]
+        assert h.stats.errors == {"on_batch_end_failed": 1}
     finally:
         transport.close()
         h.sock.close()
-    assert ends[:2] == [DRAIN_BATCH, burst]
-    assert other_task_saw == [[DRAIN_BATCH]]  # the first batch ended before anything else ran
-    assert h.stats.errors == {"on_batch_end_failed": 1}
 
 
 async def test_each_datagram_is_its_own_bytes_whatever_its_neighbours_size() -> None:
