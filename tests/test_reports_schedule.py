@@ -78,6 +78,10 @@ def test_site_file_with_reports_table(tmp_path: Path) -> None:
     path.write_text(base + '\n[reports]\nweekday = "mon"\nhour = "seven"\n', "utf-8")
     problems = check_config(path)
     assert [p.key for p in problems] == ["reports.hour"] and problems[0].line is not None
+    path.write_text(base + '\n[reports]\nweekday = "mon"\nhuor = 7\n', "utf-8")
+    (problem,) = check_config(path)
+    assert (problem.key, problem.message) == ("reports.huor", "unknown key (did you mean 'hour'?)")
+    assert problem.line == len(base.splitlines()) + 4
     assert load_schedule(fx.SITE_FILE) is None
 
 

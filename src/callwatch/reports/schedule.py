@@ -16,6 +16,10 @@ of the last run and now it names the weeks that fell due in between, oldest firs
 A first run (``last_run`` None) writes only the latest week, and a long outage catches up at
 most :data:`MAX_BACKLOG` weeks.
 
+The table is checked by a pydantic model (:class:`ReportsTable`), as the site file's other
+tables are (:mod:`callwatch.validation`): an unknown key names the one it was probably meant
+to be, and every mistake is listed at once.
+
 The report builders and renderers are imported inside :func:`write_weekly_reports`:
 :mod:`callwatch.config` imports this module to check a site file's ``[reports]``
 table, which must not load the database layer or WeasyPrint.
@@ -30,11 +34,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
 
 from callwatch.reports.errors import ScheduleError
 from callwatch.reports.weeks import IsoWeek, local_time, week_of
+from callwatch.validation import fail
+from callwatch.validation import problems as _problems
 
 if TYPE_CHECKING:
     from callwatch.site import SiteConfig
@@ -42,8 +50,53 @@ if TYPE_CHECKING:
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FORMATS = ("html", "pdf", "csv")
-KEYS = ("weekday", "hour", "folder", "formats", "lang")
 MAX_BACKLOG = 12
+
+
+def _weekday(value: Any) -> int:
+    if isinstance(value, str) and value.strip().lower()[:3] in WEEKDAYS:
+        return WEEKDAYS.index(value.strip().lower()[:3])
+    raise fail(f"{value!r} is not a day ({', '.join(WEEKDAYS)})")
+
+
+def _hour(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 23:
+        raise fail(f"{value!r} is not an hour 0-23")
+    return value
+
+
+def _folder(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise fail(f"{value!r} is not a folder path")
+    return value
+
+
+def _formats(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or any(f not in FORMATS for f in value):
+        raise fail(f"{value!r}: expected a list of {', '.join(FORMATS)}")
+    return tuple(dict.fromkeys(value))
+
+
+def _lang(value: Any) -> str:
+    if value not in ("ko", "en"):
+        raise fail(f"{value!r}: expected 'ko' or 'en'")
+    return str(value)
+
+
+class ReportsTable(BaseModel):
+    """The ``[reports]`` table as the file gives it (``weekday`` read as 0 for Monday)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    weekday: Annotated[int, PlainValidator(_weekday)] = 0
+    hour: Annotated[int, PlainValidator(_hour)] = 7
+    folder: Annotated[str, PlainValidator(_folder)] = "reports"
+    formats: Annotated[tuple[str, ...], PlainValidator(_formats)] = FORMATS
+    lang: Annotated[str, PlainValidator(_lang)] = "ko"
+
+
+KEYS = tuple(ReportsTable.model_fields)
+"""The keys a ``[reports]`` table may hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,39 +221,24 @@ def _parse(table: Any, base: Path, timezone: str, problems: list[str]) -> Report
     if not isinstance(table, Mapping):
         problems.append("reports: must be a table [reports]")
         return None
-    for key in table:
-        if key not in KEYS:
-            problems.append(f"reports.{key}: unknown key (expected one of {', '.join(KEYS)})")
-    day = table.get("weekday", "mon")
-    weekday = None
-    if isinstance(day, str) and day.strip().lower()[:3] in WEEKDAYS:
-        weekday = WEEKDAYS.index(day.strip().lower()[:3])
-    else:
-        problems.append(f"reports.weekday: {day!r} is not a day ({', '.join(WEEKDAYS)})")
-    hour = table.get("hour", 7)
-    if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
-        problems.append(f"reports.hour: {hour!r} is not an hour 0-23")
-    folder = table.get("folder", "reports")
-    if not isinstance(folder, str) or not folder.strip():
-        problems.append(f"reports.folder: {folder!r} is not a folder path")
-    formats = table.get("formats", list(FORMATS))
-    if not isinstance(formats, list) or not formats or any(f not in FORMATS for f in formats):
-        problems.append(f"reports.formats: {formats!r}: expected a list of {', '.join(FORMATS)}")
-    lang = table.get("lang", "ko")
-    if lang not in ("ko", "en"):
-        problems.append(f"reports.lang: {lang!r}: expected 'ko' or 'en'")
+    model: ReportsTable | None = None
+    try:
+        model = ReportsTable.model_validate(dict(table))
+    except ValidationError as exc:
+        found = _problems(exc, ReportsTable, None, ("reports",))
+        problems += [f"{key}: {message}" for key, message in found]
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(f"unknown time zone {timezone!r}")
-    if problems or weekday is None:
+    if problems or model is None:
         return None
-    path = Path(folder)
+    path = Path(model.folder)
     return ReportSchedule(
-        weekday=weekday,
-        hour=hour,
+        weekday=model.weekday,
+        hour=model.hour,
         folder=path if path.is_absolute() else base / path,
         timezone=timezone,
-        formats=tuple(dict.fromkeys(formats)),
-        lang=lang,
+        formats=model.formats,
+        lang=model.lang,
     )
