@@ -110,6 +110,17 @@ def test_trainer_never_sees_a_caller_number(client: httpx.Client, world: DemoWor
     assert "전화번호는 가려서 보여 줍니다." in page
 
 
+def test_the_navigation_offers_only_pages_the_role_may_open(
+    client: httpx.Client, world: DemoWorld
+) -> None:
+    """A trainer may not see the dashboard (``/`` sends them to training): no link to it."""
+    login(client, world.tokens["trainer"])
+    page = client.get("/training").text
+    assert 'id="nav-dashboard"' not in page and 'href="/training"' in page
+    login(client, world.tokens["admin"])
+    assert 'id="nav-dashboard"' in client.get("/training").text
+
+
 def test_export_masks_numbers_even_for_an_admin(client: httpx.Client, world: DemoWorld) -> None:
     call_id = call_ids(world.store, "answered3@")[0]
     caller = world.store.call(call_id)["caller"]
