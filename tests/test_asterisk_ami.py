@@ -181,10 +181,21 @@ def test_an_attended_transfer_is_completed_at_asterisks_attended_transfer_event(
     assert transfer.seconds == pytest.approx(want["seconds"], abs=spec["tolerance_s"])
     (alone,) = assembled_calls(ASTERISK / f"{flow}{form}", None, ROOT / spec["site"])
     assert alone.transfers[0].completed_at != event.ts  # SIP alone: the REFER, or 2001's BYE
+    # The consultation's legs (2001 → PBX → 2002) share its linkedid: the manager ties them
+    # exactly (the office tells it the Call-ID of calls its phones place, [sipcallid]); SIP
+    # alone joins the PBX's leg to 2002 by number and timing.
+    assert (call.correlation, alone.correlation) == ("ami", "heuristic")
 
 
 def _target_channel(ami: Path, event: AmiEvent) -> str:
     target = event.get("TransferTargetChannel") or ""
+    if not target:  # Asterisk merged the consultation's bridge and named no target: 2002's
+        (dialled,) = {  # channel, the one the phones were told would be the target
+            e.get("DestChannel") or ""
+            for e in read_ami_file(ami)
+            if e.name == "DialBegin" and (e.get("DestChannel") or "").startswith("PJSIP/2002-")
+        }
+        return dialled
     if target.startswith("Local/"):  # *2 dials through the dialplan: Local ;2 dials PJSIP
         half = target[:-1] + "2"
         (dial,) = [

@@ -9,7 +9,8 @@ extensions[0]``, an unknown key with the key it was probably meant to be, a miss
 :func:`line_map` finds the line each key path is written on, so ``check-config`` can name it.
 
 Pydantic stays here and in those adapters (and :mod:`callwatch.probe.plan` for the
-``[probes]`` table, :mod:`callwatch.reports.schedule` for ``[reports]``): the core receives plain data (:class:`~callwatch.site.SiteConfig`,
+``[probes]`` table, :mod:`callwatch.reports.schedule` for ``[reports]``): the core receives
+plain data (:class:`~callwatch.site.SiteConfig`,
 :class:`~callwatch.charter.profile.Profile`).
 """
 

@@ -115,6 +115,7 @@ class _Channel:
     call_id: str | None = None
     queue_member: str | None = None
     dialled: str | None = None  # the channel its last DialBegin rang (DestChannel)
+    bridge: str | None = None  # the bridge it is in (BridgeEnter, until BridgeLeave)
 
 
 class AmiLinks:
@@ -183,6 +184,11 @@ class AmiLinks:
                 out += self._name_dialog(known, channel, pending, event.ts)
         if name == "DialBegin":
             known.dialled = event.get("DestChannel") or known.dialled
+        elif name == "BridgeEnter":
+            known.bridge = event.get("BridgeUniqueid")
+        elif name == "BridgeLeave":
+            if known.bridge == event.get("BridgeUniqueid"):
+                known.bridge = None
         elif name == "UserEvent" and event.get("UserEvent") == SIP_CALL_ID_EVENT:
             call_id = (event.get(SIP_CALL_ID_FIELD) or "").strip()
             if call_id:
@@ -233,10 +239,12 @@ class AmiLinks:
         second = event.get("SecondTransfererChannel") or transferer
         transferee = event.get("TransfereeChannel")
         target = event.get("TransferTargetChannel")
-        if event.get("Result") != "Success" or not transferer or not second:
+        if event.get("Result") != "Success" or not transferer or not second or not transferee:
             return []
-        if not transferee or not target:
-            return []
+        if not target:
+            target = self._bridged_target(event, {transferer, second, transferee})
+            if target is None:
+                return []
         target = self._dialled_through_local(target)
         self.transfers += 1
         return [
@@ -252,6 +260,21 @@ class AmiLinks:
                 self._call_id(target),
             )
         ]
+
+    def _bridged_target(self, event: AmiEvent, parties: set[str]) -> str | None:
+        """The target of an attended transfer whose event names none: Asterisk leaves the
+        target's fields out when it merged the consultation's bridge into the customer's
+        (``DestType: Bridge``), and the target is then the channel that came over with it,
+        in the destination bridge beside the customer (else still in the second bridge)."""
+        bridges = [event.get("DestBridgeUniqueid") if event.get("DestType") == "Bridge" else None]
+        bridges.append(event.get("SecondBridgeUniqueid"))
+        for bridge in bridges:
+            if not bridge:
+                continue
+            for name, known in self._channels.items():
+                if known.bridge == bridge and name not in parties:
+                    return name
+        return None
 
     def _dialled_through_local(self, channel: str) -> str:
         """The channel a ``Local`` channel's other half dialled; ``channel`` itself otherwise."""
