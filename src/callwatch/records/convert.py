@@ -170,20 +170,7 @@ def event_builtins(event: ev.LegEvent) -> dict[str, Any]:
 def verdict_record(verdict: Verdict, *, full: bool = False) -> s.VerdictRecord:
     """A verdict's record; public: ``rings`` and ``limit_rings`` when it counts rings,
     ``detail`` when there is one, no ``unit`` or ``evidence``."""
-    if full:
-        return s.VerdictRecord(
-            rule=verdict.rule,
-            ok=verdict.ok,
-            measured=verdict.measured,
-            limit=verdict.limit,
-            charter=verdict.charter,
-            rings=verdict.rings,
-            limit_rings=verdict.limit_rings,
-            detail=verdict.detail,
-            unit=verdict.unit,
-            evidence=list(verdict.evidence),
-        )
-    counted = verdict.rings is not None
+    counted = full or verdict.rings is not None
     return s.VerdictRecord(
         rule=verdict.rule,
         ok=verdict.ok,
@@ -192,7 +179,9 @@ def verdict_record(verdict: Verdict, *, full: bool = False) -> s.VerdictRecord:
         charter=verdict.charter,
         rings=verdict.rings if counted else UNSET,
         limit_rings=verdict.limit_rings if counted else UNSET,
-        detail=verdict.detail or UNSET,
+        detail=verdict.detail if full else verdict.detail or UNSET,
+        unit=verdict.unit if full else UNSET,
+        evidence=list(verdict.evidence) if full else UNSET,
     )
 
 
