@@ -5,7 +5,8 @@ a role gets where it may not go) as admin, lead and trainer, in Korean and Engli
 and 390 px. On each: the page never scrolls sideways (``scrollWidth <= innerWidth``); no
 heading, header cell or table cell breaks a line inside a word (each line break falls on a
 space, or after a hyphen between English letters, measured character by character with DOM
-ranges); numbers, times and phone numbers (``010-****-8119``) stay on one line; and no page
+ranges); numbers, times and phone numbers (``010-****-8119``) stay on one line; no drop-down list is
+narrower than its longest choice; and no page
 shows a word in the other language (:mod:`page_language`, on the DOM the browser built: on a
 Korean page no English but proper nouns, units and SIP text). The store holds a probe call the
 capture got wrong, so the monitoring banner and its details are on the pages too.
@@ -85,6 +86,21 @@ SPLIT_NUMBERS = """() => {
 }"""
 """Numbers, times and phone numbers laid out on more than one line."""
 
+CUT_SELECTS = """() => {
+  const cut = [];
+  for (const el of document.querySelectorAll("select")) {
+    if (!el.getClientRects().length) continue;
+    const free = el.cloneNode(true);  // the same list, free to be as wide as it needs
+    free.style.cssText = "position: absolute; visibility: hidden; width: auto; max-width: none";
+    el.parentElement.appendChild(free);
+    const needs = free.getBoundingClientRect().width;
+    free.remove();
+    if (el.getBoundingClientRect().width < needs - 1) cut.push(el.id || el.name);
+  }
+  return cut;
+}"""
+"""Drop-down lists narrower than their longest choice (its end would be cut off)."""
+
 
 def pages_for(role: str, demo: DemoWorld) -> dict[str, str]:
     """Every page, by name, as ``role`` opens it (a page the role may not see gives its
@@ -156,6 +172,8 @@ def check_page(page, where: str, path: str, problems: list[str]) -> None:
         problems.append(f"{where}: word broken in {text!r}")
     for text in page.evaluate(SPLIT_NUMBERS):
         problems.append(f"{where}: number split {text!r}")
+    for name in page.evaluate(CUT_SELECTS):
+        problems.append(f"{where}: list {name!r} too narrow for its longest choice")
     for found in wrong_language(page.content(), (path.rsplit("/", 1)[-1],)):
         problems.append(f"{where}: {found.word!r} in {found.context!r}")
 
