@@ -308,3 +308,51 @@ def test_the_publisher_sends_a_replayed_breach_only_if_it_never_took_it(tmp_path
     ids = [m.id for r in after.spool.peek(100)[depth:] if (m := message_from_record(r))]
     assert ids == ["voicemail@callwatch.test:answer:0", "agentbye@callwatch.test:hangup:0"]
     assert after.replayed_skipped == 1
+
+
+class RawKeeper(StoreLike):
+    """A store-like sink that also keeps raw SIP messages, as the service's store sink does."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.messages: list[int] = []
+
+    def submit_message(self, packet: Packet, message: object) -> None:
+        self.messages.append(packet.ts)
+
+
+async def test_raw_messages_reach_their_sink_live_and_in_a_replay(
+    tmp_path: Path,
+) -> None:
+    """Each message the core parses reaches the sink that keeps raw SIP, live and in a
+    replay. A replay hands it every message of the records after the journal's checkpoint;
+    one of an earlier record may come again (the core parses a packet when it leaves the
+    reorder window, which may be after the checkpoint), which the store's upsert absorbs."""
+    pk = packets(["answered_3rd_ring"])
+    conf = Settings(hep_host="127.0.0.1", hep_port=0, data_dir=tmp_path / "data")
+    journal = PacketJournal(tmp_path / "journal")
+    for p in pk:
+        journal.append_packet(p)
+    journal.checkpoint(3, None)  # the outputs of the first three packets were taken
+    journal.close()
+    sink = RawKeeper(Database())
+    wall = [pk[0].ts]
+    service = Service(
+        SITE,
+        conf,
+        sinks=[sink],
+        wall_clock=lambda: wall[0],
+        journal=PacketJournal(tmp_path / "journal"),
+    )
+    await service.start()
+    wall[0] = pk[-1].ts + 10_000_000
+    service.tick()  # past the reorder window and the clock skew: every packet is parsed
+    assert set(sink.messages) >= {p.ts for p in pk[3:]}
+    assert set(sink.messages) <= {p.ts for p in pk}
+    live = replace(pk[0], ts=wall[0] + 1, payload=pk[0].payload.replace(b"answered3@", b"live@"))
+    service.on_packet(live)
+    service.end_of_batch()
+    wall[0] += 10_000_000
+    service.tick()
+    assert sink.messages[-1] == live.ts
+    await service.stop()
