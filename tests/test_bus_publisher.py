@@ -352,13 +352,7 @@ async def test_stop_while_away_keeps_the_spool_for_the_next_publisher(tmp_path: 
     site = unique_site()
     topics = Topics(site.name)
     spool = tmp_path / "spool"
-    closed = f"mqtt://127.0.0.1:{_free_port()}"  # nothing listens there
-    away = Publisher(closed, site, spool_dir=spool, backoff=(0.05, 0.1))
-    await away.start()
-    away.submit_messages(synthetic(site, 0, 50))
-    await asyncio.sleep(0.2)
-    await away.stop(drain_timeout=1)
-    assert away.spool_depth == 50
+    await _spool_while_away(site, spool, 50)
     async with Subscriber(1883, topics.filter("events")) as sub:
         async with Publisher(BROKER, site, spool_dir=spool) as back:
             back.submit_messages(synthetic(site, 50, 5))
@@ -387,22 +381,13 @@ def test_bad_url_is_a_clear_error(tmp_path: Path) -> None:
     assert "p:w" not in repr(url) and "p:w" not in str(url)
 
 
-# -- helpers --------------------------------------------------------------------------------
-
-
 async def test_a_spool_batch_is_consumed_as_its_pubacks_come_in(tmp_path: Path) -> None:
     """A crash while a spool batch drains sends again only what awaited its PUBACK: the spool
     gives records up as they are acknowledged, in order, never the whole batch at its end."""
     site = unique_site()
     topics = Topics(site.name)
     spool = tmp_path / "spool"
-    closed = f"mqtt://127.0.0.1:{_free_port()}"  # nothing listens there
-    away = Publisher(closed, site, spool_dir=spool, backoff=(0.05, 0.1))
-    await away.start()
-    away.submit_messages(synthetic(site, 0, 50))
-    await asyncio.sleep(0.2)
-    await away.stop(drain_timeout=1)
-    assert away.spool_depth == 50
+    await _spool_while_away(site, spool, 50)
     async with Subscriber(1883, topics.filter("events")) as sub:
         back = Publisher(BROKER, site, spool_dir=spool, max_inflight=2)
         consumed: list[int] = []
@@ -419,6 +404,20 @@ async def test_a_spool_batch_is_consumed_as_its_pubacks_come_in(tmp_path: Path) 
     assert sum(consumed) == 50
     assert max(consumed) <= 2, consumed  # at most the in-flight window at a time
     await _clear_retained(1883, topics.status)
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+async def _spool_while_away(site: SiteConfig, spool: Path, n: int) -> None:
+    """``n`` messages submitted while the broker is away: all of them in ``spool``."""
+    closed = f"mqtt://127.0.0.1:{_free_port()}"  # nothing listens there
+    away = Publisher(closed, site, spool_dir=spool, backoff=(0.05, 0.1))
+    await away.start()
+    away.submit_messages(synthetic(site, 0, n))
+    await asyncio.sleep(0.2)
+    await away.stop(drain_timeout=1)
+    assert away.spool_depth == n
 
 
 async def _until(predicate) -> None:
